@@ -1,0 +1,45 @@
+"""daskpar: parallel, out-of-core training of scikit-learn models on Dask.
+
+Every stage has one shape: lazy blocks are mapped to per-partition states, the states are
+merged through a tree of fan-in ``split_every``, and the merged state is finalized into a
+fitted scikit-learn object.
+"""
+
+from __future__ import annotations
+
+from ._families import SUPPORTED_ESTIMATORS
+from ._incremental import ParallelIncremental, find_classes
+from .data import (
+    make_classification,
+    make_regression,
+    read_csv,
+    read_hdf5,
+    read_npy,
+    read_parquet,
+    read_zarr,
+    train_test_split,
+    write_zarr,
+)
+from .errors import DaskparError, InputError, PartitionError, UnsupportedEstimatorError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SUPPORTED_ESTIMATORS",
+    "DaskparError",
+    "InputError",
+    "ParallelIncremental",
+    "PartitionError",
+    "UnsupportedEstimatorError",
+    "__version__",
+    "find_classes",
+    "make_classification",
+    "make_regression",
+    "read_csv",
+    "read_hdf5",
+    "read_npy",
+    "read_parquet",
+    "read_zarr",
+    "train_test_split",
+    "write_zarr",
+]

@@ -1,0 +1,151 @@
+"""Checks of dask input, done once on the client before any graph runs.
+
+Every check names what is wrong and how to fix it. Values inside the blocks (NaN, labels) can
+only be seen by the tasks; those checks live with the task bodies in :mod:`daskpar._tasks`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+
+from .errors import InputError
+
+__all__ = ["as_dask_array", "check_X", "check_X_y", "check_row_chunks"]
+
+
+def as_dask_array(a: Any, *, name: str) -> da.Array:
+    """Return ``a`` as a dask array; in-memory input is checked as scikit-learn checks it.
+
+    In-memory input (numpy, lists, pandas) goes through scikit-learn's ``check_array`` (dense,
+    numeric, at least one sample; values are checked later, per partition) and becomes one
+    partition per ~128 MiB of rows.
+    """
+    if isinstance(a, da.Array):
+        return a
+    arr = check_array(
+        a,
+        accept_sparse=False,
+        dtype="numeric",
+        ensure_all_finite=False,
+        ensure_2d=False,
+        allow_nd=True,
+        input_name=name,
+    )
+    chunks: Any = ("auto",) + (-1,) * (arr.ndim - 1) if arr.ndim else ()
+    return da.from_array(arr, chunks=chunks)
+
+
+def _check_known_chunks(a: da.Array, name: str) -> None:
+    if any(math.isnan(c) for c in a.chunks[0]) or any(
+        math.isnan(s) for s in a.shape if isinstance(s, float)
+    ):
+        raise InputError(
+            f"{name} has unknown chunk sizes (NaN), as after boolean indexing or "
+            f"to_dask_array() without lengths. Call {name}.compute_chunk_sizes() first "
+            "(or pass lengths=True to to_dask_array())."
+        )
+
+
+def _check_numeric(a: da.Array, name: str) -> None:
+    if not (np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.bool_)):
+        raise InputError(
+            f"{name} must have a numeric dtype; got dtype {a.dtype}. Encode categorical or "
+            f"text columns as numbers first, or select the numeric ones."
+        )
+    if np.issubdtype(a.dtype, np.complexfloating):
+        raise InputError(f"{name} has complex dtype {a.dtype}; daskpar needs real numbers.")
+
+
+def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Array:
+    """Validate a 2-D feature array partitioned along rows only.
+
+    Parameters
+    ----------
+    X : dask or numpy array of shape (n_samples, n_features)
+    n_features : int, optional
+        The number of features the fitted model expects.
+    name : str
+        What to call the array in messages.
+    """
+    X = as_dask_array(X, name=name)
+    if X.ndim != 2:
+        hint = (
+            f" Reshape with {name}.reshape(-1, 1) if it is a single feature." if X.ndim == 1 else ""
+        )
+        raise InputError(f"Expected a 2-D {name}; got a {X.ndim}-D array of shape {X.shape}.{hint}")
+    _check_known_chunks(X, name)
+    if len(X.chunks[1]) != 1:
+        raise InputError(
+            f"{name} is chunked along columns (column chunks {X.chunks[1]}); daskpar partitions "
+            f"rows only, so each task sees whole samples. Rechunk with "
+            f"{name}.rechunk({{1: -1}})."
+        )
+    _check_numeric(X, name)
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(
+            f"{name} has {X.shape[1]} features, but the model was fitted with {n_features} "
+            "features."
+        )
+    return X
+
+
+def check_row_chunks(X: da.Array, y: da.Array, *, x_name: str = "X", y_name: str = "y") -> None:
+    """Check that ``y`` has one entry per row of ``X``, in blocks aligned with X's."""
+    _check_known_chunks(y, y_name)
+    if y.shape[0] != X.shape[0]:
+        raise InputError(
+            f"{x_name} and {y_name} have different numbers of rows: {X.shape[0]} and {y.shape[0]}."
+        )
+    if y.chunks[0] != X.chunks[0]:
+        raise InputError(
+            f"{y_name}'s row chunks do not match {x_name}'s ({_short(y.chunks[0])} vs "
+            f"{_short(X.chunks[0])}), so a task would see rows of {x_name} without their "
+            f"labels. Rechunk with {y_name} = {y_name}.rechunk({{0: {x_name}.chunks[0]}})."
+        )
+
+
+def check_X_y(
+    X: Any, y: Any, *, n_features: int | None = None, y_numeric: bool = False
+) -> tuple[da.Array, da.Array]:
+    """Validate ``X`` (see :func:`check_X`) and a 1-D ``y`` aligned with it."""
+    X_is_dask, y_is_dask = isinstance(X, da.Array), isinstance(y, da.Array)
+    if y is None:
+        raise InputError("requires y to be passed, but the target y is None.")
+    X = check_X(X, n_features=n_features)
+    if not y_is_dask:
+        y = np.asarray(y)
+        if y_numeric and y.dtype == object:
+            # As scikit-learn's check_X_y(y_numeric=True) does for object targets.
+            y = y.astype(np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            # scikit-learn's own DataConversionWarning for a column vector.
+            y = column_or_1d(y, warn=True)
+        if y.ndim == 1 and y.shape[0] == X.shape[0]:
+            # numpy y next to dask X (or both numpy): give it X's row partitioning.
+            y = da.from_array(y, chunks=(X.chunks[0],))
+        else:
+            y = da.from_array(y)
+    elif X_is_dask is False and y.ndim == 1:
+        X = X.rechunk({0: y.chunks[0]})
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise InputError(
+            f"y must be 1-D (one target per row); got shape {y.shape}. daskpar's models "
+            "take a single target."
+        )
+    check_row_chunks(X, y)
+    if y_numeric:
+        _check_numeric(y, "y")
+    return X, y
+
+
+def _short(chunks: tuple[Any, ...]) -> str:
+    if len(chunks) <= 6:
+        return str(chunks)
+    return f"({', '.join(map(str, chunks[:3]))}, ..., {', '.join(map(str, chunks[-2:]))})"

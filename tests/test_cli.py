@@ -1,0 +1,92 @@
+"""The command line, end to end: make-data, train and demo on an embedded LocalCluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from daskpar._cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    exe = Path(sys.executable).with_name("daskpar")
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, timeout=300, env=env, check=False
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["make-data"]])
+def test_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_make_data_then_train(tmp_path: Path) -> None:
+    store = tmp_path / "data.zarr"
+    made = run(
+        "make-data", str(store), "--rows", "20000", "--features", "8", "--chunk-rows", "2500"
+    )
+    assert made.returncode == 0, made.stderr
+    assert "wrote 20,000 x 8" in made.stdout
+    trained = run("train", str(store), "--epochs", "2", "--workers", "2", "--dashboard-port", "0")
+    assert trained.returncode == 0, trained.stderr
+    assert "dashboard: http://127.0.0.1:" in trained.stdout
+    lines = trained.stdout.splitlines()
+    table = lines[lines.index(next(ln for ln in lines if ln.strip().startswith("epoch"))) + 1 :]
+    accuracies = [float(row.split()[-1]) for row in table]
+    assert len(accuracies) == 2
+    # Better than the 50% of guessing on balanced binary data.
+    assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
+
+
+def test_demo_small(tmp_path: Path) -> None:
+    result = run(
+        "demo",
+        "--rows",
+        "30000",
+        "--features",
+        "10",
+        "--chunk-rows",
+        "5000",
+        "--epochs",
+        "2",
+        "--workers",
+        "2",
+        "--dashboard-port",
+        "0",
+        "--data-dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "cluster: 2 workers; dashboard: http://127.0.0.1:" in out
+    assert "one plain read of the training data" in out
+    assert "held-out accuracy" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "/nonexistent/data.zarr"], "does not exist"),
+        (["train", "{tmp}/data.csv"], "CSV data needs --target COLUMN"),
+        (["make-data", "{tmp}", "--rows", "10"], "exists; pass --overwrite"),
+        (["train", "{tmp}/data.zarr", "--epochs", "0"], "Invalid value for '--epochs'"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "data.zarr").mkdir()
+    result = CliRunner().invoke(main, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
