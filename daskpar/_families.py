@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model._stochastic_gradient import BaseSGDClassifier, BaseSGDRegressor
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
@@ -254,8 +254,3 @@ def family_for(estimator: Any) -> Family:
         f"whose per-partition state daskpar knows how to merge. Supported: "
         f"{', '.join(SUPPORTED_ESTIMATORS)}."
     )
-
-
-def is_classifier_family(estimator: Any) -> bool:
-    """Whether the estimator predicts classes (and so needs ``classes``)."""
-    return bool(is_classifier(estimator))

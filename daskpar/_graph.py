@@ -68,7 +68,7 @@ def map_partitions(
     if with_position:
         args += [ArraySliceDep(X.chunks), out_ind, ArrayBlockIdDep(X.chunks), out_ind]
     name = f"{stage}-{tokenize(func, X, y, with_position, kwargs)}"
-    parts = da.blockwise(
+    return da.blockwise(
         partial(_boxed, func),
         out_ind,
         *args,
@@ -79,7 +79,6 @@ def map_partitions(
         meta=np.empty((0,) * X.ndim, dtype=object),
         **kwargs,
     )
-    return parts
 
 
 def tree_combine(
