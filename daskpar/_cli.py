@@ -93,6 +93,14 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
         yield client
 
 
+def _describe_cluster(client: Any) -> None:
+    info = client.scheduler_info()
+    click.echo(
+        f"cluster: {len(info['workers'])} workers at {info['address']}; "
+        f"dashboard: {client.dashboard_link}"
+    )
+
+
 def _fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -295,7 +303,7 @@ def train_command(
     with _user_errors():
         X, y = _read(data, x_name, y_name, target)
         with cluster(scheduler, workers, dashboard_port) as client:
-            click.echo(f"dashboard: {client.dashboard_link}")
+            _describe_cluster(client)
             _train_and_report(
                 X,
                 y,
@@ -350,8 +358,7 @@ def demo_command(
         try:
             store = data_dir / "demo.zarr"
             with cluster(scheduler, workers, dashboard_port) as client:
-                n_workers = len(client.scheduler_info()["workers"])
-                click.echo(f"cluster: {n_workers} workers; dashboard: {client.dashboard_link}")
+                _describe_cluster(client)
                 seconds = _write_dataset(store, rows, features, chunk_rows, 2, seed=0)
                 click.echo(f"wrote {rows:,} x {features} float32 to {store} in {seconds:.1f} s")
                 X, y = dp.read_zarr(store)

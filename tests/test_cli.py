@@ -38,6 +38,7 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert "wrote 20,000 x 8" in made.stdout
     trained = run("train", str(store), "--epochs", "2", "--workers", "2", "--dashboard-port", "0")
     assert trained.returncode == 0, trained.stderr
+    assert "cluster: 2 workers at tcp://127.0.0.1:" in trained.stdout
     assert "dashboard: http://127.0.0.1:" in trained.stdout
     lines = trained.stdout.splitlines()
     table = lines[lines.index(next(ln for ln in lines if ln.strip().startswith("epoch"))) + 1 :]
@@ -67,7 +68,8 @@ def test_demo_small(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "cluster: 2 workers; dashboard: http://127.0.0.1:" in out
+    assert "cluster: 2 workers at tcp://127.0.0.1:" in out
+    assert "dashboard: http://127.0.0.1:" in out
     assert "one plain read of the training data" in out
     assert "held-out accuracy" in out
 
@@ -90,3 +92,74 @@ def test_user_errors_are_one_line_without_traceback(
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> None:
+    """`dask scheduler` and `dask worker` as plain processes on 127.0.0.1, as in compose."""
+    import json
+    import time
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    procs = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        store = tmp_path / "data.zarr"
+        assert (
+            run(
+                "make-data", str(store), "--rows", "8000", "--features", "6", "--chunk-rows", "1000"
+            ).returncode
+            == 0
+        )
+        env = {**os.environ, "DASK_SCHEDULER_ADDRESS": address}
+        exe = Path(sys.executable).with_name("daskpar")
+        result = subprocess.run(
+            [str(exe), "train", str(store), "--epochs", "1", "--model", "gaussian-nb"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"cluster: 1 workers at {address};" in result.stdout
+        assert "held-out accuracy" in result.stdout
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
