@@ -101,17 +101,13 @@ def _describe_cluster(client: Any) -> None:
     )
 
 
-def _fail(exc: BaseException) -> click.ClickException:
-    return click.ClickException(str(exc))
-
-
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into a one-line message and exit status 1."""
     try:
         yield
     except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
-        raise _fail(exc) from None
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

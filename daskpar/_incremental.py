@@ -305,24 +305,19 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         # One probe row tells the output's dtype and width.
         probe = np.asarray(getattr(est, method)(np.zeros((1, X.shape[1]), dtype=X.dtype)))
         stage, token = f"daskpar-{method.replace('_', '-')}", tokenize(est, X, method)
-        if probe.ndim == 1:
-            return X.map_blocks(
-                predict_partition,
-                model=est,
-                method=method,
-                drop_axis=1,
-                dtype=probe.dtype,
-                meta=np.empty((0,), dtype=probe.dtype),
-                name=f"{stage}-{token}",
-            )
+        # 1-D outputs (predict, binary decision_function) drop X's column axis; 2-D ones
+        # (probabilities, multiclass scores) replace it with one column per class.
+        shape: dict[str, Any] = (
+            {"drop_axis": 1} if probe.ndim == 1 else {"chunks": (X.chunks[0], (probe.shape[1],))}
+        )
         return X.map_blocks(
             predict_partition,
             model=est,
             method=method,
-            chunks=(X.chunks[0], (probe.shape[1],)),
             dtype=probe.dtype,
-            meta=np.empty((0, 0), dtype=probe.dtype),
+            meta=np.empty((0,) * probe.ndim, dtype=probe.dtype),
             name=f"{stage}-{token}",
+            **shape,
         )
 
     def predict(self, X: Any) -> Any:

@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from daskpar._cli import main
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as a user runs it."""
+def run(*args: str, scheduler: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it; ``scheduler`` goes in the environment."""
     exe = Path(sys.executable).with_name("daskpar")
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    if scheduler is not None:
+        env["DASK_SCHEDULER_ADDRESS"] = scheduler
     return subprocess.run(
         [str(exe), *args], capture_output=True, text=True, timeout=300, env=env, check=False
     )
@@ -146,15 +148,8 @@ def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> No
             ).returncode
             == 0
         )
-        env = {**os.environ, "DASK_SCHEDULER_ADDRESS": address}
-        exe = Path(sys.executable).with_name("daskpar")
-        result = subprocess.run(
-            [str(exe), "train", str(store), "--epochs", "1", "--model", "gaussian-nb"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            check=False,
+        result = run(
+            "train", str(store), "--epochs", "1", "--model", "gaussian-nb", scheduler=address
         )
         assert result.returncode == 0, result.stderr
         assert f"cluster: 1 workers at {address};" in result.stdout
