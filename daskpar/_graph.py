@@ -46,28 +46,38 @@ def broadcast(obj: Any, stage: str = "daskpar-model") -> Any:
 def map_partitions(
     func: Callable[..., Any],
     X: da.Array,
-    y: da.Array | None = None,
-    *,
+    *others: da.Array | None,
     stage: str,
     with_position: bool = False,
     **kwargs: Any,
 ) -> da.Array:
-    """One ``stage`` task per row block: ``func(X_block[, y_block][, rows, block_id], **kwargs)``.
+    """One ``stage`` task per row block: ``func(X_block, *other_blocks[, rows, block_id], **kw)``.
 
     Returns an object array with one element (the task's result) per row block. ``X`` may be
-    1-D or 2-D; ``y`` must share its row chunks. With ``with_position``, ``func`` also gets the
-    block's row slice and index (for seeds and error messages). Keyword arguments that are dask
-    collections (see :func:`broadcast`) become dependencies.
+    1-D or 2-D; every array in ``others`` (1-D or 2-D with one column block) must share its row
+    chunks, and a ``None`` among them is passed to ``func`` as ``None`` (an optional array such
+    as ``sample_weight``). With ``with_position``, ``func`` also gets the block's row slice and
+    index (for seeds and error messages). Keyword arguments that are dask collections (see
+    :func:`broadcast`) become dependencies.
     """
     # The output keeps X's column index (X has one column block), so that no index is
     # contracted and dask can fuse this layer with the layers that produce the blocks.
     out_ind = "ij"[: X.ndim]
     args: list[Any] = [X, out_ind]
-    if y is not None:
-        args += [y, "i"]
+    contracted = False
+    for other in others:
+        if other is None:
+            args += [None, None]
+        elif other.ndim == 1 or X.ndim == 2:
+            args += [other, "ij"[: other.ndim]]
+        else:
+            # A 2-D array next to a 1-D X (probabilities next to labels): its single column
+            # block is handed over whole.
+            args += [other, "ik"]
+            contracted = True
     if with_position:
         args += [ArraySliceDep(X.chunks), out_ind, ArrayBlockIdDep(X.chunks), out_ind]
-    name = f"{stage}-{tokenize(func, X, y, with_position, kwargs)}"
+    name = f"{stage}-{tokenize(func, X, others, with_position, kwargs)}"
     return da.blockwise(
         partial(_boxed, func),
         out_ind,
@@ -76,6 +86,7 @@ def map_partitions(
         dtype=object,
         adjust_chunks=dict.fromkeys(out_ind, 1),
         align_arrays=False,
+        concatenate=contracted or None,
         meta=np.empty((0,) * X.ndim, dtype=object),
         **kwargs,
     )
