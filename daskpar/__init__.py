@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
+from ._linear import LinearRegression, Ridge
+from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from .data import (
     make_classification,
     make_regression,
@@ -28,8 +30,13 @@ __all__ = [
     "SUPPORTED_ESTIMATORS",
     "DaskparError",
     "InputError",
+    "LinearRegression",
+    "MaxAbsScaler",
+    "MinMaxScaler",
     "ParallelIncremental",
     "PartitionError",
+    "Ridge",
+    "StandardScaler",
     "UnsupportedEstimatorError",
     "__version__",
     "find_classes",

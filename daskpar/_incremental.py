@@ -1,15 +1,18 @@
 """``ParallelIncremental``: train an incremental scikit-learn estimator on every partition at once.
 
-Per epoch::
+Per epoch, one task per block (one read of the block)::
 
-    blocks ──fit_partition──▶ states ──combine (fan-in split_every)──▶ one state ──▶ next model
+    blocks ──epoch_partition──▶ states ──combine (fan-in split_every)──▶ one state ──▶ next model
+
+A training block runs ``partial_fit``; a block held out by ``validation_fraction`` scores the
+epoch's starting model instead, so validation costs no extra read.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import dask.array as da
@@ -19,19 +22,19 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import metrics
 from ._families import Family, family_for
 from ._graph import broadcast, compute_one, map_partitions, tree_combine
+from ._metrics import Scorer, get_scorer
 from ._states import LabelSet
 from ._tasks import (
     combine_states,
-    finalize_model,
-    finalize_score,
+    epoch_partition,
     find_labels_partition,
-    fit_partition,
     predict_partition,
-    score_partition,
+    update_model,
 )
 from ._validation import check_X, check_X_y
 from .errors import InputError
@@ -109,6 +112,27 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         scheduler and any number of workers.
     verbose : int, default=0
         With 1 or more, show a progress bar over epochs with each epoch's time.
+    scoring : str or Scorer, default=None
+        What :meth:`score` and the validation after each epoch compute: a scikit-learn scorer
+        name that daskpar reduces on the workers (see :data:`daskpar.metrics.SCORER_NAMES`),
+        or a :class:`daskpar.metrics.Scorer`. ``None`` means accuracy for classifiers and R²
+        for regressors, as the estimator's own ``score``.
+    validation_fraction : float in (0, 1), default=None
+        Hold out this fraction of X's partitions, as whole blocks chosen with
+        ``random_state`` (``round(validation_fraction * n_partitions)``, at least one), and
+        score the model on them after every epoch. A validation block is read in the same
+        task and the same pass as the training blocks: it scores the epoch's starting model,
+        so each block is read once per epoch (plus one last read of the validation blocks
+        for the final model). Inside a :class:`~sklearn.pipeline.Pipeline`, prefer this to
+        ``validation_data``, which would not go through the pipeline's earlier steps.
+    early_stopping : bool, default=False
+        Stop when the validation score has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs in a row, and keep the best epoch's model. Needs
+        ``validation_fraction`` or ``validation_data``.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before early stopping.
+    tol : float, default=1e-4
+        The improvement of the validation score that counts as one.
 
     Attributes
     ----------
@@ -119,8 +143,12 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
     history_ : list of dict
-        One record per epoch: ``epoch``, ``seconds``, ``n_samples``, ``n_partitions`` and, when
-        ``validation_data`` is given, ``validation_score``.
+        One record per epoch: ``epoch``, ``seconds``, ``n_samples`` and ``n_partitions`` (of
+        the training blocks) and, with validation, ``validation_score``.
+    best_epoch_ : int
+        With ``early_stopping``: the epoch (from 1) whose model ``estimator_`` is.
+    validation_blocks_ : list of int
+        With ``validation_fraction``: the indices of the row blocks held out.
 
     Examples
     --------
@@ -141,6 +169,11 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "scoring": [str, Scorer, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, None, None, closed="neither")],
     }
 
     def __init__(
@@ -152,6 +185,11 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        scoring: str | Scorer | None = None,
+        validation_fraction: float | None = None,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 5,
+        tol: float = 1e-4,
     ) -> None:
         self.estimator = estimator
         self.epochs = epochs
@@ -159,6 +197,11 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.scoring = scoring
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ----------------------------------------------------------------------------------------
     # fitting
@@ -182,8 +225,9 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         classes : array-like, default=None
             All class labels (classifiers). Found on the workers in one pass when not given.
         validation_data : tuple (X_val, y_val), default=None
-            Held-out data scored after every epoch (on the workers for dask input); the score
-            is recorded as ``validation_score`` in ``history_``.
+            Held-out data scored with ``scoring`` after every epoch (on the workers for dask
+            input); the score is recorded as ``validation_score`` in ``history_``. Not with
+            ``validation_fraction``.
 
         Returns
         -------
@@ -192,49 +236,85 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         """
         self._validate_params()
         family = family_for(self.estimator)
-        X, y = check_X_y(X, y, y_numeric=not is_classifier(self.estimator))
+        scorer = self._scorer()
+        regression = not is_classifier(self.estimator)
+        X, y = check_X_y(X, y, y_numeric=regression)
         if validation_data is not None:
+            if self.validation_fraction is not None:
+                raise InputError(
+                    "Pass either validation_data to fit or validation_fraction to "
+                    f"{type(self).__name__}, not both."
+                )
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise InputError("validation_data must be a pair (X_val, y_val).")
-            X_val, y_val = check_X_y(*validation_data, n_features=X.shape[1])
+            X_val, y_val = check_X_y(*validation_data, n_features=X.shape[1], y_numeric=regression)
+        rng = check_random_state(self.random_state)
+        base_seed = int(rng.randint(np.iinfo(np.int32).max))
+        validation_blocks = self._validation_blocks(X, rng)
+        if self.early_stopping and validation_data is None and not validation_blocks:
+            raise InputError(
+                "early_stopping=True needs validation data: set validation_fraction (whole "
+                "blocks of X are held out) or pass validation_data=(X_val, y_val) to fit."
+            )
         classes_ = self._resolve_classes(y, classes)
         model = clone(self.estimator)
         if hasattr(model, "shuffle"):
             model.set_params(shuffle=self.shuffle)
-        base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         n_epochs = 1 if family.exact else self.epochs
+        train_blocks = [i for i in range(X.numblocks[0]) if i not in validation_blocks]
 
         self.history_: list[dict[str, Any]] = []
-        epochs = range(n_epochs)
+        self._best: tuple[float, int, BaseEstimator] | None = None
+        self._epochs_no_change = 0
         progress = None
         if self.verbose:
             from tqdm.auto import tqdm
 
-            progress = tqdm(epochs, desc="epochs", unit="epoch", file=sys.stderr)
-            epochs = progress
-        for epoch in epochs:
+            progress = tqdm(total=n_epochs, desc="epochs", unit="epoch", file=sys.stderr)
+        for epoch in range(n_epochs):
             start = time.perf_counter()
-            model = self._run_epoch(family, model, X, y, classes_, base_seed, epoch)
-            record = {
-                "epoch": epoch + 1,
-                "seconds": time.perf_counter() - start,
-                "n_samples": int(X.shape[0]),
-                "n_partitions": int(X.numblocks[0]),
-            }
+            new_model, previous_score = self._run_epoch(
+                family, model, X, y, classes_, base_seed, epoch, validation_blocks, scorer
+            )
+            stop = previous_score is not None and self._record_score(previous_score, model)
+            model = new_model
+            self.history_.append(
+                {
+                    "epoch": epoch + 1,
+                    "seconds": time.perf_counter() - start,
+                    "n_samples": int(sum(X.chunks[0][i] for i in train_blocks)),
+                    "n_partitions": len(train_blocks),
+                }
+            )
             if validation_data is not None:
-                record["validation_score"] = self._score_model(model, X_val, y_val)
-            self.history_.append(record)
+                stop = self._record_score(self._score_model(model, X_val, y_val, scorer), model)
             if progress is not None:
+                progress.update()
                 progress.set_postfix(
                     {
                         k: f"{v:.4g}"
-                        for k, v in record.items()
+                        for k, v in self.history_[-1].items()
                         if k in ("seconds", "validation_score")
                     }
                 )
+            if stop:
+                break
+        if validation_blocks:
+            # The last model has not met the validation blocks yet: one read of those blocks.
+            index = sorted(validation_blocks)
+            self._record_score(
+                self._score_model(model, X.blocks[index], y.blocks[index], scorer), model
+            )
         if progress is not None:
             progress.close()
 
+        if validation_blocks:
+            self.validation_blocks_ = sorted(validation_blocks)
+        if self.early_stopping:
+            assert self._best is not None
+            _, best_epoch, model = self._best
+            self.best_epoch_ = best_epoch
+        del self._best, self._epochs_no_change
         if hasattr(model, "shuffle"):
             model.set_params(shuffle=self.estimator.get_params()["shuffle"])
         self.estimator_ = model
@@ -242,6 +322,37 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         if classes_ is not None:
             self.classes_ = classes_
         return self
+
+    def _scorer(self) -> Scorer:
+        if self.scoring is not None:
+            return get_scorer(self.scoring)
+        return get_scorer("accuracy" if is_classifier(self.estimator) else "r2")
+
+    def _validation_blocks(self, X: da.Array, rng: np.random.RandomState) -> frozenset[int]:
+        """The indices of the blocks held out by ``validation_fraction``."""
+        if self.validation_fraction is None:
+            return frozenset()
+        candidates = [i for i, n in enumerate(X.chunks[0]) if n > 0]
+        n_val = max(1, round(self.validation_fraction * len(candidates)))
+        if n_val >= len(candidates):
+            raise InputError(
+                f"validation_fraction={self.validation_fraction} holds out whole partitions, "
+                f"and X has {len(candidates)} non-empty partition(s): nothing would be left to "
+                "train on. Split X into more row blocks (X.rechunk({0: ...})) or pass "
+                "validation_data to fit."
+            )
+        return frozenset(int(i) for i in rng.choice(candidates, n_val, replace=False))
+
+    def _record_score(self, score: float, model: BaseEstimator) -> bool:
+        """Record ``score`` of ``model`` (the latest epoch's); True when it is time to stop."""
+        record = self.history_[-1]
+        record["validation_score"] = score
+        if self._best is None or score > self._best[0] + self.tol:
+            self._best = (score, record["epoch"], model)
+            self._epochs_no_change = 0
+        else:
+            self._epochs_no_change += 1
+        return bool(self.early_stopping) and self._epochs_no_change >= self.n_iter_no_change
 
     def _resolve_classes(self, y: da.Array, classes: Any) -> np.ndarray | None:
         if not is_classifier(self.estimator):
@@ -267,9 +378,12 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         classes: np.ndarray | None,
         base_seed: int,
         epoch: int,
-    ) -> BaseEstimator:
+        validation_blocks: frozenset[int],
+        scorer: Scorer,
+    ) -> tuple[BaseEstimator, float | None]:
+        """One pass: the next model, and the starting model's score on the validation blocks."""
         states = map_partitions(
-            fit_partition,
+            epoch_partition,
             X,
             y,
             stage="daskpar-fit-partition",
@@ -279,19 +393,23 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             classes=classes,
             base_seed=base_seed,
             epoch=epoch,
+            validation_blocks=validation_blocks,
+            scorer=scorer if validation_blocks else None,
         )
         root = tree_combine(
             states,
             combine_states,
-            finalize_model,
+            update_model,
             split_every=self.split_every,
             finalize_stage="daskpar-update-model",
             family=family,
             model=model,
             classes=classes,
             epoch=epoch,
+            scorer=scorer if validation_blocks else None,
         )
-        return compute_one(root)
+        new_model, evaluation = compute_one(root)
+        return new_model, None if evaluation is None else evaluation.unwrap(stacklevel=3)
 
     # ----------------------------------------------------------------------------------------
     # prediction and scoring
@@ -340,40 +458,31 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         return self._predict(X, "decision_function")
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Accuracy (classifiers) or R² (regressors), reduced on the workers.
+        """The ``scoring`` metric (by default accuracy or R²), reduced on the workers.
 
-        For dask input each partition contributes counts (or sums) and only those travel;
-        ``X`` and ``y`` are never gathered. ``sample_weight`` is supported for in-memory input.
+        For dask input each partition contributes counts or sums and only those travel; ``X``
+        and ``y`` are never gathered. In-memory input is scored in this process.
         """
         check_is_fitted(self, "estimator_")
-        if not isinstance(X, da.Array) and not isinstance(y, da.Array):
+        in_memory = not isinstance(X, da.Array) and not isinstance(y, da.Array)
+        if in_memory and self.scoring is None:
             return float(self.estimator_.score(X, y, sample_weight=sample_weight))
-        if sample_weight is not None:
-            raise InputError(
-                "sample_weight in score() is supported for in-memory (numpy) input only."
-            )
+        if in_memory:
+            X = validate_data(self.estimator_, X, reset=False)
         X, y = check_X_y(X, y, n_features=self.n_features_in_)
-        return self._score_model(self.estimator_, X, y)
+        return self._score_model(self.estimator_, X, y, self._scorer(), sample_weight)
 
-    def _score_model(self, model: BaseEstimator, X: da.Array, y: da.Array) -> float:
-        kind = "accuracy" if is_classifier(self.estimator) else "r2"
-        parts = map_partitions(
-            score_partition,
-            X,
-            y,
-            stage="daskpar-score-partition",
-            model=broadcast(model),
-            kind=kind,
+    def _score_model(
+        self,
+        model: BaseEstimator,
+        X: da.Array,
+        y: da.Array,
+        scorer: Scorer,
+        sample_weight: Any = None,
+    ) -> float:
+        return metrics.score(
+            model, X, y, scorer, sample_weight=sample_weight, split_every=self.split_every
         )
-        root = tree_combine(
-            parts,
-            combine_states,
-            finalize_score,
-            split_every=self.split_every,
-            finalize_stage="daskpar-score",
-            kind=kind,
-        )
-        return float(compute_one(root))
 
     # ----------------------------------------------------------------------------------------
     # scikit-learn plumbing

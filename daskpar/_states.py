@@ -21,15 +21,19 @@ from functools import reduce
 from typing import Any, Protocol, Self, TypeVar
 
 import numpy as np
+from scipy import linalg
 
 __all__ = [
+    "EpochState",
     "LabelSet",
+    "LeastSquaresState",
     "Moments",
     "MomentsByClass",
     "R2State",
     "State",
     "SumState",
     "combine_all",
+    "r_factor",
 ]
 
 
@@ -85,43 +89,106 @@ class SumState:
         return {k: v / self.n_samples for k, v in self.sums.items()}
 
 
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``s = fl(a + b)`` and its rounding error ``e``: ``a + b == s + e`` exactly (Knuth)."""
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
 @dataclass(frozen=True, eq=False)
 class Moments:
     """Count, mean and sum of squared deviations (M2) of ``k`` groups of ``d`` features.
 
     ``combine`` is the pairwise update of Chan, Golub and LeVeque (1979), which stays accurate
     where summing ``x`` and ``x**2`` would cancel catastrophically.
+
+    ``count`` is the number of samples of each group, shape ``(k,)``, or the sum of their
+    weights. Where values are missing (NaN, left out of every sum) it is kept per feature,
+    shape ``(k, d)``; the two shapes combine with each other.
+
+    The mean is carried as an unevaluated sum ``mean + mean_lo`` (``mean_lo`` is ``None``,
+    meaning zeros, for states built by hand). The merge uses the difference of two partial
+    means; for a feature far from zero relative to its spread (mean 1e6, standard deviation
+    1e-3) a plain float64 mean keeps too few of that difference's digits and M2 loses about
+    1e-8 of relative accuracy, while the low-order part keeps it near 1e-15.
     """
 
-    count: np.ndarray  # (k,)
+    count: np.ndarray  # (k,) or (k, d)
     mean: np.ndarray  # (k, d)
     m2: np.ndarray  # (k, d)
+    mean_lo: np.ndarray | None = None  # (k, d)
 
     @classmethod
-    def of(cls, X: np.ndarray) -> Moments:
-        """The moments of the rows of ``X`` as one group."""
+    def of(cls, X: np.ndarray, sample_weight: np.ndarray | None = None) -> Moments:
+        """The moments of the rows of ``X`` as one group, ignoring NaN.
+
+        ``sample_weight`` (one per row) makes ``count`` the sum of the weights and the mean
+        and M2 weighted ones, as scikit-learn's ``StandardScaler`` computes them.
+        """
         X = np.asarray(X, dtype=np.float64)
-        n = X.shape[0]
+        n, d = X.shape
         if n == 0:
-            zeros = np.zeros((1, X.shape[1]))
+            zeros = np.zeros((1, d))
             return cls(np.zeros(1), zeros, zeros.copy())
-        mean = X.mean(axis=0)
-        m2 = ((X - mean) ** 2).sum(axis=0)
-        return cls(np.array([float(n)]), mean[None, :], m2[None, :])
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        missing = np.isnan(X)
+        present = None
+        if missing.any():
+            present = ~missing
+            X = np.where(missing, 0.0, X)
+
+        def total(a: np.ndarray) -> np.ndarray:
+            return a.sum(axis=0) if w is None else w @ a
+
+        if present is None:
+            count = np.array([float(n) if w is None else float(w.sum())])
+        else:
+            count = total(present.astype(np.float64))[None, :]
+        per_feature = count.reshape(-1)
+
+        def divide(a: np.ndarray) -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(per_feature > 0, a / per_feature, 0.0)
+
+        # The corrected two-pass algorithm (as scikit-learn's): deviations from a first
+        # estimate of the mean; their mean becomes the mean's low-order part.
+        mean = divide(total(X))
+        dev = X - mean
+        if present is not None:
+            dev = np.where(present, dev, 0.0)
+        correction = total(dev)
+        # A sum of squares; the correction can round it a hair below zero for a constant feature.
+        m2 = np.maximum(total(dev * dev) - divide(correction * correction), 0.0)
+        mean, mean_lo = _two_sum(mean, divide(correction))
+        return cls(count, mean[None, :], m2[None, :], mean_lo[None, :])
+
+    def _count_2d(self) -> np.ndarray:
+        return self.count if self.count.ndim == 2 else self.count[:, None]
+
+    def _lo(self) -> np.ndarray:
+        return np.zeros_like(self.mean) if self.mean_lo is None else self.mean_lo
 
     def combine(self, other: Moments, /) -> Moments:
-        count = self.count + other.count
-        delta = other.mean - self.mean
+        n_self, n_other = self._count_2d(), other._count_2d()
+        count = n_self + n_other
         with np.errstate(invalid="ignore", divide="ignore"):
-            w_other = np.where(count > 0, other.count / count, 0.0)[:, None]
-            cross = np.where(count > 0, self.count * other.count / count, 0.0)[:, None]
-        mean = self.mean + delta * w_other
+            w_other = np.where(count > 0, n_other / count, 0.0)
+            cross = np.where(count > 0, n_self * n_other / count, 0.0)
+        # delta = other's mean - self's mean, from the two-part means without losing digits.
+        delta_hi, delta_err = _two_sum(other.mean, -self.mean)
+        delta_lo = delta_err + (other._lo() - self._lo())
+        mean, err = _two_sum(self.mean, delta_hi * w_other)
+        mean, mean_lo = _two_sum(mean, err + self._lo() + delta_lo * w_other)
+        delta = delta_hi + delta_lo
         m2 = self.m2 + other.m2 + delta**2 * cross
-        return Moments(count, mean, m2)
+        if self.count.ndim == 1 and other.count.ndim == 1:
+            count = count[:, 0]
+        return Moments(count, mean, m2, mean_lo)
 
     def variance(self, ddof: int = 0) -> np.ndarray:
-        """The per-group variance, 0 for groups with no samples."""
-        denom = (self.count - ddof)[:, None]
+        """The per-group (per-group and feature) variance, 0 where there are no samples."""
+        denom = self._count_2d() - ddof
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(denom > 0, self.m2 / denom, 0.0)
 
@@ -175,3 +242,67 @@ class R2State:
         if total == 0.0:
             return 1.0 if self.sse == 0.0 else 0.0
         return 1.0 - self.sse / total
+
+
+def r_factor(A: np.ndarray) -> np.ndarray:
+    """The triangular factor R of ``A = QR`` (``A`` is overwritten)."""
+    return linalg.qr(A, mode="r", overwrite_a=True, check_finite=False)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class LeastSquaresState:
+    """Total weight, mean and the triangular factor of the centred rows of ``Z = [X, y]``.
+
+    ``r`` is an upper-triangular ``R`` with ``R^T R = sum_i w_i (z_i - mean)(z_i - mean)^T``:
+    the co-moment matrix, kept as a QR factor rather than formed, so that solving least
+    squares from it loses digits like ``lstsq`` does (with the condition number of X), not like
+    the normal equations (with its square). ``combine`` is Chan et al.'s pairwise update in
+    factored form: stacking ``R_a``, ``R_b`` and ``sqrt(w_a w_b / w) (mean_b - mean_a)`` and
+    re-factoring gives the merged co-moment matrix, so centring needs no second pass (this is
+    the tall-and-skinny QR of Demmel et al., with the centring folded in).
+    """
+
+    weight: float
+    mean: np.ndarray  # (d,)
+    r: np.ndarray  # (<= d, d), upper triangular
+
+    @classmethod
+    def of(cls, Z: np.ndarray, sample_weight: np.ndarray | None = None) -> LeastSquaresState:
+        Z = np.asarray(Z, dtype=np.float64)
+        if sample_weight is None:
+            mean = Z.mean(axis=0)
+            return cls(float(Z.shape[0]), mean, r_factor(Z - mean))
+        w = np.asarray(sample_weight, dtype=np.float64)
+        weight = float(w.sum())
+        if weight == 0.0:
+            return cls(0.0, np.zeros(Z.shape[1]), np.zeros((0, Z.shape[1])))
+        mean = (w @ Z) / weight
+        return cls(weight, mean, r_factor((Z - mean) * np.sqrt(w)[:, None]))
+
+    def combine(self, other: LeastSquaresState, /) -> LeastSquaresState:
+        if other.weight == 0.0:
+            return self
+        if self.weight == 0.0:
+            return other
+        weight = self.weight + other.weight
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.weight / weight)
+        shift = np.sqrt(self.weight * other.weight / weight) * delta
+        return LeastSquaresState(weight, mean, r_factor(np.vstack([self.r, other.r, shift])))
+
+
+@dataclass(frozen=True, eq=False)
+class EpochState:
+    """One epoch's pass over a block: the training state and the validation score's state.
+
+    A block is either trained on (``fit``) or, when it is a validation block, scores the
+    epoch's starting model (``score``), so that training and validation share one read.
+    """
+
+    fit: Any = None
+    score: Any = None
+
+    def combine(self, other: EpochState, /) -> EpochState:
+        return EpochState(
+            combine_all([self.fit, other.fit]), combine_all([self.score, other.score])
+        )

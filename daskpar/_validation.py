@@ -15,7 +15,7 @@ from sklearn.utils import check_array, column_or_1d
 
 from .errors import InputError
 
-__all__ = ["as_dask_array", "check_X", "check_X_y", "check_row_chunks"]
+__all__ = ["as_dask_array", "check_X", "check_X_y", "check_row_chunks", "check_sample_weight"]
 
 
 def as_dask_array(a: Any, *, name: str) -> da.Array:
@@ -149,3 +149,27 @@ def _short(chunks: tuple[Any, ...]) -> str:
     if len(chunks) <= 6:
         return str(chunks)
     return f"({', '.join(map(str, chunks[:3]))}, ..., {', '.join(map(str, chunks[-2:]))})"
+
+
+def check_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
+    """``sample_weight`` as a 1-D dask array with X's row chunks (``None`` stays ``None``).
+
+    Negative weights can only be seen by the tasks; they are checked per partition.
+    """
+    if sample_weight is None:
+        return None
+    if not isinstance(sample_weight, da.Array):
+        sw = np.asarray(sample_weight)
+        if sw.ndim == 0:
+            sw = np.full(X.shape[0], float(sw))
+        if sw.ndim == 1 and sw.shape[0] == X.shape[0]:
+            sample_weight = da.from_array(sw, chunks=(X.chunks[0],))
+        else:
+            sample_weight = da.from_array(sw)
+    if sample_weight.ndim != 1:
+        raise InputError(
+            f"sample_weight must be 1-D (one weight per row); got shape {sample_weight.shape}."
+        )
+    _check_numeric(sample_weight, "sample_weight")
+    check_row_chunks(X, sample_weight, y_name="sample_weight")
+    return sample_weight

@@ -73,7 +73,7 @@ def test_demo_small(tmp_path: Path) -> None:
     assert "cluster: 2 workers at tcp://127.0.0.1:" in out
     assert "dashboard: http://127.0.0.1:" in out
     assert "one plain read of the training data" in out
-    assert "held-out accuracy" in out
+    assert "validation accuracy" in out
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> No
         )
         assert result.returncode == 0, result.stderr
         assert f"cluster: 1 workers at {address};" in result.stdout
-        assert "held-out accuracy" in result.stdout
+        assert "validation accuracy" in result.stdout
     finally:
         for proc in reversed(procs):
             proc.terminate()

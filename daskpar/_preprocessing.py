@@ -1,0 +1,937 @@
+"""Out-of-core scalers: scikit-learn's StandardScaler, MinMaxScaler and MaxAbsScaler on dask arrays.
+
+Fitting is one pass over the data, in the shape of every daskpar stage::
+
+    blocks ──*-fit-partition──▶ Moments / Extrema ──combine (split_every)──▶ one state
+           ──*-attributes──▶ scikit-learn's fitted attributes
+
+``transform`` and ``inverse_transform`` of a dask array are one lazy blockwise task per block,
+running scikit-learn's own method on that block: a model that reads the scaled data (such as
+:class:`~daskpar.ParallelIncremental` after the scaler in a ``Pipeline``) gets the scaling fused
+into its own tasks, so the scaled data is never stored whole.
+
+In-memory input (numpy, pandas, sparse) goes straight to scikit-learn: these classes are
+scikit-learn's scalers, with a dask path added.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import dask.array as da
+import numpy as np
+from dask.base import is_dask_collection, tokenize
+from dask.layers import ArrayBlockIdDep, ArraySliceDep
+from sklearn import preprocessing
+
+# scikit-learn's own rules for near-constant features (scale 1 instead of dividing by ~0).
+# Private helpers, imported rather than copied so that the dask path stays identical to the
+# in-memory one; tests compare the fitted attributes with scikit-learn's.
+from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
+from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_is_fitted
+
+from ._graph import compute_one, map_partitions, tree_combine
+from ._states import Moments
+from ._tasks import check_finite_block, combine_states, describe_partition
+from ._validation import check_row_chunks, check_X
+from .errors import InputError, PartitionError
+
+__all__ = [
+    "Extrema",
+    "MaxAbsScaler",
+    "MinMaxScaler",
+    "ScalerMoments",
+    "StandardScaler",
+    "check_no_infinity_block",
+    "extrema_fit_partition",
+    "max_abs_scaler_attributes",
+    "min_max_scaler_attributes",
+    "scale_partition",
+    "standard_scaler_attributes",
+    "standard_scaler_fit_partition",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# states
+
+
+@dataclass(frozen=True, eq=False)
+class ScalerMoments:
+    """NaN-aware moments of the rows seen, and whether any of their sample weights is non-zero.
+
+    scikit-learn refuses sample weights that are all zero; only the whole data can tell.
+    """
+
+    moments: Moments
+    any_weight: bool
+
+    def combine(self, other: ScalerMoments, /) -> ScalerMoments:
+        return ScalerMoments(
+            self.moments.combine(other.moments), self.any_weight or other.any_weight
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Extrema:
+    """Per-feature minimum and maximum ignoring NaN (NaN where a feature had no value)."""
+
+    n_samples: int
+    data_min: np.ndarray  # (d,)
+    data_max: np.ndarray  # (d,)
+
+    def combine(self, other: Extrema, /) -> Extrema:
+        return Extrema(
+            self.n_samples + other.n_samples,
+            np.fmin(self.data_min, other.data_min),
+            np.fmax(self.data_max, other.data_max),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# task bodies: plain functions of numpy blocks
+
+
+def check_no_infinity_block(a: np.ndarray, name: str, rows: slice, block: int) -> None:
+    """Raise a :class:`PartitionError` naming the partition if ``a`` holds infinity.
+
+    NaN is allowed: the scalers treat it as a missing value, as scikit-learn's do.
+    """
+    if np.issubdtype(a.dtype, np.inexact):
+        infinite = np.isinf(a)
+        if infinite.any():
+            bad = np.flatnonzero(infinite.reshape(a.shape[0], -1).any(axis=1))
+            raise PartitionError(
+                f"{name} holds infinity in {describe_partition(rows, block)}, first at row "
+                f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). The "
+                "scalers take NaN as a missing value but need every other value finite: "
+                "replace infinity with NaN or drop these rows first."
+            )
+
+
+def standard_scaler_fit_partition(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    float_dtype: np.dtype[Any],
+    weigh_moments: bool,
+) -> ScalerMoments | None:
+    """The NaN-aware (weighted) moments of one block of ``X``; ``None`` for an empty block.
+
+    As scikit-learn does, ``X`` is first converted to ``float_dtype`` and the weights to
+    ``X``'s dtype (float64 for float16 ``X``); the sums run in float64. With
+    ``weigh_moments=False`` (a scaler that neither centres nor scales) the weights are only
+    checked, and the counts are of samples.
+    """
+    if X.shape[0] == 0:
+        return None
+    rows_, block = rows[0], block_id[0]
+    X = np.asarray(X, dtype=float_dtype)
+    check_no_infinity_block(X, "X", rows_, block)
+    if sample_weight is None:
+        return ScalerMoments(Moments.of(X), any_weight=True)
+    w_dtype = float_dtype if float_dtype in (np.float32, np.float64) else np.float64
+    w = np.asarray(sample_weight, dtype=w_dtype)
+    check_finite_block(w, "sample_weight", rows_, block)
+    moments = Moments.of(X, w if weigh_moments else None)
+    return ScalerMoments(moments, any_weight=bool(np.any(w != 0)))
+
+
+def extrema_fit_partition(
+    X: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    float_dtype: np.dtype[Any],
+) -> Extrema | None:
+    """The per-feature minimum and maximum of one block, ignoring NaN; ``None`` if empty."""
+    if X.shape[0] == 0:
+        return None
+    X = np.asarray(X, dtype=float_dtype)
+    check_no_infinity_block(X, "X", rows[0], block_id[0])
+    # fmin / fmax skip NaN without numpy's "All-NaN slice" warning on the workers.
+    return Extrema(X.shape[0], np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0))
+
+
+def _require_samples(state: Any) -> None:
+    # The client refuses empty X before any task runs; this guards direct use of the tasks.
+    if state is None:
+        raise InputError("Every partition of X is empty; there is nothing to fit.")
+
+
+def standard_scaler_attributes(
+    state: ScalerMoments | None,
+    *,
+    with_mean: bool,
+    with_std: bool,
+    weighted: bool,
+    float_dtype: np.dtype[Any],
+) -> dict[str, Any]:
+    """``StandardScaler``'s fitted attributes from the merged moments, as scikit-learn sets them.
+
+    ``n_samples_seen_`` is per feature where features have different counts (missing values)
+    and a scalar otherwise. Like scikit-learn's, its dtype is float64 whenever the moments are
+    computed, and int64 (or ``X``'s float dtype, with sample weights) when the scaler
+    neither centres nor scales.
+    """
+    _require_samples(state)
+    assert state is not None
+    if weighted and not state.any_weight:
+        raise InputError("Sample weights must contain at least one non-zero number.")
+    m = state.moments
+    n_features = m.mean.shape[1]
+    count = np.broadcast_to(m.count[0], (n_features,)).astype(np.float64)
+    mean: np.ndarray | None = None
+    var: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    if with_mean or with_std:
+        n_seen = count
+        # scikit-learn computes 0 / 0 = NaN for a feature without any value; so do we.
+        mean = np.where(count > 0, m.mean[0], np.nan)
+        if with_std:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = np.where(count > 0, m.m2[0] / count, np.nan)
+    else:
+        w_dtype = float_dtype if float_dtype in (np.float32, np.float64) else np.float64
+        n_seen = count.astype(w_dtype if weighted else np.int64)
+    # scikit-learn keeps one count (a scalar) unless features have different ones.
+    n_samples_seen: Any = n_seen[0] if n_seen.max() == n_seen.min() else n_seen
+    if with_std:
+        assert var is not None
+        assert mean is not None
+        constant = _is_constant_feature(var, mean, n_samples_seen)
+        scale = _handle_zeros_in_scale(np.sqrt(var), copy=False, constant_mask=constant)
+    return {"n_samples_seen_": n_samples_seen, "mean_": mean, "var_": var, "scale_": scale}
+
+
+def min_max_scaler_attributes(
+    state: Extrema | None, *, feature_range: tuple[float, float]
+) -> dict[str, Any]:
+    """``MinMaxScaler``'s fitted attributes from the merged extrema, as scikit-learn sets them."""
+    _require_samples(state)
+    assert state is not None
+    data_min, data_max = state.data_min, state.data_max
+    low = np.asarray(feature_range[0], dtype=data_min.dtype)
+    high = np.asarray(feature_range[1], dtype=data_min.dtype)
+    data_range = data_max - data_min
+    scale = (high - low) / _handle_zeros_in_scale(data_range, copy=True)
+    return {
+        "n_samples_seen_": int(state.n_samples),
+        "scale_": scale,
+        "min_": low - data_min * scale,
+        "data_min_": data_min,
+        "data_max_": data_max,
+        "data_range_": data_range,
+    }
+
+
+def max_abs_scaler_attributes(state: Extrema | None) -> dict[str, Any]:
+    """``MaxAbsScaler``'s fitted attributes from the merged extrema, as scikit-learn sets them."""
+    _require_samples(state)
+    assert state is not None
+    # The largest absolute value is the absolute value of the minimum or of the maximum.
+    max_abs = np.fmax(np.abs(state.data_min), np.abs(state.data_max))
+    return {
+        "n_samples_seen_": int(state.n_samples),
+        "max_abs_": max_abs,
+        "scale_": _handle_zeros_in_scale(max_abs, copy=True),
+    }
+
+
+def scale_partition(
+    X: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    scaler: Any,
+    method: str,
+) -> np.ndarray:
+    """``scaler.<method>(X)`` (scikit-learn's own) on one block; empty in, empty out."""
+    check_no_infinity_block(X, "X", rows[0], block_id[0])
+    func = getattr(scaler, method)
+    if X.shape[0] == 0:
+        # scikit-learn refuses zero rows; one probe row gives the output's dtype.
+        return np.asarray(func(np.zeros((1, X.shape[1]), dtype=X.dtype)))[:0]
+    return np.asarray(func(X))
+
+
+# --------------------------------------------------------------------------------------------
+# graph wiring, shared by the three scalers
+
+
+def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype scikit-learn's scalers convert ``X`` to: its own if float, else float64."""
+    if dtype in (np.float64, np.float32, np.float16):
+        return np.dtype(dtype)
+    return np.dtype(np.float64)
+
+
+def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
+    """True for a dask array; an error for other dask collections (which have no row blocks)."""
+    if isinstance(X, da.Array):
+        return True
+    if is_dask_collection(X):
+        name = type(estimator).__name__
+        raise InputError(
+            f"{name}.{method} takes a dask array, not a {type(X).__name__}. Convert a dask "
+            "DataFrame with X.to_dask_array(lengths=True)."
+        )
+    return False
+
+
+def _check_fit_X(X: da.Array, estimator: Any) -> da.Array:
+    """Validate dask ``X`` for fitting: row partitions only, numeric, not empty."""
+    X = check_X(X)
+    name = type(estimator).__name__
+    # scikit-learn's messages for the same problems.
+    if X.shape[0] == 0:
+        raise InputError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required by {name}."
+        )
+    if X.shape[1] == 0:
+        raise InputError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required by {name}."
+        )
+    return X
+
+
+def _dask_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
+    """``sample_weight`` as a dask array with ``X``'s row chunks (scalars and numpy accepted)."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        return da.full(X.shape[0], sample_weight, chunks=(X.chunks[0],), dtype=np.float64)
+    w: Any = sample_weight if isinstance(sample_weight, da.Array) else np.asarray(sample_weight)
+    if w.ndim != 1:
+        raise InputError(
+            f"Sample weights must be 1D array or scalar, got {w.ndim}D array. Expected "
+            f"either a scalar value or a 1D array of length {X.shape[0]}."
+        )
+    if not (np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.bool_)):
+        raise InputError(f"sample_weight must be numeric; got dtype {w.dtype}.")
+    if not isinstance(w, da.Array):
+        if w.shape[0] != X.shape[0]:
+            raise InputError(
+                f"X and sample_weight have different numbers of rows: {X.shape[0]} and "
+                f"{w.shape[0]}."
+            )
+        w = da.from_array(w, chunks=(X.chunks[0],))
+    check_row_chunks(X, w, y_name="sample_weight")
+    return w
+
+
+def _fit_statistics(
+    X: da.Array,
+    others: Sequence[da.Array | None],
+    fit_partition: Any,
+    finalize: Any,
+    *,
+    stage: str,
+    split_every: int,
+    partition_kwargs: dict[str, Any],
+    finalize_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """One pass: a state per block, merged through the tree, finalized into attributes."""
+    states = map_partitions(
+        fit_partition,
+        X,
+        *others,
+        stage=f"{stage}-fit-partition",
+        with_position=True,
+        **partition_kwargs,
+    )
+    root = tree_combine(
+        states,
+        combine_states,
+        finalize,
+        split_every=split_every,
+        finalize_stage=f"{stage}-attributes",
+        **finalize_kwargs,
+    )
+    attributes: dict[str, Any] = compute_one(root)
+    return attributes
+
+
+class _OutOfCoreScaler:
+    """What the three scalers share: setting fitted attributes and the lazy blockwise map."""
+
+    _stage: ClassVar[str]
+    n_features_in_: int
+
+    def _set_fitted(self, attributes: dict[str, Any], X: da.Array) -> None:
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        self.n_features_in_ = int(X.shape[1])
+        # As scikit-learn does when refitted on data without column names.
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _map_blocks(self, X: da.Array, method: str) -> da.Array:
+        """``method`` applied lazily to every block of ``X``: one task per block."""
+        check_is_fitted(self)
+        if method == "transform" and _get_output_config("transform", self)["dense"] != "default":
+            raise InputError(
+                f"{type(self).__name__} returns a dask array for dask input; set_output "
+                "containers (pandas, polars) apply to in-memory input only."
+            )
+        X = check_X(X, n_features=self.n_features_in_)
+        # The blocks are never scaled in place: with copy=False they could be the user's own
+        # arrays (da.from_array) or blocks dask reuses.
+        scaler = copy_module.copy(self)
+        scaler.copy = True  # type: ignore[attr-defined]
+        empty = np.zeros((0, X.shape[1]), dtype=X.dtype)
+        probe = scale_partition(empty, (slice(0, 0),), (0,), scaler=scaler, method=method)
+        stage = f"{self._stage}-{method.replace('_', '-')}"
+        out: da.Array = da.blockwise(
+            scale_partition,
+            "ij",
+            X,
+            "ij",
+            ArraySliceDep(X.chunks),
+            "ij",
+            ArrayBlockIdDep(X.chunks),
+            "ij",
+            name=f"{stage}-{tokenize(scaler, X, method)}",
+            dtype=probe.dtype,
+            meta=probe,
+            align_arrays=False,
+            scaler=scaler,
+            method=method,
+        )
+        return out
+
+
+def _refuse_dask_partial_fit(X: Any, estimator: Any) -> None:
+    if _is_dask_input(X, "partial_fit", estimator):
+        raise InputError(
+            f"{type(estimator).__name__}.partial_fit takes in-memory batches; it would load a "
+            "whole dask array into memory. Call fit(X) to fit on a dask array in one "
+            "parallel pass."
+        )
+
+
+_SPLIT_EVERY = {"split_every": [Interval(numbers.Integral, 2, None, closed="left")]}
+
+
+# --------------------------------------------------------------------------------------------
+# the scalers
+
+
+class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
+    """Standardize features by removing the mean and scaling to unit variance, out of core.
+
+    A subclass of scikit-learn's :class:`~sklearn.preprocessing.StandardScaler` that adds a
+    dask path: ``fit`` on a dask array reads every block once, in parallel, and merges per-block
+    means and sums of squared deviations through a tree (Chan et al.'s pairwise update, with
+    a compensated mean), giving scikit-learn's fitted attributes to float rounding for any
+    partitioning and ``split_every``. ``transform`` and ``inverse_transform`` of a dask array
+    are lazy, one task per block. In-memory input behaves exactly as in scikit-learn.
+
+    NaNs are treated as missing values: disregarded in fit, and maintained in transform.
+
+    Parameters
+    ----------
+    copy : bool, default=True
+        If False, try to avoid a copy and scale in place (in-memory input only: blocks of a
+        dask array are never modified).
+    with_mean : bool, default=True
+        If True, center the data before scaling.
+    with_std : bool, default=True
+        If True, scale the data to unit variance.
+    split_every : int, default=8
+        Fan-in of the tree that merges the per-partition statistics of a dask ``X`` (at
+        least 2). It changes the grouping, not the result beyond float rounding.
+
+    Attributes
+    ----------
+    scale_ : ndarray of shape (n_features,) or None
+        Per-feature scaling, ``np.sqrt(var_)``, with 1 for (near-)constant features;
+        ``None`` when ``with_std=False``.
+    mean_ : ndarray of shape (n_features,) or None
+        Per-feature mean; ``None`` when ``with_mean=False`` and ``with_std=False``.
+    var_ : ndarray of shape (n_features,) or None
+        Per-feature (biased) variance; ``None`` when ``with_std=False``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, for in-memory input with string column names.
+    n_samples_seen_ : int, float or ndarray of shape (n_features,)
+        Samples (or the sum of sample weights) seen per feature; a scalar when every
+        feature saw the same number.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The in-memory scaler this one extends.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> import daskpar as dp
+    >>> X = da.from_array(np.array([[0.0, 1], [2, 1], [4, 1], [6, 1]]), chunks=(2, -1))
+    >>> scaler = dp.StandardScaler().fit(X)
+    >>> scaler.mean_
+    array([3., 1.])
+    >>> scaler.scale_
+    array([2.23606798, 1.        ])
+    >>> Xt = scaler.transform(X)  # lazy: one task per block, run when computed
+    >>> Xt.name.startswith("daskpar-standard-scaler-transform")
+    True
+    >>> Xt.compute()[:, 0]
+    array([-1.34164079, -0.4472136 ,  0.4472136 ,  1.34164079])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **preprocessing.StandardScaler._parameter_constraints,
+        **_SPLIT_EVERY,
+    }
+    _stage = "daskpar-standard-scaler"
+
+    def __init__(
+        self,
+        *,
+        copy: bool = True,
+        with_mean: bool = True,
+        with_std: bool = True,
+        split_every: int = 8,
+    ) -> None:
+        super().__init__(copy=copy, with_mean=with_mean, with_std=with_std)
+        self.split_every = split_every
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
+        """Compute the mean and standard deviation used for later scaling.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data. A dask array is read once, in parallel; it must be partitioned along
+            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
+        y : None
+            Ignored.
+        sample_weight : dask array, array-like of shape (n_samples,) or float, default=None
+            Individual weights for each sample. With dask ``X``, a dask ``sample_weight``
+            must have ``X``'s row chunks.
+
+        Returns
+        -------
+        self : StandardScaler
+            The fitted scaler.
+        """
+        if not _is_dask_input(X, "fit", self):
+            return super().fit(X, y, sample_weight)
+        self._validate_params()
+        self._reset()
+        X = _check_fit_X(X, self)
+        w = _dask_sample_weight(sample_weight, X)
+        float_dtype = _float_dtype(X.dtype)
+        attributes = _fit_statistics(
+            X,
+            [w],
+            standard_scaler_fit_partition,
+            standard_scaler_attributes,
+            stage=self._stage,
+            split_every=self.split_every,
+            partition_kwargs={
+                "float_dtype": float_dtype,
+                "weigh_moments": self.with_mean or self.with_std,
+            },
+            finalize_kwargs={
+                "with_mean": self.with_mean,
+                "with_std": self.with_std,
+                "weighted": w is not None,
+                "float_dtype": float_dtype,
+            },
+        )
+        self._set_fitted(attributes, X)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
+        """Update the mean and standard deviation with one in-memory batch (scikit-learn's).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch; not a dask array (use ``fit`` for those).
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Individual weights for each sample.
+
+        Returns
+        -------
+        self : StandardScaler
+            The fitted scaler.
+        """
+        _refuse_dask_partial_fit(X, self)
+        return super().partial_fit(X, y, sample_weight)
+
+    def transform(self, X: Any, copy: bool | None = None) -> Any:
+        """Center and scale ``X``: lazily, block by block, for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data to scale.
+        copy : bool, default=None
+            Copy in-memory ``X`` or not (``None``: the ``copy`` parameter). Ignored for
+            dask input, whose blocks are never modified.
+
+        Returns
+        -------
+        X_tr : dask array or ndarray of shape (n_samples, n_features)
+            The scaled data; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "transform", self):
+            return self._map_blocks(X, "transform")
+        return super().transform(X, copy=copy)
+
+    def inverse_transform(self, X: Any, copy: bool | None = None) -> Any:
+        """Scale ``X`` back to the original representation; lazily for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            Scaled data.
+        copy : bool, default=None
+            Copy in-memory ``X`` or not (``None``: the ``copy`` parameter). Ignored for
+            dask input.
+
+        Returns
+        -------
+        X_original : dask array or ndarray of shape (n_samples, n_features)
+            The data in its original scale; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "inverse_transform", self):
+            return self._map_blocks(X, "inverse_transform")
+        return super().inverse_transform(X, copy=copy)
+
+
+class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
+    """Scale each feature to a given range, out of core.
+
+    A subclass of scikit-learn's :class:`~sklearn.preprocessing.MinMaxScaler` that adds a
+    dask path: ``fit`` on a dask array reads every block once, in parallel, and merges per-block
+    minima and maxima through a tree, giving exactly scikit-learn's fitted attributes.
+    ``transform`` and ``inverse_transform`` of a dask array are lazy, one task per block.
+    In-memory input behaves exactly as in scikit-learn.
+
+    NaNs are treated as missing values: disregarded in fit, and maintained in transform.
+
+    Parameters
+    ----------
+    feature_range : tuple (min, max), default=(0, 1)
+        Desired range of transformed data.
+    copy : bool, default=True
+        Set to False to scale in-memory input in place (blocks of a dask array are never
+        modified).
+    clip : bool, default=False
+        Set to True to clip transformed values of held-out data to ``feature_range``.
+    split_every : int, default=8
+        Fan-in of the tree that merges the per-partition minima and maxima of a dask ``X``
+        (at least 2).
+
+    Attributes
+    ----------
+    min_ : ndarray of shape (n_features,)
+        Per-feature adjustment for minimum, ``min - data_min_ * scale_``.
+    scale_ : ndarray of shape (n_features,)
+        Per-feature relative scaling, ``(max - min) / data_range_`` (1 for a constant feature).
+    data_min_ : ndarray of shape (n_features,)
+        Per-feature minimum seen in the data.
+    data_max_ : ndarray of shape (n_features,)
+        Per-feature maximum seen in the data.
+    data_range_ : ndarray of shape (n_features,)
+        Per-feature range ``data_max_ - data_min_``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    n_samples_seen_ : int
+        The number of samples processed.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, for in-memory input with string column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.MinMaxScaler : The in-memory scaler this one extends.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> import daskpar as dp
+    >>> X = da.from_array(np.array([[-1, 2], [-0.5, 6], [0, 10], [1, 18]]), chunks=(2, -1))
+    >>> scaler = dp.MinMaxScaler().fit(X)
+    >>> scaler.data_max_
+    array([ 1., 18.])
+    >>> scaler.transform(X).compute()
+    array([[0.  , 0.  ],
+           [0.25, 0.25],
+           [0.5 , 0.5 ],
+           [1.  , 1.  ]])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **preprocessing.MinMaxScaler._parameter_constraints,
+        **_SPLIT_EVERY,
+    }
+    _stage = "daskpar-min-max-scaler"
+
+    def __init__(
+        self,
+        feature_range: tuple[float, float] = (0, 1),
+        *,
+        copy: bool = True,
+        clip: bool = False,
+        split_every: int = 8,
+    ) -> None:
+        super().__init__(feature_range, copy=copy, clip=clip)
+        self.split_every = split_every
+
+    def fit(self, X: Any, y: Any = None) -> MinMaxScaler:
+        """Compute the minimum and maximum used for later scaling.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data. A dask array is read once, in parallel; it must be partitioned along
+            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MinMaxScaler
+            The fitted scaler.
+        """
+        if not _is_dask_input(X, "fit", self):
+            return super().fit(X, y)
+        self._validate_params()
+        if self.feature_range[0] >= self.feature_range[1]:
+            # scikit-learn's check and message (made in its partial_fit).
+            raise ValueError(
+                "Minimum of desired feature range must be smaller than maximum. Got "
+                f"{self.feature_range}."
+            )
+        self._reset()
+        X = _check_fit_X(X, self)
+        attributes = _fit_statistics(
+            X,
+            [],
+            extrema_fit_partition,
+            min_max_scaler_attributes,
+            stage=self._stage,
+            split_every=self.split_every,
+            partition_kwargs={"float_dtype": _float_dtype(X.dtype)},
+            finalize_kwargs={"feature_range": self.feature_range},
+        )
+        self._set_fitted(attributes, X)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> MinMaxScaler:
+        """Update the minimum and maximum with one in-memory batch (scikit-learn's).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch; not a dask array (use ``fit`` for those).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MinMaxScaler
+            The fitted scaler.
+        """
+        _refuse_dask_partial_fit(X, self)
+        return super().partial_fit(X, y)
+
+    def transform(self, X: Any) -> Any:
+        """Scale ``X`` to ``feature_range``: lazily, block by block, for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data to scale.
+
+        Returns
+        -------
+        Xt : dask array or ndarray of shape (n_samples, n_features)
+            The scaled data; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "transform", self):
+            return self._map_blocks(X, "transform")
+        return super().transform(X)
+
+    def inverse_transform(self, X: Any) -> Any:
+        """Undo the scaling of ``X``; lazily for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            Scaled data.
+
+        Returns
+        -------
+        X_original : dask array or ndarray of shape (n_samples, n_features)
+            The data in its original scale; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "inverse_transform", self):
+            return self._map_blocks(X, "inverse_transform")
+        return super().inverse_transform(X)
+
+
+class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
+    """Scale each feature by its maximum absolute value, out of core.
+
+    A subclass of scikit-learn's :class:`~sklearn.preprocessing.MaxAbsScaler` that adds a
+    dask path: ``fit`` on a dask array reads every block once, in parallel, and merges per-block
+    minima and maxima through a tree, giving exactly scikit-learn's fitted attributes.
+    ``transform`` and ``inverse_transform`` of a dask array are lazy, one task per block.
+    In-memory input (dense or sparse) behaves exactly as in scikit-learn.
+
+    NaNs are treated as missing values: disregarded in fit, and maintained in transform.
+
+    Parameters
+    ----------
+    copy : bool, default=True
+        Set to False to scale in-memory input in place (blocks of a dask array are never
+        modified).
+    clip : bool, default=False
+        Set to True to clip transformed values of held-out data to [-1, 1].
+    split_every : int, default=8
+        Fan-in of the tree that merges the per-partition statistics of a dask ``X`` (at
+        least 2).
+
+    Attributes
+    ----------
+    scale_ : ndarray of shape (n_features,)
+        Per-feature scaling, ``max_abs_`` with 1 for features that are all zero.
+    max_abs_ : ndarray of shape (n_features,)
+        Per-feature maximum absolute value.
+    n_features_in_ : int
+        Number of features seen during fit.
+    n_samples_seen_ : int
+        The number of samples processed.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, for in-memory input with string column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.MaxAbsScaler : The in-memory scaler this one extends.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> import daskpar as dp
+    >>> X = da.from_array(np.array([[1.0, -1, 2], [2, 0, 0], [0, 1, -1]]), chunks=(2, -1))
+    >>> scaler = dp.MaxAbsScaler().fit(X)
+    >>> scaler.max_abs_
+    array([2., 1., 2.])
+    >>> scaler.transform(X).compute()
+    array([[ 0.5, -1. ,  1. ],
+           [ 1. ,  0. ,  0. ],
+           [ 0. ,  1. , -0.5]])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **preprocessing.MaxAbsScaler._parameter_constraints,
+        **_SPLIT_EVERY,
+    }
+    _stage = "daskpar-max-abs-scaler"
+
+    def __init__(self, *, copy: bool = True, clip: bool = False, split_every: int = 8) -> None:
+        super().__init__(copy=copy, clip=clip)
+        self.split_every = split_every
+
+    def fit(self, X: Any, y: Any = None) -> MaxAbsScaler:
+        """Compute the maximum absolute value used for later scaling.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data. A dask array is read once, in parallel; it must be partitioned along
+            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MaxAbsScaler
+            The fitted scaler.
+        """
+        if not _is_dask_input(X, "fit", self):
+            return super().fit(X, y)
+        self._validate_params()
+        self._reset()
+        X = _check_fit_X(X, self)
+        attributes = _fit_statistics(
+            X,
+            [],
+            extrema_fit_partition,
+            max_abs_scaler_attributes,
+            stage=self._stage,
+            split_every=self.split_every,
+            partition_kwargs={"float_dtype": _float_dtype(X.dtype)},
+            finalize_kwargs={},
+        )
+        self._set_fitted(attributes, X)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> MaxAbsScaler:
+        """Update the maximum absolute value with one in-memory batch (scikit-learn's).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch; not a dask array (use ``fit`` for those).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MaxAbsScaler
+            The fitted scaler.
+        """
+        _refuse_dask_partial_fit(X, self)
+        return super().partial_fit(X, y)
+
+    def transform(self, X: Any) -> Any:
+        """Scale ``X`` by the maximum absolute values: lazily, block by block, for dask input.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data to scale.
+
+        Returns
+        -------
+        X_tr : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
+            The scaled data; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "transform", self):
+            return self._map_blocks(X, "transform")
+        return super().transform(X)
+
+    def inverse_transform(self, X: Any) -> Any:
+        """Scale ``X`` back to the original representation; lazily for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            Scaled data.
+
+        Returns
+        -------
+        X_original : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
+            The data in its original scale; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "inverse_transform", self):
+            return self._map_blocks(X, "inverse_transform")
+        return super().inverse_transform(X)
