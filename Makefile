@@ -31,6 +31,14 @@ typecheck: $(VENV)/.installed-test
 test: lint typecheck
 	$(BIN)/python -m pytest
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[compare]'
+	touch $@
+
+# Speed next to quality; a few minutes on 2 cores. Appends its table to benchmarks/RESULTS.md.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/search_vs_dask_ml.py
+
 test-slow: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m slow
 

@@ -11,6 +11,7 @@ from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
 from ._linear import LinearRegression, Ridge
 from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+from ._search import GridSearchCV, HalvingSearchCV, RandomizedSearchCV
 from .data import (
     make_classification,
     make_regression,
@@ -29,12 +30,15 @@ __version__ = "0.1.0"
 __all__ = [
     "SUPPORTED_ESTIMATORS",
     "DaskparError",
+    "GridSearchCV",
+    "HalvingSearchCV",
     "InputError",
     "LinearRegression",
     "MaxAbsScaler",
     "MinMaxScaler",
     "ParallelIncremental",
     "PartitionError",
+    "RandomizedSearchCV",
     "Ridge",
     "StandardScaler",
     "UnsupportedEstimatorError",

@@ -339,6 +339,147 @@ def train_command(
             )
 
 
+def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
+    """``--grid`` JSON: the model's parameter names (``alpha``), or full nested names."""
+    import json
+
+    try:
+        grid = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not valid JSON ({error.msg}).", param_hint="--grid") from error
+    if not isinstance(grid, dict) or not grid:
+        raise click.BadParameter(
+            "expected a JSON object of lists, such as '{\"alpha\": [1e-5, 1e-4]}'.",
+            param_hint="--grid",
+        )
+    out = {}
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise click.BadParameter(
+                f"{name!r} must map to a non-empty list of values.", param_hint="--grid"
+            )
+        out[name if "__" in name else prefix + name] = values
+    return out
+
+
+@main.command("search")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--grid",
+    "grid_text",
+    required=True,
+    help='Candidates as JSON, e.g. \'{"alpha": [1e-5, 1e-4], "penalty": ["l2", "l1"]}\'. '
+    "Names are the model's parameters (or full nested names).",
+)
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(sorted(MODELS)),
+    default="sgd-log",
+    show_default=True,
+    help="The estimator to tune.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--cv", type=click.IntRange(min=2), default=3, show_default=True, help="Folds of whole blocks."
+)
+@click.option(
+    "--scoring", default=None, help="A scikit-learn scorer name (default: accuracy or R^2)."
+)
+@click.option(
+    "--halving", is_flag=True, help="Successive halving: keep the best third after each epoch."
+)
+@click.option(
+    "--scale/--no-scale",
+    default=True,
+    show_default=True,
+    help="Standardise the features (daskpar.StandardScaler, fitted once per fold).",
+)
+@click.option(
+    "--x", "x_name", default="X", show_default=True, help="Feature array in a zarr store."
+)
+@click.option("--y", "y_name", default="y", show_default=True, help="Target array in a zarr store.")
+@click.option("--target", default=None, help="Target column of parquet or CSV data.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@scheduler_option
+@workers_option
+@dashboard_option
+def search_command(
+    data: Path,
+    grid_text: str,
+    model_name: str,
+    epochs: int,
+    cv: int,
+    scoring: str | None,
+    halving: bool,
+    scale: bool,
+    x_name: str,
+    y_name: str,
+    target: str | None,
+    seed: int,
+    scheduler: str | None,
+    workers: int | None,
+    dashboard_port: int,
+) -> None:
+    """Tune a model on DATA: every candidate and fold trained from one read per block.
+
+    Prints the candidates ranked by their mean validation score over the folds, then refits
+    the best on all of DATA.
+    """
+    from sklearn.model_selection import ParameterGrid
+    from sklearn.pipeline import make_pipeline
+
+    import daskpar as dp
+
+    model: Any = dp.ParallelIncremental(_make_model(model_name), epochs=epochs, random_state=seed)
+    prefix = "estimator__"
+    if scale:
+        model = make_pipeline(dp.StandardScaler(), model)
+        prefix = "parallelincremental__estimator__"
+    grid = _parse_grid(grid_text, prefix)
+    with _user_errors():
+        X, y = _read(data, x_name, y_name, target)
+        search_class: Any = dp.HalvingSearchCV if halving else dp.GridSearchCV
+        search = search_class(model, grid, cv=cv, scoring=scoring, random_state=seed, verbose=1)
+        with cluster(scheduler, workers, dashboard_port) as client:
+            _describe_cluster(client)
+            n_candidates = len(ParameterGrid(grid))
+            click.echo(
+                f"searching {n_candidates} candidates x {cv} folds on {X.shape[0]:,} rows x "
+                f"{X.shape[1]} features in {X.numblocks[0]} blocks, {epochs} epochs"
+            )
+            start = time.perf_counter()
+            search.fit(X, y)
+            seconds = time.perf_counter() - start
+        _print_ranking(search)
+        click.echo(
+            f"\nbest: {_short_params(search.best_params_)} (mean score "
+            f"{search.best_score_:.4f}); search and refit took {seconds:.1f} s"
+        )
+
+
+def _short_params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k.rsplit('__', 1)[-1]}={v!r}" for k, v in params.items())
+
+
+def _print_ranking(search: Any) -> None:
+    """The candidates by rank; for halving, the epochs each had trained when scored."""
+    results = search.cv_results_
+    order = sorted(range(len(results["params"])), key=lambda i: results["rank_test_score"][i])
+    epochs = results.get("n_resources")
+    click.echo(
+        f"\n{'rank':>4}  {'mean score':>10}  {'std':>6}  {'fit s':>6}  "
+        f"{'epochs  ' if epochs is not None else ''}params"
+    )
+    for i in order:
+        click.echo(
+            f"{results['rank_test_score'][i]:>4}  {results['mean_test_score'][i]:>10.4f}  "
+            f"{results['std_test_score'][i]:>6.4f}  {results['mean_fit_time'][i]:>6.2f}  "
+            f"{f'{epochs[i]:>6}  ' if epochs is not None else ''}"
+            f"{_short_params(results['params'][i])}"
+        )
+
+
 @main.command("demo")
 @click.option("--rows", type=click.IntRange(min=1000), default=2_000_000, show_default=True)
 @click.option("--features", type=click.IntRange(min=2), default=100, show_default=True)

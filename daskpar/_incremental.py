@@ -36,7 +36,7 @@ from ._tasks import (
     predict_partition,
     update_model,
 )
-from ._validation import check_X, check_X_y
+from ._validation import check_scorer_applies, check_X, check_X_y
 from .errors import InputError
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -237,6 +237,8 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         family = family_for(self.estimator)
         scorer = self._scorer()
+        if validation_data is not None or self.validation_fraction is not None:
+            check_scorer_applies(scorer, self.estimator)
         regression = not is_classifier(self.estimator)
         X, y = check_X_y(X, y, y_numeric=regression)
         if validation_data is not None:

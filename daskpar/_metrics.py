@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -35,7 +36,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ._states import State, combine_all
+from ._states import State
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -57,9 +58,8 @@ __all__ = [
     "RocAuc",
     "ScoreHistogram",
     "Scorer",
-    "combine_metric_states",
+    "WeightedState",
     "finalize_metric",
-    "finalize_scorer",
     "get_scorer",
     "metric_partition",
     "scorer_partition",
@@ -69,6 +69,14 @@ __all__ = [
 T = TypeVar("T")
 Note = tuple[type[Warning], str]
 Average = Literal["binary", "micro", "macro", "weighted"]
+ZeroDivision = Literal["warn"] | float
+
+
+class _Notes(list[Note]):
+    """The warnings computing a metric raises, kept for the client to emit."""
+
+    def warn(self, message: str, category: type[Warning] = UserWarning) -> None:
+        self.append((category, message))
 
 
 class ApproximateMetricWarning(UserWarning):
@@ -90,7 +98,13 @@ class Evaluation(Generic[T]):
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers shared by the task bodies
+# Helpers of the states
+
+
+def _merge_runs(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, non-empty ``keys`` without repeats, and ``values`` summed over each run."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[starts], np.add.reduceat(values, starts, axis=0)
 
 
 def _sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,9 +113,7 @@ def _sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
         return keys, values
     # A stable sort fixes the order of the additions, so the sums are reproducible bit for bit.
     order = np.argsort(keys, kind="stable")
-    keys, values = keys[order], values[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[starts], np.add.reduceat(values, starts, axis=0)
+    return _merge_runs(keys[order], values[order])
 
 
 def _sum_at(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -111,26 +123,17 @@ def _sum_at(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
-    """Per-row weights: int64 (exact counts) unless the weights are floats, as scikit-learn."""
-    if sample_weight is None:
-        return np.ones(n, dtype=np.int64)
-    w = np.asarray(sample_weight)
-    if w.dtype.kind in "biu":
-        return w.astype(np.int64)
-    w = w.astype(np.float64)
-    if not np.isfinite(w).all():
-        raise PartitionError("sample_weight contains NaN or infinity.")
-    return w
+def _check_finite(a: np.ndarray, name: str) -> None:
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
+        kind = "NaN" if np.isnan(a).any() else "infinity"
+        raise PartitionError(f"Input {name} contains {kind}.")
 
 
 def _check_labels(y: np.ndarray, name: str) -> None:
     """Raise a :class:`PartitionError` unless ``y`` holds class labels (as type_of_target)."""
     if y.dtype.kind != "f":
         return
-    if not np.isfinite(y).all():
-        kind = "NaN" if np.isnan(y).any() else "infinity"
-        raise PartitionError(f"Input {name} contains {kind}; class labels must be finite.")
+    _check_finite(y, name)
     fractional = y != np.trunc(y)
     if fractional.any():
         raise PartitionError(
@@ -140,29 +143,33 @@ def _check_labels(y: np.ndarray, name: str) -> None:
         )
 
 
-def _check_finite(a: np.ndarray, name: str) -> None:
-    if a.dtype.kind in "fc" and not np.isfinite(a).all():
-        kind = "NaN" if np.isnan(a).any() else "infinity"
-        raise PartitionError(f"Input {name} contains {kind}.")
-
-
-def _as_state(state: State | None, cls: type[T], function: str) -> T:
-    if state is None:
-        raise InputError(f"Cannot compute {function} on empty data: every partition is empty.")
-    if not isinstance(state, cls):
-        raise TypeError(f"{function} needs a {cls.__name__}; got {type(state).__name__}.")
-    return state
-
-
-def _zero_weight(function: str) -> InputError:
-    return InputError(
-        f"{function}: sample_weight sums to zero, so the weighted average is undefined. "
-        "Sample weights must contain at least one non-zero number."
-    )
+def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
+    """Per-row weights: int64 (exact counts) unless the weights are floats, as scikit-learn."""
+    if sample_weight is None:
+        return np.ones(n, dtype=np.int64)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind in "biu":
+        return w.astype(np.int64)
+    _check_finite(w, "sample_weight")
+    return w.astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------------
 # States
+
+
+@dataclass(frozen=True, eq=False)
+class WeightedState:
+    """A metric's state, and whether any sample weight behind it is non-zero.
+
+    scikit-learn refuses sample weights that are all zero; only the merged state can tell.
+    """
+
+    state: State
+    any_weight: bool
+
+    def combine(self, other: WeightedState, /) -> WeightedState:
+        return WeightedState(self.state.combine(other.state), self.any_weight or other.any_weight)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,15 +190,13 @@ class ConfusionState:
     weight: np.ndarray  # (m,) int64 (counts, integer weights) or float64
 
     @classmethod
-    def of(
-        cls, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> ConfusionState:
+    def of(cls, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
         labels = np.union1d(y_true, y_pred)
         t = np.searchsorted(labels, y_true).astype(np.int64)
         p = np.searchsorted(labels, y_pred).astype(np.int64)
         in_true, in_pred = np.zeros(len(labels), bool), np.zeros(len(labels), bool)
         in_true[t], in_pred[p] = True, True
-        return cls._of_cells(labels, in_true, in_pred, t, p, _weights(sample_weight, len(t)))
+        return cls._of_cells(labels, in_true, in_pred, t, p, w)
 
     @classmethod
     def _of_cells(
@@ -238,34 +243,26 @@ class ConfusionState:
         pred_sum = _sum_at(self.pred_index, self.weight, k)
         if labels is None:
             return tp, true_sum, pred_sum
-        where = self._positions(labels)
-        found = where >= 0
-
-        def pick(a: np.ndarray) -> np.ndarray:
-            out = np.zeros(len(where), dtype=a.dtype)
-            out[found] = a[where[found]]
-            return out
-
-        return pick(tp), pick(true_sum), pick(pred_sum)
+        index = {v: i for i, v in enumerate(self.labels.tolist())}
+        # Position k is a zero appended for the labels never seen.
+        where = np.array([index.get(v, k) for v in np.asarray(labels).tolist()], dtype=np.int64)
+        tp, true_sum, pred_sum = (np.append(a, 0)[where] for a in (tp, true_sum, pred_sum))
+        return tp, true_sum, pred_sum
 
     def matrix(self, labels: np.ndarray | None = None) -> np.ndarray:
         """The dense confusion matrix over ``labels`` (default: every label seen, sorted)."""
-        if labels is None:
-            out = np.zeros((len(self.labels),) * 2, dtype=self.weight.dtype)
-            np.add.at(out, (self.true_index, self.pred_index), self.weight)
-            return out
-        # As scikit-learn, a label listed twice takes the position of its last occurrence.
-        position = {v: i for i, v in enumerate(np.asarray(labels).tolist())}
-        where = np.array([position.get(v, -1) for v in self.labels.tolist()], dtype=np.int64)
-        t, p = where[self.true_index], where[self.pred_index]
-        keep = (t >= 0) & (p >= 0)
-        out = np.zeros((len(labels),) * 2, dtype=self.weight.dtype)
-        np.add.at(out, (t[keep], p[keep]), self.weight[keep])
+        t, p, w = self.true_index, self.pred_index, self.weight
+        if labels is not None:
+            # As scikit-learn, a label listed twice takes the position of its last occurrence.
+            position = {v: i for i, v in enumerate(np.asarray(labels).tolist())}
+            where = np.array([position.get(v, -1) for v in self.labels.tolist()], dtype=np.int64)
+            t, p = where[t], where[p]
+            keep = (t >= 0) & (p >= 0)
+            t, p, w = t[keep], p[keep], w[keep]
+        k = len(self.labels if labels is None else labels)
+        out = np.zeros((k, k), dtype=w.dtype)
+        np.add.at(out, (t, p), w)
         return out
-
-    def _positions(self, labels: np.ndarray) -> np.ndarray:
-        index = {v: i for i, v in enumerate(self.labels.tolist())}
-        return np.array([index.get(v, -1) for v in np.asarray(labels).tolist()], dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,12 +282,32 @@ class LogLossState:
     not_normalized: bool  # some row's probabilities do not sum to one
     declared_labels: tuple[Any, ...] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        y_true: np.ndarray,
+        proba: np.ndarray,
+        w: np.ndarray,
+        declared_labels: tuple[Any, ...] | None,
+    ) -> LogLossState:
+        prob_max, prob_min = float(proba.max()), float(proba.min())
+        if proba.ndim == 1:
+            proba = proba[:, np.newaxis]
+        if proba.shape[1] == 1:
+            proba = np.concatenate([1 - proba, proba], axis=1)
+        eps = np.finfo(proba.dtype).eps
+        sums = proba.sum(axis=1)
+        one = np.asarray(1, dtype=sums.dtype)
+        normalized = np.isclose(sums, one, rtol=math.sqrt(eps), atol=1e-8).all()
+        # In the probabilities' own dtype, as scikit-learn; summed in float64.
+        loss = (-np.log(np.clip(proba, eps, 1 - eps))).astype(np.float64) * w[:, np.newaxis]
+        labels, index = np.unique(y_true, return_inverse=True)
+        _, losses = _sum_by_key(index.astype(np.int64), loss)
+        return cls(
+            labels, losses, float(w.sum()), prob_max, prob_min, not normalized, declared_labels
+        )
+
     def combine(self, other: LogLossState, /) -> LogLossState:
-        if self.losses.shape[1] != other.losses.shape[1]:
-            raise ValueError(
-                f"Cannot combine log-loss states over {self.losses.shape[1]} and "
-                f"{other.losses.shape[1]} probability columns."
-            )
         labels = np.union1d(self.labels, other.labels)
         losses = np.zeros((len(labels), self.losses.shape[1]))
         losses[np.searchsorted(labels, self.labels)] += self.losses
@@ -317,17 +334,6 @@ def sortable_keys(scores: np.ndarray) -> np.ndarray:
     return np.where(bits < 0, bits ^ np.int64(0x7FFF_FFFF_FFFF_FFFF), bits)
 
 
-def _coarsen(
-    keys: np.ndarray, counts: np.ndarray, shift: int, max_bins: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Shift ``keys`` right until at most ``max_bins`` distinct keys remain; merge their counts."""
-    while len(keys) > max_bins:
-        keys, shift = keys >> 1, shift + 1
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        keys, counts = keys[starts], np.add.reduceat(counts, starts, axis=0)
-    return keys, counts, shift
-
-
 @dataclass(frozen=True, eq=False)
 class ScoreHistogram:
     """Weighted counts of each ``y_true`` label per score bin, for the ROC AUC.
@@ -349,43 +355,42 @@ class ScoreHistogram:
 
     @classmethod
     def of(
-        cls,
-        y_true: np.ndarray,
-        scores: np.ndarray,
-        sample_weight: np.ndarray | None,
-        max_bins: int,
+        cls, y_true: np.ndarray, scores: np.ndarray, w: np.ndarray, max_bins: int
     ) -> ScoreHistogram:
         labels, label_index = np.unique(y_true, return_inverse=True)
         if len(labels) > 2:
             return cls._multiclass(labels)
         keys, key_index = np.unique(sortable_keys(scores), return_inverse=True)
-        w = _weights(sample_weight, len(y_true))
         counts = np.zeros((len(keys), len(labels)), dtype=w.dtype)
         np.add.at(counts, (key_index, label_index), w)
-        keys, counts, shift = _coarsen(keys, counts, 0, max_bins)
-        return cls(labels, keys, counts, shift, max_bins)
+        return cls(labels, keys, counts, 0, max_bins)._coarsened()
 
     @classmethod
     def _multiclass(cls, labels: np.ndarray) -> ScoreHistogram:
         return cls(labels[:3], np.zeros(0, np.int64), np.zeros((0, 0)), 0, 0)
 
+    def _coarsened(self) -> ScoreHistogram:
+        """Shift the keys right until at most ``max_bins`` remain, merging their counts."""
+        keys, counts, shift = self.keys, self.counts, self.shift
+        while len(keys) > self.max_bins:
+            keys, counts = _merge_runs(keys >> 1, counts)
+            shift += 1
+        return replace(self, keys=keys, counts=counts, shift=shift)
+
     def combine(self, other: ScoreHistogram, /) -> ScoreHistogram:
         labels = np.union1d(self.labels, other.labels)
         if len(labels) > 2 or len(self.labels) > 2 or len(other.labels) > 2:
             return ScoreHistogram._multiclass(labels)
-        max_bins = min(self.max_bins, other.max_bins)
         shift = max(self.shift, other.shift)
-        parts = []
+        keys, counts = [], []
         for s in (self, other):
-            counts = np.zeros((len(s.keys), len(labels)), dtype=s.counts.dtype)
-            counts[:, np.searchsorted(labels, s.labels)] = s.counts
-            parts.append((s.keys >> (shift - s.shift), counts))
-        keys, counts = _sum_by_key(
-            np.concatenate([parts[0][0], parts[1][0]]),
-            np.concatenate([parts[0][1], parts[1][1]]),
-        )
-        keys, counts, shift = _coarsen(keys, counts, shift, max_bins)
-        return ScoreHistogram(labels, keys, counts, shift, max_bins)
+            padded = np.zeros((len(s.keys), len(labels)), dtype=s.counts.dtype)
+            padded[:, np.searchsorted(labels, s.labels)] = s.counts
+            keys.append(s.keys >> (shift - s.shift))
+            counts.append(padded)
+        merged = _sum_by_key(np.concatenate(keys), np.concatenate(counts))
+        max_bins = min(self.max_bins, other.max_bins)
+        return ScoreHistogram(labels, *merged, shift, max_bins)._coarsened()
 
 
 @dataclass(frozen=True, eq=False)
@@ -407,16 +412,12 @@ class ResidualState:
     y_max: float
 
     @classmethod
-    def of(
-        cls, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> ResidualState:
+    def of(cls, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ResidualState:
         y = np.asarray(y_true, dtype=np.float64)
-        p = np.asarray(y_pred, dtype=np.float64)
-        w = np.ones_like(y) if sample_weight is None else _weights(sample_weight, len(y))
+        residual = y - np.asarray(y_pred, dtype=np.float64)
         w = w.astype(np.float64)
         weight = float(np.sum(w))
         mean = float(np.sum(w * y) / weight) if weight != 0.0 else 0.0
-        residual = y - p
         kept = y[w != 0]
         return cls(
             len(y),
@@ -474,7 +475,12 @@ class Metric(Protocol):
 
 
 class _MetricBase(Generic[T]):
-    """``value`` and ``evaluate`` in terms of ``_compute(state, notes)``."""
+    """A metric in terms of ``_state`` (one block's) and ``_compute`` (of the merged state).
+
+    ``_state`` gets a non-empty block and checked weights (ones without ``sample_weight``);
+    ``_compute`` gets the merged state and appends the warnings scikit-learn would raise to
+    ``notes``.
+    """
 
     stage: ClassVar[str]
     function: ClassVar[str]
@@ -484,12 +490,34 @@ class _MetricBase(Generic[T]):
         """The scikit-learn function this metric mirrors, for messages."""
         return self.function
 
-    def _compute(self, state: State | None, notes: list[Note]) -> T:
+    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> State:
         raise NotImplementedError
+
+    def _compute(self, state: Any, notes: _Notes) -> T:
+        raise NotImplementedError
+
+    def partition_state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
+    ) -> State | None:
+        """The state of one block: ``None`` if it is empty."""
+        if len(y_true) == 0:
+            return None
+        w = _weights(sample_weight, len(y_true))
+        state = self._state(np.asarray(y_true), np.asarray(y_pred), w)
+        return state if sample_weight is None else WeightedState(state, bool(np.any(w != 0)))
 
     def evaluate(self, state: State | None) -> Evaluation[T]:
         """The metric of the merged ``state``, with the warnings to emit."""
-        notes: list[Note] = []
+        if state is None:
+            raise InputError(f"Cannot compute {self.name} on empty data: every partition is empty.")
+        if isinstance(state, WeightedState):
+            if not state.any_weight:
+                raise InputError(
+                    f"{self.name}: every sample weight is zero. Sample weights must contain at "
+                    "least one non-zero number."
+                )
+            state = state.state
+        notes = _Notes()
         value = self._compute(state, notes)
         return Evaluation(value, tuple(notes))
 
@@ -498,17 +526,25 @@ class _MetricBase(Generic[T]):
         return self.evaluate(state).unwrap(stacklevel=2)
 
 
+def _zero_sum(function: str) -> InputError:
+    return InputError(
+        f"{function}: the sample weights sum to zero, so the weighted average is undefined. "
+        "Use weights whose sum is not zero."
+    )
+
+
+def _show(labels: np.ndarray, at_most: int = 10) -> str:
+    text = ", ".join(map(repr, labels[:at_most].tolist()))
+    return f"[{text}{', ...' if len(labels) > at_most else ''}]"
+
+
 class _ConfusionMetric(_MetricBase[T]):
     stage = "confusion"
 
-    def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> ConfusionState | None:
-        if len(y_true) == 0:
-            return None
+    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
         _check_labels(y_true, "y_true")
         _check_labels(y_pred, "y_pred")
-        return ConfusionState.of(y_true, y_pred, sample_weight)
+        return ConfusionState.of(y_true, y_pred, w)
 
 
 @dataclass(frozen=True)
@@ -518,24 +554,13 @@ class Accuracy(_ConfusionMetric[float]):
     normalize: bool = True
     function: ClassVar[str] = "accuracy_score"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ConfusionState, self.name)
-        diagonal = s.true_index == s.pred_index
-        correct, total = s.weight[diagonal].sum(), s.weight.sum()
+    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
+        correct, total = s.weight[s.true_index == s.pred_index].sum(), s.weight.sum()
         if not self.normalize:
             return float(correct)
         if total == 0:
-            raise _zero_weight(self.name)
+            raise _zero_sum(self.name)
         return float(correct / total)
-
-
-def _stray_labels(s: ConfusionState) -> np.ndarray:
-    return s.labels[s.in_pred & ~s.in_true]
-
-
-def _show(labels: np.ndarray, at_most: int = 10) -> str:
-    text = ", ".join(map(repr, labels[:at_most].tolist()))
-    return f"[{text}{', ...' if len(labels) > at_most else ''}]"
 
 
 @dataclass(frozen=True)
@@ -545,9 +570,8 @@ class BalancedAccuracy(_ConfusionMetric[float]):
     adjusted: bool = False
     function: ClassVar[str] = "balanced_accuracy_score"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ConfusionState, self.name)
-        stray = _stray_labels(s)
+    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
+        stray = s.labels[s.in_pred & ~s.in_true]
         if len(stray):
             raise InputError(
                 f"y_pred holds labels {_show(stray)} that never occur in y_true, so "
@@ -560,11 +584,12 @@ class BalancedAccuracy(_ConfusionMetric[float]):
         tp, true_sum, _ = s.per_label()
         with np.errstate(divide="ignore", invalid="ignore"):
             per_class = tp / true_sum
+        # A label of y_true whose weights are all zero has no recall, as in scikit-learn.
         if np.isnan(per_class).any():
-            notes.append((UserWarning, "y_pred contains classes not in y_true"))
+            notes.warn("y_pred contains classes not in y_true")
             per_class = per_class[~np.isnan(per_class)]
         if per_class.size == 0:
-            notes.append((RuntimeWarning, "Mean of empty slice."))
+            notes.warn("Mean of empty slice.", RuntimeWarning)
             return math.nan
         score = np.mean(per_class)
         if self.adjusted:
@@ -574,54 +599,39 @@ class BalancedAccuracy(_ConfusionMetric[float]):
         return float(score)
 
 
-ZeroDivision = Literal["warn"] | float
-
-
 def _prf_divide(
     numerator: np.ndarray,
     denominator: np.ndarray,
     metric: str,
     modifier: str,
-    average: str,
-    warn: bool,
     zero_division: ZeroDivision,
-    notes: list[Note],
+    notes: _Notes,
 ) -> np.ndarray:
     """scikit-learn's ``_prf_divide``: divide, and on zero division use ``zero_division``."""
     mask = denominator == 0
-    denominator = denominator.astype(np.float64, copy=True)
-    denominator[mask] = 1
-    result = numerator.astype(np.float64) / denominator
+    result = numerator.astype(np.float64) / np.where(mask, 1, denominator).astype(np.float64)
     if not mask.any():
         return result
     result[mask] = 0.0 if zero_division == "warn" else float(zero_division)
-    if zero_division != "warn" or not warn:
-        return result
-    where = "due to" if result.shape[0] == 1 else "in labels with"
-    notes.append(
-        (
+    if zero_division == "warn":
+        where = "due to" if result.shape[0] == 1 else "in labels with"
+        notes.warn(
+            f"{metric.capitalize()} is ill-defined and being set to 0.0 {where} no "
+            f"{modifier} samples. Use `zero_division` parameter to control this behavior.",
             UndefinedMetricWarning,
-            f"{metric.capitalize()} is ill-defined and being set to 0.0 {where} no {modifier} "
-            "samples. Use `zero_division` parameter to control this behavior.",
         )
-    )
     return result
 
 
 def _nanaverage(a: np.ndarray, weights: np.ndarray | None) -> float:
     """scikit-learn's ``_nanaverage``: the (weighted) mean of the non-NaN entries."""
-    if a.shape[0] == 0:
+    kept = ~np.isnan(a)
+    if not kept.any():
         return math.nan
-    mask = np.isnan(a)
-    if mask.all():
-        return math.nan
-    if weights is None:
-        return float(np.nanmean(a))
-    a, weights = a[~mask], weights[~mask]
-    try:
-        return float(np.average(a, weights=weights))
-    except ZeroDivisionError:
-        return float(np.average(a))
+    if weights is None or weights[kept].sum() == 0:
+        # Weights that sum to zero are ignored, as scikit-learn does.
+        return float(np.mean(a[kept]))
+    return float(np.average(a[kept], weights=weights[kept]))
 
 
 @dataclass(frozen=True)
@@ -643,8 +653,7 @@ class PrecisionRecallF1(_ConfusionMetric[float]):
     def name(self) -> str:
         return f"{self.kind}_score"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ConfusionState, self.name)
+    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
         labels = None if self.labels is None else np.asarray(self.labels)
         if self.average == "binary":
             if len(s.labels) > 2:
@@ -659,42 +668,28 @@ class PrecisionRecallF1(_ConfusionMetric[float]):
                 )
             labels = np.asarray([self.pos_label])
         elif self.pos_label not in (None, 1):
-            notes.append(
-                (
-                    UserWarning,
-                    f"Note that pos_label (set to {self.pos_label!r}) is ignored when average != "
-                    f"'binary' (got {self.average!r}). You may use labels=[pos_label] to "
-                    "specify a single positive class.",
-                )
+            notes.warn(
+                f"Note that pos_label (set to {self.pos_label!r}) is ignored when average != "
+                f"'binary' (got {self.average!r}). You may use labels=[pos_label] to "
+                "specify a single positive class."
             )
-        stray = _stray_labels(s)
+        stray = s.labels[s.in_pred & ~s.in_true]
         if self.labels is None and self.average != "micro" and len(stray):
             raise InputError(self._stray_message(s, stray))
         tp, true_sum, pred_sum = s.per_label(labels)
         if self.average == "micro":
-            tp, true_sum, pred_sum = (
-                tp.sum(keepdims=True),
-                true_sum.sum(keepdims=True),
-                (pred_sum.sum(keepdims=True)),
-            )
+            tp, true_sum, pred_sum = (a.sum(keepdims=True) for a in (tp, true_sum, pred_sum))
         if self.kind == "precision":
+            score = _prf_divide(tp, pred_sum, "precision", "predicted", self.zero_division, notes)
+        elif self.kind == "recall":
+            score = _prf_divide(tp, true_sum, "recall", "true", self.zero_division, notes)
+        else:
+            # scikit-learn's F-beta with beta = 1: 2 tp / (2 tp + fn + fp), from counts.
             score = _prf_divide(
-                tp, pred_sum, "precision", "predicted", self.average, True, self.zero_division,
+                2 * tp, true_sum + pred_sum, "f-score", "true nor predicted", self.zero_division,
                 notes,
             )  # fmt: skip
-        elif self.kind == "recall":
-            score = _prf_divide(
-                tp, true_sum, "recall", "true", self.average, True, self.zero_division, notes
-            )
-        else:
-            # scikit-learn's F-beta with beta = 1: (1 + b2) tp / (b2 (tp + fn) + tp + fp).
-            denominator = true_sum.astype(np.float64) + pred_sum.astype(np.float64)
-            score = _prf_divide(
-                2 * tp.astype(np.float64), denominator, "f-score", "true nor predicted",
-                self.average, True, self.zero_division, notes,
-            )  # fmt: skip
-        weights = true_sum if self.average == "weighted" else None
-        return _nanaverage(score, weights)
+        return _nanaverage(score, true_sum if self.average == "weighted" else None)
 
     def _stray_message(self, s: ConfusionState, stray: np.ndarray) -> str:
         start = (
@@ -722,41 +717,24 @@ class ConfusionMatrix(_ConfusionMetric[np.ndarray]):
     normalize: Literal["true", "pred", "all"] | None = None
     function: ClassVar[str] = "confusion_matrix"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> np.ndarray:
-        s = _as_state(state, ConfusionState, self.name)
-        labels = None
-        if self.labels is not None:
-            labels = np.asarray(self.labels)
-            if labels.size == 0:
-                raise InputError("'labels' should contain at least one label.")
-            if len(np.intersect1d(s.labels[s.in_true], labels)) == 0:
-                raise InputError("At least one label specified must be in y_true")
+    def _compute(self, s: ConfusionState, notes: _Notes) -> np.ndarray:
+        labels = None if self.labels is None else np.asarray(self.labels)
+        if labels is not None and labels.size == 0:
+            raise InputError("'labels' should contain at least one label.")
+        if labels is not None and len(np.intersect1d(s.labels[s.in_true], labels)) == 0:
+            raise InputError("At least one label specified must be in y_true")
         cm: np.ndarray = s.matrix(labels)
-        with np.errstate(all="ignore"):
-            if self.normalize == "true":
-                cm = cm / cm.sum(axis=1, keepdims=True)
-            elif self.normalize == "pred":
-                cm = cm / cm.sum(axis=0, keepdims=True)
-            elif self.normalize == "all":
-                cm = cm / cm.sum()
-            cm = np.nan_to_num(cm)
+        if self.normalize is not None:
+            axis = {"true": 1, "pred": 0, "all": None}[self.normalize]
+            with np.errstate(all="ignore"):
+                cm = np.nan_to_num(cm / cm.sum(axis=axis, keepdims=True))
         if cm.shape == (1, 1):
-            notes.append(
-                (
-                    UserWarning,
-                    "A single label was found in 'y_true' and 'y_pred'. For the confusion "
-                    "matrix to have the correct shape, use the 'labels' parameter to pass "
-                    "all known labels.",
-                )
+            notes.warn(
+                "A single label was found in 'y_true' and 'y_pred'. For the confusion "
+                "matrix to have the correct shape, use the 'labels' parameter to pass "
+                "all known labels."
             )
         return cm
-
-
-def _probability_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    """As scikit-learn's log_loss: float64, float32 and float16 stay, the rest become float64."""
-    if dtype in (np.float64, np.float32, np.float16):
-        return dtype
-    return np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -772,61 +750,29 @@ class LogLoss(_MetricBase[float]):
     stage: ClassVar[str] = "log-loss"
     function: ClassVar[str] = "log_loss"
 
-    def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> LogLossState | None:
-        if len(y_true) == 0:
-            return None
+    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> LogLossState:
         _check_labels(y_true, "y_true")
-        proba = np.asarray(y_pred)
-        proba = proba.astype(_probability_dtype(proba.dtype), copy=False)
-        _check_finite(proba, "y_proba")
-        prob_max, prob_min = float(proba.max()), float(proba.min())
-        if proba.ndim == 1:
-            proba = proba[:, np.newaxis]
-        if proba.shape[1] == 1:
-            proba = np.concatenate([1 - proba, proba], axis=1)
-        eps = np.finfo(proba.dtype).eps
-        sums = proba.sum(axis=1)
-        not_normalized = not np.isclose(
-            sums, np.asarray(1, dtype=sums.dtype), rtol=math.sqrt(eps), atol=1e-8
-        ).all()
-        # In the probabilities' own dtype, as scikit-learn; summed in float64.
-        loss = (-np.log(np.clip(proba, eps, 1 - eps))).astype(np.float64)
-        w = _weights(sample_weight, len(y_true))
-        if sample_weight is not None:
-            loss *= w[:, np.newaxis]
-        labels, index = np.unique(y_true, return_inverse=True)
-        _, losses = _sum_by_key(index.astype(np.int64), loss)
-        return LogLossState(
-            labels,
-            losses,
-            float(w.sum()),
-            prob_max,
-            prob_min,
-            bool(not_normalized),
-            self.labels,
-        )
+        # As scikit-learn: float64, float32 and float16 stay, the rest become float64.
+        if y_pred.dtype not in (np.float64, np.float32, np.float16):
+            y_pred = y_pred.astype(np.float64)
+        _check_finite(y_pred, "y_proba")
+        return LogLossState.of(y_true, y_pred, w, self.labels)
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, LogLossState, self.name)
+    def _compute(self, s: LogLossState, notes: _Notes) -> float:
+        # The checks and messages of scikit-learn's, in its order.
         if s.prob_max > 1:
             raise InputError(f"y_prob contains values greater than 1: {s.prob_max}")
         if s.prob_min < 0:
             raise InputError(f"y_prob contains values lower than 0: {s.prob_min}")
         declared = self.labels if self.labels is not None else s.declared_labels
+        classes = s.labels if declared is None else np.unique(np.asarray(declared))
         if declared is not None:
-            given = np.asarray(declared)
-            classes = np.unique(given)
-            if classes.shape != given.shape or not np.all(classes == given):
-                notes.append(
-                    (
-                        UserWarning,
-                        f"Labels passed were {list(declared)}. But this function assumes labels "
-                        f"are ordered lexicographically. Pass the ordered "
-                        f"labels={classes.tolist()} and ensure that the columns of y_prob "
-                        "correspond to this ordering.",
-                    )
+            if classes.shape != np.shape(declared) or not np.all(classes == declared):
+                notes.warn(
+                    f"Labels passed were {list(declared)}. But this function assumes labels "
+                    f"are ordered lexicographically. Pass the ordered "
+                    f"labels={classes.tolist()} and ensure that the columns of y_prob "
+                    "correspond to this ordering."
                 )
             undeclared = np.setdiff1d(s.labels, classes)
             if undeclared.size:
@@ -834,42 +780,37 @@ class LogLoss(_MetricBase[float]):
                     f"y_true contains values {set(undeclared.tolist())} not belonging to the "
                     f"passed labels {list(declared)}."
                 )
-        else:
-            classes = s.labels
+        if classes.shape[0] == 1 and declared is None:
+            raise InputError(
+                f"y_true contains only one label ({classes[0]}). Please provide the list of "
+                "all expected class labels explicitly through the labels argument."
+            )
         if classes.shape[0] == 1:
-            if declared is None:
-                raise InputError(
-                    f"y_true contains only one label ({classes[0]}). Please provide the list of "
-                    "all expected class labels explicitly through the labels argument."
-                )
             raise InputError(
                 f"The labels array needs to contain at least two labels, got {classes}."
             )
         if s.not_normalized:
-            notes.append(
-                (
-                    UserWarning,
-                    "The y_prob values do not sum to one. Make sure to pass probabilities.",
-                )
-            )
+            notes.warn("The y_prob values do not sum to one. Make sure to pass probabilities.")
         n_columns = s.losses.shape[1]
+        if classes.shape[0] != n_columns and declared is None:
+            raise InputError(
+                f"y_true and y_prob contain different number of classes: {classes.shape[0]} vs "
+                f"{n_columns}. Please provide the true labels explicitly through the labels "
+                f"argument. Classes found in y_true: {classes}"
+            )
         if classes.shape[0] != n_columns:
-            if declared is None:
-                raise InputError(
-                    f"y_true and y_prob contain different number of classes: {classes.shape[0]} "
-                    f"vs {n_columns}. Please provide the true labels explicitly through the "
-                    f"labels argument. Classes found in y_true: {classes}"
-                )
             raise InputError(
                 "The number of classes in labels is different from that in y_prob. Classes "
                 f"found in labels: {classes}"
             )
-        columns = np.searchsorted(classes, s.labels)
-        total = float(np.sum(s.losses[np.arange(len(s.labels)), columns]))
+        # Each label's loss is in the column of its position among all the classes.
+        total = float(
+            np.sum(s.losses[np.arange(len(s.labels)), np.searchsorted(classes, s.labels)])
+        )
         if not self.normalize:
             return total
         if s.weight == 0:
-            raise _zero_weight(self.name)
+            raise _zero_sum(self.name)
         return total / s.weight
 
 
@@ -888,20 +829,15 @@ class RocAuc(_MetricBase[float]):
     stage: ClassVar[str] = "roc-auc"
     function: ClassVar[str] = "roc_auc_score"
 
-    def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> ScoreHistogram | None:
-        if len(y_true) == 0:
-            return None
-        scores = np.asarray(y_pred)
-        if scores.ndim != 1:
+    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ScoreHistogram:
+        if y_pred.ndim != 1:
             raise InputError(
                 f"roc_auc_score needs one score per sample (shape (n_samples,)); got y_score of "
-                f"shape {scores.shape}. Multiclass ROC AUC is not supported yet."
+                f"shape {y_pred.shape}. Multiclass ROC AUC is not supported yet."
             )
         _check_labels(y_true, "y_true")
-        _check_finite(scores, "y_score")
-        return ScoreHistogram.of(y_true, scores, sample_weight, self.max_bins)
+        _check_finite(y_pred, "y_score")
+        return ScoreHistogram.of(y_true, y_pred, w, self.max_bins)
 
     def error_bound(self, state: ScoreHistogram) -> float:
         """The most the AUC of ``state`` can differ from the exact AUC (0 when not binned)."""
@@ -910,8 +846,7 @@ class RocAuc(_MetricBase[float]):
         neg, pos = state.counts[:, 0].astype(np.float64), state.counts[:, 1].astype(np.float64)
         return float(0.5 * np.sum(pos * neg) / (pos.sum() * neg.sum()))
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ScoreHistogram, self.name)
+    def _compute(self, s: ScoreHistogram, notes: _Notes) -> float:
         if len(s.labels) > 2:
             raise InputError(
                 f"roc_auc_score supports binary y_true only; y_true holds at least 3 labels "
@@ -919,32 +854,27 @@ class RocAuc(_MetricBase[float]):
             )
         if len(s.labels) < 2:
             raise InputError(
-                "Only one class present in y_true. ROC AUC score is not defined in that case."
+                "Only one class present in y_true. ROC AUC score is not defined in that case. "
+                "Score data that holds samples of both classes."
             )
         # The greater label is the positive class, as scikit-learn's binary ROC AUC.
         neg, pos = s.counts[:, 0].astype(np.float64), s.counts[:, 1].astype(np.float64)
         n_pos, n_neg = pos.sum(), neg.sum()
         if n_pos <= 0 or n_neg <= 0:
-            which = "positive" if n_pos <= 0 else "negative"
-            rate = "true" if n_pos <= 0 else "false"
-            notes.append(
-                (
-                    UndefinedMetricWarning,
-                    f"No {which} samples in y_true, {rate} positive value should be meaningless",
-                )
-            )
+            which, rate = ("positive", "true") if n_pos <= 0 else ("negative", "false")
+            message = f"No {which} samples in y_true, {rate} positive value should be meaningless"
+            notes.warn(message, UndefinedMetricWarning)
             return math.nan
+        # Mann-Whitney: each positive beats the negatives below its bin and ties half its own.
         below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
         auc = float(np.sum(pos * (below + 0.5 * neg)) / (n_pos * n_neg))
         bound = self.error_bound(s)
         if bound > self.tolerance:
-            notes.append(
-                (
-                    ApproximateMetricWarning,
-                    f"roc_auc_score merged the scores into {len(s.keys)} bins (max_bins="
-                    f"{self.max_bins}); the result may be off by up to {bound:.2g}. Raise "
-                    "max_bins above the number of distinct scores for an exact result.",
-                )
+            notes.warn(
+                f"roc_auc_score merged the scores into {len(s.keys)} bins (max_bins="
+                f"{self.max_bins}); the result may be off by up to {bound:.2g}. Raise "
+                "max_bins above the number of distinct scores for an exact result.",
+                ApproximateMetricWarning,
             )
         return auc
 
@@ -952,14 +882,15 @@ class RocAuc(_MetricBase[float]):
 class _ResidualMetric(_MetricBase[float]):
     stage = "residuals"
 
-    def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> ResidualState | None:
-        if len(y_true) == 0:
-            return None
-        _check_finite(np.asarray(y_true), "y_true")
-        _check_finite(np.asarray(y_pred), "y_pred")
-        return ResidualState.of(y_true, y_pred, sample_weight)
+    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ResidualState:
+        _check_finite(y_true, "y_true")
+        _check_finite(y_pred, "y_pred")
+        return ResidualState.of(y_true, y_pred, w)
+
+    def _mean(self, total: float, s: ResidualState) -> float:
+        if s.weight == 0.0:
+            raise _zero_sum(self.name)
+        return total / s.weight
 
 
 @dataclass(frozen=True)
@@ -968,25 +899,18 @@ class R2(_ResidualMetric):
 
     function: ClassVar[str] = "r2_score"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ResidualState, self.name)
-        if s.weight == 0.0 and s.n_samples >= 2:
-            raise _zero_weight(self.name)
+    def _compute(self, s: ResidualState, notes: _Notes) -> float:
         if s.n_samples < 2:
-            notes.append(
-                (
-                    UndefinedMetricWarning,
-                    "R^2 score is not well-defined with less than two samples.",
-                )
-            )
+            message = "R^2 score is not well-defined with less than two samples."
+            notes.warn(message, UndefinedMetricWarning)
             return math.nan
+        if s.weight == 0.0:
+            raise _zero_sum(self.name)
         # A constant target has SST = 0 exactly, though its rounded mean may leave m2 > 0.
         total = 0.0 if s.y_min >= s.y_max else s.m2
         if s.sse == 0.0:
             return 1.0
-        if total == 0.0:
-            return 0.0
-        return 1.0 - s.sse / total
+        return 0.0 if total == 0.0 else 1.0 - s.sse / total
 
 
 @dataclass(frozen=True)
@@ -994,18 +918,14 @@ class MeanSquaredError(_ResidualMetric):
     """The (weighted) mean squared error, or its square root with ``root=True``."""
 
     root: bool = False
-
     function: ClassVar[str] = "mean_squared_error"
 
     @property
     def name(self) -> str:
         return "root_mean_squared_error" if self.root else "mean_squared_error"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ResidualState, self.name)
-        if s.weight == 0.0:
-            raise _zero_weight(self.name)
-        mse = s.sse / s.weight
+    def _compute(self, s: ResidualState, notes: _Notes) -> float:
+        mse = self._mean(s.sse, s)
         return math.sqrt(mse) if self.root else mse
 
 
@@ -1015,19 +935,22 @@ class MeanAbsoluteError(_ResidualMetric):
 
     function: ClassVar[str] = "mean_absolute_error"
 
-    def _compute(self, state: State | None, notes: list[Note]) -> float:
-        s = _as_state(state, ResidualState, self.name)
-        if s.weight == 0.0:
-            raise _zero_weight(self.name)
-        return s.sae / s.weight
+    def _compute(self, s: ResidualState, notes: _Notes) -> float:
+        return self._mean(s.sae, s)
 
 
 # --------------------------------------------------------------------------------------------
 # Task bodies
 
 
-def _where(rows: slice, block: int) -> str:
-    return f"partition {block} (rows {rows.start} to {rows.stop - 1})"
+@contextmanager
+def _naming_partition(rows: tuple[slice, ...], block_id: tuple[int, ...]) -> Iterator[None]:
+    """Add the partition to the message of a :class:`PartitionError` raised inside."""
+    try:
+        yield
+    except PartitionError as error:
+        where = f"partition {block_id[0]} (rows {rows[0].start} to {rows[0].stop - 1})"
+        raise PartitionError(f"{error} Found in {where}.") from error
 
 
 def metric_partition(
@@ -1040,22 +963,8 @@ def metric_partition(
     metric: Metric | ConfusionMatrix,
 ) -> State | None:
     """One block's state of ``metric`` (``None`` for an empty block)."""
-    if y_true.shape[0] == 0:
-        return None
-    try:
+    with _naming_partition(rows, block_id):
         return metric.partition_state(y_true, y_pred, sample_weight)
-    except PartitionError as error:
-        raise PartitionError(f"{error} Found in {_where(rows[0], block_id[0])}.") from error
-
-
-def combine_metric_states(states: Sequence[State | None]) -> State | None:
-    """Merge the states of neighbouring partitions (one node of the tree)."""
-    return combine_all(states)
-
-
-def finalize_metric(state: State | None, *, metric: Metric | ConfusionMatrix) -> Evaluation[Any]:
-    """The metric of the merged state, and the warnings for the client to emit."""
-    return metric.evaluate(state)
 
 
 def scorer_partition(
@@ -1069,15 +978,15 @@ def scorer_partition(
     model: Any,
 ) -> State | None:
     """One block's state of ``scorer`` for the fitted ``model``."""
-    try:
+    with _naming_partition(rows, block_id):
         return scorer.partition_state(model, X, y, sample_weight)
-    except PartitionError as error:
-        raise PartitionError(f"{error} Found in {_where(rows[0], block_id[0])}.") from error
 
 
-def finalize_scorer(state: State | None, *, scorer: Scorer) -> Evaluation[float]:
-    """The signed score of the merged state, and the warnings for the client to emit."""
-    return scorer.evaluate(state)
+def finalize_metric(
+    state: State | None, *, metric: Metric | ConfusionMatrix | Scorer
+) -> Evaluation[Any]:
+    """The metric (or signed score) of the merged state, and the warnings for the client."""
+    return metric.evaluate(state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1123,20 +1032,17 @@ class Scorer:
                 f"{', '.join(methods)}."
             )
         out = np.asarray(getattr(model, method)(X))
-        if not is_classifier(model):
+        if not is_classifier(model) or len(model.classes_) > 2:
             return out
         classes = np.asarray(model.classes_)
-        if len(classes) > 2:
-            return out
         pos_label = getattr(self.metric, "pos_label", None)
         if pos_label is not None and pos_label not in classes.tolist():
             raise InputError(
                 f"pos_label={pos_label} is not a valid label: It should be one of {classes}"
             )
-        if pos_label is None:
-            pos_label = classes[-1]
+        pos_label = classes[-1] if pos_label is None else pos_label
         if method in ("predict_proba", "predict_log_proba"):
-            if out.shape[1] < 2:
+            if out.shape[1] != 2:
                 raise InputError(
                     f"Got predict_proba of shape {out.shape}, but need classifier with two classes."
                 )
@@ -1147,13 +1053,10 @@ class Scorer:
 
     def metric_for(self, model: Any) -> Metric:
         """The metric, told the model's classes where it needs them (``labels`` of log_loss)."""
-        if (
-            isinstance(self.metric, LogLoss)
-            and self.metric.labels is None
-            and hasattr(model, "classes_")
-        ):
-            return replace(self.metric, labels=tuple(np.asarray(model.classes_).tolist()))
-        return self.metric
+        metric = self.metric
+        if isinstance(metric, LogLoss) and metric.labels is None and hasattr(model, "classes_"):
+            return replace(metric, labels=tuple(np.asarray(model.classes_).tolist()))
+        return metric
 
     def partition_state(
         self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None

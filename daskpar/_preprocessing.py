@@ -2,7 +2,7 @@
 
 Fitting is one pass over the data, in the shape of every daskpar stage::
 
-    blocks ──*-fit-partition──▶ Moments / Extrema ──combine (split_every)──▶ one state
+    blocks ──*-fit-partition──▶ ScalerMoments / Extrema ──combine (split_every)──▶ one state
            ──*-attributes──▶ scikit-learn's fitted attributes
 
 ``transform`` and ``inverse_transform`` of a dask array are one lazy blockwise task per block,
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import copy as copy_module
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import dask.array as da
 import numpy as np
@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._graph import compute_one, map_partitions, tree_combine
 from ._states import Moments
 from ._tasks import check_finite_block, combine_states, describe_partition
-from ._validation import check_row_chunks, check_X
+from ._validation import check_sample_weight, check_X
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -56,6 +56,8 @@ __all__ = [
     "standard_scaler_attributes",
     "standard_scaler_fit_partition",
 ]
+
+S = TypeVar("S")
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,16 +105,21 @@ def check_no_infinity_block(a: np.ndarray, name: str, rows: slice, block: int) -
 
     NaN is allowed: the scalers treat it as a missing value, as scikit-learn's do.
     """
-    if np.issubdtype(a.dtype, np.inexact):
-        infinite = np.isinf(a)
-        if infinite.any():
-            bad = np.flatnonzero(infinite.reshape(a.shape[0], -1).any(axis=1))
-            raise PartitionError(
-                f"{name} holds infinity in {describe_partition(rows, block)}, first at row "
-                f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). The "
-                "scalers take NaN as a missing value but need every other value finite: "
-                "replace infinity with NaN or drop these rows first."
-            )
+    if not np.issubdtype(a.dtype, np.inexact):
+        return
+    bad = np.flatnonzero(np.isinf(a).any(axis=tuple(range(1, a.ndim))))
+    if len(bad):
+        raise PartitionError(
+            f"{name} holds infinity in {describe_partition(rows, block)}, first at row "
+            f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). The "
+            "scalers take NaN as a missing value but need every other value finite: "
+            "replace infinity with NaN or drop these rows first."
+        )
+
+
+def _weight_dtype(float_dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """scikit-learn's dtype for the sample weights of ``X``: X's own, float64 for float16."""
+    return float_dtype if float_dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def standard_scaler_fit_partition(
@@ -133,14 +140,12 @@ def standard_scaler_fit_partition(
     """
     if X.shape[0] == 0:
         return None
-    rows_, block = rows[0], block_id[0]
     X = np.asarray(X, dtype=float_dtype)
-    check_no_infinity_block(X, "X", rows_, block)
+    check_no_infinity_block(X, "X", rows[0], block_id[0])
     if sample_weight is None:
         return ScalerMoments(Moments.of(X), any_weight=True)
-    w_dtype = float_dtype if float_dtype in (np.float32, np.float64) else np.float64
-    w = np.asarray(sample_weight, dtype=w_dtype)
-    check_finite_block(w, "sample_weight", rows_, block)
+    w = np.asarray(sample_weight, dtype=_weight_dtype(float_dtype))
+    check_finite_block(w, "sample_weight", rows[0], block_id[0])
     moments = Moments.of(X, w if weigh_moments else None)
     return ScalerMoments(moments, any_weight=bool(np.any(w != 0)))
 
@@ -161,10 +166,11 @@ def extrema_fit_partition(
     return Extrema(X.shape[0], np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0))
 
 
-def _require_samples(state: Any) -> None:
+def _fitted_state(state: S | None) -> S:
     # The client refuses empty X before any task runs; this guards direct use of the tasks.
     if state is None:
         raise InputError("Every partition of X is empty; there is nothing to fit.")
+    return state
 
 
 def standard_scaler_attributes(
@@ -182,13 +188,11 @@ def standard_scaler_attributes(
     computed, and int64 (or ``X``'s float dtype, with sample weights) when the scaler
     neither centres nor scales.
     """
-    _require_samples(state)
-    assert state is not None
+    state = _fitted_state(state)
     if weighted and not state.any_weight:
         raise InputError("Sample weights must contain at least one non-zero number.")
     m = state.moments
-    n_features = m.mean.shape[1]
-    count = np.broadcast_to(m.count[0], (n_features,)).astype(np.float64)
+    count = np.broadcast_to(m.count[0], m.mean.shape[1:]).astype(np.float64)
     mean: np.ndarray | None = None
     var: np.ndarray | None = None
     scale: np.ndarray | None = None
@@ -196,17 +200,13 @@ def standard_scaler_attributes(
         n_seen = count
         # scikit-learn computes 0 / 0 = NaN for a feature without any value; so do we.
         mean = np.where(count > 0, m.mean[0], np.nan)
-        if with_std:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                var = np.where(count > 0, m.m2[0] / count, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.where(count > 0, m.m2[0] / count, np.nan) if with_std else None
     else:
-        w_dtype = float_dtype if float_dtype in (np.float32, np.float64) else np.float64
-        n_seen = count.astype(w_dtype if weighted else np.int64)
+        n_seen = count.astype(float_dtype if weighted else np.int64)
     # scikit-learn keeps one count (a scalar) unless features have different ones.
     n_samples_seen: Any = n_seen[0] if n_seen.max() == n_seen.min() else n_seen
-    if with_std:
-        assert var is not None
-        assert mean is not None
+    if var is not None:
         constant = _is_constant_feature(var, mean, n_samples_seen)
         scale = _handle_zeros_in_scale(np.sqrt(var), copy=False, constant_mask=constant)
     return {"n_samples_seen_": n_samples_seen, "mean_": mean, "var_": var, "scale_": scale}
@@ -216,8 +216,7 @@ def min_max_scaler_attributes(
     state: Extrema | None, *, feature_range: tuple[float, float]
 ) -> dict[str, Any]:
     """``MinMaxScaler``'s fitted attributes from the merged extrema, as scikit-learn sets them."""
-    _require_samples(state)
-    assert state is not None
+    state = _fitted_state(state)
     data_min, data_max = state.data_min, state.data_max
     low = np.asarray(feature_range[0], dtype=data_min.dtype)
     high = np.asarray(feature_range[1], dtype=data_min.dtype)
@@ -235,8 +234,7 @@ def min_max_scaler_attributes(
 
 def max_abs_scaler_attributes(state: Extrema | None) -> dict[str, Any]:
     """``MaxAbsScaler``'s fitted attributes from the merged extrema, as scikit-learn sets them."""
-    _require_samples(state)
-    assert state is not None
+    state = _fitted_state(state)
     # The largest absolute value is the absolute value of the minimum or of the maximum.
     max_abs = np.fmax(np.abs(state.data_min), np.abs(state.data_max))
     return {
@@ -279,94 +277,105 @@ def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
     if isinstance(X, da.Array):
         return True
     if is_dask_collection(X):
-        name = type(estimator).__name__
         raise InputError(
-            f"{name}.{method} takes a dask array, not a {type(X).__name__}. Convert a dask "
-            "DataFrame with X.to_dask_array(lengths=True)."
+            f"{type(estimator).__name__}.{method} takes a dask array, not a "
+            f"{type(X).__name__}. Convert a dask DataFrame with X.to_dask_array(lengths=True)."
         )
     return False
 
 
-def _check_fit_X(X: da.Array, estimator: Any) -> da.Array:
-    """Validate dask ``X`` for fitting: row partitions only, numeric, not empty."""
-    X = check_X(X)
-    name = type(estimator).__name__
-    # scikit-learn's messages for the same problems.
-    if X.shape[0] == 0:
+def _refuse_dask_partial_fit(X: Any, estimator: Any) -> None:
+    if _is_dask_input(X, "partial_fit", estimator):
         raise InputError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
-            f"required by {name}."
+            f"{type(estimator).__name__}.partial_fit takes in-memory batches; it would load a "
+            "whole dask array into memory. Call fit(X) to fit on a dask array in one "
+            "parallel pass."
         )
-    if X.shape[1] == 0:
-        raise InputError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-            f"required by {name}."
-        )
-    return X
 
 
-def _dask_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
-    """``sample_weight`` as a dask array with ``X``'s row chunks (scalars and numpy accepted)."""
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, numbers.Number):
-        return da.full(X.shape[0], sample_weight, chunks=(X.chunks[0],), dtype=np.float64)
-    w: Any = sample_weight if isinstance(sample_weight, da.Array) else np.asarray(sample_weight)
-    if w.ndim != 1:
-        raise InputError(
-            f"Sample weights must be 1D array or scalar, got {w.ndim}D array. Expected "
-            f"either a scalar value or a 1D array of length {X.shape[0]}."
-        )
-    if not (np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.bool_)):
-        raise InputError(f"sample_weight must be numeric; got dtype {w.dtype}.")
-    if not isinstance(w, da.Array):
-        if w.shape[0] != X.shape[0]:
-            raise InputError(
-                f"X and sample_weight have different numbers of rows: {X.shape[0]} and "
-                f"{w.shape[0]}."
-            )
-        w = da.from_array(w, chunks=(X.chunks[0],))
-    check_row_chunks(X, w, y_name="sample_weight")
-    return w
+@dataclass(frozen=True)
+class FitPlan:
+    """A scaler's one-pass fit as a task per block and a task on the merged state.
 
+    ``fit_task(X, *others, rows, block_id, **fit_kwargs)`` gives one block's state (``others``
+    are ``n_others`` row-aligned arrays such as ``sample_weight``) and
+    ``attributes_task(state, **attributes_kwargs)`` the fitted attributes. The scalers' own
+    ``fit`` and the searches (one state per scaler setting and fold) both run it.
+    """
 
-def _fit_statistics(
-    X: da.Array,
-    others: Sequence[da.Array | None],
-    fit_partition: Any,
-    finalize: Any,
-    *,
-    stage: str,
-    split_every: int,
-    partition_kwargs: dict[str, Any],
-    finalize_kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    """One pass: a state per block, merged through the tree, finalized into attributes."""
-    states = map_partitions(
-        fit_partition,
-        X,
-        *others,
-        stage=f"{stage}-fit-partition",
-        with_position=True,
-        **partition_kwargs,
-    )
-    root = tree_combine(
-        states,
-        combine_states,
-        finalize,
-        split_every=split_every,
-        finalize_stage=f"{stage}-attributes",
-        **finalize_kwargs,
-    )
-    attributes: dict[str, Any] = compute_one(root)
-    return attributes
+    fit_task: Callable[..., Any]
+    attributes_task: Callable[..., dict[str, Any]]
+    fit_kwargs: dict[str, Any]
+    attributes_kwargs: dict[str, Any]
+    n_others: int = 0
+
+    def partition_state(
+        self, X: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+    ) -> Any:
+        """One block's state, with the optional arrays left out."""
+        return self.fit_task(X, *(None,) * self.n_others, rows, block_id, **self.fit_kwargs)
+
+    def attributes(self, state: Any) -> dict[str, Any]:
+        return self.attributes_task(state, **self.attributes_kwargs)
 
 
 class _OutOfCoreScaler:
-    """What the three scalers share: setting fitted attributes and the lazy blockwise map."""
+    """The dask paths the three scalers share, in front of scikit-learn's scaler in the MRO.
+
+    ``partial_fit``, ``transform`` and ``inverse_transform`` here take ``X`` only, as
+    MinMaxScaler's and MaxAbsScaler's do; StandardScaler adds its own parameters.
+    """
 
     _stage: ClassVar[str]
     n_features_in_: int
+    split_every: int
+
+    def _sklearn(self) -> Any:
+        """The scikit-learn scaler's methods: the class after this one in the MRO."""
+        return super()
+
+    def _check_fit_X(self, X: da.Array) -> da.Array:
+        """Reset the scaler and validate dask ``X``: row partitions only, numeric, not empty."""
+        self._sklearn()._reset()
+        X = check_X(X)
+        name = type(self).__name__
+        # scikit-learn's messages for the same problems.
+        for axis, what in enumerate(("sample", "feature")):
+            if X.shape[axis] == 0:
+                raise InputError(
+                    f"Found array with 0 {what}(s) (shape={X.shape}) while a minimum of 1 is "
+                    f"required by {name}."
+                )
+        return X
+
+    def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
+        """The one-pass fit of this scaler's parameters on data of ``dtype``."""
+        raise NotImplementedError
+
+    def _fit_dask(self, X: da.Array, others: tuple[da.Array | None, ...] = ()) -> Self:
+        """Fit in one pass: the plan's task per block of ``X`` (and ``others``), then the tree.
+
+        The merged state's attributes are set on the scaler.
+        """
+        plan = self._fit_plan(X.dtype, weighted=any(o is not None for o in others))
+        states = map_partitions(
+            plan.fit_task,
+            X,
+            *others,
+            stage=f"{self._stage}-fit-partition",
+            with_position=True,
+            **plan.fit_kwargs,
+        )
+        root = tree_combine(
+            states,
+            combine_states,
+            plan.attributes_task,
+            split_every=self.split_every,
+            finalize_stage=f"{self._stage}-attributes",
+            **plan.attributes_kwargs,
+        )
+        self._set_fitted(compute_one(root), X)
+        return self
 
     def _set_fitted(self, attributes: dict[str, Any], X: da.Array) -> None:
         for name, value in attributes.items():
@@ -410,14 +419,57 @@ class _OutOfCoreScaler:
         )
         return out
 
+    def partial_fit(self, X: Any, y: Any = None) -> Self:
+        """Update the statistics with one in-memory batch (scikit-learn's ``partial_fit``).
 
-def _refuse_dask_partial_fit(X: Any, estimator: Any) -> None:
-    if _is_dask_input(X, "partial_fit", estimator):
-        raise InputError(
-            f"{type(estimator).__name__}.partial_fit takes in-memory batches; it would load a "
-            "whole dask array into memory. Call fit(X) to fit on a dask array in one "
-            "parallel pass."
-        )
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch; not a dask array (use ``fit`` for those).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted scaler.
+        """
+        _refuse_dask_partial_fit(X, self)
+        return self._sklearn().partial_fit(X, y)
+
+    def transform(self, X: Any) -> Any:
+        """Scale ``X``: lazily, block by block, for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data to scale.
+
+        Returns
+        -------
+        Xt : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
+            The scaled data; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "transform", self):
+            return self._map_blocks(X, "transform")
+        return self._sklearn().transform(X)
+
+    def inverse_transform(self, X: Any) -> Any:
+        """Undo the scaling of ``X``: lazily, block by block, for a dask array.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            Scaled data.
+
+        Returns
+        -------
+        X_original : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
+            The data in its original scale; a lazy dask array for dask input.
+        """
+        if _is_dask_input(X, "inverse_transform", self):
+            return self._map_blocks(X, "inverse_transform")
+        return self._sklearn().inverse_transform(X)
 
 
 _SPLIT_EVERY = {"split_every": [Interval(numbers.Integral, 2, None, closed="left")]}
@@ -529,30 +581,26 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y, sample_weight)
         self._validate_params()
-        self._reset()
-        X = _check_fit_X(X, self)
-        w = _dask_sample_weight(sample_weight, X)
-        float_dtype = _float_dtype(X.dtype)
-        attributes = _fit_statistics(
-            X,
-            [w],
+        X = self._check_fit_X(X)
+        return self._fit_dask(X, (check_sample_weight(sample_weight, X),))
+
+    def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
+        float_dtype = _float_dtype(dtype)
+        return FitPlan(
             standard_scaler_fit_partition,
             standard_scaler_attributes,
-            stage=self._stage,
-            split_every=self.split_every,
-            partition_kwargs={
+            fit_kwargs={
                 "float_dtype": float_dtype,
                 "weigh_moments": self.with_mean or self.with_std,
             },
-            finalize_kwargs={
+            attributes_kwargs={
                 "with_mean": self.with_mean,
                 "with_std": self.with_std,
-                "weighted": w is not None,
+                "weighted": weighted,
                 "float_dtype": float_dtype,
             },
+            n_others=1,
         )
-        self._set_fitted(attributes, X)
-        return self
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
         """Update the mean and standard deviation with one in-memory batch (scikit-learn's).
@@ -572,7 +620,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
             The fitted scaler.
         """
         _refuse_dask_partial_fit(X, self)
-        return super().partial_fit(X, y, sample_weight)
+        return self._sklearn().partial_fit(X, y, sample_weight)
 
     def transform(self, X: Any, copy: bool | None = None) -> Any:
         """Center and scale ``X``: lazily, block by block, for a dask array.
@@ -592,7 +640,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         """
         if _is_dask_input(X, "transform", self):
             return self._map_blocks(X, "transform")
-        return super().transform(X, copy=copy)
+        return self._sklearn().transform(X, copy=copy)
 
     def inverse_transform(self, X: Any, copy: bool | None = None) -> Any:
         """Scale ``X`` back to the original representation; lazily for a dask array.
@@ -612,7 +660,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         """
         if _is_dask_input(X, "inverse_transform", self):
             return self._map_blocks(X, "inverse_transform")
-        return super().inverse_transform(X, copy=copy)
+        return self._sklearn().inverse_transform(X, copy=copy)
 
 
 class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
@@ -713,78 +761,22 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
         self._validate_params()
+        X = self._check_fit_X(X)
+        return self._fit_dask(X)
+
+    def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         if self.feature_range[0] >= self.feature_range[1]:
             # scikit-learn's check and message (made in its partial_fit).
             raise ValueError(
                 "Minimum of desired feature range must be smaller than maximum. Got "
                 f"{self.feature_range}."
             )
-        self._reset()
-        X = _check_fit_X(X, self)
-        attributes = _fit_statistics(
-            X,
-            [],
+        return FitPlan(
             extrema_fit_partition,
             min_max_scaler_attributes,
-            stage=self._stage,
-            split_every=self.split_every,
-            partition_kwargs={"float_dtype": _float_dtype(X.dtype)},
-            finalize_kwargs={"feature_range": self.feature_range},
+            fit_kwargs={"float_dtype": _float_dtype(dtype)},
+            attributes_kwargs={"feature_range": self.feature_range},
         )
-        self._set_fitted(attributes, X)
-        return self
-
-    def partial_fit(self, X: Any, y: Any = None) -> MinMaxScaler:
-        """Update the minimum and maximum with one in-memory batch (scikit-learn's).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The batch; not a dask array (use ``fit`` for those).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : MinMaxScaler
-            The fitted scaler.
-        """
-        _refuse_dask_partial_fit(X, self)
-        return super().partial_fit(X, y)
-
-    def transform(self, X: Any) -> Any:
-        """Scale ``X`` to ``feature_range``: lazily, block by block, for a dask array.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            The data to scale.
-
-        Returns
-        -------
-        Xt : dask array or ndarray of shape (n_samples, n_features)
-            The scaled data; a lazy dask array for dask input.
-        """
-        if _is_dask_input(X, "transform", self):
-            return self._map_blocks(X, "transform")
-        return super().transform(X)
-
-    def inverse_transform(self, X: Any) -> Any:
-        """Undo the scaling of ``X``; lazily for a dask array.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            Scaled data.
-
-        Returns
-        -------
-        X_original : dask array or ndarray of shape (n_samples, n_features)
-            The data in its original scale; a lazy dask array for dask input.
-        """
-        if _is_dask_input(X, "inverse_transform", self):
-            return self._map_blocks(X, "inverse_transform")
-        return super().inverse_transform(X)
 
 
 class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
@@ -869,69 +861,13 @@ class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
         self._validate_params()
-        self._reset()
-        X = _check_fit_X(X, self)
-        attributes = _fit_statistics(
-            X,
-            [],
+        X = self._check_fit_X(X)
+        return self._fit_dask(X)
+
+    def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
+        return FitPlan(
             extrema_fit_partition,
             max_abs_scaler_attributes,
-            stage=self._stage,
-            split_every=self.split_every,
-            partition_kwargs={"float_dtype": _float_dtype(X.dtype)},
-            finalize_kwargs={},
+            fit_kwargs={"float_dtype": _float_dtype(dtype)},
+            attributes_kwargs={},
         )
-        self._set_fitted(attributes, X)
-        return self
-
-    def partial_fit(self, X: Any, y: Any = None) -> MaxAbsScaler:
-        """Update the maximum absolute value with one in-memory batch (scikit-learn's).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The batch; not a dask array (use ``fit`` for those).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : MaxAbsScaler
-            The fitted scaler.
-        """
-        _refuse_dask_partial_fit(X, self)
-        return super().partial_fit(X, y)
-
-    def transform(self, X: Any) -> Any:
-        """Scale ``X`` by the maximum absolute values: lazily, block by block, for dask input.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            The data to scale.
-
-        Returns
-        -------
-        X_tr : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
-            The scaled data; a lazy dask array for dask input.
-        """
-        if _is_dask_input(X, "transform", self):
-            return self._map_blocks(X, "transform")
-        return super().transform(X)
-
-    def inverse_transform(self, X: Any) -> Any:
-        """Scale ``X`` back to the original representation; lazily for a dask array.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            Scaled data.
-
-        Returns
-        -------
-        X_original : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
-            The data in its original scale; a lazy dask array for dask input.
-        """
-        if _is_dask_input(X, "inverse_transform", self):
-            return self._map_blocks(X, "inverse_transform")
-        return super().inverse_transform(X)

@@ -31,7 +31,9 @@ __all__ = [
     "MomentsByClass",
     "R2State",
     "State",
+    "StateTuple",
     "SumState",
+    "TrialState",
     "combine_all",
     "r_factor",
 ]
@@ -305,4 +307,38 @@ class EpochState:
     def combine(self, other: EpochState, /) -> EpochState:
         return EpochState(
             combine_all([self.fit, other.fit]), combine_all([self.score, other.score])
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class StateTuple:
+    """A vector of independent states (one per model of a search), combined element-wise."""
+
+    items: tuple[Any, ...]
+
+    def combine(self, other: StateTuple, /) -> StateTuple:
+        return StateTuple(
+            tuple(combine_all([a, b]) for a, b in zip(self.items, other.items, strict=True))
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class TrialState:
+    """One search model's share of a pass over a block: training state, score states, timings.
+
+    ``scores`` holds one state per scorer when the block is in the model's validation fold;
+    the seconds are those the tasks spent fitting and scoring this model.
+    """
+
+    fit: Any = None
+    scores: StateTuple | None = None
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+    def combine(self, other: TrialState, /) -> TrialState:
+        return TrialState(
+            combine_all([self.fit, other.fit]),
+            combine_all([self.scores, other.scores]),
+            self.fit_seconds + other.fit_seconds,
+            self.score_seconds + other.score_seconds,
         )

@@ -7,8 +7,10 @@ dashboard shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import linalg
@@ -16,10 +18,22 @@ from sklearn.base import BaseEstimator
 
 from ._families import Family
 from ._metrics import Evaluation, Scorer, scorer_partition
-from ._states import EpochState, LabelSet, LeastSquaresState, State, combine_all, r_factor
+from ._states import (
+    EpochState,
+    LabelSet,
+    LeastSquaresState,
+    State,
+    StateTuple,
+    TrialState,
+    combine_all,
+    r_factor,
+)
 from .errors import InputError, PartitionError
 
 __all__ = [
+    "ScalerFitPlan",
+    "SearchPlan",
+    "Trial",
     "check_weights_block",
     "combine_states",
     "describe_partition",
@@ -29,9 +43,14 @@ __all__ = [
     "finalize_model",
     "fit_partition",
     "partition_seed",
+    "prepare_partition",
+    "prepared_attributes",
     "predict_partition",
+    "search_partition",
     "solve_least_squares",
+    "transform_block",
     "update_model",
+    "update_trials",
 ]
 
 
@@ -263,4 +282,204 @@ def solve_least_squares(
     coef = linalg.solve_triangular(r_xx, r_xy)
     out["coef"] = coef
     out["intercept"] = float(y_mean - x_mean @ coef) if fit_intercept else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Search: many models (candidate x fold) from one read of each block
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """One model of a search: a candidate's parameters trained on one fold."""
+
+    candidate: int
+    fold: int
+    config: int  # which of the search's distinct scaler settings the candidate uses
+
+
+@dataclass(frozen=True, eq=False)
+class SearchPlan:
+    """Everything the search's tasks need that stays the same for the whole search."""
+
+    trials: tuple[Trial, ...]
+    folds: tuple[tuple[frozenset[int], frozenset[int]], ...]  # (train blocks, test blocks)
+    families: tuple[Family, ...]  # per candidate
+    base_seeds: tuple[int, ...]  # per candidate
+    classes: np.ndarray | None
+    scorers: tuple[Scorer, ...]
+
+
+class ScalerFitPlan(Protocol):
+    """How one scaler turns a block into its state, and the merged state into attributes."""
+
+    def partition_state(
+        self, X: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+    ) -> State | None: ...
+
+    def attributes(self, state: State | None) -> dict[str, Any]: ...
+
+
+def transform_block(X: np.ndarray, steps: Sequence[Any]) -> np.ndarray:
+    """``X`` through the fitted (in-memory) transformers ``steps``, in order."""
+    for step in steps:
+        X = step.transform(X)
+    return X
+
+
+def prepare_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    find_labels: bool,
+    plans: Sequence[ScalerFitPlan | None],
+    pairs: Sequence[tuple[int, int]],
+    folds: Sequence[tuple[frozenset[int], frozenset[int]]],
+    fitted: Mapping[tuple[int, int], Sequence[Any]],
+) -> StateTuple:
+    """One block's labels and scaler states for every (scaler setting, fold) pair.
+
+    A pair gets a state only if the block is in the fold's training blocks. When no earlier
+    step was fitted, the state depends on the setting alone and is computed once for all folds.
+    """
+    block = block_id[0]
+    items: list[Any] = [find_labels_partition(y) if find_labels else None]
+    shared: dict[int, Any] = {}
+    for config, fold in pairs:
+        plan = plans[config]
+        if plan is None or block not in folds[fold][0]:
+            items.append(None)
+            continue
+        earlier = fitted.get((config, fold), ())
+        if earlier:
+            items.append(plan.partition_state(transform_block(X, earlier), rows, block_id))
+            continue
+        if config not in shared:
+            shared[config] = plan.partition_state(X, rows, block_id)
+        items.append(shared[config])
+    return StateTuple(tuple(items))
+
+
+def prepared_attributes(
+    state: StateTuple | None,
+    *,
+    plans: Sequence[ScalerFitPlan | None],
+    pairs: Sequence[tuple[int, int]],
+) -> tuple[np.ndarray | None, list[dict[str, Any] | None]]:
+    """The labels found and the fitted attributes of every (scaler setting, fold) pair."""
+    if state is None:
+        raise InputError("Every partition of the training data is empty; there is nothing to fit.")
+    labels, *states = state.items
+    attributes: list[dict[str, Any] | None] = []
+    for (config, _), pair_state in zip(pairs, states, strict=True):
+        plan = plans[config]
+        attributes.append(None if plan is None else plan.attributes(pair_state))
+    return (None if labels is None else labels.labels), attributes
+
+
+def search_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    plan: SearchPlan,
+    models: Sequence[BaseEstimator | None],
+    scalers: Mapping[tuple[int, int], Sequence[Any]],
+    epoch: int,
+    train: frozenset[int],
+    score: frozenset[int],
+) -> StateTuple:
+    """One block's share of a search pass, from one read of the block.
+
+    Every trial in ``train`` whose fold trains on this block runs ``partial_fit`` on it; every
+    trial in ``score`` whose fold validates on it scores its current model. The block is
+    scaled once per (scaler setting, fold) and reused by all the candidates that share them.
+    """
+    block = block_id[0]
+    groups: dict[tuple[int, int], list[tuple[int, bool, bool]]] = {}
+    for j in sorted(train | score):
+        trial = plan.trials[j]
+        train_blocks, test_blocks = plan.folds[trial.fold]
+        fits, scores = j in train and block in train_blocks, j in score and block in test_blocks
+        if fits or scores:
+            groups.setdefault((trial.config, trial.fold), []).append((j, fits, scores))
+    items: list[TrialState | None] = [None] * len(plan.trials)
+    if groups and X.shape[0] > 0:
+        check_finite_block(X, "X", rows[0], block)
+    for key, trials in groups.items():
+        if X.shape[0] == 0:
+            break
+        Xt = transform_block(X, scalers.get(key, ()))
+        for j, fits, scores in trials:
+            c = plan.trials[j].candidate
+            start = time.perf_counter()
+            fit_state = None
+            if fits:
+                fit_state = fit_partition(
+                    Xt,
+                    y,
+                    rows,
+                    block_id,
+                    family=plan.families[c],
+                    model=models[j],
+                    classes=plan.classes,
+                    base_seed=plan.base_seeds[c],
+                    epoch=epoch,
+                )
+            middle = time.perf_counter()
+            score_states = None
+            if scores:
+                score_states = StateTuple(
+                    tuple(
+                        scorer_partition(Xt, y, None, rows, block_id, scorer=s, model=models[j])
+                        for s in plan.scorers
+                    )
+                )
+            items[j] = TrialState(
+                fit_state, score_states, middle - start, time.perf_counter() - middle
+            )
+    return StateTuple(tuple(items))
+
+
+def update_trials(
+    state: StateTuple | None,
+    *,
+    plan: SearchPlan,
+    models: Sequence[BaseEstimator | None],
+    epoch: int,
+    train: frozenset[int],
+    score: frozenset[int],
+) -> list[tuple[BaseEstimator | None, tuple[Evaluation[float], ...] | None, float, float] | None]:
+    """For every trial of the pass: its next model, its current model's scores, and timings."""
+    items = state.items if state is not None else (None,) * len(plan.trials)
+    out: list[Any] = []
+    for j, item in enumerate(items):
+        if j not in train and j not in score:
+            out.append(None)
+            continue
+        item = item if item is not None else TrialState()
+        trial = plan.trials[j]
+        model = None
+        if j in train:
+            model = finalize_model(
+                item.fit,
+                family=plan.families[trial.candidate],
+                model=models[j],
+                classes=plan.classes,
+                epoch=epoch,
+            )
+        evaluations = None
+        if j in score:
+            if item.scores is None:
+                raise InputError(
+                    f"Validation fold {trial.fold} has no samples: every one of its blocks is "
+                    "empty. Choose folds whose test blocks hold data."
+                )
+            evaluations = tuple(
+                s.evaluate(st) for s, st in zip(plan.scorers, item.scores.items, strict=True)
+            )
+        out.append((model, evaluations, item.fit_seconds, item.score_seconds))
     return out

@@ -15,7 +15,14 @@ from sklearn.utils import check_array, column_or_1d
 
 from .errors import InputError
 
-__all__ = ["as_dask_array", "check_X", "check_X_y", "check_row_chunks", "check_sample_weight"]
+__all__ = [
+    "as_dask_array",
+    "check_X",
+    "check_X_y",
+    "check_row_chunks",
+    "check_sample_weight",
+    "check_scorer_applies",
+]
 
 
 def as_dask_array(a: Any, *, name: str) -> da.Array:
@@ -173,3 +180,18 @@ def check_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
     _check_numeric(sample_weight, "sample_weight")
     check_row_chunks(X, sample_weight, y_name="sample_weight")
     return sample_weight
+
+
+def check_scorer_applies(scorer: Any, estimator: Any) -> None:
+    """Raise if ``estimator`` lacks the response ``scorer`` needs, before any training runs."""
+    methods = (
+        (scorer.response_method,)
+        if isinstance(scorer.response_method, str)
+        else tuple(scorer.response_method)
+    )
+    if not any(hasattr(estimator, m) for m in methods):
+        raise InputError(
+            f"scoring={scorer.name!r} needs {' or '.join(methods)}, which {estimator!r} does "
+            "not have. Choose another scorer, or an estimator that has it (for SGDClassifier, "
+            "loss='log_loss' or 'modified_huber' give predict_proba)."
+        )

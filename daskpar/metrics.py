@@ -8,7 +8,8 @@ client. The dashboard shows the tasks as ``daskpar-<state>-partition``,
 ``daskpar-<state>-combine`` and ``daskpar-<state>-result``, where ``<state>`` is ``confusion``,
 ``log-loss``, ``roc-auc`` or ``residuals``.
 
-Where daskpar differs from scikit-learn, it raises instead of returning a misleading number:
+Where daskpar differs from scikit-learn, it mostly raises instead of returning a misleading
+number:
 
 - labels predicted but absent from ``y_true`` make :func:`balanced_accuracy_score` and
   :func:`precision_score` / :func:`recall_score` / :func:`f1_score` with
@@ -18,7 +19,10 @@ Where daskpar differs from scikit-learn, it raises instead of returning a mislea
   NaN);
 - :func:`r2_score` of a constant ``y_true`` follows scikit-learn's convention (1.0 for perfect
   predictions, else 0.0) even when the rounded mean of the constant leaves scikit-learn a tiny
-  nonzero total sum of squares and an arbitrary score.
+  nonzero total sum of squares and an arbitrary score;
+- the ``neg_log_loss`` scorer passes the model's ``classes_`` as ``labels``, so data missing a
+  class the model knows gets ``log_loss(y, proba, labels=model.classes_)`` where scikit-learn's
+  scorer raises (a validation fold may lack a rare class).
 
 :func:`get_scorer` maps scikit-learn's scorer names to :class:`Scorer` objects that compute the
 same per partition, for :class:`~daskpar.ParallelIncremental` and the searches; :func:`score`
@@ -27,6 +31,7 @@ scores a fitted estimator with one of them, predicting each block where it lives
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any, Literal
 
@@ -56,13 +61,12 @@ from ._metrics import (
     PrecisionRecallF1,
     RocAuc,
     Scorer,
-    combine_metric_states,
     finalize_metric,
-    finalize_scorer,
     get_scorer,
     metric_partition,
     scorer_partition,
 )
+from ._tasks import combine_states
 from ._validation import _check_known_chunks, check_row_chunks, check_X
 from .errors import InputError
 
@@ -88,44 +92,37 @@ __all__ = [
 
 Kind = Literal["labels", "numbers", "probabilities"]
 
-_SPLIT_EVERY = [Interval(Integral, 2, None, closed="left")]
-_AVERAGE = [StrOptions({"binary", "micro", "macro", "weighted"})]
-_ZERO_DIVISION = [Options(Real, {0.0, 1.0}), "nan", StrOptions({"warn"})]
-_POS_LABEL = [Real, str, "boolean", None]
-
-
 # --------------------------------------------------------------------------------------------
 # Input checks, all on the client before any task runs
 
 
 def _in_memory(a: Any, name: str, kind: Kind) -> np.ndarray:
     arr = np.asarray(a)
-    if arr.dtype == object:
-        # pandas and lists of Python objects: strings stay labels, the rest must be numbers.
-        if kind == "labels" and all(isinstance(v, str) for v in arr.ravel().tolist()):
-            return arr.astype(str)
-        try:
-            return arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{name} holds values that are neither numbers nor strings; convert it to a "
-                "numeric (or, for labels, string) array first."
-            ) from None
-    return arr
+    if arr.dtype != object:
+        return arr
+    # pandas and lists of Python objects: strings stay labels, the rest must be numbers.
+    if kind == "labels" and all(isinstance(v, str) for v in arr.ravel().tolist()):
+        return arr.astype(str)
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{name} holds values that are neither numbers nor strings; convert it to a "
+            "numeric (or, for labels, string) array first."
+        ) from None
 
 
-def _check_dtype(a: da.Array | np.ndarray, name: str, kind: Kind) -> None:
-    allowed = "biufUS" if kind == "labels" else "biuf"
-    if a.dtype.kind not in allowed:
+def _checked(a: Any, name: str, kind: Kind) -> da.Array | np.ndarray:
+    """``a`` as a dask or numpy array of a dtype and shape that fit ``kind``."""
+    if a is None:
+        raise InputError(f"{name} is None; pass an array with one entry per sample.")
+    if not isinstance(a, da.Array):
+        a = _in_memory(a, name, kind)
+    if a.dtype.kind not in ("biufUS" if kind == "labels" else "biuf"):
         what = "numeric, boolean or string (labels)" if kind == "labels" else "numeric"
         raise InputError(
             f"{name} must have a {what} dtype; got dtype {a.dtype}. Encode it as numbers first."
         )
-
-
-def _check_shape(a: Any, name: str, kind: Kind) -> Any:
-    if kind != "probabilities" and a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
     if kind == "probabilities":
         if a.ndim not in (1, 2):
             raise InputError(
@@ -137,47 +134,50 @@ def _check_shape(a: Any, name: str, kind: Kind) -> Any:
                 f"{name} is chunked along columns (column chunks {a.chunks[1]}); each task "
                 f"needs all of a row's probabilities. Rechunk with {name}.rechunk({{1: -1}})."
             )
-    elif a.ndim != 1:
+        return a
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
         hint = " Multilabel and multioutput targets are not supported." if a.ndim == 2 else ""
         raise InputError(f"{name} must be 1-D (one value per sample); got shape {a.shape}.{hint}")
     return a
 
 
 def _aligned(
-    specs: list[tuple[Any, str, Kind]], *, reference: tuple[da.Array, str] | None = None
-) -> list[da.Array | None]:
-    """Check the arrays and give the in-memory ones the row chunks of the dask ones.
+    specs: list[tuple[Any, str, Kind]],
+    sample_weight: Any,
+    *,
+    reference: tuple[da.Array, str] | None = None,
+) -> tuple[list[da.Array], da.Array | None]:
+    """The arrays of ``specs`` and ``sample_weight`` (if given) checked, in common row chunks.
 
-    The row chunks are ``reference``'s, else those of the first dask array among ``specs``;
+    The row chunks are ``reference``'s, else those of the first dask array among the arrays;
     with no dask array at all, ~128 MiB of float64 rows per chunk. Every array is then checked
     to have the row chunks of ``reference`` (or of the first array).
     """
-    arrays: list[Any] = []
-    for a, name, kind in specs:
-        if a is None:
-            arrays.append(None)
-            continue
-        if not isinstance(a, da.Array):
-            a = _in_memory(a, name, kind)
-        _check_dtype(a, name, kind)
-        arrays.append(_check_shape(a, name, kind))
-    candidates = [] if reference is None else [reference]
-    candidates += [(a, spec[1]) for a, spec in zip(arrays, specs, strict=True)]
-    dask_arrays = [(a, name) for a, name in candidates if isinstance(a, da.Array)]
-    if dask_arrays:
-        _check_known_chunks(*dask_arrays[0])
-        rows = dask_arrays[0][0].chunks[0]
+    if sample_weight is not None:
+        specs = [*specs, (sample_weight, "sample_weight", "numbers")]
+    named = [(_checked(a, name, kind), name) for a, name, kind in specs]
+    candidates = ([reference] if reference is not None else []) + named
+    on_dask = [(a, name) for a, name in candidates if isinstance(a, da.Array)]
+    if on_dask:
+        _check_known_chunks(*on_dask[0])
+        rows = on_dask[0][0].chunks[0]
     else:
-        rows = normalize_chunks("auto", shape=(arrays[0].shape[0],), dtype=np.float64)[0]
-    for i, a in enumerate(arrays):
-        if isinstance(a, np.ndarray):
+        rows = normalize_chunks("auto", shape=(named[0][0].shape[0],), dtype=np.float64)[0]
+    arrays = []
+    for a, _ in named:
+        if not isinstance(a, da.Array):
+            # An array of another length stays one block, for check_row_chunks to refuse.
             fits = a.shape[0] == sum(rows)
-            arrays[i] = da.from_array(a, chunks=(rows,) + (-1,) * (a.ndim - 1) if fits else -1)
-    base, base_name = reference if reference is not None else (arrays[0], specs[0][1])
-    for a, (_, name, _) in zip(arrays, specs, strict=True):
-        if a is not None and a is not base:
+            a = da.from_array(a, chunks=(rows,) + (-1,) * (a.ndim - 1) if fits else -1)
+        arrays.append(a)
+    base, base_name = reference if reference is not None else (arrays[0], named[0][1])
+    for a, (_, name) in zip(arrays, named, strict=True):
+        if a is not base:
             check_row_chunks(base, a, x_name=base_name, y_name=name)
-    return arrays
+    weight = arrays.pop() if sample_weight is not None else None
+    return arrays, weight
 
 
 def _prepare(
@@ -190,16 +190,9 @@ def _prepare(
     pred_name: str = "y_pred",
 ) -> tuple[da.Array, da.Array, da.Array | None]:
     """``y_true``, ``y_pred`` and ``sample_weight`` checked and in common row chunks."""
-    true, pred, weight = _aligned(
-        [
-            (y_true, "y_true", true_kind),
-            (y_pred, pred_name, pred_kind),
-            (sample_weight, "sample_weight", "numbers"),
-        ]
+    (true, pred), weight = _aligned(
+        [(y_true, "y_true", true_kind), (y_pred, pred_name, pred_kind)], sample_weight
     )
-    # Only sample_weight may be None.
-    assert true is not None
-    assert pred is not None
     strings = {true.dtype.kind in "US", pred.dtype.kind in "US"}
     if true_kind == "labels" and pred_kind == "labels" and len(strings) > 1:
         raise InputError("Mix of label input types (string and number)")
@@ -211,6 +204,34 @@ def _prepare(
     return true, pred, weight
 
 
+def _reduce(
+    task: Callable[..., Any],
+    arrays: tuple[da.Array, da.Array, da.Array | None],
+    *,
+    evaluator: Metric | ConfusionMatrix | Scorer,
+    stage: str,
+    result_stage: str,
+    split_every: int,
+    stacklevel: int,
+    **task_kwargs: Any,
+) -> Any:
+    """``task`` on every block, the states merged through the tree, ``evaluator`` of the root."""
+    parts = map_partitions(
+        task, *arrays, stage=f"{stage}-partition", with_position=True, **task_kwargs
+    )
+    root = tree_combine(
+        parts,
+        combine_states,
+        finalize_metric,
+        split_every=split_every,
+        stage=f"{stage}-combine",
+        finalize_stage=result_stage,
+        metric=evaluator,
+    )
+    # Warnings raised by the finalize task (on a worker) surface here, at the user's call.
+    return compute_one(root).unwrap(stacklevel=stacklevel)
+
+
 def _evaluate(
     metric: Metric | ConfusionMatrix,
     y_true: da.Array,
@@ -219,33 +240,27 @@ def _evaluate(
     split_every: int,
     stacklevel: int = 3,
 ) -> Any:
-    """Compute ``metric`` through the tree; ``stacklevel`` locates warnings at the user's call."""
+    """Compute ``metric`` through the tree; ``stacklevel`` as :func:`_reduce`'s."""
     stage = f"daskpar-{metric.stage}"
-    parts = map_partitions(
+    return _reduce(
         metric_partition,
-        y_true,
-        y_pred,
-        sample_weight,
-        stage=f"{stage}-partition",
-        with_position=True,
-        metric=metric,
-    )
-    root = tree_combine(
-        parts,
-        combine_metric_states,
-        finalize_metric,
+        (y_true, y_pred, sample_weight),
+        evaluator=metric,
+        stage=stage,
+        result_stage=f"{stage}-result",
         split_every=split_every,
-        stage=f"{stage}-combine",
-        finalize_stage=f"{stage}-result",
+        stacklevel=stacklevel + 1,
         metric=metric,
     )
-    # Warnings raised by the finalize task (on a worker) surface here, at the user's call.
-    return compute_one(root).unwrap(stacklevel=stacklevel)
 
 
-def _validate(params: dict[str, Any], constraints: dict[str, list[Any]], caller: str) -> None:
+def _validate(caller: str, split_every: int, **checks: tuple[Any, list[Any]]) -> None:
+    """Check each ``name=(value, constraints)`` and ``split_every``, as scikit-learn would."""
+    checks["split_every"] = (split_every, [Interval(Integral, 2, None, closed="left")])
     validate_parameter_constraints(
-        {**constraints, "split_every": _SPLIT_EVERY}, params, caller_name=caller
+        {name: constraints for name, (_, constraints) in checks.items()},
+        {name: value for name, (value, _) in checks.items()},
+        caller_name=caller,
     )
 
 
@@ -295,11 +310,7 @@ def accuracy_score(
     >>> accuracy_score(y_true, y_pred, normalize=False)
     4.0
     """
-    _validate(
-        {"normalize": normalize, "split_every": split_every},
-        {"normalize": ["boolean"]},
-        "accuracy_score",
-    )
+    _validate("accuracy_score", split_every, normalize=(normalize, ["boolean"]))
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
     return float(_evaluate(Accuracy(normalize=normalize), *arrays, split_every))
 
@@ -345,53 +356,76 @@ def balanced_accuracy_score(
     >>> balanced_accuracy_score(y_true, y_pred)
     0.625
     """
-    _validate(
-        {"adjusted": adjusted, "split_every": split_every},
-        {"adjusted": ["boolean"]},
-        "balanced_accuracy_score",
-    )
+    _validate("balanced_accuracy_score", split_every, adjusted=(adjusted, ["boolean"]))
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
     return float(_evaluate(BalancedAccuracy(adjusted=adjusted), *arrays, split_every))
+
+
+_PRF_SECTIONS = """Parameters
+    ----------
+    y_true, y_pred : dask or numpy arrays of shape (n_samples,)
+        True and predicted labels, in equal row chunks.
+    labels : array-like, optional
+        The labels to score over when ``average != "binary"`` (default: every label of
+        ``y_true`` and ``y_pred``, sorted). Labels absent from the data count zero samples.
+    pos_label : int, float, bool or str, default=1
+        The class to report with ``average="binary"`` (binary targets only).
+    average : {"binary", "micro", "macro", "weighted"}, default="binary"
+        ``"binary"``: the score of ``pos_label``. ``"micro"``: from the total true positives,
+        false negatives and false positives. ``"macro"``: the unweighted mean over labels.
+        ``"weighted"``: the mean over labels weighted by their true counts.
+    sample_weight : dask or numpy array of shape (n_samples,), optional
+        Weights, in the same row chunks.
+    zero_division : {"warn", 0.0, 1.0, np.nan}, default="warn"
+        The value where the ratio divides by zero; ``"warn"`` gives 0.0 with an
+        ``UndefinedMetricWarning``, ``np.nan`` leaves the label out of the average.
+    split_every : int, default=8
+        Fan-in of the tree that merges the partitions' counts.
+
+    Returns
+    -------
+    score : float
+
+    Raises
+    ------
+    InputError
+        With ``average`` in ``{"binary", "macro", "weighted"}`` and no ``labels``, if
+        ``y_pred`` holds labels that never occur in ``y_true`` (scikit-learn only warns, and
+        counts them as classes without true samples). Pass ``labels=`` to choose the labels."""
+
+
+def _prf_doc(function: Callable[..., float]) -> Callable[..., float]:
+    """Put the sections the three functions share where their docstring says ``{sections}``."""
+    function.__doc__ = (function.__doc__ or "").replace("{sections}", _PRF_SECTIONS)
+    return function
 
 
 def _precision_recall_f1(
     kind: Literal["precision", "recall", "f1"],
     y_true: Any,
     y_pred: Any,
+    sample_weight: Any,
+    split_every: int,
+    *,
     labels: Any,
     pos_label: Any,
     average: Any,
-    sample_weight: Any,
     zero_division: Any,
-    split_every: int,
 ) -> float:
     _validate(
-        {
-            "labels": labels,
-            "pos_label": pos_label,
-            "average": average,
-            "zero_division": zero_division,
-            "split_every": split_every,
-        },
-        {
-            "labels": ["array-like", None],
-            "pos_label": _POS_LABEL,
-            "average": _AVERAGE,
-            "zero_division": _ZERO_DIVISION,
-        },
         f"{kind}_score",
+        split_every,
+        labels=(labels, ["array-like", None]),
+        pos_label=(pos_label, [Real, str, "boolean", None]),
+        average=(average, [StrOptions({"binary", "micro", "macro", "weighted"})]),
+        zero_division=(zero_division, [Options(Real, {0.0, 1.0}), "nan", StrOptions({"warn"})]),
     )
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
-    metric = PrecisionRecallF1(
-        kind,
-        labels=_labels_tuple(labels),
-        pos_label=pos_label,
-        average=average,
-        zero_division=zero_division,
-    )
+    metric = PrecisionRecallF1(kind, _labels_tuple(labels), pos_label, average, zero_division)
     return float(_evaluate(metric, *arrays, split_every, stacklevel=4))
 
 
+@_prf_doc
 def precision_score(
     y_true: Any,
     y_pred: Any,
@@ -405,37 +439,7 @@ def precision_score(
 ) -> float:
     """Precision ``tp / (tp + fp)``, as scikit-learn's ``precision_score``.
 
-    Parameters
-    ----------
-    y_true, y_pred : dask or numpy arrays of shape (n_samples,)
-        True and predicted labels, in equal row chunks.
-    labels : array-like, optional
-        The labels to score over when ``average != "binary"`` (default: every label of
-        ``y_true`` and ``y_pred``, sorted). Labels absent from the data count zero samples.
-    pos_label : int, float, bool or str, default=1
-        The class to report with ``average="binary"`` (binary targets only).
-    average : {"binary", "micro", "macro", "weighted"}, default="binary"
-        ``"binary"``: the score of ``pos_label``. ``"micro"``: from the total true positives,
-        false negatives and false positives. ``"macro"``: the unweighted mean over labels.
-        ``"weighted"``: the mean over labels weighted by their true counts.
-    sample_weight : dask or numpy array of shape (n_samples,), optional
-        Weights, in the same row chunks.
-    zero_division : {"warn", 0.0, 1.0, np.nan}, default="warn"
-        The value where the ratio divides by zero; ``"warn"`` gives 0.0 with an
-        ``UndefinedMetricWarning``, ``np.nan`` leaves the label out of the average.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
-
-    Returns
-    -------
-    score : float
-
-    Raises
-    ------
-    InputError
-        With ``average`` in ``{"binary", "macro", "weighted"}`` and no ``labels``, if
-        ``y_pred`` holds labels that never occur in ``y_true`` (scikit-learn only warns, and
-        counts them as classes without true samples). Pass ``labels=`` to choose the labels.
+    {sections}
 
     Examples
     --------
@@ -449,18 +453,12 @@ def precision_score(
     0.3333333333333333
     """
     return _precision_recall_f1(
-        "precision",
-        y_true,
-        y_pred,
-        labels,
-        pos_label,
-        average,
-        sample_weight,
-        zero_division,
-        split_every,
-    )
+        "precision", y_true, y_pred, sample_weight, split_every, labels=labels,
+        pos_label=pos_label, average=average, zero_division=zero_division,
+    )  # fmt: skip
 
 
+@_prf_doc
 def recall_score(
     y_true: Any,
     y_pred: Any,
@@ -474,37 +472,7 @@ def recall_score(
 ) -> float:
     """Recall ``tp / (tp + fn)``, as scikit-learn's ``recall_score``.
 
-    Parameters
-    ----------
-    y_true, y_pred : dask or numpy arrays of shape (n_samples,)
-        True and predicted labels, in equal row chunks.
-    labels : array-like, optional
-        The labels to score over when ``average != "binary"`` (default: every label of
-        ``y_true`` and ``y_pred``, sorted). Labels absent from the data count zero samples.
-    pos_label : int, float, bool or str, default=1
-        The class to report with ``average="binary"`` (binary targets only).
-    average : {"binary", "micro", "macro", "weighted"}, default="binary"
-        ``"binary"``: the score of ``pos_label``. ``"micro"``: from the total true positives,
-        false negatives and false positives. ``"macro"``: the unweighted mean over labels.
-        ``"weighted"``: the mean over labels weighted by their true counts.
-    sample_weight : dask or numpy array of shape (n_samples,), optional
-        Weights, in the same row chunks.
-    zero_division : {"warn", 0.0, 1.0, np.nan}, default="warn"
-        The value where the ratio divides by zero; ``"warn"`` gives 0.0 with an
-        ``UndefinedMetricWarning``, ``np.nan`` leaves the label out of the average.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
-
-    Returns
-    -------
-    score : float
-
-    Raises
-    ------
-    InputError
-        With ``average`` in ``{"binary", "macro", "weighted"}`` and no ``labels``, if
-        ``y_pred`` holds labels that never occur in ``y_true`` (scikit-learn only warns, and
-        counts them as classes without true samples). Pass ``labels=`` to choose the labels.
+    {sections}
 
     Examples
     --------
@@ -516,18 +484,12 @@ def recall_score(
     0.3333333333333333
     """
     return _precision_recall_f1(
-        "recall",
-        y_true,
-        y_pred,
-        labels,
-        pos_label,
-        average,
-        sample_weight,
-        zero_division,
-        split_every,
-    )
+        "recall", y_true, y_pred, sample_weight, split_every, labels=labels,
+        pos_label=pos_label, average=average, zero_division=zero_division,
+    )  # fmt: skip
 
 
+@_prf_doc
 def f1_score(
     y_true: Any,
     y_pred: Any,
@@ -541,37 +503,7 @@ def f1_score(
 ) -> float:
     """F1 ``2 tp / (2 tp + fp + fn)``, as scikit-learn's ``f1_score``.
 
-    Parameters
-    ----------
-    y_true, y_pred : dask or numpy arrays of shape (n_samples,)
-        True and predicted labels, in equal row chunks.
-    labels : array-like, optional
-        The labels to score over when ``average != "binary"`` (default: every label of
-        ``y_true`` and ``y_pred``, sorted). Labels absent from the data count zero samples.
-    pos_label : int, float, bool or str, default=1
-        The class to report with ``average="binary"`` (binary targets only).
-    average : {"binary", "micro", "macro", "weighted"}, default="binary"
-        ``"binary"``: the score of ``pos_label``. ``"micro"``: from the total true positives,
-        false negatives and false positives. ``"macro"``: the unweighted mean over labels.
-        ``"weighted"``: the mean over labels weighted by their true counts.
-    sample_weight : dask or numpy array of shape (n_samples,), optional
-        Weights, in the same row chunks.
-    zero_division : {"warn", 0.0, 1.0, np.nan}, default="warn"
-        The value where the ratio divides by zero; ``"warn"`` gives 0.0 with an
-        ``UndefinedMetricWarning``, ``np.nan`` leaves the label out of the average.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
-
-    Returns
-    -------
-    score : float
-
-    Raises
-    ------
-    InputError
-        With ``average`` in ``{"binary", "macro", "weighted"}`` and no ``labels``, if
-        ``y_pred`` holds labels that never occur in ``y_true`` (scikit-learn only warns, and
-        counts them as classes without true samples). Pass ``labels=`` to choose the labels.
+    {sections}
 
     Examples
     --------
@@ -585,16 +517,9 @@ def f1_score(
     0.6666666666666666
     """
     return _precision_recall_f1(
-        "f1",
-        y_true,
-        y_pred,
-        labels,
-        pos_label,
-        average,
-        sample_weight,
-        zero_division,
-        split_every,
-    )
+        "f1", y_true, y_pred, sample_weight, split_every, labels=labels,
+        pos_label=pos_label, average=average, zero_division=zero_division,
+    )  # fmt: skip
 
 
 def confusion_matrix(
@@ -638,9 +563,10 @@ def confusion_matrix(
            [1, 0, 2]])
     """
     _validate(
-        {"labels": labels, "normalize": normalize, "split_every": split_every},
-        {"labels": ["array-like", None], "normalize": [StrOptions({"true", "pred", "all"}), None]},
         "confusion_matrix",
+        split_every,
+        labels=(labels, ["array-like", None]),
+        normalize=(normalize, [StrOptions({"true", "pred", "all"}), None]),
     )
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
     metric = ConfusionMatrix(labels=_labels_tuple(labels), normalize=normalize)
@@ -695,9 +621,10 @@ def log_loss(
     0.21616
     """
     _validate(
-        {"normalize": normalize, "labels": labels, "split_every": split_every},
-        {"normalize": ["boolean"], "labels": ["array-like", None]},
         "log_loss",
+        split_every,
+        normalize=(normalize, ["boolean"]),
+        labels=(labels, ["array-like", None]),
     )
     arrays = _prepare(
         y_true,
@@ -767,9 +694,9 @@ def roc_auc_score(
     0.75
     """
     _validate(
-        {"max_bins": max_bins, "split_every": split_every},
-        {"max_bins": [Interval(Integral, 2, None, closed="left")]},
         "roc_auc_score",
+        split_every,
+        max_bins=(max_bins, [Interval(Integral, 2, None, closed="left")]),
     )
     arrays = _prepare(
         y_true, y_score, sample_weight, true_kind="labels", pred_kind="numbers", pred_name="y_score"
@@ -782,9 +709,13 @@ def roc_auc_score(
 
 
 def _regression(
-    metric: Metric, caller: str, y_true: Any, y_pred: Any, sample_weight: Any, split_every: int
+    metric: R2 | MeanSquaredError | MeanAbsoluteError,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    split_every: int,
 ) -> float:
-    _validate({"split_every": split_every}, {}, caller)
+    _validate(metric.name, split_every)
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="numbers", pred_kind="numbers")
     return float(_evaluate(metric, *arrays, split_every, stacklevel=4))
 
@@ -817,7 +748,7 @@ def r2_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every
     >>> round(r2_score(y_true, y_pred), 4)
     0.9486
     """
-    return _regression(R2(), "r2_score", y_true, y_pred, sample_weight, split_every)
+    return _regression(R2(), y_true, y_pred, sample_weight, split_every)
 
 
 def mean_squared_error(
@@ -847,9 +778,7 @@ def mean_squared_error(
     >>> round(mean_squared_error(y_true, y_pred), 4)
     0.375
     """
-    return _regression(
-        MeanSquaredError(), "mean_squared_error", y_true, y_pred, sample_weight, split_every
-    )
+    return _regression(MeanSquaredError(), y_true, y_pred, sample_weight, split_every)
 
 
 def mean_absolute_error(
@@ -879,9 +808,7 @@ def mean_absolute_error(
     >>> round(mean_absolute_error(y_true, y_pred), 4)
     0.5
     """
-    return _regression(
-        MeanAbsoluteError(), "mean_absolute_error", y_true, y_pred, sample_weight, split_every
-    )
+    return _regression(MeanAbsoluteError(), y_true, y_pred, sample_weight, split_every)
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,28 +864,18 @@ def score(
     if scoring is None:
         scoring = "accuracy" if is_classifier(estimator) else "r2"
     scorer = get_scorer(scoring)
-    _validate({"split_every": split_every}, {}, "score")
+    _validate("score", split_every)
     X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
-    y, weight = _aligned(
-        [(y, "y", "labels"), (sample_weight, "sample_weight", "numbers")], reference=(X, "X")
-    )
-    parts = map_partitions(
+    (y,), weight = _aligned([(y, "y", "labels")], sample_weight, reference=(X, "X"))
+    value = _reduce(
         scorer_partition,
-        X,
-        y,
-        weight,
-        stage="daskpar-score-partition",
-        with_position=True,
+        (X, y, weight),
+        evaluator=scorer,
+        stage="daskpar-score",
+        result_stage="daskpar-score",
+        split_every=split_every,
+        stacklevel=3,
         scorer=scorer,
         model=broadcast(estimator),
     )
-    root = tree_combine(
-        parts,
-        combine_metric_states,
-        finalize_scorer,
-        split_every=split_every,
-        stage="daskpar-score-combine",
-        finalize_stage="daskpar-score",
-        scorer=scorer,
-    )
-    return float(compute_one(root).unwrap(stacklevel=2))
+    return float(value)

@@ -24,7 +24,7 @@ def run(*args: str, scheduler: str | None = None) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["make-data"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["make-data"], ["search"]])
 def test_help(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
@@ -48,6 +48,29 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert len(accuracies) == 2
     # Better than the 50% of guessing on balanced binary data.
     assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
+
+
+def test_search_prints_the_ranked_candidates(tmp_path: Path) -> None:
+    store = tmp_path / "data.zarr"
+    made = run(
+        "make-data", str(store), "--rows", "12000", "--features", "6", "--chunk-rows", "1500"
+    )
+    assert made.returncode == 0, made.stderr
+    grid = '{"alpha": [1e-4, 0.3], "penalty": ["l1"]}'
+    result = run(
+        "search", str(store), "--grid", grid, "--epochs", "2", "--workers", "2",
+        "--dashboard-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "searching 2 candidates x 3 folds on 12,000 rows x 6 features in 8 blocks" in out
+    lines = out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["rank", "mean"])
+    ranks = [int(ln.split()[0]) for ln in lines[header + 1 : header + 3]]
+    assert ranks == [1, 2]
+    # Heavy L1 regularisation zeroes the model: the small alpha wins.
+    assert "alpha=0.0001, penalty='l1'" in lines[header + 1]
+    assert "best: alpha=0.0001, penalty='l1'" in out
 
 
 def test_demo_small(tmp_path: Path) -> None:
@@ -83,6 +106,8 @@ def test_demo_small(tmp_path: Path) -> None:
         (["train", "{tmp}/data.csv"], "CSV data needs --target COLUMN"),
         (["make-data", "{tmp}", "--rows", "10"], "exists; pass --overwrite"),
         (["train", "{tmp}/data.zarr", "--epochs", "0"], "Invalid value for '--epochs'"),
+        (["search", "{tmp}/data.zarr", "--grid", "{{oops"], "not valid JSON"),
+        (["search", "{tmp}/data.zarr", "--grid", '{{"alpha": 1}}'], "non-empty list of values"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(

@@ -80,12 +80,14 @@ def assert_matches_sklearn(
     expected = getattr(skm, name)(y_true, y_pred, sample_weight=w, **kwargs)
     for rows, split_every in PARTITIONINGS:
         got = run(name, y_true, y_pred, w, rows, split_every, **kwargs)
-        if isinstance(expected, np.ndarray):
-            assert got.dtype == expected.dtype
-            np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=f"{rows}, {split_every}")
+        where = f"{rows}, {split_every}"
+        assert type(got) is type(expected), where
+        if np.asarray(expected).dtype.kind in "iu":
+            # Counts are exact, whatever the partitioning.
+            assert got.dtype == expected.dtype, where
+            np.testing.assert_array_equal(got, expected, err_msg=where)
         else:
-            assert isinstance(got, float)
-            np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=f"{rows}, {split_every}")
+            np.testing.assert_allclose(got, expected, rtol=rtol, err_msg=where)
 
 
 @contextmanager
@@ -162,15 +164,6 @@ def test_classification_equals_sklearn(
     y_true, y_pred = DATA[data]
     w = {None: None, "float": WEIGHTS, "int": INT_WEIGHTS}[weights]
     assert_matches_sklearn(name, y_true, y_pred, w, **kwargs)
-
-
-def test_confusion_matrix_counts_are_exact_integers() -> None:
-    y_true, y_pred = DATA["multiclass"]
-    got = dm.confusion_matrix(split(y_true, 777), split(y_pred, 777), sample_weight=INT_WEIGHTS)
-    np.testing.assert_array_equal(
-        got, skm.confusion_matrix(y_true, y_pred, sample_weight=INT_WEIGHTS)
-    )
-    assert got.dtype == np.int64
 
 
 def test_zero_division_warns_as_sklearn() -> None:
@@ -398,17 +391,23 @@ def test_stray_predicted_label_raises_in_binary() -> None:
         dm.recall_score(split(y_true, 777), split(y_pred, 777))
 
 
-def test_stray_predicted_labels_follow_sklearn_where_meaningful() -> None:
-    cases: list[tuple[str, dict[str, Any]]] = [
-        ("accuracy_score", {}),
-        ("confusion_matrix", {}),
-        *[(f, {"average": "micro"}) for f in PRF],
-        ("precision_score", {"average": "macro", "labels": [0, 1, 2, 3]}),
-        ("precision_score", {"average": "weighted", "labels": [0, 1, 2]}),
-    ]
-    for name, kwargs in cases:
-        assert_matches_sklearn(name, STRAY_TRUE, STRAY_PRED, None, **kwargs)
-    # With labels given, scikit-learn's warnings come through.
+STRAY_AS_SKLEARN: list[tuple[str, dict[str, Any]]] = [
+    ("accuracy_score", {}),
+    ("confusion_matrix", {}),
+    *[(f, {"average": "micro"}) for f in PRF],
+    ("precision_score", {"average": "macro", "labels": [0, 1, 2, 3]}),
+    ("precision_score", {"average": "weighted", "labels": [0, 1, 2]}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STRAY_AS_SKLEARN, ids=str)
+def test_stray_predicted_labels_follow_sklearn_where_meaningful(
+    name: str, kwargs: dict[str, Any]
+) -> None:
+    assert_matches_sklearn(name, STRAY_TRUE, STRAY_PRED, None, **kwargs)
+
+
+def test_stray_labels_given_pass_sklearns_warnings_through() -> None:
     message = "Recall is ill-defined"
     with pytest.warns(UndefinedMetricWarning, match=message):
         expected = skm.recall_score(STRAY_TRUE, STRAY_PRED, average="macro", labels=[0, 1, 2, 3])
@@ -478,6 +477,29 @@ def test_length_mismatch_and_bad_shapes(name: str, y_true: da.Array, y_pred: da.
         function(y_true, y_pred, split_every=1)
 
 
+ZERO_WEIGHT_CASES = [(name, t, p, {}) for name, t, p in FUNCTIONS] + [
+    ("accuracy_score", LABELS, LABELS, {"normalize": False}),
+    ("log_loss", LABELS, PROBA, {"normalize": False}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "y_true", "y_pred", "kwargs"),
+    ZERO_WEIGHT_CASES,
+    ids=[f"{c[0]}-{c[3]}" for c in ZERO_WEIGHT_CASES],
+)
+def test_all_zero_sample_weights_raise_as_sklearn(
+    name: str, y_true: da.Array, y_pred: da.Array, kwargs: dict[str, Any]
+) -> None:
+    # Only the merged state can tell: partitions of zeros next to non-zero ones are fine.
+    message = "Sample weights must contain at least one non-zero number"
+    zeros = np.zeros(N)
+    with pytest.raises(ValueError, match=message):
+        getattr(skm, name)(y_true.compute(), y_pred.compute(), sample_weight=zeros, **kwargs)
+    with pytest.raises(dp.InputError, match=message):
+        getattr(dm, name)(y_true, y_pred, sample_weight=zeros, **kwargs)
+
+
 @pytest.mark.parametrize("name", ["log_loss", "roc_auc_score", "r2_score"])
 def test_non_numeric_predictions(name: str) -> None:
     with no_task_runs(), pytest.raises(dp.InputError, match="must have a numeric dtype"):
@@ -487,6 +509,8 @@ def test_non_numeric_predictions(name: str) -> None:
 def test_mixed_label_types_and_bad_parameters() -> None:
     with no_task_runs(), pytest.raises(dp.InputError, match="Mix of label input types"):
         dm.accuracy_score(["a", "b"], [0, 1])
+    with no_task_runs(), pytest.raises(dp.InputError, match="y_true is None"):
+        dm.accuracy_score(None, [0, 1])
     with pytest.raises(InvalidParameterError, match="'average' parameter of f1_score"):
         dm.f1_score([0, 1], [0, 1], average="samples")  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="'max_bins' parameter"):
@@ -627,6 +651,19 @@ def test_scorer_partition_state_and_errors(
     multi, Xm, ym = models["multiclass"]
     with pytest.raises(dp.InputError, match="Multiclass ROC AUC is not supported yet"):
         dm.score(multi, split(Xm, 500), split(ym, 500), "roc_auc")
+
+
+def test_neg_log_loss_scorer_uses_the_models_classes(
+    models: dict[str, tuple[BaseEstimator, np.ndarray, np.ndarray]],
+) -> None:
+    # y misses class 2: scikit-learn's scorer raises, daskpar's scores with labels=classes_.
+    model, X, y = models["multiclass"]
+    keep = y != 2
+    with pytest.raises(ValueError, match="different number of classes"):
+        skm.get_scorer("neg_log_loss")(model, X[keep], y[keep])
+    expected = -skm.log_loss(y[keep], model.predict_proba(X[keep]), labels=model.classes_)
+    got = dm.score(model, split(X[keep], 300), split(y[keep], 300), "neg_log_loss")
+    assert got == pytest.approx(expected, rel=1e-11)
 
 
 def test_score_defaults_to_the_estimators_score_and_names_its_tasks(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import dask.array as da
@@ -68,12 +67,6 @@ def dask_rows(X: np.ndarray, chunks: Any) -> da.Array:
     return da.from_array(X, chunks=(chunks, -1))
 
 
-def params_of(kind: type) -> BaseEstimator:
-    """scikit-learn's scaler of the same kind, with default parameters."""
-    ref: BaseEstimator = OURS[kind]()
-    return ref
-
-
 def sk_fit(ref: BaseEstimator, X: np.ndarray, **fit_params: Any) -> Any:
     """scikit-learn's fit: the reference.
 
@@ -119,7 +112,7 @@ def assert_transforms_like_numpy(scaler: Any, X: np.ndarray, chunks: Any) -> Non
 
 
 class Recorder(Callback):
-    """Records the key of every task the local schedulers run."""
+    """Records the key of every task the local schedulers run (a context manager)."""
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -132,12 +125,6 @@ class Recorder(Callback):
         return Counter(key_split(k) for k in self.keys)
 
 
-@contextmanager
-def recording() -> Iterator[Recorder]:
-    with Recorder() as rec:
-        yield rec
-
-
 # --------------------------------------------------------------------------------------------
 # fit: equal to scikit-learn for any partitioning and split_every
 
@@ -148,7 +135,7 @@ def recording() -> Iterator[Recorder]:
 def test_fit_equals_scikit_learn(kind: type, chunks: Any, split_every: int) -> None:
     X = badly_scaled()
     ours = kind(split_every=split_every).fit(dask_rows(X, chunks))
-    assert_same_fit(ours, sk_fit(params_of(kind), X))
+    assert_same_fit(ours, sk_fit(OURS[kind](), X))
 
 
 @pytest.mark.parametrize(
@@ -191,15 +178,16 @@ def test_standard_scaler_sample_weight(chunks: Any) -> None:
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)
 def test_dtypes_follow_scikit_learn(kind: type, dtype: type) -> None:
     X: np.ndarray = (np.random.default_rng(3).normal(size=(300, 3)) * 100).astype(dtype)
-    ours = kind().fit(dask_rows(X, 64))
-    assert_same_fit(ours, sk_fit(params_of(kind), X))
+    ours, ref = kind().fit(dask_rows(X, 64)), sk_fit(OURS[kind](), X)
+    assert_same_fit(ours, ref)
     Xt = ours.transform(dask_rows(X, 64))
-    assert Xt.dtype == sk_fit(params_of(kind), X).transform(X).dtype
+    assert Xt.dtype == ref.transform(X).dtype
     assert Xt.compute().dtype == Xt.dtype
 
 
-def test_float32_with_weights_keeps_scikit_learn_dtypes() -> None:
-    X = np.random.default_rng(4).normal(5, 2, size=(200, 3)).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_weighted_fit_keeps_scikit_learn_dtypes(dtype: type) -> None:
+    X = np.random.default_rng(4).normal(5, 2, size=(200, 3)).astype(dtype)
     w = np.random.default_rng(4).uniform(0, 1, 200)
     for params in ({}, {"with_mean": False, "with_std": False}):
         ref = sk_fit(skp.StandardScaler(**params), X, sample_weight=w)
@@ -212,7 +200,7 @@ def test_nan_is_ignored_in_fit_and_kept_in_transform(kind: type) -> None:
     X = badly_scaled(seed=5)
     X[:, 1] = np.nan  # a feature without any value
     X[::7, 2] = np.nan
-    ref = sk_fit(params_of(kind), X)
+    ref = sk_fit(OURS[kind](), X)
     ours = kind(split_every=2).fit(dask_rows(X, (0, 1, 99, 0, 250, 250)))
     assert_same_fit(ours, ref)
     Xt = ours.transform(dask_rows(X, 100)).compute()
@@ -232,7 +220,7 @@ def test_per_feature_counts_collapse_to_a_scalar_when_equal() -> None:
 def test_constant_features_get_scale_one(kind: type) -> None:
     X = np.column_stack([np.full(500, 1e6 + 0.1), np.zeros(500), np.linspace(-1, 1, 500)])
     ours = kind().fit(dask_rows(X, 99))
-    assert_same_fit(ours, sk_fit(params_of(kind), X))
+    assert_same_fit(ours, sk_fit(OURS[kind](), X))
     assert ours.scale_[1] == 1.0  # all zeros
     if kind is not MaxAbsScaler:
         assert ours.scale_[0] == 1.0  # constant
@@ -279,9 +267,9 @@ def test_standard_scaler_independent_of_partitioning(cuts: list[int], split_ever
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)
 def test_transform_is_lazy_and_blockwise(kind: type) -> None:
     X = badly_scaled(seed=9)
-    scaler, ref = kind().fit(dask_rows(X, 100)), sk_fit(params_of(kind), X)
+    scaler, ref = kind().fit(dask_rows(X, 100)), sk_fit(OURS[kind](), X)
     Xd = dask_rows(X, (0, 150, 450))
-    with recording() as rec:
+    with Recorder() as rec:
         Xt = scaler.transform(Xd)
         X_back = scaler.inverse_transform(Xt)
     assert rec.keys == []  # building the graphs computed nothing
@@ -298,7 +286,7 @@ def test_transform_is_lazy_and_blockwise(kind: type) -> None:
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)
 def test_fit_runs_named_stages_once_per_partition(kind: type) -> None:
     X = badly_scaled(seed=10)
-    with recording() as rec:
+    with Recorder() as rec:
         kind(split_every=2).fit(dask_rows(X, 100))
     stages = rec.stages()
     prefix = STAGES[kind]
@@ -310,7 +298,7 @@ def test_fit_runs_named_stages_once_per_partition(kind: type) -> None:
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)
 def test_numpy_input_is_scikit_learn(kind: type) -> None:
     X = badly_scaled(seed=11)
-    ours, ref = kind().fit(X), sk_fit(params_of(kind), X)
+    ours, ref = kind().fit(X), sk_fit(OURS[kind](), X)
     for name in ("scale_", "n_samples_seen_"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(ref, name))
     np.testing.assert_array_equal(ours.transform(X), ref.transform(X))
@@ -331,7 +319,7 @@ def test_copy_false_never_modifies_dask_blocks(kind: type) -> None:
 
 def test_fit_transform_of_dask_input_is_lazy() -> None:
     X = badly_scaled(seed=13)
-    with recording() as rec:
+    with Recorder() as rec:
         Xt = StandardScaler().fit_transform(dask_rows(X, 100))
     assert key_split(Xt.name) == "daskpar-standard-scaler-transform"
     assert "daskpar-standard-scaler-transform" not in rec.stages()
@@ -348,7 +336,7 @@ def test_pipeline_fuses_the_scaling_into_the_model_tasks(
     X = X * [1e3, 1e-3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] + 50
     Xd, yd = as_dask(X, y, 1000)
     pipe = make_pipeline(StandardScaler(), dp.ParallelIncremental(SGDClassifier(), random_state=0))
-    with recording() as rec:
+    with Recorder() as rec:
         pipe.fit(Xd, yd)
     stages = rec.stages()
     # The scaler's statistics, the classes and one epoch of the model: nothing else. The
@@ -449,7 +437,10 @@ def test_bad_sample_weight() -> None:
         StandardScaler().fit(Xd, sample_weight=da.from_array(w, chunks=150))
     with pytest.raises(dp.InputError, match="different numbers of rows: 600 and 599"):
         StandardScaler().fit(Xd, sample_weight=w[:-1])
-    with pytest.raises(dp.InputError, match="Sample weights must be 1D array or scalar"):
+    with pytest.raises(
+        dp.InputError,
+        match=r"sample_weight must be 1-D \(one weight per row\); got shape \(600, 1\)",
+    ):
         StandardScaler().fit(Xd, sample_weight=w[:, None])
     with pytest.raises(dp.InputError, match="at least one non-zero number"):
         StandardScaler().fit(Xd, sample_weight=np.zeros(X.shape[0]))

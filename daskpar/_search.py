@@ -1,0 +1,1007 @@
+"""Hyper-parameter search on the workers: every candidate and fold trained from one read per block.
+
+A search of C candidates and K folds trains C x K models ("trials") together. Per epoch::
+
+    block --search_partition--> StateTuple (a TrialState per trial) --combine--> ...
+          --update_trials--> every trial's next model and scores
+
+One task per block reads it once and, for every trial whose fold trains on the block, runs
+``partial_fit`` on it; for every trial whose fold validates on it, the task scores the trial's
+current model (the previous epoch's), so validation costs no extra read. The states merge
+element-wise through one tree. Scalers in a pipeline are fitted first, in one pass per scaler
+step, once per distinct scaler setting and fold. A last pass scores the final models.
+
+Folds are whole row blocks: ``cv=K`` puts every non-empty block in exactly one validation fold.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.model_selection import ParameterGrid, ParameterSampler
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from . import metrics
+from ._families import family_for
+from ._graph import broadcast, compute_one, map_partitions, tree_combine
+from ._incremental import ParallelIncremental
+from ._metrics import Scorer, get_scorer
+from ._preprocessing import _OutOfCoreScaler
+from ._tasks import (
+    SearchPlan,
+    Trial,
+    combine_states,
+    prepare_partition,
+    prepared_attributes,
+    search_partition,
+    transform_block,
+    update_trials,
+)
+from ._validation import check_scorer_applies, check_X_y
+from .errors import InputError
+
+__all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]
+
+Folds = list[tuple[frozenset[int], frozenset[int]]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The scores of the candidates scored in one pass, after ``epochs`` epochs of training.
+
+    ``scores[c]`` has shape (n_metrics, n_folds); the times are per fold, in seconds.
+    """
+
+    epochs: int
+    scores: dict[int, np.ndarray]
+    fit_times: dict[int, np.ndarray]
+    score_times: dict[int, np.ndarray]
+
+    def means(self, metric: int) -> dict[int, float]:
+        return {c: float(s[metric].mean()) for c, s in self.scores.items()}
+
+
+def _split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
+    """The scaler steps and the final ParallelIncremental of a searchable estimator."""
+    if isinstance(estimator, ParallelIncremental):
+        return [], estimator
+    if isinstance(estimator, Pipeline):
+        *steps, (_, last) = estimator.steps
+        if isinstance(last, ParallelIncremental) and all(
+            isinstance(step, _OutOfCoreScaler) for _, step in steps
+        ):
+            return [step for _, step in steps], last
+    raise InputError(
+        "daskpar's searches take a ParallelIncremental, or a Pipeline of daskpar scalers "
+        "(StandardScaler, MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental; got "
+        f"{estimator!r}."
+    )
+
+
+def block_folds(
+    cv: Any,
+    block_sizes: Sequence[int],
+    *,
+    shuffle: bool,
+    random_state: np.random.RandomState,
+) -> Folds:
+    """(train blocks, test blocks) per fold; empty blocks are left out of every fold."""
+    blocks = [i for i, n in enumerate(block_sizes) if n > 0]
+    order = list(random_state.permutation(blocks)) if shuffle else blocks
+    if isinstance(cv, Integral):
+        if len(blocks) < int(cv):
+            raise InputError(
+                f"cv={cv} puts whole row blocks in {cv} validation folds, but X has "
+                f"{len(blocks)} non-empty block(s). Split X into more row blocks "
+                "(X.rechunk({0: ...})) or lower cv."
+            )
+        tests = [frozenset(int(b) for b in part) for part in np.array_split(order, int(cv))]
+        return [(frozenset(blocks) - test, test) for test in tests]
+    if isinstance(cv, Real):
+        n_test = max(1, round(float(cv) * len(blocks)))
+        if n_test >= len(blocks):
+            raise InputError(
+                f"cv={cv} holds out whole row blocks, and X has {len(blocks)} non-empty "
+                "block(s): nothing would be left to train on. Split X into more row blocks."
+            )
+        test = frozenset(int(b) for b in order[-n_test:])
+        return [(frozenset(blocks) - test, test)]
+    folds: Folds = []
+    for k, split in enumerate(cv):
+        train, test = (frozenset(int(b) for b in part) for part in split)
+        bad = sorted(b for b in train | test if not 0 <= b < len(block_sizes))
+        if bad or not train or not test or train & test:
+            raise InputError(
+                f"Fold {k} of cv must be a pair (train blocks, test blocks) of disjoint, "
+                f"non-empty lists of block indices in [0, {len(block_sizes)}); got {split!r}."
+            )
+        folds.append((train, test))
+    if not folds:
+        raise InputError("cv holds no folds.")
+    return folds
+
+
+def _scorers(scoring: Any, model: ParallelIncremental) -> dict[str, Scorer]:
+    """Scorers by name; a single metric is called ``"score"``, as in scikit-learn."""
+    if scoring is None:
+        default = "accuracy" if is_classifier(model.estimator) else "r2"
+        return {"score": get_scorer(model.scoring or default)}
+    if isinstance(scoring, str | Scorer):
+        return {"score": get_scorer(scoring)}
+    if isinstance(scoring, Mapping):
+        return {str(name): get_scorer(s) for name, s in scoring.items()}
+    names = list(scoring)
+    if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise InputError(
+            f"scoring must be a scorer name, a list of distinct names or a dict; got {scoring!r}."
+        )
+    return {name: get_scorer(name) for name in names}
+
+
+def _masked_params(candidates: Sequence[Mapping[str, Any]]) -> dict[str, np.ma.MaskedArray]:
+    """``param_<name>`` columns as scikit-learn builds them: masked where a candidate lacks it."""
+    by_name: dict[str, dict[int, Any]] = defaultdict(dict)
+    for i, params in enumerate(candidates):
+        for name, value in params.items():
+            by_name[f"param_{name}"][i] = value
+    out = {}
+    for key, values in by_name.items():
+        try:
+            arr = np.array(list(values.values()))
+            dtype = arr.dtype if arr.dtype.kind != "U" and arr.ndim == 1 else np.dtype(object)
+        except ValueError:
+            dtype = np.dtype(object)
+        column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
+        for i, value in values.items():
+            column[i] = value
+        out[key] = column
+    return out
+
+
+def _rank(means: np.ndarray) -> np.ndarray:
+    """Rank 1 for the best mean score; NaN scores rank last, as in scikit-learn."""
+    if np.isnan(means).all():
+        return np.ones(len(means), dtype=np.int32)
+    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+    return rankdata(-filled, method="min").astype(np.int32)
+
+
+def format_results(
+    candidates: Sequence[Mapping[str, Any]],
+    test_scores: Mapping[str, np.ndarray],
+    fit_times: np.ndarray,
+    score_times: np.ndarray,
+) -> dict[str, Any]:
+    """``cv_results_`` in scikit-learn's layout from (candidate x fold) arrays."""
+    results: dict[str, Any] = {
+        "mean_fit_time": fit_times.mean(axis=1),
+        "std_fit_time": fit_times.std(axis=1),
+        "mean_score_time": score_times.mean(axis=1),
+        "std_score_time": score_times.std(axis=1),
+        **_masked_params(candidates),
+        "params": list(candidates),
+    }
+    for name, scores in test_scores.items():
+        for k in range(scores.shape[1]):
+            results[f"split{k}_test_{name}"] = scores[:, k]
+        results[f"mean_test_{name}"] = scores.mean(axis=1)
+        results[f"std_test_{name}"] = scores.std(axis=1)
+        results[f"rank_test_{name}"] = _rank(results[f"mean_test_{name}"])
+    return results
+
+
+def _best_has(attr: str) -> Any:
+    def check(self: _BaseSearch) -> bool:
+        if hasattr(self, "best_estimator_"):
+            return hasattr(self.best_estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
+    """Shared fit, results and delegation of the searches."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "estimator": [HasMethods(["fit"])],
+        "scoring": [str, Scorer, list, tuple, dict, None],
+        "cv": [
+            Interval(Integral, 2, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+            "cv_object",
+        ],
+        "refit": ["boolean", str],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "max_trials": [Interval(Integral, 1, None, closed="left")],
+        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        scoring: Any = None,
+        cv: Any = 3,
+        refit: bool | str = True,
+        shuffle: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        max_trials: int = 1024,
+        split_every: int = 8,
+        verbose: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.max_trials = max_trials
+        self.split_every = split_every
+        self.verbose = verbose
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _n_candidates(self) -> int:
+        return len(self._candidates())
+
+    def _after_scores(self, snapshot: Snapshot, metric: int | None) -> set[int] | None:
+        """Hook after the remaining candidates' models are scored: which candidates to keep."""
+        return None
+
+    # ----------------------------------------------------------------------------------------
+    # fitting
+
+    def fit(self, X: Any, y: Any, *, classes: Any = None) -> Any:
+        """Train every candidate on every fold together, then refit the best on all of X.
+
+        Parameters
+        ----------
+        X : dask array of shape (n_samples, n_features), or array-like
+            Partitioned along rows only; the folds are made of whole row blocks.
+        y : dask array of shape (n_samples,), or array-like
+            Row chunks equal to ``X``'s.
+        classes : array-like, default=None
+            All class labels (classifiers). Found on the workers in the first pass otherwise.
+
+        Returns
+        -------
+        self : object
+            The fitted search.
+        """
+        self._validate_params()
+        _, template = _split_estimator(self.estimator)
+        classifier = is_classifier(template.estimator)
+        X, y = check_X_y(X, y, y_numeric=not classifier)
+        rng = check_random_state(self.random_state)
+        folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
+        n_candidates = self._n_candidates()
+        if n_candidates * len(folds) > self.max_trials:
+            raise InputError(
+                f"{type(self).__name__} would train {n_candidates * len(folds)} models "
+                f"({n_candidates} candidates x {len(folds)} folds), more than "
+                f"max_trials={self.max_trials}. Every task holds one state per model, so the "
+                "search grows with this number: use fewer candidates or folds "
+                "(RandomizedSearchCV, HalvingSearchCV), or raise max_trials."
+            )
+        scorers = _scorers(self.scoring, template)
+        refit_name = self._refit_metric(scorers)
+        candidates = self._candidates()
+        estimators = [clone(self.estimator).set_params(**params) for params in candidates]
+        parts = [_split_estimator(est) for est in estimators]
+        models = [model for _, model in parts]
+        for model in models:
+            model._validate_params()
+            if model.early_stopping or model.validation_fraction is not None:
+                raise InputError(
+                    "The search validates every candidate on its folds; set early_stopping "
+                    "and validation_fraction of the ParallelIncremental to their defaults."
+                )
+        families = tuple(family_for(m.estimator) for m in models)
+        for model in models:
+            for scorer in scorers.values():
+                check_scorer_applies(scorer, model.estimator)
+        configs, config_of = self._scaler_settings([steps for steps, _ in parts])
+        trials = tuple(
+            Trial(c, k, config_of[c]) for c in range(len(candidates)) for k in range(len(folds))
+        )
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+        fitted, found = self._fit_scalers(
+            X, y, configs, folds, find_labels=classifier and classes is None
+        )
+        if classifier and classes is None:
+            classes = found
+        plan = SearchPlan(
+            trials=trials,
+            folds=tuple(folds),
+            families=families,
+            base_seeds=tuple(
+                int(check_random_state(m.random_state).randint(np.iinfo(np.int32).max))
+                for m in models
+            ),
+            classes=classes if classifier else None,
+            scorers=tuple(scorers.values()),
+        )
+        epochs = [1 if fam.exact else m.epochs for fam, m in zip(families, models, strict=True)]
+        names = list(scorers)
+        metric = None if refit_name is None else names.index(refit_name)
+        scores, fit_times, score_times = self._train(X, y, plan, models, fitted, epochs, metric)
+
+        test_scores = {
+            name: np.array(
+                [
+                    [scores[c * len(folds) + k][i] for k in range(len(folds))]
+                    for c in range(len(candidates))
+                ]
+            )
+            for i, name in enumerate(names)
+        }
+        shape = (len(candidates), len(folds))
+        self.cv_results_ = self._results(
+            candidates, test_scores, fit_times.reshape(shape), score_times.reshape(shape)
+        )
+        self.multimetric_ = len(scorers) > 1 or self.scoring_is_multi()
+        self.scorer_ = scorers if self.multimetric_ else scorers["score"]
+        self.n_splits_ = len(folds)
+        self.folds_ = [(sorted(train), sorted(test)) for train, test in folds]
+        if refit_name is not None:
+            self.best_index_ = self._best_index(refit_name)
+            self.best_params_ = self.cv_results_["params"][self.best_index_]
+            self.best_score_ = float(self.cv_results_[f"mean_test_{refit_name}"][self.best_index_])
+        if self.refit:
+            start = time.perf_counter()
+            best = clone(self.estimator).set_params(**self.best_params_)
+            fit_params = {}
+            if classifier:
+                key = (
+                    "classes"
+                    if isinstance(best, ParallelIncremental)
+                    else f"{best.steps[-1][0]}__classes"
+                )
+                fit_params[key] = classes
+            self.best_estimator_ = best.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - start
+        self.n_features_in_ = int(X.shape[1])
+        if classifier:
+            self.classes_ = classes
+        return self
+
+    def scoring_is_multi(self) -> bool:
+        return self.scoring is not None and not isinstance(self.scoring, str | Scorer)
+
+    def _refit_metric(self, scorers: dict[str, Scorer]) -> str | None:
+        """The metric that picks the best candidate (``None``: multi-metric without refit)."""
+        if not self.scoring_is_multi():
+            return "score"
+        if isinstance(self.refit, str) and self.refit in scorers:
+            return self.refit
+        if self.refit is False:
+            return None
+        raise InputError(
+            "For multi-metric scoring, refit must be the name of the scorer that picks the "
+            f"best candidate (one of {sorted(scorers)}), or False; got refit={self.refit!r}."
+        )
+
+    def _best_index(self, name: str) -> int:
+        return int(np.flatnonzero(self.cv_results_[f"rank_test_{name}"] == 1)[0])
+
+    def _results(
+        self,
+        candidates: list[dict[str, Any]],
+        test_scores: dict[str, np.ndarray],
+        fit_times: np.ndarray,
+        score_times: np.ndarray,
+    ) -> dict[str, Any]:
+        return format_results(candidates, test_scores, fit_times, score_times)
+
+    @staticmethod
+    def _scaler_settings(steps: list[list[Any]]) -> tuple[list[list[Any]], list[int]]:
+        """The distinct scaler settings (classes and parameters), and each candidate's index."""
+        index: dict[str, int] = {}
+        configs: list[list[Any]] = []
+        config_of = []
+        for candidate_steps in steps:
+            key = tokenize([(type(s).__name__, s.get_params(deep=False)) for s in candidate_steps])
+            if key not in index:
+                index[key] = len(configs)
+                configs.append(candidate_steps)
+            config_of.append(index[key])
+        return configs, config_of
+
+    def _fit_scalers(
+        self,
+        X: da.Array,
+        y: da.Array,
+        configs: list[list[Any]],
+        folds: Folds,
+        *,
+        find_labels: bool,
+    ) -> tuple[dict[tuple[int, int], tuple[Any, ...]], np.ndarray | None]:
+        """Fit every scaler setting on every fold's training blocks: one pass per step.
+
+        The first pass also finds the class labels when asked.
+        """
+        for config in configs:
+            for scaler in config:
+                scaler._validate_params()
+        fitted: dict[tuple[int, int], tuple[Any, ...]] = {}
+        labels = None
+        n_steps = max((len(c) for c in configs), default=0)
+        for step in range(max(n_steps, int(find_labels))):
+            pairs = [
+                (c, k)
+                for c, config in enumerate(configs)
+                if len(config) > step
+                for k in range(len(folds))
+            ]
+            plans: list[Any] = []
+            for c, config in enumerate(configs):
+                if len(config) <= step:
+                    plans.append(None)
+                    continue
+                probe = transform_block(
+                    np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, 0), ())
+                )
+                plans.append(config[step]._fit_plan(probe.dtype))
+            parts = map_partitions(
+                prepare_partition,
+                X,
+                y,
+                stage="daskpar-search-prepare",
+                with_position=True,
+                find_labels=find_labels and step == 0,
+                plans=plans,
+                pairs=pairs,
+                folds=folds,
+                fitted=broadcast(fitted, "daskpar-scalers"),
+            )
+            root = tree_combine(
+                parts,
+                combine_states,
+                prepared_attributes,
+                split_every=self.split_every,
+                finalize_stage="daskpar-search-scalers",
+                plans=plans,
+                pairs=pairs,
+            )
+            found, attributes = compute_one(root)
+            if step == 0:
+                labels = found
+            for (c, k), attrs in zip(pairs, attributes, strict=True):
+                scaler = clone(configs[c][step])
+                scaler._set_fitted(attrs, X)
+                fitted[(c, k)] = (*fitted.get((c, k), ()), scaler)
+        if find_labels and (labels is None or len(labels) < 2):
+            found = [] if labels is None else labels.tolist()
+            raise InputError(f"y must hold at least 2 classes; found {found}.")
+        return fitted, labels
+
+    def _train(
+        self,
+        X: da.Array,
+        y: da.Array,
+        plan: SearchPlan,
+        models: list[ParallelIncremental],
+        fitted: dict[tuple[int, int], tuple[Any, ...]],
+        epochs: list[int],
+        metric: int | None,
+    ) -> tuple[list[tuple[float, ...]], np.ndarray, np.ndarray]:
+        """The epochs of the search; returns each trial's last scores and its times.
+
+        ``metric`` indexes the scorer that ranks candidates (``None``: no ranking).
+        """
+        n, n_metrics = len(plan.trials), len(plan.scorers)
+        current: list[Any] = []
+        for trial in plan.trials:
+            model = clone(models[trial.candidate].estimator)
+            if hasattr(model, "shuffle"):
+                model.set_params(shuffle=models[trial.candidate].shuffle)
+            current.append(model)
+        active = set(range(len(models)))
+        last_scores: list[tuple[float, ...]] = [()] * n
+        fit_times, score_times = np.zeros(n), np.zeros(n)
+        scored = frozenset[int]()
+        self.history_: list[dict[str, Any]] = []
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=max(epochs), desc="search epochs", unit="epoch", file=sys.stderr)
+        epoch = 0
+        while True:
+            train = frozenset(
+                j
+                for j, t in enumerate(plan.trials)
+                if t.candidate in active and epoch < epochs[t.candidate]
+            )
+            if not train and not scored:
+                break
+            start = time.perf_counter()
+            parts = map_partitions(
+                search_partition,
+                X,
+                y,
+                stage="daskpar-search-partition",
+                with_position=True,
+                plan=broadcast(plan, "daskpar-search-plan"),
+                models=broadcast(current, "daskpar-models"),
+                scalers=broadcast(fitted, "daskpar-scalers"),
+                epoch=epoch,
+                train=train,
+                score=scored,
+            )
+            root = tree_combine(
+                parts,
+                combine_states,
+                update_trials,
+                split_every=self.split_every,
+                finalize_stage="daskpar-search-update",
+                plan=plan,
+                models=current,
+                epoch=epoch,
+                train=train,
+                score=scored,
+            )
+            results = compute_one(root)
+            for j, result in enumerate(results):
+                if result is None:
+                    continue
+                model, evaluations, fit_seconds, score_seconds = result
+                fit_times[j] += fit_seconds
+                if evaluations is not None:
+                    last_scores[j] = tuple(e.unwrap(stacklevel=4) for e in evaluations)
+                    score_times[j] = score_seconds
+                if model is not None:
+                    current[j] = model
+            record: dict[str, Any] = {
+                "epoch": epoch + 1 if train else epoch,
+                "seconds": time.perf_counter() - start,
+                "n_trials_trained": len(train),
+                "n_trials_scored": len(scored),
+            }
+            stop = not train
+            if scored:
+                snapshot = self._snapshot(
+                    plan, epoch, scored, last_scores, fit_times, score_times, n_metrics
+                )
+                if metric is not None:
+                    record["best_mean_score"] = max(snapshot.means(metric).values())
+                keep = self._after_scores(snapshot, metric)
+                if keep is not None:
+                    active &= keep
+                    stop = stop or len(active) <= 1
+            self.history_.append(record)
+            if progress is not None and train:
+                progress.update()
+                progress.set_postfix(
+                    {
+                        k: f"{v:.4g}"
+                        for k, v in record.items()
+                        if k in ("seconds", "best_mean_score")
+                    }
+                )
+            if stop:
+                break
+            scored = frozenset(j for j in train if plan.trials[j].candidate in active)
+            epoch += 1
+        if progress is not None:
+            progress.close()
+        return last_scores, fit_times, score_times
+
+    @staticmethod
+    def _snapshot(
+        plan: SearchPlan,
+        epochs: int,
+        scored: frozenset[int],
+        scores: list[tuple[float, ...]],
+        fit_times: np.ndarray,
+        score_times: np.ndarray,
+        n_metrics: int,
+    ) -> Snapshot:
+        """The scored candidates' latest scores and times, fold by fold."""
+        n_folds = len(plan.folds)
+        candidates = sorted({plan.trials[j].candidate for j in scored})
+        by_fold = {c: [c * n_folds + k for k in range(n_folds)] for c in candidates}
+        return Snapshot(
+            epochs,
+            {
+                c: np.array([scores[j] for j in js]).reshape(n_folds, n_metrics).T
+                for c, js in by_fold.items()
+            },
+            {c: fit_times[js].copy() for c, js in by_fold.items()},
+            {c: score_times[js].copy() for c, js in by_fold.items()},
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # the best estimator
+
+    @available_if(_best_has("predict"))
+    def predict(self, X: Any) -> Any:
+        """Predict with the best estimator (lazy for dask input)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    @available_if(_best_has("predict_proba"))
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities of the best estimator (lazy for dask input)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    @available_if(_best_has("decision_function"))
+    def decision_function(self, X: Any) -> Any:
+        """Confidence scores of the best estimator (lazy for dask input)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.decision_function(X)
+
+    def score(self, X: Any, y: Any) -> float:
+        """The best estimator's score with the search's (refit) scorer, on the workers."""
+        check_is_fitted(self, "best_estimator_")
+        scorers = self.scorer_ if isinstance(self.scorer_, dict) else {"score": self.scorer_}
+        scorer = scorers[self.refit if isinstance(self.refit, str) else "score"]
+        return metrics.score(self.best_estimator_, X, y, scorer, split_every=self.split_every)
+
+
+_SEARCH_PARAMS_DOC = """
+    scoring : str, Scorer, list, tuple or dict, default=None
+        A scikit-learn scorer name that daskpar computes per partition (see
+        :data:`daskpar.metrics.SCORER_NAMES`), a :class:`daskpar.metrics.Scorer`, or several
+        as a list of names or a dict ``{name: scorer}``. ``None`` uses the
+        ParallelIncremental's ``scoring`` (accuracy or R² by default).
+    cv : int, float or iterable, default=3
+        Folds made of whole row blocks: ``K`` puts every non-empty block in exactly one of
+        ``K`` validation folds; a float in (0, 1) holds out that fraction of the blocks once;
+        or explicit pairs ``(train_blocks, test_blocks)`` of block indices.
+    refit : bool or str, default=True
+        Refit the best candidate on all of X (``best_estimator_``). With several metrics, the
+        name of the metric that picks the best candidate, or False.
+    shuffle : bool, default=False
+        Shuffle the blocks before assigning them to folds (with ``random_state``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the block shuffling (and the sampling of candidates).
+    max_trials : int, default=1024
+        The most candidates x folds the search may train; past it, ``fit`` raises before any
+        work. Every task holds one state per model, so memory and graph size grow with it.
+    split_every : int, default=8
+        Fan-in of the tree that merges the states.
+    verbose : int, default=0
+        With 1 or more, show a progress bar over the epochs of the whole search.
+"""
+
+_SEARCH_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    cv_results_ : dict of arrays
+        scikit-learn's layout: ``params``, ``param_<name>`` (masked arrays),
+        ``split<k>_test_<metric>``, ``mean_test_<metric>``, ``std_test_<metric>``,
+        ``rank_test_<metric>``, ``mean_fit_time``, ``std_fit_time``, ``mean_score_time``,
+        ``std_score_time`` (seconds the tasks spent fitting and scoring each model); ``<metric>``
+        is ``score`` for a single metric. ``pandas.DataFrame(cv_results_)`` gives the table.
+    best_estimator_ : estimator
+        The best candidate refitted on all of X (with ``refit``).
+    best_index_, best_params_, best_score_
+        The best candidate's row of ``cv_results_``, its parameters and mean score.
+    folds_ : list of (list of int, list of int)
+        The (train blocks, test blocks) of every fold.
+    history_ : list of dict
+        One record per pass over the data: ``epoch``, ``seconds``, ``n_trials_trained``,
+        ``n_trials_scored`` and ``best_mean_score``.
+    n_splits_ : int
+    refit_time_ : float
+    scorer_ : Scorer or dict
+"""
+
+
+class GridSearchCV(_BaseSearch):
+    __doc__ = (
+        """Exhaustive search over a parameter grid, every candidate and fold trained together.
+
+    All candidates x folds are trained from the same read of each block per epoch: one task
+    per block runs ``partial_fit`` for every model whose training folds include the block and
+    scores every model whose validation fold is the block. Folds are whole row blocks.
+
+    Parameters
+    ----------
+    estimator : ParallelIncremental or Pipeline
+        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one. Parameters
+        use scikit-learn's nested names (``estimator__alpha``,
+        ``parallelincremental__estimator__alpha``, ``standardscaler__with_mean``).
+    param_grid : dict or list of dicts
+        As scikit-learn's :class:`~sklearn.model_selection.ParameterGrid`.
+"""
+        + _SEARCH_PARAMS_DOC
+        + _SEARCH_ATTRIBUTES_DOC
+        + """
+    Examples
+    --------
+    >>> import daskpar as dp
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> X, y = dp.make_classification(n_samples=3000, n_features=5, n_clusters_per_class=1,
+    ...                               chunks=500, random_state=0)
+    >>> model = dp.ParallelIncremental(SGDClassifier(penalty="l1"), epochs=2, random_state=0)
+    >>> search = dp.GridSearchCV(model, {"estimator__alpha": [1e-4, 1.0]}, cv=3).fit(X, y)
+    >>> search.best_params_
+    {'estimator__alpha': 0.0001}
+    >>> search.cv_results_["rank_test_score"]
+    array([1, 2], dtype=int32)
+    """
+    )
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_BaseSearch._parameter_constraints,
+        "param_grid": [dict, list],
+    }
+
+    def __init__(
+        self,
+        estimator: Any,
+        param_grid: dict[str, Any] | list[dict[str, Any]],
+        *,
+        scoring: Any = None,
+        cv: Any = 3,
+        refit: bool | str = True,
+        shuffle: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        max_trials: int = 1024,
+        split_every: int = 8,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            cv=cv,
+            refit=refit,
+            shuffle=shuffle,
+            random_state=random_state,
+            max_trials=max_trials,
+            split_every=split_every,
+            verbose=verbose,
+        )
+        self.param_grid = param_grid
+
+    def _n_candidates(self) -> int:
+        return len(ParameterGrid(self.param_grid))
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        return list(ParameterGrid(self.param_grid))
+
+
+class RandomizedSearchCV(_BaseSearch):
+    __doc__ = (
+        """Search over ``n_iter`` sampled parameter settings, all trained together.
+
+    As :class:`GridSearchCV`, with candidates drawn by scikit-learn's
+    :class:`~sklearn.model_selection.ParameterSampler` (lists are sampled uniformly,
+    ``scipy.stats`` distributions with their ``rvs``).
+
+    Parameters
+    ----------
+    estimator : ParallelIncremental or Pipeline
+        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one.
+    param_distributions : dict or list of dicts
+        Parameter names to lists or distributions.
+    n_iter : int, default=10
+        Number of candidates sampled.
+"""
+        + _SEARCH_PARAMS_DOC
+        + _SEARCH_ATTRIBUTES_DOC
+    )
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_BaseSearch._parameter_constraints,
+        "param_distributions": [dict, list],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        estimator: Any,
+        param_distributions: dict[str, Any] | list[dict[str, Any]],
+        *,
+        n_iter: int = 10,
+        scoring: Any = None,
+        cv: Any = 3,
+        refit: bool | str = True,
+        shuffle: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        max_trials: int = 1024,
+        split_every: int = 8,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            cv=cv,
+            refit=refit,
+            shuffle=shuffle,
+            random_state=random_state,
+            max_trials=max_trials,
+            split_every=split_every,
+            verbose=verbose,
+        )
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+
+    def _n_candidates(self) -> int:
+        return self.n_iter
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        return list(
+            ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state)
+        )
+
+
+class HalvingSearchCV(_BaseSearch):
+    __doc__ = (
+        """Successive halving across epochs: after each epoch, keep the best 1/``factor``.
+
+    All remaining candidates and folds train together as in :class:`GridSearchCV`. After
+    every epoch the candidates are ranked by their mean validation score and only the best
+    ``ceil(n_remaining / factor)`` train on; the search ends when one candidate is left or
+    the ParallelIncremental's ``epochs`` are used up. Because a pass's validation blocks
+    score the previous epoch's models (one read per epoch), the ranking after epoch ``e``
+    arrives during epoch ``e + 1``: the candidates dropped then have trained that one more
+    epoch for nothing.
+
+    Parameters
+    ----------
+    estimator : ParallelIncremental or Pipeline
+        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one.
+    param_grid : dict or list of dicts
+        The candidates (a grid), or distributions to sample ``n_candidates`` from.
+    factor : int, default=3
+        Keep the best ``1 / factor`` of the candidates after each epoch.
+    n_candidates : int, default=None
+        Sample this many candidates from ``param_grid`` (as RandomizedSearchCV) instead of
+        taking the whole grid.
+"""
+        + _SEARCH_PARAMS_DOC
+        + _SEARCH_ATTRIBUTES_DOC
+        + """
+    n_candidates_ : list of int
+        Candidates scored at each iteration (epoch).
+    n_remaining_candidates_ : int
+        Candidates kept after the last iteration.
+    n_iterations_ : int
+    n_resources_ : list of int
+        Epochs each iteration's candidates had trained. ``cv_results_`` has one row per
+        candidate and iteration, with ``iter`` and ``n_resources`` columns, as scikit-learn's
+        halving searches; the best candidate is the best of the last iteration.
+    """
+    )
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_BaseSearch._parameter_constraints,
+        "param_grid": [dict, list],
+        "factor": [Interval(Real, 1, None, closed="neither")],
+        "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        estimator: Any,
+        param_grid: dict[str, Any] | list[dict[str, Any]],
+        *,
+        factor: float = 3,
+        n_candidates: int | None = None,
+        scoring: Any = None,
+        cv: Any = 3,
+        refit: bool | str = True,
+        shuffle: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        max_trials: int = 1024,
+        split_every: int = 8,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            estimator,
+            scoring=scoring,
+            cv=cv,
+            refit=refit,
+            shuffle=shuffle,
+            random_state=random_state,
+            max_trials=max_trials,
+            split_every=split_every,
+            verbose=verbose,
+        )
+        self.param_grid = param_grid
+        self.factor = factor
+        self.n_candidates = n_candidates
+
+    def _n_candidates(self) -> int:
+        if self.n_candidates is not None:
+            return self.n_candidates
+        return len(ParameterGrid(self.param_grid))
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        if self.n_candidates is not None:
+            return list(
+                ParameterSampler(self.param_grid, self.n_candidates, random_state=self.random_state)
+            )
+        return list(ParameterGrid(self.param_grid))
+
+    def fit(self, X: Any, y: Any, *, classes: Any = None) -> HalvingSearchCV:
+        """Train the candidates on every fold together, halving them after every epoch.
+
+        Parameters
+        ----------
+        X : dask array of shape (n_samples, n_features), or array-like
+            Partitioned along rows only; the folds are made of whole row blocks.
+        y : dask array of shape (n_samples,), or array-like
+            Row chunks equal to ``X``'s.
+        classes : array-like, default=None
+            All class labels (classifiers). Found on the workers in the first pass otherwise.
+
+        Returns
+        -------
+        self : HalvingSearchCV
+            The fitted search.
+        """
+        if self.scoring_is_multi() and not isinstance(self.refit, str):
+            raise InputError(
+                "HalvingSearchCV ranks candidates by one metric: with several metrics, set "
+                "refit to the name of that metric."
+            )
+        self._iterations: list[Snapshot] = []
+        super().fit(X, y, classes=classes)
+        del self._iterations
+        return self
+
+    def _after_scores(self, snapshot: Snapshot, metric: int | None) -> set[int] | None:
+        assert metric is not None
+        self._iterations.append(snapshot)
+        means = snapshot.means(metric)
+        # scikit-learn's rule (``_top_k``): stable order by mean score, NaN lowest.
+        ordered = sorted(means, key=lambda c: -np.inf if np.isnan(means[c]) else means[c])
+        return set(ordered[-math.ceil(len(means) / self.factor) :])
+
+    def _results(
+        self,
+        candidates: list[dict[str, Any]],
+        test_scores: dict[str, np.ndarray],
+        fit_times: np.ndarray,
+        score_times: np.ndarray,
+    ) -> dict[str, Any]:
+        """One row per (iteration, candidate scored in it), as scikit-learn's halving searches."""
+        names = list(test_scores)
+        rows = [(i, c) for i, snap in enumerate(self._iterations) for c in sorted(snap.scores)]
+        results = format_results(
+            [candidates[c] for _, c in rows],
+            {
+                name: np.array([self._iterations[i].scores[c][m] for i, c in rows])
+                for m, name in enumerate(names)
+            },
+            np.array([self._iterations[i].fit_times[c] for i, c in rows]),
+            np.array([self._iterations[i].score_times[c] for i, c in rows]),
+        )
+        results["iter"] = np.array([i for i, _ in rows])
+        results["n_resources"] = np.array([self._iterations[i].epochs for i, _ in rows])
+        self.n_iterations_ = len(self._iterations)
+        self.n_candidates_ = [len(snap.scores) for snap in self._iterations]
+        self.n_resources_ = [snap.epochs for snap in self._iterations]
+        self.n_remaining_candidates_ = math.ceil(self.n_candidates_[-1] / self.factor)
+        return results
+
+    def _best_index(self, name: str) -> int:
+        """The best candidate of the last iteration, as scikit-learn's halving searches."""
+        last = np.flatnonzero(self.cv_results_["iter"] == self.cv_results_["iter"].max())
+        means = self.cv_results_[f"mean_test_{name}"][last]
+        return int(last[np.nanargmax(means)])

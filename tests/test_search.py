@@ -1,0 +1,271 @@
+"""Searches: every candidate and fold trained from one read per block, against scikit-learn."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from dask.callbacks import Callback
+from distributed.utils import key_split
+from scipy.stats import loguniform
+from sklearn import model_selection
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import get_scorer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import daskpar as dp
+from tests.conftest import as_dask
+
+EPOCHS = 3
+GRID = {"alpha": [1e-4, 1e-2, 1e-1], "penalty": ["l1"]}
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(
+        n_samples=6000, n_features=12, n_informative=6, n_redundant=2, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def model(**kw: Any) -> dp.ParallelIncremental:
+    return dp.ParallelIncremental(SGDClassifier(), **{"epochs": EPOCHS, "random_state": 0, **kw})
+
+
+def nested(grid: dict[str, Any], prefix: str = "estimator__") -> dict[str, Any]:
+    return {prefix + k: v for k, v in grid.items()}
+
+
+class StageCounter(Callback):
+    """Counts the tasks run per stage name (the dashboard's label)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[str] = Counter()
+
+    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+        self.counts[key_split(key)] += 1
+
+
+def test_same_best_params_as_sklearn_on_the_same_folds(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = data
+    Xd, yd = as_dask(X, y, 500)
+    search = dp.GridSearchCV(model(), nested(GRID), cv=3).fit(Xd, yd)
+    # scikit-learn on the in-memory data, with the same folds (whole blocks).
+    test_fold = np.empty(len(y), dtype=int)
+    for k, (_, test_blocks) in enumerate(search.folds_):
+        for b in test_blocks:
+            test_fold[b * 500 : (b + 1) * 500] = k
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = model_selection.GridSearchCV(
+            SGDClassifier(max_iter=EPOCHS, tol=None, random_state=0),
+            GRID,
+            cv=model_selection.PredefinedSplit(test_fold),
+        ).fit(X, y)
+    assert search.best_params_ == nested(reference.best_params_)
+    # Averaged parallel SGD is not sequential SGD: mean scores agree to 2 points.
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], atol=0.02
+    )
+    # The same columns as scikit-learn's, modulo the parameter names.
+    ours = {k.replace("param_estimator__", "param_") for k in search.cv_results_}
+    assert ours == set(reference.cv_results_)
+    assert search.best_score_ == search.cv_results_["mean_test_score"][search.best_index_]
+    assert isinstance(search.best_estimator_, dp.ParallelIncremental)
+
+
+def test_each_fold_score_is_the_trial_models_score(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """Without shuffling, a trial's model is a plain fit on its fold's training blocks."""
+    X, y = data
+    Xd, yd = as_dask(X, y, 500)
+    search = dp.GridSearchCV(model(shuffle=False), nested(GRID), cv=3).fit(Xd, yd)
+    for c, params in enumerate(search.cv_results_["params"]):
+        for k, (train, test) in enumerate(search.folds_):
+            alone = model(shuffle=False).set_params(**params)
+            alone.fit(Xd.blocks[train], yd.blocks[train])
+            rows = np.concatenate([np.arange(b * 500, (b + 1) * 500) for b in test])
+            expected = alone.estimator_.score(X[rows], y[rows])
+            assert search.cv_results_[f"split{k}_test_score"][c] == pytest.approx(expected)
+
+
+def counting_reader(block: np.ndarray, block_info: Any = None, *, reads: list[int]) -> np.ndarray:
+    """An instrumented block reader: records which block was read."""
+    reads.append(block_info[0]["chunk-location"][0])
+    return block
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_each_block_read_once_per_epoch(data: tuple[np.ndarray, np.ndarray], scaled: bool) -> None:
+    X, y = data
+    reads: list[int] = []
+    Xd = da.from_array(X, chunks=(500, -1)).map_blocks(counting_reader, reads=reads, dtype=X.dtype)
+    yd = da.from_array(y, chunks=500)
+    estimator: Any = model()
+    grid = nested(GRID)
+    if scaled:
+        estimator = make_pipeline(dp.StandardScaler(), estimator)
+        grid = nested(grid, "parallelincremental__")
+    search = dp.GridSearchCV(estimator, grid, cv=3, refit=False)
+    search.fit(Xd, yd, classes=[0, 1])
+    # 3 candidates x 3 folds = 9 models, yet each block is read once per epoch, once more to
+    # score the final models, and once to fit the scaler (once per fold, for all candidates).
+    expected = EPOCHS + 1 + int(scaled)
+    assert Counter(reads) == dict.fromkeys(range(12), expected)
+
+
+def test_scaler_fitted_once_per_fold(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    Xd, yd = as_dask(X * 100 + 5, y, 500)
+    pipe = make_pipeline(dp.StandardScaler(), model())
+    grid = {
+        "standardscaler__with_mean": [True, False],
+        "parallelincremental__estimator__alpha": [1e-4, 1e-2],
+    }
+    with StageCounter() as counter:
+        search = dp.GridSearchCV(pipe, grid, cv=3, refit=False).fit(Xd, yd)
+    # Two scaler settings x three folds, all from one pass over the blocks.
+    assert counter.counts["daskpar-search-prepare"] == 12
+    assert counter.counts["daskpar-search-partition"] == 12 * (EPOCHS + 1)
+    assert search.cv_results_["mean_test_score"].min() > 0.75
+
+
+def test_halving_keeps_what_sklearn_scores_would_keep(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    Xd, yd = as_dask(X, y, 500)
+    grid = nested({"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1], "penalty": ["l1"]})
+    search = dp.HalvingSearchCV(model(shuffle=False), grid, cv=3, factor=2).fit(Xd, yd)
+    results = pd.DataFrame(search.cv_results_)
+    assert search.n_candidates_ == [6, 3, 2]
+    assert search.n_resources_ == [1, 2, 3]
+    scorer = get_scorer("accuracy")
+    for it in range(search.n_iterations_):
+        rows = results[results["iter"] == it]
+        means = {}
+        for _, row in rows.iterrows():
+            scores = []
+            for train, test in search.folds_:
+                alone = dp.ParallelIncremental(
+                    SGDClassifier(), epochs=row["n_resources"], shuffle=False
+                ).set_params(**row["params"])
+                alone.fit(Xd.blocks[train], yd.blocks[train])
+                test_rows = np.concatenate([np.arange(b * 500, (b + 1) * 500) for b in test])
+                scores.append(scorer(alone.estimator_, X[test_rows], y[test_rows]))
+            means[row["param_estimator__alpha"]] = np.mean(scores)
+            assert row["mean_test_score"] == pytest.approx(np.mean(scores))
+        if it + 1 < search.n_iterations_:
+            k = math.ceil(len(means) / 2)
+            keep = sorted(means, key=means.__getitem__)[-k:]
+            survivors = results[results["iter"] == it + 1]["param_estimator__alpha"]
+            assert sorted(survivors) == sorted(keep)
+    last = results[results["iter"] == search.n_iterations_ - 1]
+    assert search.best_params_ == last.loc[last["mean_test_score"].idxmax(), "params"]
+
+
+def test_randomized_search_samples_distributions(data: tuple[np.ndarray, np.ndarray]) -> None:
+    Xd, yd = as_dask(*data, 1000)
+    search = dp.RandomizedSearchCV(
+        model(), {"estimator__alpha": loguniform(1e-5, 1e-1)}, n_iter=5, random_state=0, cv=2
+    ).fit(Xd, yd)
+    alphas = search.cv_results_["param_estimator__alpha"]
+    assert len(set(alphas)) == len(alphas) == 5
+    assert all(1e-5 <= a <= 1e-1 for a in alphas)
+    assert search.cv_results_["param_estimator__alpha"].dtype == np.float64
+    frame = pd.DataFrame(search.cv_results_)
+    assert list(frame["rank_test_score"].sort_values()) == sorted(
+        search.cv_results_["rank_test_score"]
+    )
+
+
+def test_multi_metric_and_refit_by_name(data: tuple[np.ndarray, np.ndarray]) -> None:
+    Xd, yd = as_dask(*data, 1000)
+    est = dp.ParallelIncremental(SGDClassifier(loss="log_loss"), epochs=2, random_state=0)
+    search = dp.GridSearchCV(
+        est,
+        {"estimator__alpha": [1e-4, 1e-1]},
+        scoring=["accuracy", "neg_log_loss"],
+        refit="neg_log_loss",
+        cv=3,
+    ).fit(Xd, yd)
+    results = search.cv_results_
+    assert {"mean_test_accuracy", "rank_test_neg_log_loss", "split2_test_neg_log_loss"} <= set(
+        results
+    )
+    assert search.best_index_ == int(np.argmax(results["mean_test_neg_log_loss"]))
+    # score() uses the refit metric, computed on the workers.
+    expected = get_scorer("neg_log_loss")(search.best_estimator_.estimator_, *data)
+    assert search.score(Xd, yd) == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(dp.InputError, match="refit must be the name of the scorer"):
+        dp.GridSearchCV(est, {"estimator__alpha": [1e-4]}, scoring=["accuracy", "r2"]).fit(Xd, yd)
+    no_refit = dp.GridSearchCV(
+        est, {"estimator__alpha": [1e-4]}, scoring=["accuracy"], refit=False, cv=2
+    ).fit(Xd, yd)
+    assert not hasattr(no_refit, "best_estimator_")
+    assert not hasattr(no_refit, "best_index_")
+
+
+def test_predict_delegates_to_the_best_estimator(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    Xd, yd = as_dask(X, y, 1000)
+    search = dp.GridSearchCV(model(), nested(GRID), cv=2).fit(Xd, yd)
+    np.testing.assert_array_equal(
+        search.predict(Xd).compute(), search.best_estimator_.estimator_.predict(X)
+    )
+    assert search.score(Xd, yd) == pytest.approx(search.best_estimator_.score(X, y))
+    np.testing.assert_array_equal(search.classes_, [0, 1])
+
+
+@pytest.mark.parametrize(
+    ("cv", "n_folds"),
+    [(4, 4), (0.25, 1), ([([0, 1, 2], [3, 4]), ([3, 4, 5], [0])], 2)],
+)
+def test_folds_are_whole_blocks(data: tuple[np.ndarray, np.ndarray], cv: Any, n_folds: int) -> None:
+    Xd, yd = as_dask(*data, 500)
+    search = dp.GridSearchCV(model(epochs=1), {"estimator__alpha": [1e-4]}, cv=cv, refit=False).fit(
+        Xd, yd
+    )
+    assert search.n_splits_ == len(search.folds_) == n_folds
+    for train, test in search.folds_:
+        assert not set(train) & set(test)
+    if isinstance(cv, int):
+        tests = sorted(b for _, test in search.folds_ for b in test)
+        assert tests == list(range(12))  # every block validates exactly once
+
+
+def test_shuffled_folds_are_seeded(data: tuple[np.ndarray, np.ndarray]) -> None:
+    Xd, yd = as_dask(*data, 500)
+
+    def folds(seed: int) -> list[Any]:
+        search = dp.GridSearchCV(
+            model(epochs=1), {"estimator__alpha": [1e-4]}, shuffle=True, random_state=seed
+        )
+        return search.fit(Xd, yd).folds_
+
+    assert folds(0) == folds(0) != folds(1)
+
+
+def test_bad_searches(data: tuple[np.ndarray, np.ndarray]) -> None:
+    Xd, yd = as_dask(*data, 1000)
+    big = {"estimator__alpha": list(np.logspace(-6, 0, 50))}
+    with StageCounter() as counter, pytest.raises(dp.InputError, match=r"150 models \(50 c"):
+        dp.GridSearchCV(model(), big, max_trials=100).fit(Xd, yd)
+    assert not counter.counts  # refused before any task ran
+    with pytest.raises(dp.InputError, match=r"cv=7 .* X has 6 non-empty block"):
+        dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, cv=7).fit(Xd, yd)
+    with pytest.raises(dp.InputError, match="Fold 0 of cv"):
+        dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, cv=[([0], [0])]).fit(Xd, yd)
+    with pytest.raises(dp.InputError, match="take a ParallelIncremental"):
+        dp.GridSearchCV(SGDClassifier(), {"alpha": [1e-4]}).fit(Xd, yd)
+    with pytest.raises(dp.InputError, match="scoring='neg_log_loss' needs predict_proba"):
+        dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, scoring="neg_log_loss").fit(Xd, yd)
