@@ -20,7 +20,7 @@ import math
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -122,6 +122,11 @@ def block_folds(
             )
         test = frozenset(int(b) for b in order[-n_test:])
         return [(frozenset(blocks) - test, test)]
+    if hasattr(cv, "split") or not isinstance(cv, Iterable):
+        raise InputError(
+            f"cv={cv!r} is not supported: daskpar's folds are whole row blocks. Pass a number "
+            "of folds, a fraction of blocks to hold out, or (train_blocks, test_blocks) pairs."
+        )
     folds: Folds = []
     for k, split in enumerate(cv):
         train, test = (frozenset(int(b) for b in part) for part in split)

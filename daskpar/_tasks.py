@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from scipy import linalg
+from sklearn import config_context
 from sklearn.base import BaseEstimator
 
 from ._families import Family
@@ -34,7 +35,9 @@ __all__ = [
     "ScalerFitPlan",
     "SearchPlan",
     "Trial",
+    "check_training_block",
     "check_weights_block",
+    "checked_already",
     "combine_states",
     "describe_partition",
     "epoch_partition",
@@ -99,16 +102,37 @@ def fit_partition(
     epoch: int,
 ) -> State | None:
     """Train ``model`` on one block and return the partition's state (``None`` if empty)."""
-    rows_, block = rows[0], block_id[0]
     if X.shape[0] == 0:
         return None
-    check_finite_block(X, "X", rows_, block)
+    check_training_block(X, y, rows, block_id, classes=classes)
+    seed = partition_seed(base_seed, epoch, block_id[0])
+    with checked_already(epoch):
+        return family.partition_state(model, X, y, classes=classes, seed=seed)
+
+
+def checked_already(epoch: int) -> Any:
+    """scikit-learn settings for a block daskpar has checked: skip its checks of the same.
+
+    The values were checked for finiteness by the task, and the estimator's parameters by
+    the first epoch's ``partial_fit``; repeating both per model and block costs about a
+    tenth of a search's time.
+    """
+    return config_context(assume_finite=True, skip_parameter_validation=epoch > 0)
+
+
+def check_training_block(
+    X: np.ndarray,
+    y: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    classes: np.ndarray | None,
+) -> None:
+    """Finite features and targets, and labels among ``classes`` for classifiers."""
+    check_finite_block(X, "X", rows[0], block_id[0])
+    check_finite_block(y, "y", rows[0], block_id[0])
     if classes is not None:
-        check_labels_block(y, classes, rows_, block)
-    else:
-        check_finite_block(y, "y", rows_, block)
-    seed = partition_seed(base_seed, epoch, block)
-    return family.partition_state(model, X, y, classes=classes, seed=seed)
+        check_labels_block(y, classes, rows[0], block_id[0])
 
 
 def find_labels_partition(y: np.ndarray) -> LabelSet | None:
@@ -407,28 +431,22 @@ def search_partition(
         if fits or scores:
             groups.setdefault((trial.config, trial.fold), []).append((j, fits, scores))
     items: list[TrialState | None] = [None] * len(plan.trials)
-    if groups and X.shape[0] > 0:
-        check_finite_block(X, "X", rows[0], block)
+    if not groups or X.shape[0] == 0:
+        return StateTuple(tuple(items))
+    # Checked once for all the trials (many models share this block).
+    check_training_block(X, y, rows, block_id, classes=plan.classes)
     for key, trials in groups.items():
-        if X.shape[0] == 0:
-            break
         Xt = transform_block(X, scalers.get(key, ()))
         for j, fits, scores in trials:
             c = plan.trials[j].candidate
             start = time.perf_counter()
             fit_state = None
             if fits:
-                fit_state = fit_partition(
-                    Xt,
-                    y,
-                    rows,
-                    block_id,
-                    family=plan.families[c],
-                    model=models[j],
-                    classes=plan.classes,
-                    base_seed=plan.base_seeds[c],
-                    epoch=epoch,
-                )
+                seed = partition_seed(plan.base_seeds[c], epoch, block)
+                with checked_already(epoch):
+                    fit_state = plan.families[c].partition_state(
+                        models[j], Xt, y, classes=plan.classes, seed=seed
+                    )
             middle = time.perf_counter()
             score_states = None
             if scores:

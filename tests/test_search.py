@@ -17,8 +17,9 @@ from scipy.stats import loguniform
 from sklearn import model_selection
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDClassifier
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.metrics import get_scorer
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -269,3 +270,40 @@ def test_bad_searches(data: tuple[np.ndarray, np.ndarray]) -> None:
         dp.GridSearchCV(SGDClassifier(), {"alpha": [1e-4]}).fit(Xd, yd)
     with pytest.raises(dp.InputError, match="scoring='neg_log_loss' needs predict_proba"):
         dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, scoring="neg_log_loss").fit(Xd, yd)
+
+
+def test_regression_and_exact_models(regression: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = regression
+    Xd, yd = as_dask(X, y, 500)
+    search = dp.GridSearchCV(
+        dp.ParallelIncremental(SGDRegressor(), epochs=2, random_state=0),
+        {"estimator__alpha": [1e-4, 10.0]},
+        scoring="neg_mean_squared_error",
+    ).fit(Xd, yd)
+    assert search.best_params_ == {"estimator__alpha": 1e-4}
+    assert not hasattr(search, "classes_")
+    # Naive Bayes is exact: one pass trains it, whatever epochs says, and each fold's model
+    # is scikit-learn's on the fold's rows.
+    Xc, yc = make_classification(n_samples=3000, n_features=5, random_state=0)
+    Xd, yd = as_dask(Xc, yc, 500)
+    nb = dp.GridSearchCV(
+        dp.ParallelIncremental(GaussianNB(), epochs=5), {"estimator__var_smoothing": [1e-9, 1.0]}
+    ).fit(Xd, yd)
+    assert [r["n_trials_trained"] for r in nb.history_] == [6, 0]
+    for c, params in enumerate(nb.cv_results_["params"]):
+        for k, (train, test) in enumerate(nb.folds_):
+            rows = np.concatenate([np.arange(b * 500, (b + 1) * 500) for b in train])
+            test_rows = np.concatenate([np.arange(b * 500, (b + 1) * 500) for b in test])
+            ref = GaussianNB(var_smoothing=params["estimator__var_smoothing"]).fit(
+                Xc[rows], yc[rows]
+            )
+            expected = ref.score(Xc[test_rows], yc[test_rows])
+            assert nb.cv_results_[f"split{k}_test_score"][c] == pytest.approx(expected)
+
+
+def test_row_splitters_are_refused(data: tuple[np.ndarray, np.ndarray]) -> None:
+    Xd, yd = as_dask(*data, 1000)
+    with pytest.raises(dp.InputError, match="folds are whole row blocks"):
+        dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, cv=model_selection.KFold(3)).fit(
+            Xd, yd
+        )
