@@ -86,3 +86,28 @@ def test_partition_error_comes_back_readable(
         pytest.raises(dp.PartitionError, match=r"partition 1 \(rows 1000 to 1999\)"),
     ):
         dp.ParallelIncremental(SGDClassifier()).fit(*as_dask(X, y, 1000))
+
+
+def test_search_on_the_cluster_equals_sync(
+    cluster: LocalCluster, binary: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Every trial's scores are the same bits on two worker processes as in one thread."""
+    from sklearn.pipeline import make_pipeline
+
+    Xd, yd = as_dask(*binary, 500)
+
+    def search() -> Any:
+        pipe = make_pipeline(
+            dp.StandardScaler(),
+            dp.ParallelIncremental(SGDClassifier(), epochs=2, random_state=0),
+        )
+        grid = {"parallelincremental__estimator__alpha": [1e-4, 1e-2]}
+        return dp.GridSearchCV(pipe, grid, cv=3, refit=False).fit(Xd, yd)
+
+    with dask.config.set(scheduler="sync"):
+        reference = search()
+    with Client(cluster):
+        distributed = search()
+    for k in range(3):
+        key = f"split{k}_test_score"
+        np.testing.assert_array_equal(distributed.cv_results_[key], reference.cv_results_[key])

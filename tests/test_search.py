@@ -307,3 +307,28 @@ def test_row_splitters_are_refused(data: tuple[np.ndarray, np.ndarray]) -> None:
         dp.GridSearchCV(model(), {"estimator__alpha": [1e-4]}, cv=model_selection.KFold(3)).fit(
             Xd, yd
         )
+
+
+@pytest.mark.parametrize("n_candidates", [1, 6])
+def test_graph_does_not_grow_with_candidates(
+    data: tuple[np.ndarray, np.ndarray], n_candidates: int
+) -> None:
+    """One task per block per pass, and one tree, however many models train."""
+    Xd, yd = as_dask(*data, 1000)
+    grid = {"estimator__alpha": list(np.logspace(-5, 0, n_candidates))}
+    with StageCounter() as counter:
+        dp.GridSearchCV(model(epochs=2), grid, cv=3, refit=False).fit(Xd, yd, classes=[0, 1])
+    passes = 2 + 1  # two epochs and the final scoring
+    assert counter.counts["daskpar-search-partition"] == 6 * passes
+    assert counter.counts["daskpar-search-update"] == passes
+    assert counter.counts["daskpar-combine"] == 1 * passes  # 6 blocks, split_every=8
+
+
+def test_progress_bar_over_the_search_epochs(
+    data: tuple[np.ndarray, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    Xd, yd = as_dask(*data, 1000)
+    dp.GridSearchCV(model(epochs=2), {"estimator__alpha": [1e-4]}, verbose=1).fit(Xd, yd)
+    err = capsys.readouterr().err
+    assert "search epochs" in err
+    assert "2/2" in err
