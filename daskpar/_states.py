@@ -98,6 +98,10 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, (a - (s - b_virtual)) + (b - b_virtual)
 
 
+#: float64 values per row slab when a block's moments are summed: about 256 KiB, in cache.
+_SLAB_VALUES = 1 << 15
+
+
 @dataclass(frozen=True, eq=False)
 class Moments:
     """Count, mean and sum of squared deviations (M2) of ``k`` groups of ``d`` features.
@@ -128,25 +132,39 @@ class Moments:
         ``sample_weight`` (one per row) makes ``count`` the sum of the weights and the mean
         and M2 weighted ones, as scikit-learn's ``StandardScaler`` computes them.
         """
-        X = np.asarray(X, dtype=np.float64)
         n, d = X.shape
         if n == 0:
             zeros = np.zeros((1, d))
             return cls(np.zeros(1), zeros, zeros.copy())
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        missing = np.isnan(X)
-        present = None
-        if missing.any():
-            present = ~missing
-            X = np.where(missing, 0.0, X)
+        # Row slabs keep the float64 temporaries in cache: the block is read twice (mean,
+        # then deviations) without materialising float64 copies of all of it.
+        step = max(16, _SLAB_VALUES // max(d, 1))
+        slabs = [slice(i, i + step) for i in range(0, n, step)]
+        has_missing = bool(np.isnan(X).any()) if X.dtype.kind == "f" else False
 
-        def total(a: np.ndarray) -> np.ndarray:
-            return a.sum(axis=0) if w is None else w @ a
+        def slab(rows: slice) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+            x = np.asarray(X[rows], dtype=np.float64)
+            ws = None if w is None else w[rows]
+            if not has_missing:
+                return x, None, ws
+            present = ~np.isnan(x)
+            return np.where(present, x, 0.0), present, ws
 
-        if present is None:
-            count = np.array([float(n) if w is None else float(w.sum())])
+        def total(a: np.ndarray, ws: np.ndarray | None) -> np.ndarray:
+            return a.sum(axis=0) if ws is None else ws @ a
+
+        sums = np.zeros(d)
+        counts = np.zeros(d)
+        for rows in slabs:
+            x, present, ws = slab(rows)
+            sums += total(x, ws)
+            if present is not None:
+                counts += total(present.astype(np.float64), ws)
+        if has_missing:
+            count = counts[None, :]
         else:
-            count = total(present.astype(np.float64))[None, :]
+            count = np.array([float(n) if w is None else float(w.sum())])
         per_feature = count.reshape(-1)
 
         def divide(a: np.ndarray) -> np.ndarray:
@@ -155,13 +173,18 @@ class Moments:
 
         # The corrected two-pass algorithm (as scikit-learn's): deviations from a first
         # estimate of the mean; their mean becomes the mean's low-order part.
-        mean = divide(total(X))
-        dev = X - mean
-        if present is not None:
-            dev = np.where(present, dev, 0.0)
-        correction = total(dev)
+        mean = divide(sums)
+        correction = np.zeros(d)
+        squares = np.zeros(d)
+        for rows in slabs:
+            x, present, ws = slab(rows)
+            dev = x - mean
+            if present is not None:
+                dev = np.where(present, dev, 0.0)
+            correction += total(dev, ws)
+            squares += total(dev * dev, ws)
         # A sum of squares; the correction can round it a hair below zero for a constant feature.
-        m2 = np.maximum(total(dev * dev) - divide(correction * correction), 0.0)
+        m2 = np.maximum(squares - divide(correction * correction), 0.0)
         mean, mean_lo = _two_sum(mean, divide(correction))
         return cls(count, mean[None, :], m2[None, :], mean_lo[None, :])
 
