@@ -98,8 +98,10 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, (a - (s - b_virtual)) + (b - b_virtual)
 
 
-#: float64 values per row slab when a block's moments are summed: about 256 KiB, in cache.
-_SLAB_VALUES = 1 << 15
+#: float64 values per row slab when a block's moments are summed: 64 KiB, in cache, and below
+#: glibc's 128 KiB mmap threshold, which distributed's workers pin (MALLOC_TRIM_THRESHOLD_) so
+#: that every larger temporary would be a fresh mmap and page faults.
+_SLAB_VALUES = 1 << 13
 
 
 @dataclass(frozen=True, eq=False)
