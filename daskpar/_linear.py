@@ -15,7 +15,7 @@ factor is the only thing that travels; only the coefficients reach the client.
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import dask.array as da
 import numpy as np
@@ -54,7 +54,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
     def _tol(self) -> float:
         return 0.0
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any) -> dict[str, Any]:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Fit from the tree-merged factor of the centred ``[X, y]``, in one pass over the data.
 
         Parameters
@@ -68,8 +68,8 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        solution : dict
-            The root task's result (``coef``, ``intercept``, ``rank``, ``singular``).
+        self : object
+            The fitted estimator.
         """
         self._validate_params()
         if not isinstance(X, da.Array):
@@ -102,7 +102,11 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
         self.coef_ = solution["coef"].astype(dtype, copy=False)
         self.intercept_ = solution["intercept"]
         self.n_features_in_ = int(X.shape[1])
-        return solution
+        self._set_solution(solution)
+        return self
+
+    def _set_solution(self, solution: dict[str, Any]) -> None:
+        """Fitted attributes beyond ``coef_`` and ``intercept_`` (from the root task)."""
 
     def _check_n_samples(self, X: da.Array) -> None:
         """Least squares without a penalty needs at least as many samples as unknowns."""
@@ -212,27 +216,9 @@ class LinearRegression(_LeastSquares):
     def _tol(self) -> float:
         return float(self.tol)
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
-        """Fit from the tree-merged factor of the centred ``[X, y]``, in one pass over the data.
-
-        Parameters
-        ----------
-        X : dask array of shape (n_samples, n_features), or array-like
-            Partitioned along rows only, with known chunk sizes.
-        y : dask array of shape (n_samples,), or array-like
-            Row chunks equal to ``X``'s.
-        sample_weight : dask array or array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample, with ``X``'s row chunks if a dask array.
-
-        Returns
-        -------
-        self : LinearRegression
-            The fitted estimator.
-        """
-        solution = self._fit(X, y, sample_weight)
+    def _set_solution(self, solution: dict[str, Any]) -> None:
         self.rank_ = solution["rank"]
         self.singular_ = solution["singular"]
-        return self
 
 
 class Ridge(_LeastSquares):
@@ -279,23 +265,3 @@ class Ridge(_LeastSquares):
 
     def _alpha(self) -> float:
         return float(self.alpha)
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Ridge:
-        """Fit from the tree-merged factor of the centred ``[X, y]``, in one pass over the data.
-
-        Parameters
-        ----------
-        X : dask array of shape (n_samples, n_features), or array-like
-            Partitioned along rows only, with known chunk sizes.
-        y : dask array of shape (n_samples,), or array-like
-            Row chunks equal to ``X``'s.
-        sample_weight : dask array or array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample, with ``X``'s row chunks if a dask array.
-
-        Returns
-        -------
-        self : Ridge
-            The fitted estimator.
-        """
-        self._fit(X, y, sample_weight)
-        return self
