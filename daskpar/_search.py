@@ -364,7 +364,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.cv_results_ = self._results(
             candidates, test_scores, fit_times.reshape(shape), score_times.reshape(shape)
         )
-        self.multimetric_ = len(scorers) > 1 or self.scoring_is_multi()
+        self.multimetric_ = self._scoring_is_multi()
         self.scorer_ = scorers if self.multimetric_ else scorers["score"]
         self.n_splits_ = len(folds)
         self.folds_ = [(sorted(train), sorted(test)) for train, test in folds]
@@ -390,12 +390,12 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = classes
         return self
 
-    def scoring_is_multi(self) -> bool:
+    def _scoring_is_multi(self) -> bool:
         return self.scoring is not None and not isinstance(self.scoring, str | Scorer)
 
     def _refit_metric(self, scorers: dict[str, Scorer]) -> str | None:
         """The metric that picks the best candidate (``None``: multi-metric without refit)."""
-        if not self.scoring_is_multi():
+        if not self._scoring_is_multi():
             return "score"
         if isinstance(self.refit, str) and self.refit in scorers:
             return self.refit
@@ -960,7 +960,7 @@ class HalvingSearchCV(_BaseSearch):
         self : HalvingSearchCV
             The fitted search.
         """
-        if self.scoring_is_multi() and not isinstance(self.refit, str):
+        if self._scoring_is_multi() and not isinstance(self.refit, str):
             raise InputError(
                 "HalvingSearchCV ranks candidates by one metric: with several metrics, set "
                 "refit to the name of that metric."
