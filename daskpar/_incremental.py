@@ -2,10 +2,11 @@
 
 Per epoch, one task per block (one read of the block)::
 
-    blocks ──epoch_partition──▶ states ──combine (fan-in split_every)──▶ one state ──▶ next model
+    blocks ──trials_partition──▶ states ──combine (fan-in split_every)──▶ one state ──▶ next model
 
 A training block runs ``partial_fit``; a block held out by ``validation_fraction`` scores the
-epoch's starting model instead, so validation costs no extra read.
+epoch's starting model instead, so validation costs no extra read. This is the search's pass
+(:mod:`daskpar._search`) with a single trial.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import metrics
-from ._families import Family, family_for
+from ._families import family_for
 from ._graph import broadcast, compute_one, map_partitions, tree_combine
 from ._metrics import Scorer, get_scorer
 from ._states import LabelSet
 from ._tasks import (
+    SearchPlan,
+    Trial,
     combine_states,
-    epoch_partition,
     find_labels_partition,
     predict_partition,
-    update_model,
+    trials_partition,
+    update_trials,
 )
 from ._validation import check_scorer_applies, check_X, check_X_y
 from .errors import InputError
@@ -264,6 +267,14 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             model.set_params(shuffle=self.shuffle)
         n_epochs = 1 if family.exact else self.epochs
         train_blocks = [i for i in range(X.numblocks[0]) if i not in validation_blocks]
+        plan = SearchPlan(
+            trials=(Trial(candidate=0, fold=0, config=0),),
+            folds=((frozenset(train_blocks), validation_blocks),),
+            families=(family,),
+            base_seeds=(base_seed,),
+            classes=classes_,
+            scorers=(scorer,),
+        )
 
         self.history_: list[dict[str, Any]] = []
         self._best: tuple[float, int, BaseEstimator] | None = None
@@ -275,9 +286,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             progress = tqdm(total=n_epochs, desc="epochs", unit="epoch", file=sys.stderr)
         for epoch in range(n_epochs):
             start = time.perf_counter()
-            new_model, previous_score = self._run_epoch(
-                family, model, X, y, classes_, base_seed, epoch, validation_blocks, scorer
-            )
+            new_model, previous_score = self._run_epoch(plan, model, X, y, epoch)
             stop = previous_score is not None and self._record_score(previous_score, model)
             model = new_model
             self.history_.append(
@@ -372,46 +381,42 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         return out
 
     def _run_epoch(
-        self,
-        family: Family,
-        model: BaseEstimator,
-        X: da.Array,
-        y: da.Array,
-        classes: np.ndarray | None,
-        base_seed: int,
-        epoch: int,
-        validation_blocks: frozenset[int],
-        scorer: Scorer,
+        self, plan: SearchPlan, model: BaseEstimator, X: da.Array, y: da.Array, epoch: int
     ) -> tuple[BaseEstimator, float | None]:
-        """One pass: the next model, and the starting model's score on the validation blocks."""
+        """One pass: the next model, and the starting model's score on the validation blocks.
+
+        The fit is a search of one trial: ``plan``'s single fold trains on all blocks but the
+        validation ones, which score the epoch's starting model in the same read.
+        """
+        train = frozenset({0})
+        score = frozenset({0}) if epoch > 0 and plan.folds[0][1] else frozenset()
         states = map_partitions(
-            epoch_partition,
+            trials_partition,
             X,
             y,
             stage="daskpar-fit-partition",
             with_position=True,
-            family=family,
-            model=broadcast(model),
-            classes=classes,
-            base_seed=base_seed,
+            plan=plan,
+            models=broadcast([model]),
+            scalers={},
             epoch=epoch,
-            validation_blocks=validation_blocks,
-            scorer=scorer if validation_blocks else None,
+            train=train,
+            score=score,
         )
         root = tree_combine(
             states,
             combine_states,
-            update_model,
+            update_trials,
             split_every=self.split_every,
             finalize_stage="daskpar-update-model",
-            family=family,
-            model=model,
-            classes=classes,
+            plan=plan,
+            models=[model],
             epoch=epoch,
-            scorer=scorer if validation_blocks else None,
+            train=train,
+            score=score,
         )
-        new_model, evaluation = compute_one(root)
-        return new_model, None if evaluation is None else evaluation.unwrap(stacklevel=3)
+        ((new_model, evaluations, _, _),) = compute_one(root)
+        return new_model, None if evaluations is None else evaluations[0].unwrap(stacklevel=3)
 
     # ----------------------------------------------------------------------------------------
     # prediction and scoring

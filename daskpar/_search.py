@@ -2,7 +2,7 @@
 
 A search of C candidates and K folds trains C x K models ("trials") together. Per epoch::
 
-    block --search_partition--> StateTuple (a TrialState per trial) --combine--> ...
+    block --trials_partition--> StateTuple (a TrialState per trial) --combine--> ...
           --update_trials--> every trial's next model and scores
 
 One task per block reads it once and, for every trial whose fold trains on the block, runs
@@ -49,8 +49,8 @@ from ._tasks import (
     combine_states,
     prepare_partition,
     prepared_attributes,
-    search_partition,
     transform_block,
+    trials_partition,
     update_trials,
 )
 from ._validation import check_scorer_applies, check_X_y
@@ -542,7 +542,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 break
             start = time.perf_counter()
             parts = map_partitions(
-                search_partition,
+                trials_partition,
                 X,
                 y,
                 stage="daskpar-search-partition",

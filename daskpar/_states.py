@@ -24,7 +24,6 @@ import numpy as np
 from scipy import linalg
 
 __all__ = [
-    "EpochState",
     "LabelSet",
     "LeastSquaresState",
     "Moments",
@@ -316,23 +315,6 @@ class LeastSquaresState:
         mean = self.mean + delta * (other.weight / weight)
         shift = np.sqrt(self.weight * other.weight / weight) * delta
         return LeastSquaresState(weight, mean, r_factor(np.vstack([self.r, other.r, shift])))
-
-
-@dataclass(frozen=True, eq=False)
-class EpochState:
-    """One epoch's pass over a block: the training state and the validation score's state.
-
-    A block is either trained on (``fit``) or, when it is a validation block, scores the
-    epoch's starting model (``score``), so that training and validation share one read.
-    """
-
-    fit: Any = None
-    score: Any = None
-
-    def combine(self, other: EpochState, /) -> EpochState:
-        return EpochState(
-            combine_all([self.fit, other.fit]), combine_all([self.score, other.score])
-        )
 
 
 @dataclass(frozen=True, eq=False)

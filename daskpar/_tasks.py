@@ -20,7 +20,6 @@ from sklearn.base import BaseEstimator
 from ._families import Family
 from ._metrics import Evaluation, Scorer, scorer_partition
 from ._states import (
-    EpochState,
     LabelSet,
     LeastSquaresState,
     State,
@@ -40,19 +39,16 @@ __all__ = [
     "checked_already",
     "combine_states",
     "describe_partition",
-    "epoch_partition",
     "least_squares_partition",
     "find_labels_partition",
     "finalize_model",
-    "fit_partition",
     "partition_seed",
     "prepare_partition",
     "prepared_attributes",
     "predict_partition",
-    "search_partition",
+    "trials_partition",
     "solve_least_squares",
     "transform_block",
-    "update_model",
     "update_trials",
 ]
 
@@ -87,27 +83,6 @@ def check_labels_block(y: np.ndarray, classes: np.ndarray, rows: slice, block: i
             f"are not in classes={classes.tolist()}. Pass every label to classes=, or leave "
             f"classes unset to find them from the data."
         )
-
-
-def fit_partition(
-    X: np.ndarray,
-    y: np.ndarray,
-    rows: tuple[slice, ...],
-    block_id: tuple[int, ...],
-    *,
-    family: Family,
-    model: BaseEstimator,
-    classes: np.ndarray | None,
-    base_seed: int,
-    epoch: int,
-) -> State | None:
-    """Train ``model`` on one block and return the partition's state (``None`` if empty)."""
-    if X.shape[0] == 0:
-        return None
-    check_training_block(X, y, rows, block_id, classes=classes)
-    seed = partition_seed(base_seed, epoch, block_id[0])
-    with checked_already(epoch):
-        return family.partition_state(model, X, y, classes=classes, seed=seed)
 
 
 def checked_already(epoch: int) -> Any:
@@ -169,69 +144,6 @@ def predict_partition(X: np.ndarray, *, model: BaseEstimator, method: str) -> An
         out = getattr(model, method)(np.zeros((1, X.shape[1]), dtype=X.dtype))
         return out[:0]
     return getattr(model, method)(X)
-
-
-def epoch_partition(
-    X: np.ndarray,
-    y: np.ndarray,
-    rows: tuple[slice, ...],
-    block_id: tuple[int, ...],
-    *,
-    family: Family,
-    model: BaseEstimator,
-    classes: np.ndarray | None,
-    base_seed: int,
-    epoch: int,
-    validation_blocks: frozenset[int],
-    scorer: Scorer | None,
-) -> EpochState:
-    """One block's share of an epoch, from one read of the block.
-
-    A training block runs :func:`fit_partition` on the epoch's starting ``model``; a validation
-    block scores that same model, which is the previous epoch's result (nothing to score in
-    the first epoch, when the model is unfitted).
-    """
-    if block_id[0] not in validation_blocks:
-        return EpochState(
-            fit=fit_partition(
-                X,
-                y,
-                rows,
-                block_id,
-                family=family,
-                model=model,
-                classes=classes,
-                base_seed=base_seed,
-                epoch=epoch,
-            )
-        )
-    if epoch == 0 or scorer is None or X.shape[0] == 0:
-        return EpochState()
-    check_finite_block(X, "X", rows[0], block_id[0])
-    return EpochState(
-        score=scorer_partition(X, y, None, rows, block_id, scorer=scorer, model=model)
-    )
-
-
-def update_model(
-    state: EpochState | None,
-    *,
-    family: Family,
-    model: BaseEstimator,
-    classes: np.ndarray | None,
-    epoch: int,
-    scorer: Scorer | None,
-) -> tuple[BaseEstimator, Evaluation[float] | None]:
-    """The next model from the merged training states, and the starting model's score.
-
-    The score comes as an :class:`Evaluation`, whose warnings the client re-emits.
-    """
-    state = state if state is not None else EpochState()
-    new_model = finalize_model(state.fit, family=family, model=model, classes=classes, epoch=epoch)
-    score = None
-    if state.score is not None and scorer is not None:
-        score = scorer.evaluate(state.score)
-    return new_model, score
 
 
 def check_weights_block(w: np.ndarray, rows: slice, block: int) -> None:
@@ -403,7 +315,7 @@ def prepared_attributes(
     return (None if labels is None else labels.labels), attributes
 
 
-def search_partition(
+def trials_partition(
     X: np.ndarray,
     y: np.ndarray,
     rows: tuple[slice, ...],
