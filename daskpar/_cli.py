@@ -63,6 +63,41 @@ dashboard_option = click.option(
 )
 
 
+model_option = click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(sorted(MODELS)),
+    default="sgd-log",
+    show_default=True,
+    help="The estimator.",
+)
+epochs_option = click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+scale_option = click.option(
+    "--scale/--no-scale",
+    default=True,
+    show_default=True,
+    help="Standardise the features with daskpar.StandardScaler (one pass) first.",
+)
+
+
+def data_options(command: Any) -> Any:
+    """``--x``, ``--y`` (zarr arrays) and ``--target`` (parquet / CSV column) of DATA."""
+    for option in reversed(
+        [
+            click.option(
+                "--x", "x_name", default="X", show_default=True, help="Feature array in zarr."
+            ),
+            click.option(
+                "--y", "y_name", default="y", show_default=True, help="Target array in zarr."
+            ),
+            click.option("--target", default=None, help="Target column of parquet or CSV data."),
+            click.option("--seed", type=int, default=0, show_default=True),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to an embedded LocalCluster.
@@ -270,15 +305,8 @@ def _median_read_seconds(X: Any, repeats: int = 3) -> float:
 
 @main.command("train")
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option(
-    "--model",
-    "model_name",
-    type=click.Choice(sorted(MODELS)),
-    default="sgd-log",
-    show_default=True,
-    help="The estimator to train.",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@model_option
+@epochs_option
 @click.option("--split-every", type=click.IntRange(min=2), default=8, show_default=True)
 @click.option(
     "--test-size",
@@ -287,18 +315,8 @@ def _median_read_seconds(X: Any, repeats: int = 3) -> float:
     show_default=True,
     help="Fraction of every partition held out.",
 )
-@click.option(
-    "--x", "x_name", default="X", show_default=True, help="Feature array in a zarr store."
-)
-@click.option("--y", "y_name", default="y", show_default=True, help="Target array in a zarr store.")
-@click.option("--target", default=None, help="Target column of parquet or CSV data.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--scale/--no-scale",
-    default=True,
-    show_default=True,
-    help="Standardise the features (daskpar.StandardScaler, one pass) before training.",
-)
+@data_options
+@scale_option
 @scheduler_option
 @workers_option
 @dashboard_option
@@ -371,15 +389,8 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
     help='Candidates as JSON, e.g. \'{"alpha": [1e-5, 1e-4], "penalty": ["l2", "l1"]}\'. '
     "Names are the model's parameters (or full nested names).",
 )
-@click.option(
-    "--model",
-    "model_name",
-    type=click.Choice(sorted(MODELS)),
-    default="sgd-log",
-    show_default=True,
-    help="The estimator to tune.",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@model_option
+@epochs_option
 @click.option(
     "--cv", type=click.IntRange(min=2), default=3, show_default=True, help="Folds of whole blocks."
 )
@@ -389,18 +400,8 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
 @click.option(
     "--halving", is_flag=True, help="Successive halving: keep the best third after each epoch."
 )
-@click.option(
-    "--scale/--no-scale",
-    default=True,
-    show_default=True,
-    help="Standardise the features (daskpar.StandardScaler, fitted once per fold).",
-)
-@click.option(
-    "--x", "x_name", default="X", show_default=True, help="Feature array in a zarr store."
-)
-@click.option("--y", "y_name", default="y", show_default=True, help="Target array in a zarr store.")
-@click.option("--target", default=None, help="Target column of parquet or CSV data.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@scale_option
+@data_options
 @scheduler_option
 @workers_option
 @dashboard_option
@@ -484,7 +485,7 @@ def _print_ranking(search: Any) -> None:
 @click.option("--rows", type=click.IntRange(min=1000), default=2_000_000, show_default=True)
 @click.option("--features", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--chunk-rows", type=click.IntRange(min=100), default=100_000, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@epochs_option
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
