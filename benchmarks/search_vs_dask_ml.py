@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import os
 import resource
-import statistics
 import tempfile
 import time
 import warnings
@@ -35,6 +34,7 @@ from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar import metrics
+from daskpar._cli import _median_read_seconds as median_read_seconds
 
 GRID = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "penalty": ["l2", "l1"], "loss": ["hinge", "log_loss"]}
 
@@ -48,15 +48,6 @@ def peak_worker_mb(client: Client) -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     return max(client.run(peak).values())
-
-
-def read_seconds(X: da.Array, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        X.sum().compute()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def best_of(scores: dict[int, list[float]]) -> tuple[dict[str, Any], float]:
@@ -138,7 +129,7 @@ def main() -> None:
         # Three folds of consecutive whole blocks, as GridSearchCV(cv=3) makes them.
         tests = [part.tolist() for part in np.array_split(np.arange(X.numblocks[0]), 3)]
         folds = [(sorted(set(range(X.numblocks[0])) - set(test)), test) for test in tests]
-        base = read_seconds(X)
+        base = median_read_seconds(X)
         size_mb = X.nbytes / 2**20
         print(
             f"{args.rows:,} x {d} float32 in zarr ({size_mb:.0f} MB, {X.numblocks[0]} blocks), "
