@@ -223,13 +223,64 @@ class ClassificationProblem:
     dtype: np.dtype[Any]
 
 
+def _sample_without_replacement(
+    n_population: int, n_samples: int, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """``n_samples`` distinct ints in ``range(n_population)``, in scikit-learn's order.
+
+    The rule of :func:`sklearn.utils.random.sample_without_replacement` with its default
+    ``method="auto"``, on a numpy ``Generator``. The order matters, since cluster ``k`` goes
+    to class ``k % n_classes``:
+
+    * ``n_samples / n_population < 0.99``: a uniformly random sample in random order (where
+      scikit-learn takes a prefix of a permutation, or draws with rejection);
+    * ``n_samples / n_population >= 0.99``: reservoir sampling, which starts from
+      ``0, 1, ..., n_samples - 1`` and lets each later ``i`` overwrite slot ``U{0, i}`` when
+      that slot exists. So a sample of the whole population is ``0, 1, ..., n - 1``, in order,
+      with no draw at all.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> _sample_without_replacement(4, 4, rng).tolist()  # the whole population: in order
+    [0, 1, 2, 3]
+    >>> codes = _sample_without_replacement(128, 127, rng)  # one candidate may take a slot
+    >>> int((codes != np.arange(127)).sum()) <= 1
+    True
+    """
+    if n_samples / n_population < 0.99:
+        codes: NDArray[np.int64] = rng.choice(n_population, size=n_samples, replace=False)
+        return codes
+    codes = np.arange(n_samples, dtype=np.int64)
+    # Reservoir sampling, vectorized: later candidates overwrite earlier ones, so each slot
+    # keeps the largest candidate that drew it (candidates increase, and exceed every slot).
+    candidates = np.arange(n_samples, n_population, dtype=np.int64)
+    slots = rng.integers(0, candidates + 1)
+    kept = slots < n_samples
+    np.maximum.at(codes, slots[kept], candidates[kept])
+    return codes
+
+
 def _hypercube_vertices(n_vertices: int, dimensions: int, rng: np.random.Generator) -> NDArray[Any]:
-    """Distinct random vertices of the unit hypercube (scikit-learn's ``_generate_hypercube``)."""
+    """Distinct vertices of the unit hypercube, chosen as scikit-learn's ``_generate_hypercube``.
+
+    Vertex codes come from :func:`_sample_without_replacement`, so scikit-learn's layouts
+    follow: when the vertices fill the hypercube (``n_vertices == 2**dimensions``, the
+    defaults of :func:`make_classification`), vertex ``k`` is ``k`` in binary, most
+    significant bit first, and class ``k % n_classes`` is a face of the hypercube whenever
+    ``n_classes`` is a power of two: the problem is linearly separable up to cluster spread.
+    A random order would give XOR layouts as often as not.
+
+    Examples
+    --------
+    >>> _hypercube_vertices(4, 2, np.random.default_rng(0)).tolist()
+    [[0, 0], [0, 1], [1, 0], [1, 1]]
+    """
     if dimensions > 30:
         # Vertices differ in their last 30 coordinates already; the others are free bits.
         free = rng.integers(2, size=(n_vertices, dimensions - 30))
         return np.hstack([free, _hypercube_vertices(n_vertices, 30, rng)])
-    codes = rng.choice(2**dimensions, size=n_vertices, replace=False)
+    codes = _sample_without_replacement(2**dimensions, n_vertices, rng)
     bits = np.arange(dimensions - 1, -1, -1)
     return (codes[:, None] >> bits) & 1
 

@@ -10,17 +10,21 @@ the same on any scheduler and any number of workers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import dask
 import dask.array as da
+import dask.local
 import numpy as np
 from dask import config
-from dask.base import compute, tokenize
+from dask.base import compute, get_scheduler, tokenize
 from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.layers import ArrayBlockIdDep, ArraySliceDep
+from threadpoolctl import threadpool_limits
 
 __all__ = ["broadcast", "compute_one", "map_partitions", "tree_combine"]
 
@@ -135,6 +139,20 @@ def compute_one(arr: da.Array, **compute_kwargs: Any) -> Any:
     # Blockwise fusion (one task reads a block and works on it) stays on; dask's extra linear
     # fusion is turned off because it renames tasks to joined names ("getitem-daskpar-...")
     # and the dashboard would no longer show daskpar's stage names.
-    with config.set({"optimization.fuse.active": False}):
+    with config.set({"optimization.fuse.active": False}), _one_blas_thread_per_task():
         (out,) = compute(arr, **compute_kwargs)
     return out.flat[0]
+
+
+def _one_blas_thread_per_task() -> Any:
+    """One BLAS thread per task while dask's local thread pool runs the graph.
+
+    The thread pool is the parallelism: a BLAS that also starts a thread per core in every
+    task oversubscribes the cores, and OpenBLAS's spinning threads then make a QR-heavy fit
+    5-10x slower (more on a busy machine). distributed's workers set the same limit through
+    their environment (``OPENBLAS_NUM_THREADS=1``); this does it for the local schedulers. The
+    limit is process-wide, so it is set and restored here, once, by the calling thread.
+    """
+    if get_scheduler() is dask.local.get_sync:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -164,8 +164,11 @@ class LinearRegression(_LeastSquares):
     fit_intercept : bool, default=True
         Fit an intercept (by centring with the merged means).
     tol : float, default=1e-6
-        Singular values of the centred X below ``tol`` times the largest count as zero, as
-        scikit-learn passes ``tol`` to ``lstsq``; a rank below ``n_features`` is an error.
+        Singular values of the centred X, with every feature scaled to unit norm, below
+        ``tol`` times the largest count as zero; a rank below ``n_features`` is an error
+        that names the constant and the collinear features. Scaling first makes the rank
+        independent of the features' units (scikit-learn's ``lstsq`` cut works on unscaled
+        X, and can zero the coefficient of a feature measured in small units).
     split_every : int, default=8
         Fan-in of the tree that merges the partition statistics.
 

@@ -28,7 +28,6 @@ __all__ = [
     "LeastSquaresState",
     "Moments",
     "MomentsByClass",
-    "R2State",
     "State",
     "StateTuple",
     "SumState",
@@ -252,27 +251,14 @@ class LabelSet:
         return LabelSet(np.union1d(self.labels, other.labels))
 
 
-@dataclass(frozen=True, eq=False)
-class R2State:
-    """Moments of the targets and the residual sum of squares: everything R² needs."""
-
-    y: Moments
-    sse: float
-
-    def combine(self, other: R2State, /) -> R2State:
-        return R2State(self.y.combine(other.y), self.sse + other.sse)
-
-    def r2(self) -> float:
-        """``1 - SSE / SST``, with scikit-learn's convention for constant targets."""
-        total = float(self.y.m2[0, 0])
-        if total == 0.0:
-            return 1.0 if self.sse == 0.0 else 0.0
-        return 1.0 - self.sse / total
-
-
 def r_factor(A: np.ndarray) -> np.ndarray:
-    """The triangular factor R of ``A = QR`` (``A`` is overwritten)."""
-    return linalg.qr(A, mode="r", overwrite_a=True, check_finite=False)[0]
+    """The triangular factor R of ``A = QR``, shape ``(min(m, n), n)`` (``A`` is overwritten).
+
+    scipy's ``mode="r"`` returns an ``m x n`` R whose rows below ``n`` are zeros; those rows
+    are dropped here, so that a state built from a tall block is ``n x n``, not block-sized.
+    """
+    r = linalg.qr(A, mode="r", overwrite_a=True, check_finite=False)[0]
+    return r if r.shape[0] <= r.shape[1] else r[: r.shape[1]].copy()
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,6 +272,8 @@ class LeastSquaresState:
     factored form: stacking ``R_a``, ``R_b`` and ``sqrt(w_a w_b / w) (mean_b - mean_a)`` and
     re-factoring gives the merged co-moment matrix, so centring needs no second pass (this is
     the tall-and-skinny QR of Demmel et al., with the centring folded in).
+
+    Its size is ``(d + 1)^2 + d + 2`` numbers for ``d`` features, whatever the rows.
     """
 
     weight: float
@@ -293,17 +281,44 @@ class LeastSquaresState:
     r: np.ndarray  # (<= d, d), upper triangular
 
     @classmethod
-    def of(cls, Z: np.ndarray, sample_weight: np.ndarray | None = None) -> LeastSquaresState:
-        Z = np.asarray(Z, dtype=np.float64)
-        if sample_weight is None:
-            mean = Z.mean(axis=0)
-            return cls(float(Z.shape[0]), mean, r_factor(Z - mean))
-        w = np.asarray(sample_weight, dtype=np.float64)
-        weight = float(w.sum())
+    def of(
+        cls, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LeastSquaresState:
+        """The state of the rows of ``[X, y]``, in row slabs.
+
+        The block is read twice (mean, then the factor), a slab at a time: the float64
+        temporaries stay a few times ``(d + 1)^2`` however many rows the block has, and the
+        factor of each slab is stacked under the running one (TSQR within the block).
+        """
+        n, d = X.shape[0], X.shape[1] + 1
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weight = float(n) if w is None else float(w.sum())
         if weight == 0.0:
-            return cls(0.0, np.zeros(Z.shape[1]), np.zeros((0, Z.shape[1])))
-        mean = (w @ Z) / weight
-        return cls(weight, mean, r_factor((Z - mean) * np.sqrt(w)[:, None]))
+            return cls(0.0, np.zeros(d), np.zeros((0, d)))
+        # Slabs of about 2 MiB (at least 2 d rows, so that re-factoring the running R stays
+        # a small overhead): LAPACK's QR is several times faster on such slabs than on thin ones.
+        step = max(2 * d, (1 << 18) // d)
+        slabs = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+        def slab(rows: slice) -> np.ndarray:
+            z = np.empty((rows.stop - rows.start, d))
+            z[:, : d - 1] = X[rows]
+            z[:, d - 1] = y[rows]
+            return z
+
+        total = np.zeros(d)
+        for rows in slabs:
+            z = slab(rows)
+            total += z.sum(axis=0) if w is None else w[rows] @ z
+        mean = total / weight
+        r = np.zeros((0, d))
+        for rows in slabs:
+            z = slab(rows)
+            z -= mean
+            if w is not None:
+                z *= np.sqrt(w[rows])[:, None]
+            r = r_factor(np.vstack([r, z]))
+        return cls(weight, mean, r)
 
     def combine(self, other: LeastSquaresState, /) -> LeastSquaresState:
         if other.weight == 0.0:

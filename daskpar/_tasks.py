@@ -172,7 +172,56 @@ def least_squares_partition(
     check_finite_block(y, "y", rows_, block)
     if sample_weight is not None:
         check_weights_block(sample_weight, rows_, block)
-    return LeastSquaresState.of(np.column_stack([X, y]), sample_weight)
+    return LeastSquaresState.of(X, y, sample_weight)
+
+
+def _check_full_rank(
+    r_xx: np.ndarray, *, tol: float, centred: bool, weight: float, mean: np.ndarray
+) -> int:
+    """X's rank from its triangular factor, decided on unit-norm columns, so unit-free.
+
+    The columns of ``r_xx`` have the norms of X's (centred, weighted) columns: dividing by them
+    gives the factor of X with every feature rescaled to norm one, whose singular values do not
+    change when a feature is measured in other units. Raises an :class:`InputError` naming the
+    constant and the collinear features when the rank is below the number of features.
+    """
+    d = r_xx.shape[1]
+    norms = np.linalg.norm(r_xx, axis=0)
+    # A centred constant column is zero up to the rounding of its mean (a standard deviation
+    # of about 1e-16 of the value); rescaled to unit norm, that noise would look like a
+    # feature. So a spread below 1e-10 of the column's mean counts as none.
+    spread = norms / np.sqrt(weight)
+    constant = np.flatnonzero(spread <= (1e-10 * np.abs(mean) if centred else 0.0))
+    scaled = r_xx / np.where(norms > 0.0, norms, 1.0)
+    scaled[:, constant] = 0.0
+    _, singular, vt = linalg.svd(scaled)
+    rank = int(np.sum(singular > tol * singular[0])) if singular[0] > 0 else 0
+    if rank == d:
+        return rank
+    problems = []
+    if len(constant):
+        kind = "constant" if centred else "all zero"
+        problems.append(f"feature(s) {_columns(constant)} are {kind}")
+    # The null space of the scaled factor: the combinations of columns that vanish.
+    null = vt[rank:]
+    involved = np.flatnonzero((np.abs(null) > 1e-3).any(axis=0))
+    collinear = np.setdiff1d(involved, constant)
+    if len(collinear):
+        problems.append(
+            f"feature(s) {_columns(collinear)} are (nearly) linear combinations of each other"
+        )
+    centring = " after centring" if centred else ""
+    raise InputError(
+        f"X has {d} features but rank {rank}{centring}, with every feature scaled to unit "
+        f"norm (singular values below {tol:g} times the largest count as zero): "
+        f"{'; '.join(problems)} (0-based column indices). Least squares has no unique "
+        "solution: drop those features, or use daskpar.Ridge with alpha > 0."
+    )
+
+
+def _columns(index: np.ndarray, limit: int = 10) -> str:
+    shown = ", ".join(str(int(i)) for i in index[:limit])
+    return f"[{shown}{', ...' if len(index) > limit else ''}]"
 
 
 def solve_least_squares(
@@ -204,17 +253,10 @@ def solve_least_squares(
     r_xx, r_xy = r[:d, :d], r[:d, d]
     out: dict[str, Any] = {"rank": d, "singular": None}
     if alpha == 0.0:
-        singular = linalg.svdvals(r_xx)
-        rank = int(np.sum(singular > tol * singular[0])) if singular[0] > 0 else 0
-        if rank < d:
-            centred = " after centring" if fit_intercept else ""
-            raise InputError(
-                f"X has {d} features but rank {rank}{centred} (singular values below {tol:g} "
-                "times the largest count as zero): some features are linear combinations of "
-                "others, or constant, so least squares has no unique solution. Drop the "
-                "redundant features, or use daskpar.Ridge with alpha > 0."
-            )
-        out["rank"], out["singular"] = rank, singular
+        out["rank"] = _check_full_rank(
+            r_xx, tol=tol, centred=fit_intercept, weight=state.weight, mean=x_mean
+        )
+        out["singular"] = linalg.svdvals(r_xx)
     coef = linalg.solve_triangular(r_xx, r_xy)
     out["coef"] = coef
     out["intercept"] = float(y_mean - x_mean @ coef) if fit_intercept else 0.0

@@ -182,6 +182,51 @@ def test_constant_feature_with_intercept_is_rank_deficient() -> None:
     dp.LinearRegression(fit_intercept=False).fit(Xd, yd)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_full_rank_features_in_other_units_are_accepted(fit_intercept: bool) -> None:
+    """Rank does not depend on units: independent columns on scales 1e4 to 1e-4 are full rank.
+
+    The rank was decided on the singular values of unscaled X, so a feature measured in
+    small units looked like a linear combination of the others.
+    """
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-1.0, 1.0, size=(3000, 4)) * np.array([1e4, 3.0, 1e-2, 1e-4])
+    y = X @ np.array([1e-4, 2.0, 50.0, 3e3]) + rng.normal(scale=0.1, size=3000)
+    Xd, yd = as_dask(X, y, 700)
+    ours = dp.LinearRegression(fit_intercept=fit_intercept).fit(Xd, yd)
+    assert ours.rank_ == 4
+    # The reference: lstsq on unit-scaled columns, mapped back. (scikit-learn's
+    # LinearRegression cuts the singular values of the unscaled X at a relative 1e-13-ish
+    # threshold here and returns about 0 for the two small-unit features.)
+    Xc, yc = (X - X.mean(axis=0), y - y.mean()) if fit_intercept else (X, y)
+    scale = np.linalg.norm(Xc, axis=0)
+    ref = linalg.lstsq(Xc / scale, yc)[0] / scale
+    np.testing.assert_allclose(ours.coef_, ref, rtol=1e-8)
+    assert abs(ours.coef_[3] - 3e3) < 50.0  # and it is the model the data came from
+
+
+def test_rank_deficiency_names_the_columns() -> None:
+    """Constant and collinear features are named, in any units, and a rounding-level spread
+    of a constant column does not pass for a feature."""
+    rng = np.random.default_rng(12)
+    base = rng.normal(size=(2000, 3)) * np.array([1e3, 1.0, 1e-3])
+    X = np.column_stack(
+        [
+            base,
+            np.full(2000, 0.1),  # constant; its mean rounds, so centring leaves ~1e-17
+            base[:, 0] * 1e-3 + base[:, 2] * 1e3,  # a combination of columns 0 and 2
+        ]
+    ).astype(np.float32)
+    Xd, yd = as_dask(X, rng.normal(size=2000), 300)
+    with pytest.raises(dp.InputError) as error:
+        dp.LinearRegression().fit(Xd, yd)
+    message = str(error.value)
+    assert "5 features but rank 3 after centring" in message
+    assert "feature(s) [3] are constant" in message
+    assert "feature(s) [0, 2, 4] are (nearly) linear combinations" in message
+    assert "daskpar.Ridge" in message
+
+
 def test_bad_sample_weight(badly_scaled: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     X, y, w = badly_scaled
     Xd, yd = as_dask(X, y, 1000)

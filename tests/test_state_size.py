@@ -1,0 +1,210 @@
+"""Every per-partition state is bounded by its formula, never by the rows of its block.
+
+A state that grows with the rows is not out of core: the tree would carry the data to its root.
+Each state class is built by the task body that makes it in a fit, on blocks of 500 and of
+50,000 rows, and its pickled size (what travels between workers) must stay within the bytes
+its formula allows, whatever the rows. ``test_every_state_class_is_bounded`` fails when a new
+state class is added without a row here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.naive_bayes import GaussianNB, MultinomialNB
+
+import daskpar._metrics
+import daskpar._preprocessing
+import daskpar._states
+from daskpar._families import family_for
+from daskpar._metrics import R2, Accuracy, LogLoss, RocAuc, WeightedState
+from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
+from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState
+from daskpar._tasks import find_labels_partition, least_squares_partition
+
+D = 20  # features
+K = 3  # classes
+F8 = 8  # bytes per float64
+#: Pickle's framing, class names and small scalars: a constant per object, not per row.
+OVERHEAD = 2048
+ROWS = (500, 50_000)
+
+
+def block(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, D))
+    labels = np.arange(n) % K  # every class in every block
+    return X, labels, X @ rng.normal(size=D)
+
+
+def position(n: int) -> tuple[tuple[slice, ...], tuple[int, ...]]:
+    return (slice(0, n),), (0,)
+
+
+def sgd_state(n: int) -> Any:
+    X, labels, _ = block(n)
+    return family_for(SGDClassifier()).partition_state(
+        SGDClassifier(), X, labels, classes=np.arange(K), seed=0
+    )
+
+
+def averaged_sgd_state(n: int) -> Any:
+    X, _, target = block(n)
+    return family_for(SGDRegressor(average=True)).partition_state(
+        SGDRegressor(average=True), X, target, classes=None, seed=0
+    )
+
+
+def multinomial_nb_state(n: int) -> Any:
+    X, labels, _ = block(n)
+    return family_for(MultinomialNB()).partition_state(
+        MultinomialNB(), np.abs(X), labels, classes=np.arange(K), seed=0
+    )
+
+
+def gaussian_nb_state(n: int) -> Any:
+    X, labels, _ = block(n)
+    return family_for(GaussianNB()).partition_state(
+        GaussianNB(), X, labels, classes=np.arange(K), seed=0
+    )
+
+
+def least_squares_state(n: int) -> Any:
+    X, _, target = block(n)
+    return least_squares_partition(X, target, None, *position(n))
+
+
+def moments_with_nan(n: int) -> Any:
+    X = block(n)[0]
+    X[::7, 3] = np.nan  # NaN keeps a count per feature
+    return Moments.of(X)
+
+
+def scaler_state(n: int) -> Any:
+    X = block(n)[0]
+    return standard_scaler_fit_partition(
+        X, np.ones(n), *position(n), float_dtype=np.dtype(np.float64), weigh_moments=True
+    )
+
+
+def extrema_state(n: int) -> Any:
+    return extrema_fit_partition(block(n)[0], *position(n), float_dtype=np.dtype(np.float64))
+
+
+def labels_state(n: int) -> Any:
+    return find_labels_partition(block(n)[1])
+
+
+def confusion_state(n: int) -> Any:
+    _, labels, _ = block(n)
+    return Accuracy().partition_state(labels, np.roll(labels, 1), None)
+
+
+def weighted_confusion_state(n: int) -> Any:
+    _, labels, _ = block(n)
+    return Accuracy().partition_state(labels, labels, np.ones(n))
+
+
+def log_loss_state(n: int) -> Any:
+    _, labels, _ = block(n)
+    proba = np.random.default_rng(1).dirichlet(np.ones(K), size=n)
+    return LogLoss().partition_state(labels, proba, None)
+
+
+def score_histogram_state(n: int) -> Any:
+    # Continuous scores: every row is a distinct score, so only max_bins bounds the state.
+    _, labels, target = block(n)
+    return RocAuc(max_bins=256).partition_state(labels % 2, target, None)
+
+
+def residual_state(n: int) -> Any:
+    _, _, target = block(n)
+    return R2().partition_state(target, target * 0.9, None)
+
+
+def state_tuple(n: int) -> Any:
+    return StateTuple((labels_state(n), None, extrema_state(n)))
+
+
+def trial_state(n: int) -> Any:
+    return TrialState(sgd_state(n), StateTuple((confusion_state(n),)), 0.1, 0.2)
+
+
+#: Every state class -> (a task that makes one, its size in bytes by formula).
+CASES: dict[str, tuple[Callable[[int], Any], int]] = {
+    # coef_ and intercept_ sums, and the prototype estimator (coef_, intercept_ again).
+    "SumState": (sgd_state, 4 * F8 * K * (D + 1) + 8 * OVERHEAD),
+    "SumState (average=True)": (averaged_sgd_state, 12 * F8 * (D + 1) + 8 * OVERHEAD),
+    "SumState (naive Bayes counts)": (multinomial_nb_state, 8 * F8 * K * (D + 1) + 8 * OVERHEAD),
+    "MomentsByClass": (gaussian_nb_state, F8 * (K + 1) * (4 * D + 1) + 2 * OVERHEAD),
+    "LeastSquaresState": (least_squares_state, F8 * ((D + 2) ** 2 + D + 2) + OVERHEAD),
+    "Moments": (moments_with_nan, F8 * 4 * D + OVERHEAD),
+    "ScalerMoments": (scaler_state, F8 * 4 * D + OVERHEAD),
+    "Extrema": (extrema_state, F8 * 2 * D + OVERHEAD),
+    "LabelSet": (labels_state, F8 * K + OVERHEAD),
+    "ConfusionState": (confusion_state, F8 * (K + 3 * K * K) + 2 * K + OVERHEAD),
+    "WeightedState": (weighted_confusion_state, F8 * (K + 3 * K * K) + 2 * K + 2 * OVERHEAD),
+    "LogLossState": (log_loss_state, F8 * K * (K + 1) + OVERHEAD),
+    "ScoreHistogram": (score_histogram_state, F8 * 3 * 256 + OVERHEAD),
+    "ResidualState": (residual_state, F8 * 8 + OVERHEAD),
+    "StateTuple": (state_tuple, F8 * (K + 2 * D) + 3 * OVERHEAD),
+    "TrialState": (
+        trial_state,
+        4 * F8 * K * (D + 1) + F8 * (K + 3 * K * K) + 12 * OVERHEAD,
+    ),
+}
+
+
+def pickled_size(state: Any) -> int:
+    return len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_state_size_is_bounded_by_its_formula(case: str) -> None:
+    make, bound = CASES[case]
+    small, large = (pickled_size(make(n)) for n in ROWS)
+    assert large <= bound, f"{case}: {large} bytes from {ROWS[1]} rows; its formula allows {bound}"
+    # 100x the rows may add a few bytes (larger integers), not a share of the rows.
+    assert large <= small + 256, (
+        f"{case}: {small} bytes from {ROWS[0]} rows, {large} from {ROWS[1]}"
+    )
+
+
+def test_least_squares_state_is_square_whatever_the_rows() -> None:
+    """The triangular factor is (d + 1) x (d + 1), not rows x (d + 1)."""
+    state = least_squares_state(50_000)
+    assert state.r.shape == (D + 1, D + 1)
+    # And the factor is right: R^T R is the co-moment matrix of the centred [X, y].
+    X, _, target = block(50_000)
+    Z = np.column_stack([X, target])
+    Z -= Z.mean(axis=0)
+    np.testing.assert_allclose(state.r.T @ state.r, Z.T @ Z, rtol=1e-9, atol=1e-6)
+
+
+def state_classes() -> set[str]:
+    """Every class of daskpar's state modules that has a ``combine``: a mergeable state."""
+    modules = (daskpar._states, daskpar._metrics, daskpar._preprocessing)
+    return {
+        name
+        for module in modules
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj)
+        and obj.__module__ == module.__name__
+        and callable(getattr(obj, "combine", None))
+        and not getattr(obj, "_is_protocol", False)
+    }
+
+
+def test_every_state_class_is_bounded() -> None:
+    covered = {case.split(" ")[0] for case in CASES}
+    assert state_classes() - covered == set(), "add a row to CASES for each new state class"
+    assert {"LeastSquaresState", "Moments", "SumState"} <= state_classes()
+    # The wrapped states really are of their classes.
+    assert isinstance(gaussian_nb_state(10), MomentsByClass)
+    assert isinstance(weighted_confusion_state(10), WeightedState)
