@@ -71,7 +71,9 @@ def find_classes(y: da.Array, *, split_every: int = 8) -> np.ndarray:
     >>> find_classes(da.from_array(np.array([2, 0, 2, 1]), chunks=2))
     array([0, 1, 2])
     """
-    parts = map_partitions(find_labels_partition, y, stage="daskpar-find-classes")
+    parts = map_partitions(
+        find_labels_partition, y, stage="daskpar-find-classes", with_position=True
+    )
     root = tree_combine(
         parts, combine_states, _labels_of, split_every=split_every, finalize_stage="daskpar-classes"
     )

@@ -37,6 +37,7 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ._states import State
+from ._validation import label_types
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -195,6 +196,10 @@ class ConfusionState:
 
     @classmethod
     def of(cls, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
+        if label_types(y_true, "y_true") != label_types(y_pred, "y_pred"):
+            raise PartitionError(
+                "Mix of label input types (string and number) in y_true and y_pred."
+            )
         labels = np.union1d(y_true, y_pred)
         t = np.searchsorted(labels, y_true).astype(np.int64)
         p = np.searchsorted(labels, y_pred).astype(np.int64)
@@ -303,6 +308,7 @@ class LogLossState:
         w: np.ndarray,
         declared_labels: tuple[Any, ...] | None,
     ) -> LogLossState:
+        label_types(y_true, "y_true")
         prob_max, prob_min = float(proba.max()), float(proba.min())
         if proba.ndim == 1:
             proba = proba[:, np.newaxis]
@@ -370,6 +376,7 @@ class ScoreHistogram:
     def of(
         cls, y_true: np.ndarray, scores: np.ndarray, w: np.ndarray, max_bins: int
     ) -> ScoreHistogram:
+        label_types(y_true, "y_true")
         labels, label_index = np.unique(y_true, return_inverse=True)
         if len(labels) > 2:
             return cls._multiclass(labels)

@@ -28,6 +28,7 @@ from ._states import (
     combine_all,
     r_factor,
 )
+from ._validation import label_types
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -76,6 +77,8 @@ def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int) -> Non
 
 def check_labels_block(y: np.ndarray, classes: np.ndarray, rows: slice, block: int) -> None:
     """Raise a :class:`PartitionError` if ``y`` holds labels outside ``classes``."""
+    check_finite_block(y, "y", rows, block)
+    label_types(y, "y", f" in {describe_partition(rows, block)}")
     unknown = np.setdiff1d(np.unique(y), classes)
     if len(unknown):
         raise PartitionError(
@@ -105,17 +108,26 @@ def check_training_block(
 ) -> None:
     """Finite features and targets, and labels among ``classes`` for classifiers."""
     check_finite_block(X, "X", rows[0], block_id[0])
-    check_finite_block(y, "y", rows[0], block_id[0])
-    if classes is not None:
+    if classes is None:
+        check_finite_block(y, "y", rows[0], block_id[0])
+    else:
         check_labels_block(y, classes, rows[0], block_id[0])
 
 
-def find_labels_partition(y: np.ndarray) -> LabelSet | None:
-    """The distinct labels of one block of ``y``."""
+def find_labels_partition(
+    y: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+) -> LabelSet | None:
+    """The distinct labels of one block of ``y``, checked as labels (:func:`label_types`)."""
     if y.shape[0] == 0:
         return None
-    if np.issubdtype(y.dtype, np.inexact) and np.isnan(y).any():
-        raise PartitionError("y holds NaN; class labels must be finite values.")
+    where = f" in {describe_partition(rows[0], block_id[0])}"
+    if np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+        first = rows[0].start + int(np.flatnonzero(~np.isfinite(y))[0])
+        raise PartitionError(
+            f"y holds NaN or infinity{where}, first at row {first}; class labels must be "
+            "finite values. Drop or fill those rows first."
+        )
+    label_types(y, "y", where)
     return LabelSet(np.unique(y))
 
 
@@ -323,7 +335,7 @@ def prepare_partition(
     step was fitted, the state depends on the setting alone and is computed once for all folds.
     """
     block = block_id[0]
-    items: list[Any] = [find_labels_partition(y) if find_labels else None]
+    items: list[Any] = [find_labels_partition(y, rows, block_id) if find_labels else None]
     shared: dict[int, Any] = {}
     for config, fold in pairs:
         plan = plans[config]

@@ -13,10 +13,13 @@ import dask.array as da
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 
-from .errors import InputError
+from .errors import InputError, PartitionError
 
 __all__ = [
+    "LABEL_DTYPE_KINDS",
     "as_dask_array",
+    "check_label_dtype",
+    "label_types",
     "check_X",
     "check_X_y",
     "check_row_chunks",
@@ -66,6 +69,54 @@ def _check_numeric(a: da.Array, name: str) -> None:
         )
     if np.issubdtype(a.dtype, np.complexfloating):
         raise InputError(f"{name} has complex dtype {a.dtype}; daskpar needs real numbers.")
+
+
+#: numpy dtype kinds of class labels: booleans, integers, floats, fixed-width strings (``U``,
+#: ``S``) and Python objects, which is how pandas, Parquet and CSV readers give strings.
+LABEL_DTYPE_KINDS = "biufUSO"
+
+
+def check_label_dtype(y: Any, name: str = "y") -> None:
+    """Refuse a dtype that cannot hold class labels (dates, complex numbers, ...).
+
+    Object arrays are accepted here: their values can only be seen by the tasks, which check
+    them with :func:`label_types` (all strings or all numbers, as scikit-learn requires).
+    """
+    if y.dtype.kind not in LABEL_DTYPE_KINDS:
+        raise InputError(
+            f"{name} must hold class labels (numbers, booleans or strings); got dtype "
+            f"{y.dtype}. Convert it to strings or integers first."
+        )
+
+
+def label_types(y: np.ndarray, name: str, where: str = "") -> str:
+    """``"string"`` or ``"number"``: what one block's labels are, checked in object arrays.
+
+    The label policy of every fit, score, metric and search: labels are numbers (booleans,
+    integers, floats) or strings (numpy ``U`` / ``S``, or Python ``str`` objects as pandas and
+    the Parquet and CSV readers give them), never a mix, and never missing. Raises a
+    :class:`PartitionError` (with ``where``, the partition) for a mix or a missing value.
+    """
+    if y.dtype.kind in "US":
+        return "string"
+    if y.dtype.kind != "O":
+        return "number"
+    kinds = set()
+    for value in y.tolist():
+        if isinstance(value, str | bytes):
+            kinds.add("string")
+        elif value is None or (isinstance(value, float) and value != value):
+            raise PartitionError(
+                f"{name} holds a missing label (None or NaN){where}. Drop or fill those rows first."
+            )
+        else:
+            kinds.add("number")
+        if len(kinds) > 1:
+            raise PartitionError(
+                f"{name} holds both strings and numbers{where} (Mix of label input types). "
+                f"Make every label a string (e.g. {name}.astype(str)) or every label a number."
+            )
+    return kinds.pop() if kinds else "number"
 
 
 def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Array:
@@ -149,6 +200,8 @@ def check_X_y(
     check_row_chunks(X, y)
     if y_numeric:
         _check_numeric(y, "y")
+    else:
+        check_label_dtype(y)
     return X, y
 
 

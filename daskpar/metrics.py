@@ -67,7 +67,7 @@ from ._metrics import (
     scorer_partition,
 )
 from ._tasks import combine_states
-from ._validation import _check_known_chunks, check_row_chunks, check_X
+from ._validation import _check_known_chunks, check_label_dtype, check_row_chunks, check_X
 from .errors import InputError
 
 __all__ = [
@@ -118,10 +118,11 @@ def _checked(a: Any, name: str, kind: Kind) -> da.Array | np.ndarray:
         raise InputError(f"{name} is None; pass an array with one entry per sample.")
     if not isinstance(a, da.Array):
         a = _in_memory(a, name, kind)
-    if a.dtype.kind not in ("biufUS" if kind == "labels" else "biuf"):
-        what = "numeric, boolean or string (labels)" if kind == "labels" else "numeric"
+    if kind == "labels":
+        check_label_dtype(a, name)
+    elif a.dtype.kind not in "biuf":
         raise InputError(
-            f"{name} must have a {what} dtype; got dtype {a.dtype}. Encode it as numbers first."
+            f"{name} must have a numeric dtype; got dtype {a.dtype}. Encode it as numbers first."
         )
     if kind == "probabilities":
         if a.ndim not in (1, 2):
@@ -193,7 +194,8 @@ def _prepare(
     (true, pred), weight = _aligned(
         [(y_true, "y_true", true_kind), (y_pred, pred_name, pred_kind)], sample_weight
     )
-    strings = {true.dtype.kind in "US", pred.dtype.kind in "US"}
+    # Object arrays may hold either; their tasks check them (label_types).
+    strings = {a.dtype.kind in "US" for a in (true, pred) if a.dtype.kind != "O"}
     if true_kind == "labels" and pred_kind == "labels" and len(strings) > 1:
         raise InputError("Mix of label input types (string and number)")
     if true.shape[0] == 0:
