@@ -12,12 +12,18 @@ conformance tests in ``tests/test_families.py`` run on every registered family.
 from __future__ import annotations
 
 import copy
+import types
 from abc import ABC, abstractmethod
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model._stochastic_gradient import BaseSGDClassifier, BaseSGDRegressor
+from sklearn.linear_model._stochastic_gradient import (
+    BaseSGDClassifier,
+    BaseSGDRegressor,
+    fit_binary,
+)
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
 from ._states import MomentsByClass, State, SumState
@@ -69,6 +75,38 @@ class SGDFamily(Family):
     from the epoch and partition index) from the epoch's starting model; the next model is the
     average of the partitions' parameters weighted by their number of samples. The learning-rate
     counter ``t_`` advances by the total number of samples, as one sequential pass would.
+
+    **Averaged SGD** (``average=True`` or an int). scikit-learn keeps two sets of weights: the
+    SGD iterate (``_standard_coef``, ``_standard_intercept``) and the mean of that iterate over
+    every step ``t >= average`` (``_average_coef``, ``_average_intercept``), where ``t`` counts
+    samples from 1 across calls and ``t_`` is the next step's; ``coef_`` is the mean once
+    ``average <= t_ - 1``, the iterate before. The merged model keeps that meaning, with the
+    steps counted globally, as one sequential pass over all partitions would count them:
+
+    - the next iterate is the sample-weighted mean of the partitions' final iterates, as
+      without averaging;
+    - the next mean is ``(mean * (t_ - average) + sum of the partitions' iterates over their
+      averaged steps) / (t_ + n_samples - average)``. A partition contributes the *sum* of its
+      iterates and their number, not a mean, so it weighs by the steps it ran however small it
+      is, and the mean so far keeps the weight of all the steps behind it. (Averaging the
+      partitions' own running means instead weighs the earlier epochs as if only one
+      partition's rows had followed them.)
+
+    A partition gets its sum from scikit-learn: its copy averages over every step of its
+    ``partial_fit`` (``average`` set to the copy's ``t_``, the mean reset to zero), and that
+    mean times the number of rows is the sum. Which steps count is decided for the whole epoch.
+    When ``t_ >= average`` at the epoch's start, all do. Otherwise the global count reaches
+    ``average`` after the epoch's first ``average - t_`` samples, in this epoch or a later one.
+    A partition cannot tell where that falls in its own pass (it does not know the other
+    partitions' sizes), so in such epochs it runs its pass as consecutive ``partial_fit`` calls
+    on up to ``crossing_shares`` equal shares of its rows and keeps one sum per share.
+    Partitions run side by side, so the epoch's first fraction ``u = (average - t_) /
+    n_samples`` is the first fraction ``u`` of every partition's pass: the merged mean takes the
+    shares after that point, and the share the point falls in with the weight of its part after
+    it (at that share's mean). The number of averaged steps is thus exactly the sequential one,
+    ``t_ - average``, as in the attributes of an estimator scikit-learn fitted. With one
+    partition, ``shuffle=False`` and the point on a share boundary (always so with
+    ``average=True``), the model is scikit-learn's own ``fit`` with ``max_iter=epochs``.
     """
 
     exact = False
@@ -79,16 +117,12 @@ class SGDFamily(Family):
         "PassiveAggressiveClassifier",
         "PassiveAggressiveRegressor",
     )
-    # Parameter arrays that are averaged; the ``_average_*``/``_standard_*`` ones exist only
-    # with ``average=True`` (ASGD).
-    averaged = (
-        "coef_",
-        "intercept_",
-        "_standard_coef",
-        "_standard_intercept",
-        "_average_coef",
-        "_average_intercept",
-    )
+    #: The parameter arrays that are averaged without ASGD.
+    averaged = ("coef_", "intercept_")
+    #: Most shares a pass is cut into while the global count is below ``average``, and the
+    #: bytes one partition's per-share sums may take (fewer shares for very wide models).
+    crossing_shares = 16
+    crossing_bytes = 1 << 26
 
     @classmethod
     def accepts(cls, estimator: BaseEstimator) -> bool:
@@ -107,15 +141,15 @@ class SGDFamily(Family):
         # scikit-learn shuffles the rows inside partial_fit without copying them; seed it so
         # the same partition in the same epoch always sees the same order.
         est.set_params(random_state=seed)
+        if getattr(est, "average", False):
+            return self._averaged_state(est, X, y, classes=classes, seed=seed)
         if classes is not None:
             est.partial_fit(X, y, classes=classes)
         else:
             est.partial_fit(X, y)
         n = X.shape[0]
         sums = {
-            name: np.asarray(getattr(est, name), dtype=np.float64) * n
-            for name in self.averaged
-            if getattr(est, name, None) is not None
+            name: np.asarray(getattr(est, name), dtype=np.float64) * n for name in self.averaged
         }
         return SumState(n, sums, prototype=est)
 
@@ -123,21 +157,159 @@ class SGDFamily(Family):
         self, state: SumState, model: BaseEstimator, *, classes: np.ndarray | None, epoch: int
     ) -> BaseEstimator:
         est = copy.deepcopy(state.prototype)
-        dtype = est.coef_.dtype
-        for name, value in state.means().items():
-            setattr(est, name, value.astype(dtype, copy=False))
-        # ``coef_`` aliases ``_standard_coef`` or ``_average_coef`` in scikit-learn; the
-        # averaged copies are equal in value, so re-link them as scikit-learn would.
-        if getattr(est, "_average_coef", None) is not None:
-            use_average = est.average <= state.n_samples + getattr(model, "t_", 1.0) - 1
-            src = "_average" if use_average else "_standard"
-            est.coef_ = getattr(est, src + "_coef").reshape(est.coef_.shape)
-            est.intercept_ = getattr(est, src + "_intercept").reshape(est.intercept_.shape)
+        if getattr(est, "average", False):
+            self._set_averaged(est, state, model)
+        else:
+            dtype = est.coef_.dtype
+            for name, value in state.means().items():
+                setattr(est, name, value.astype(dtype, copy=False))
         est.t_ = getattr(model, "t_", 1.0) + state.n_samples
         est.n_iter_ = epoch + 1
         # The task seeded its copy; give back the user's parameter.
         est.set_params(random_state=model.get_params()["random_state"])
         return est
+
+    def _averaged_state(
+        self,
+        est: BaseEstimator,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        classes: np.ndarray | None,
+        seed: int,
+    ) -> SumState:
+        """One partition's ASGD state: its final iterate, and its iterates' sum per share."""
+        n = X.shape[0]
+        n_shares = 1
+        if getattr(est, "t_", 1.0) < int(est.average):
+            n_outputs = 1 if classes is None or len(classes) == 2 else len(classes)
+            share_bytes = 8 * n_outputs * (X.shape[1] + 1)
+            n_shares = int(np.clip(self.crossing_bytes // share_bytes, 1, self.crossing_shares))
+        bounds = np.arange(n_shares + 1) * n // n_shares
+        # With several shares, each is a random subset of the rows, as one shuffled pass
+        # would cut them; with one, partial_fit shuffles as usual.
+        order = None
+        if n_shares > 1 and est.shuffle:
+            order = np.random.default_rng(seed).permutation(n)
+        counts = np.zeros(n_shares)
+        coef_sums: list[np.ndarray | None] = [None] * n_shares
+        intercept_sums: list[np.ndarray | None] = [None] * n_shares
+        for i, (lo, hi) in enumerate(pairwise(bounds)):
+            if lo == hi:
+                continue
+            rows = slice(lo, hi) if order is None else order[lo:hi]
+            _averaged_partial_fit(est, X[rows], y[rows], classes=classes)
+            counts[i] = hi - lo
+            coef_sums[i] = np.asarray(est._average_coef, dtype=np.float64) * counts[i]
+            intercept_sums[i] = np.asarray(est._average_intercept, dtype=np.float64) * counts[i]
+
+        def stacked(sums: list[np.ndarray | None]) -> np.ndarray:
+            shape = next(s for s in sums if s is not None).shape
+            return np.stack([np.zeros(shape) if s is None else s for s in sums])
+
+        sums = {
+            "standard_coef": np.asarray(est._standard_coef, dtype=np.float64) * n,
+            "standard_intercept": np.asarray(est._standard_intercept, dtype=np.float64) * n,
+            "average_count": counts,
+            "average_coef": stacked(coef_sums),
+            "average_intercept": stacked(intercept_sums),
+        }
+        return SumState(n, sums, prototype=est)
+
+    @staticmethod
+    def _set_averaged(est: BaseEstimator, state: SumState, model: BaseEstimator) -> None:
+        """Put the merged iterate and mean into ``est``, and link ``coef_`` as scikit-learn."""
+        sums, n = state.sums, state.n_samples
+        dtype = est._standard_coef.dtype
+        start, first = getattr(model, "t_", 1.0), int(model.average)
+        # Steps of this epoch before the global count reaches ``first``, and the steps
+        # averaged before the epoch.
+        before = min(float(n), max(0.0, first - start))
+        behind = max(0.0, start - first)
+        counts = sums["average_count"]
+        # Each share's part after the first ``before`` steps (shares are in pass order, the
+        # same fraction of every partition).
+        share = np.clip((np.cumsum(counts) - before) / np.maximum(counts, 1.0), 0.0, 1.0)
+        share[counts == 0] = 0.0
+        means = {}
+        for kind in ("coef", "intercept"):
+            total = np.tensordot(share, sums["average_" + kind], axes=1)
+            if behind > 0:
+                total += behind * np.asarray(getattr(model, "_average_" + kind), np.float64)
+            steps = behind + n - before
+            means[kind] = total / steps if steps > 0 else np.zeros_like(total)
+        est._standard_coef = (sums["standard_coef"] / n).astype(dtype)
+        est._standard_intercept = (sums["standard_intercept"] / n).astype(dtype)
+        est._average_coef = means["coef"].astype(dtype)
+        est._average_intercept = means["intercept"].astype(dtype)
+        src = "_average" if first <= start + n - 1 else "_standard"
+        est.coef_ = getattr(est, src + "_coef").reshape(est.coef_.shape)
+        est.intercept_ = getattr(est, src + "_intercept")
+
+
+def _averaged_partial_fit(
+    est: BaseEstimator, X: np.ndarray, y: np.ndarray, *, classes: np.ndarray | None
+) -> None:
+    """``est.partial_fit`` with every step averaged: afterwards ``_average_*`` is the mean.
+
+    The iterate goes on from ``_standard_coef`` and ``_standard_intercept``, and the mean
+    starts afresh at this call's first step. scikit-learn (1.9) drops a classifier's new
+    iterate intercept at the end of an averaged ``partial_fit`` (binary: the value
+    ``fit_binary`` returns is discarded; multiclass: it is written into ``intercept_``, which
+    aliases the mean); both are kept here, so the next call goes on from the right intercept.
+    """
+    user_average = est.average
+    if getattr(est, "coef_", None) is not None:
+        est._average_coef = np.zeros_like(est._average_coef)
+        est._average_intercept = np.zeros_like(est._average_intercept)
+        # As right after the first call's allocation: multiclass fits write the new iterate
+        # intercepts into ``intercept_``.
+        est.intercept_ = est._standard_intercept
+    # scikit-learn averages step t when average <= t; t_ is this call's first step.
+    est.set_params(average=int(getattr(est, "t_", 1.0)))
+    try:
+        if classes is None:
+            est.partial_fit(X, y)
+            return
+        # Only the binary path calls it; the instance attribute shadows the method.
+        est._fit_binary = types.MethodType(_fit_binary_keeping_intercept, est)
+        try:
+            est.partial_fit(X, y, classes=classes)
+        finally:
+            del est._fit_binary
+    finally:
+        est.set_params(average=user_average)
+
+
+def _fit_binary_keeping_intercept(
+    self: BaseEstimator,
+    X: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    sample_weight: np.ndarray,
+    learning_rate: str,
+    max_iter: int,
+) -> None:
+    """scikit-learn's ``BaseSGDClassifier._fit_binary``, keeping the new iterate intercept."""
+    _, intercept, n_iter = fit_binary(
+        self,
+        1,
+        X,
+        y,
+        alpha,
+        learning_rate,
+        max_iter,
+        self._expanded_class_weight[1],
+        self._expanded_class_weight[0],
+        sample_weight,
+        random_state=self.random_state,
+    )
+    self.t_ += n_iter * X.shape[0]
+    self.n_iter_ = n_iter
+    # The iterate coefficients were updated in place in ``_standard_coef``.
+    self._standard_intercept = np.atleast_1d(intercept)
+    self.coef_ = self._standard_coef.reshape(1, -1)
+    self.intercept_ = self._standard_intercept
 
 
 # --------------------------------------------------------------------------------------------

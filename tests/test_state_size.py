@@ -98,7 +98,7 @@ def extrema_state(n: int) -> Any:
 
 
 def labels_state(n: int) -> Any:
-    return find_labels_partition(block(n)[1])
+    return find_labels_partition(block(n)[1], *position(n))
 
 
 def confusion_state(n: int) -> Any:
