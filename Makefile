@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run
-	$(BIN)/daskpar demo
+	$(BIN)/daskpar demo $(DEMO_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

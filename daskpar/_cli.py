@@ -31,6 +31,9 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "gaussian-nb": ("sklearn.naive_bayes.GaussianNB", {}),
 }
 
+#: The scaler ``--scale`` puts before a model: MultinomialNB needs non-negative features.
+SCALERS: dict[str, str] = {"multinomial-nb": "MinMaxScaler"}
+
 
 def _make_model(name: str) -> Any:
     import importlib
@@ -38,6 +41,12 @@ def _make_model(name: str) -> Any:
     path, params = MODELS[name]
     module, _, cls = path.rpartition(".")
     return getattr(importlib.import_module(module), cls)(**params)
+
+
+def _make_scaler(model_name: str) -> Any:
+    import daskpar as dp
+
+    return getattr(dp, SCALERS.get(model_name, "StandardScaler"))()
 
 
 scheduler_option = click.option(
@@ -76,7 +85,8 @@ scale_option = click.option(
     "--scale/--no-scale",
     default=True,
     show_default=True,
-    help="Standardise the features with daskpar.StandardScaler (one pass) first.",
+    help="Scale the features in one pass first: daskpar.StandardScaler, or MinMaxScaler for "
+    "multinomial-nb (which needs non-negative features).",
 )
 
 
@@ -85,10 +95,18 @@ def data_options(command: Any) -> Any:
     for option in reversed(
         [
             click.option(
-                "--x", "x_name", default="X", show_default=True, help="Feature array in zarr."
+                "--x",
+                "x_name",
+                default="X",
+                show_default=True,
+                help="Feature array in zarr or HDF5.",
             ),
             click.option(
-                "--y", "y_name", default="y", show_default=True, help="Target array in zarr."
+                "--y",
+                "y_name",
+                default="y",
+                show_default=True,
+                help="Target array in zarr or HDF5; for .npy data, the .npy file of targets.",
             ),
             click.option("--target", default=None, help="Target column of parquet or CSV data."),
             click.option("--seed", type=int, default=0, show_default=True),
@@ -125,7 +143,30 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
         ) as local,
         Client(local) as client,
     ):
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        client.register_plugin(type("QuietTaskErrors", (_QuietTaskErrors, WorkerPlugin), {})())
         yield client
+
+
+def _worker_threads(client: Any) -> int:
+    """How many tasks the cluster runs at once."""
+    return max(1, sum(client.nthreads().values()))
+
+
+class _QuietTaskErrors:
+    """Worker plugin: a failed task is reported once, by the CLI, not also in the workers' log.
+
+    The embedded cluster's workers write to this terminal; their "Compute Failed" record
+    with its traceback would precede the one-line error the CLI prints.
+    """
+
+    name = "daskpar-quiet-task-errors"
+
+    def setup(self, worker: Any) -> None:
+        import logging
+
+        logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
 
 
 def _describe_cluster(client: Any) -> None:
@@ -219,20 +260,45 @@ def _write_dataset(
 
 
 def _read(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any]:
-    import daskpar as dp
+    """DATA in any format daskpar reads (see ``daskpar.data.read_path``)."""
+    from daskpar.data import read_path
 
     if not data.exists():
         raise click.ClickException(f"{data} does not exist.")
-    suffix = data.suffix.lower()
-    if suffix == ".csv":
-        if target is None:
-            raise click.ClickException("CSV data needs --target COLUMN.")
-        return dp.read_csv(data, target=target)
-    if suffix == ".parquet" or (data.is_dir() and any(data.glob("*.parquet"))):
-        if target is None:
-            raise click.ClickException("Parquet data needs --target COLUMN.")
-        return dp.read_parquet(data, target=target)
-    return dp.read_zarr(data, x=x, y=y)
+    table = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet"}
+    kind = next((table[s] for s in data.suffixes if s in table), None)
+    if kind is None and data.is_dir() and not (data / "zarr.json").exists():
+        kind = "Parquet" if any(data.rglob("*.parquet")) else None
+    if kind is not None and target is None:
+        raise click.ClickException(f"{kind} data needs --target COLUMN.")
+    X, Y = read_path(data, x=x, y=y, target=target)
+    if Y is None:
+        raise click.ClickException(f"{data} has features but no targets; name them with --y.")
+    return X, Y
+
+
+def _check_data(X: Any, y: Any, *, classifier: bool) -> None:
+    """One pass over all of DATA, before it is split: values a model cannot use are refused.
+
+    Done here, on the data as read, so that an error names rows of the user's file (after
+    the split, rows are counted within the training set).
+    """
+    from daskpar.data import check_blocks
+
+    check_blocks(X, y, labels=classifier)
+
+
+def _enough_partitions(X: Any, y: Any, at_least: int) -> tuple[Any, Any]:
+    """X and y in at least ``at_least`` row blocks, so that every worker (or fold) has some."""
+    non_empty = sum(1 for n in X.chunks[0] if n)
+    if non_empty >= at_least or X.shape[0] < 2 * at_least:
+        return X, y
+    rows = -(-X.shape[0] // at_least)
+    click.echo(
+        f"note: DATA has {non_empty} partition(s); splitting it into blocks of {rows:,} rows "
+        f"so that {at_least} tasks can run at once"
+    )
+    return X.rechunk({0: rows, 1: -1}), y.rechunk({0: rows})
 
 
 def _train_and_report(
@@ -251,6 +317,7 @@ def _train_and_report(
     from sklearn.pipeline import make_pipeline
 
     import daskpar as dp
+    from daskpar._families import family_for
 
     X_train, X_test, y_train, y_test = dp.train_test_split(
         X, y, test_size=test_size, random_state=seed
@@ -260,16 +327,21 @@ def _train_and_report(
     steps = []
     if scale:
         start = time.perf_counter()
-        scaler = dp.StandardScaler().fit(X_train)
+        scaler = _make_scaler(model_name).fit(X_train)
         click.echo(
-            f"fitted StandardScaler in one pass over the training data: "
-            f"{time.perf_counter() - start:.2f} s (feature scales from {scaler.scale_.min():.3g} "
+            f"fitted {type(scaler).__name__} in one pass over the training data: "
+            f"{time.perf_counter() - start:.2f} s (scale_ from {scaler.scale_.min():.3g} "
             f"to {scaler.scale_.max():.3g})"
         )
         # Lazy: each training task reads its block and scales it; nothing is stored scaled.
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         steps.append(scaler)
     estimator = _make_model(model_name)
+    if epochs > 1 and family_for(estimator).exact:
+        click.echo(
+            f"note: {type(estimator).__name__} is fitted exactly in one pass over the data; "
+            f"--epochs {epochs} does not apply, so it trains for 1 epoch"
+        )
     model = dp.ParallelIncremental(
         estimator, epochs=epochs, split_every=split_every, random_state=seed, verbose=1
     )
@@ -340,10 +412,15 @@ def train_command(
     A fraction of every partition is held out, and the held-out score is shown after every
     epoch. The features are standardised first unless --no-scale.
     """
+    from sklearn.base import is_classifier
+
     with _user_errors():
         X, y = _read(data, x_name, y_name, target)
+        classifier = is_classifier(_make_model(model_name))
         with cluster(scheduler, workers, dashboard_port) as client:
             _describe_cluster(client)
+            X, y = _enough_partitions(X, y, _worker_threads(client))
+            _check_data(X, y, classifier=classifier)
             _train_and_report(
                 X,
                 y,
@@ -427,6 +504,7 @@ def search_command(
     Prints the candidates ranked by their mean validation score over the folds, then refits
     the best on all of DATA.
     """
+    from sklearn.base import is_classifier
     from sklearn.model_selection import ParameterGrid
     from sklearn.pipeline import make_pipeline
 
@@ -444,6 +522,9 @@ def search_command(
         search = search_class(model, grid, cv=cv, scoring=scoring, random_state=seed, verbose=1)
         with cluster(scheduler, workers, dashboard_port) as client:
             _describe_cluster(client)
+            # Folds are whole blocks: every fold needs blocks of its own.
+            X, y = _enough_partitions(X, y, max(cv, _worker_threads(client)))
+            _check_data(X, y, classifier=is_classifier(model))
             n_candidates = len(ParameterGrid(grid))
             click.echo(
                 f"searching {n_candidates} candidates x {cv} folds on {X.shape[0]:,} rows x "

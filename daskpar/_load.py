@@ -1,50 +1,82 @@
 """Readers: files on disk to row-chunked ``(X, y)`` dask arrays.
 
-Every reader reads metadata only at call time (shapes, dtypes, row groups) and returns arrays
-chunked along rows only, with known chunk sizes and ``y``'s blocks aligned with ``X``'s. The
-one exception is :func:`read_csv`: a CSV file has no row index, so counting its rows takes one
-pass over the data.
+Every reader reads metadata only at call time (shapes, dtypes, row groups, chunk listings) and
+returns arrays chunked along rows only, with known chunk sizes and ``y``'s blocks aligned with
+``X``'s. The one exception is :func:`read_csv`: a CSV file has no row index, so counting its
+rows takes one pass over the data. :func:`read_path` picks the reader from what a path is.
 
-The graphs never hold data: numpy memory maps and h5py datasets are wrapped in small picklable
-objects (:class:`NpyFile`, :class:`Hdf5Dataset`) that open the file inside the task, and
-Parquet row groups are read by the task that needs them (:func:`read_parquet_row_group`).
+The graphs never hold data: zarr arrays, numpy memory maps and h5py datasets are wrapped in
+small picklable objects (:class:`ZarrArray`, :class:`NpyFile`, :class:`Hdf5Dataset`) that open
+the file, by its absolute path, inside the task; Parquet row groups are read by the task that
+needs them (:func:`read_parquet_row_group`).
+
+Blocks are sized for parallelism as well as memory: unless told otherwise, a reader that can
+choose its blocks (everything but zarr, whose blocks are the store's chunks) makes at least
+``min_partitions`` of them, but none under ``MIN_BLOCK_ROWS`` rows, and none over about
+``DEFAULT_BLOCK_BYTES`` of ``X``. A reader that ends up with more than ``MANY_BLOCKS`` blocks
+of a median under ``MIN_BLOCK_ROWS`` rows warns: per-task overhead would dominate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import glob
 import importlib
+import itertools
+import json
+import math
 import os
-from collections.abc import Sequence
+import socket
+import warnings
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.task_spec import GraphNode, Task
 from numpy.typing import NDArray
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ._generate import arrays_from_pair_tasks
-from .errors import InputError
+from .errors import InputError, PartitionError
 
 __all__ = [
     "Hdf5Dataset",
     "NpyFile",
+    "ZarrArray",
+    "clean_target_partition",
     "read_csv",
     "read_hdf5",
     "read_npy",
     "read_parquet",
     "read_parquet_row_group",
+    "read_path",
     "read_zarr",
 ]
 
 PathLike = str | os.PathLike[str]
 RowChunks = int | Sequence[int] | None
+MissingChunks = Literal["raise", "fill"]
 
-#: Target size of one block when the file does not impose its own (Parquet row groups do).
+#: Largest block, in bytes of ``X``, when the file does not impose its own (Parquet row groups
+#: larger than this are split).
 DEFAULT_BLOCK_BYTES = 128 * 2**20
+#: Largest CSV block, in bytes of text, when ``read_csv`` chooses the block size.
+MAX_CSV_BLOCK_BYTES = 64 * 2**20
+#: Blocks a reader makes, when it chooses, so that several workers have something to do.
+DEFAULT_MIN_PARTITIONS = 8
+#: Fewest rows a reader puts in a block to reach ``min_partitions``; below this, per-task
+#: overhead (scheduling, a Python call per block) costs more than the block's data.
+MIN_BLOCK_ROWS = 1000
+#: More blocks than this, with a median under ``MIN_BLOCK_ROWS`` rows, makes a reader warn.
+MANY_BLOCKS = 100
+
+#: CSV compressions by file suffix: dask cannot split these files into blocks.
+_CSV_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 
 
 def _import_optional(module: str, what: str) -> ModuleType:
@@ -55,6 +87,10 @@ def _import_optional(module: str, what: str) -> ModuleType:
             f"{what} needs the optional dependency {module.split('.')[0]!r}. Install it with "
             "pip install 'daskpar[io]'."
         ) from exc
+
+
+def _is_url(path: PathLike) -> bool:
+    return "://" in os.fspath(path)
 
 
 def _existing(path: PathLike, what: str) -> Path:
@@ -70,10 +106,40 @@ def _file_token(path: Path) -> str:
     return tokenize(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _row_chunks(chunks: RowChunks, n_rows: int, row_bytes: int, what: str) -> tuple[int, ...]:
-    """Rows per block: as asked, or about ``DEFAULT_BLOCK_BYTES`` per block."""
+def _check_min_partitions(min_partitions: Any, what: str) -> int:
+    if (
+        isinstance(min_partitions, bool)
+        or not isinstance(min_partitions, int | np.integer)
+        or min_partitions < 1
+    ):
+        raise InvalidParameterError(
+            f"The 'min_partitions' parameter of {what} must be an int in the range [1, inf). "
+            f"Got {min_partitions!r} instead."
+        )
+    return int(min_partitions)
+
+
+def _default_block_rows(n_rows: int, row_bytes: int, min_partitions: int) -> int:
+    """Rows per block when the caller does not say.
+
+    At most ``DEFAULT_BLOCK_BYTES`` of ``X``; few enough rows to make ``min_partitions`` blocks,
+    unless that would put fewer than ``MIN_BLOCK_ROWS`` rows in a block.
+    """
+    by_bytes = max(1, DEFAULT_BLOCK_BYTES // max(row_bytes, 1))
+    by_count = max(MIN_BLOCK_ROWS, math.ceil(n_rows / min_partitions))
+    return min(by_bytes, by_count)
+
+
+def _row_chunks(
+    chunks: RowChunks,
+    n_rows: int,
+    row_bytes: int,
+    what: str,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
+) -> tuple[int, ...]:
+    """Rows per block: as asked, or as :func:`_default_block_rows` chooses."""
     if chunks is None:
-        chunks = max(1, DEFAULT_BLOCK_BYTES // max(row_bytes, 1))
+        chunks = _default_block_rows(n_rows, row_bytes, min_partitions)
     if isinstance(chunks, int | np.integer):
         if chunks < 1:
             raise InputError(f"{what}: chunks must be a positive number of rows; got {chunks}.")
@@ -87,6 +153,38 @@ def _row_chunks(chunks: RowChunks, n_rows: int, row_bytes: int, what: str) -> tu
             f"{n_rows} rows of the file."
         )
     return sizes
+
+
+def _largest_cut(sizes: Sequence[int], wanted: int) -> int:
+    """The largest cut ``c`` that makes at least ``wanted`` parts of pieces of ``sizes``.
+
+    A piece of size ``s`` makes ``s // c`` parts (at least one), as dask cuts a CSV file of
+    ``s`` bytes and :func:`read_parquet` a row group of ``s`` rows; 1 if no cut does.
+    """
+
+    def parts(cut: int) -> int:
+        return sum(max(1, s // cut) for s in sizes)
+
+    lo, hi = 1, max(1, sum(sizes) // max(wanted, 1))
+    while lo < hi:  # parts() only falls as the cut grows
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if parts(mid) >= wanted else (lo, mid - 1)
+    return lo
+
+
+def _warn_if_tiny_blocks(rows: Sequence[int], what: str, fix: str) -> None:
+    """Warn when per-task overhead would dominate: many blocks, most of them small."""
+    if len(rows) <= MANY_BLOCKS:
+        return
+    median = float(np.median(rows))
+    if median < MIN_BLOCK_ROWS:
+        warnings.warn(
+            f"{what}: {len(rows)} blocks of {median:g} rows (median); with more than "
+            f"{MANY_BLOCKS} blocks under {MIN_BLOCK_ROWS} rows, scheduling the tasks costs more "
+            f"time than processing their data. {fix}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _check_two_d(shape: tuple[int, ...], what: str) -> None:
@@ -108,7 +206,9 @@ def _as_target(y: da.Array) -> da.Array:
     return y[:, 0] if y.ndim == 2 else y
 
 
-def _sliced_lazily(source: NpyFile | Hdf5Dataset, rows: tuple[int, ...], name: str) -> da.Array:
+def _sliced_lazily(
+    source: ZarrArray | NpyFile | Hdf5Dataset, rows: tuple[int, ...], name: str
+) -> da.Array:
     """A dask array of ``rows`` row blocks over ``source``, which each task slices itself."""
     chunks = (rows,) + (-1,) * (len(source.shape) - 1)
     meta = np.empty((0,) * len(source.shape), dtype=source.dtype)
@@ -125,14 +225,152 @@ def _rechunk(a: da.Array, chunks: dict[int, Any]) -> da.Array:
 # zarr
 
 
+def _zarr_sync(coroutine: Any) -> Any:
+    """Run one of zarr's async store calls from sync code, on zarr's own event loop."""
+    from zarr.core.sync import sync  # what zarr's sync Array itself uses
+
+    return sync(coroutine)
+
+
+def _index_range(index: Any, n: int) -> tuple[int, int]:
+    """The rows ``[start, stop)`` that one index along an axis of length ``n`` covers."""
+    if isinstance(index, slice):
+        start, stop, step = index.indices(n)
+        return (start, stop) if step == 1 else (0, n)
+    return 0, n  # anything else (integer or fancy index): check the whole axis
+
+
+def _touched_objects(array: Any, key: Any) -> list[str]:
+    """Store keys of the chunks (or shards: the objects stored) that ``array[key]`` reads."""
+    shape: tuple[int, ...] = tuple(array.shape)
+    grid: tuple[int, ...] = tuple(array.shards or array.chunks)
+    key = key if isinstance(key, tuple) else (key,)
+    key = key + (slice(None),) * (len(shape) - len(key))
+    ranges = []
+    for index, n, size in zip(key, shape, grid, strict=False):
+        start, stop = _index_range(index, n)
+        if stop <= start:
+            return []
+        ranges.append(range(start // size, (stop - 1) // size + 1))
+    return [_object_key(array, coords) for coords in itertools.product(*ranges)]
+
+
+def _object_key(array: Any, coords: tuple[int, ...]) -> str:
+    """The store key of the chunk (or shard) at ``coords``: ``c/1/0`` in zarr 3, ``1.0`` in 2."""
+    key: str = array.metadata.encode_chunk_key(coords)
+    return f"{array.path}/{key}" if array.path else key
+
+
+def _all_object_keys(array: Any) -> list[str]:
+    grid = array.shards or array.chunks
+    counts = [math.ceil(n / c) for n, c in zip(array.shape, grid, strict=True)]
+    return [_object_key(array, coords) for coords in itertools.product(*map(range, counts))]
+
+
+def _stored_keys(array: Any) -> set[str]:
+    """Every key under ``array``'s prefix: one listing of the store."""
+    prefix = f"{array.path}/" if array.path else ""
+
+    async def listing() -> list[str]:
+        return [key async for key in array.store.list_prefix(prefix)]
+
+    return set(_zarr_sync(listing()))
+
+
+def _missing_keys(array: Any, keys: Sequence[str]) -> list[str]:
+    async def exist() -> list[bool]:
+        return list(await asyncio.gather(*(array.store.exists(key) for key in keys)))
+
+    return [key for key, found in zip(keys, _zarr_sync(exist()), strict=True) if not found]
+
+
+def _fill_value(array: Any) -> Any:
+    value = array.fill_value
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(keys: Sequence[str], prefix: str, first: int = 5) -> str:
+    names = [k.removeprefix(prefix) for k in keys[:first]]
+    return ", ".join(names) + (f", ... ({len(keys) - first} more)" if len(keys) > first else "")
+
+
+_SPARSE_HINT = (
+    "If the array is sparse and was written with zarr's write_empty_chunks=False (its default), "
+    "so that chunks holding only the fill value are not stored, pass missing_chunks='fill'."
+)
+
+
+@dataclass(frozen=True)
+class ZarrArray:
+    """A zarr array that dask can slice: opened, by absolute path or URL, inside each task.
+
+    Pickles as where the array is and what it looks like, so that the graph holds no data and
+    no open store. With ``missing_chunks="raise"``, a task first checks that every chunk it
+    reads is in the store, since zarr reads a missing chunk as the array's fill value: a
+    chunk deleted after :func:`read_zarr` returned, or a store that a worker cannot see,
+    is an error rather than zeros.
+    """
+
+    store: str
+    array: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    missing_chunks: MissingChunks = "raise"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> NDArray[Any]:
+        import zarr
+
+        where = f"array {self.array!r} of {self.store!r}"
+        try:
+            arr = zarr.open_array(self.store, path=self.array, mode="r")
+        except Exception as exc:  # FileNotFoundError, ArrayNotFoundError, ...
+            raise PartitionError(
+                f"read_zarr: cannot open {where} on host {socket.gethostname()!r} ({exc}). "
+                "It was moved or deleted after read_zarr was called, or this worker cannot see "
+                "it: every worker must see the store at the path the client gave, so put it on "
+                "a file system that the client and the workers share, or in object storage (a "
+                "URL such as s3://...)."
+            ) from exc
+        if tuple(arr.shape) != self.shape:
+            raise PartitionError(
+                f"read_zarr: {where} has shape {tuple(arr.shape)}, not {self.shape} as when "
+                "read_zarr was called: the store was rewritten since. Call read_zarr again."
+            )
+        if self.missing_chunks == "raise":
+            missing = _missing_keys(arr, _touched_objects(arr, key))
+            if missing:
+                start, stop = _index_range(key[0] if isinstance(key, tuple) else key, arr.shape[0])
+                prefix = f"{arr.path}/" if arr.path else ""
+                raise PartitionError(
+                    f"read_zarr: chunk(s) {_shown(missing, prefix)} of {where} (rows {start} to "
+                    f"{stop - 1}) are missing from the store; zarr would read them as the fill "
+                    f"value {_fill_value(arr)!r}. The store was changed or deleted after read_zarr "
+                    "was called, or its write did not finish: write it again. " + _SPARSE_HINT
+                )
+        return np.asarray(arr[key])
+
+
 def read_zarr(
-    path: PathLike, *, x: str = "X", y: str | None = "y"
+    path: PathLike,
+    *,
+    x: str = "X",
+    y: str | None = "y",
+    missing_chunks: MissingChunks = "raise",
 ) -> tuple[da.Array, da.Array | None]:
     """Read ``X`` and ``y`` from a zarr store (format 2 or 3).
 
-    ``X`` keeps the store's row chunks; column chunks are merged into one, because daskpar
-    partitions rows only. ``y`` is rechunked to ``X``'s row chunks if the store chunks it
-    differently.
+    ``X`` keeps the store's row chunks, one block per row of chunks; column chunks are read
+    together, because daskpar partitions rows only. ``y`` is read in ``X``'s row blocks.
+
+    A local path is made absolute here, so that workers started in another directory read the
+    same store. zarr reads a chunk that is not in the store as the array's fill value (zeros),
+    which for dense data means an incomplete or vanished store, never data; so by default
+    every chunk must be there: a local store's chunks are listed at call time, and each task
+    checks the chunks it reads (a remote store is checked by the tasks only).
 
     Parameters
     ----------
@@ -142,11 +380,25 @@ def read_zarr(
         The array of features, of shape (n_samples, n_features).
     y : str or None, default="y"
         The array of targets, of shape (n_samples,). None reads ``X`` only.
+    missing_chunks : {"raise", "fill"}, default="raise"
+        What a chunk missing from the store means. ``"raise"``: an error, at call time or in
+        the task that reads it, naming the array and the chunks. ``"fill"``: the array's fill
+        value, as zarr itself reads it; only for genuinely sparse arrays written with zarr's
+        ``write_empty_chunks=False``, where chunks holding only the fill value are not stored.
+        :func:`daskpar.data.write_zarr` stores every chunk.
 
     Returns
     -------
     X : dask array of shape (n_samples, n_features)
     y : dask array of shape (n_samples,), or None if ``y`` is None
+
+    Raises
+    ------
+    InputError
+        At call time: no store, no such array, or (``missing_chunks="raise"``, local store)
+        chunks missing from the store.
+    PartitionError
+        When computed: a task cannot open the store, or finds one of its chunks missing.
 
     Examples
     --------
@@ -161,10 +413,15 @@ def read_zarr(
     import zarr
 
     what = "read_zarr"
-    if "://" not in os.fspath(path):
-        _existing(path, what)
+    if missing_chunks not in ("raise", "fill"):
+        raise InvalidParameterError(
+            f"The 'missing_chunks' parameter of {what} must be a str among {{'fill', 'raise'}}. "
+            f"Got {missing_chunks!r} instead."
+        )
+    # Absolute, so that a worker started in another directory opens the same store.
+    store = os.fspath(path) if _is_url(path) else str(_existing(path, what).resolve())
     try:
-        group = zarr.open_group(os.fspath(path), mode="r")
+        group = zarr.open_group(store, mode="r")
     except Exception as exc:  # not a group: FileNotFoundError, GroupNotFoundError, ...
         raise InputError(f"{what}: {os.fspath(path)!r} is not a zarr group ({exc}).") from exc
     names = sorted(group.array_keys())
@@ -178,22 +435,42 @@ def read_zarr(
             raise InputError(
                 f"{what}: no array {name!r} in {os.fspath(path)!r}; its arrays are {names}."
             )
+        if missing_chunks == "raise" and isinstance(arr.store, zarr.storage.LocalStore):
+            expected = _all_object_keys(arr)
+            stored = _stored_keys(arr)
+            missing = [key for key in expected if key not in stored]
+            if missing:
+                raise InputError(
+                    f"{what}: array {name!r} of {os.fspath(path)!r} is missing {len(missing)} "
+                    f"of its {len(expected)} chunks ({_shown(missing, f'{arr.path}/')}); zarr "
+                    f"would read them as the fill value {_fill_value(arr)!r}. The store is "
+                    "incomplete, probably from a write that did not finish: write it again "
+                    "(daskpar.data.write_zarr writes a store completely or not at all). "
+                    + _SPARSE_HINT
+                )
         return arr
 
     zx = open_array(x)
     _check_two_d(zx.shape, f"{what}: array {x!r}")
-    token = tokenize(os.fspath(path), x, y, zx.shape, zx.dtype.str, zx.chunks)
-    X: da.Array = da.from_zarr(zx, name=f"daskpar-read-zarr-X-{token}")
-    if len(X.chunks[1]) > 1:
-        X = _rechunk(X, {1: -1})
-    if y is None:
+    rows = _row_chunks(zx.chunks[0], zx.shape[0], 0, what)
+    _warn_if_tiny_blocks(
+        rows,
+        what,
+        "Write the data again with more rows per chunk (write_zarr keeps X's row chunks): "
+        f"write_zarr(new_path, X.rechunk({{0: {100 * MIN_BLOCK_ROWS}}}), "
+        f"y.rechunk({100 * MIN_BLOCK_ROWS})).",
+    )
+    zy = open_array(y) if y is not None else None
+    # A store written again (write_zarr replaces the directory) gets new task keys.
+    stamp = None if _is_url(store) else (os.stat(store).st_ino, os.stat(store).st_mtime_ns)
+    token = tokenize(store, stamp, x, y, zx.shape, zx.dtype.str, zx.chunks, missing_chunks)
+    sx = ZarrArray(store, zx.path, tuple(zx.shape), np.dtype(zx.dtype), missing_chunks)
+    X = _sliced_lazily(sx, rows, f"daskpar-read-zarr-X-{token}")
+    if zy is None:
         return X, None
-    zy = open_array(y)
     _check_target(zy.shape, zx.shape[0], f"{what}: array {y!r}")
-    Y = _as_target(da.from_zarr(zy, name=f"daskpar-read-zarr-y-{token}"))
-    if Y.chunks[0] != X.chunks[0]:
-        Y = _rechunk(Y, {0: X.chunks[0]})
-    return X, Y
+    sy = ZarrArray(store, zy.path, tuple(zy.shape), np.dtype(zy.dtype), missing_chunks)
+    return X, _as_target(_sliced_lazily(sy, rows, f"daskpar-read-zarr-y-{token}"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,7 +510,11 @@ def _open_npy(path: PathLike, what: str) -> NpyFile:
 
 
 def read_npy(
-    x_path: PathLike, y_path: PathLike | None = None, *, chunks: RowChunks = None
+    x_path: PathLike,
+    y_path: PathLike | None = None,
+    *,
+    chunks: RowChunks = None,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
 ) -> tuple[da.Array, da.Array | None]:
     """Read ``X`` (and ``y``) from ``.npy`` files, memory-mapped inside each task.
 
@@ -244,7 +525,11 @@ def read_npy(
     y_path : str or path-like, optional
         A ``.npy`` file holding a 1-D array (n_samples,). None returns ``(X, None)``.
     chunks : int or sequence of int, optional
-        Rows per block, or every block's rows. Default: about 128 MiB of ``X`` per block.
+        Rows per block, or every block's rows. Default: at least ``min_partitions`` blocks
+        of at most 128 MiB of ``X`` each, but not under 1000 rows each.
+    min_partitions : int, default=8
+        How many blocks to make, at least, when ``chunks`` is None and there are rows
+        enough, so that several workers have something to do.
 
     Returns
     -------
@@ -264,10 +549,14 @@ def read_npy(
     (((4, 4, 2), (3,)), ((4, 4, 2),))
     """
     what = "read_npy"
+    min_partitions = _check_min_partitions(min_partitions, what)
     fx = _open_npy(x_path, what)
     _check_two_d(fx.shape, f"{what}: {os.fspath(x_path)!r}")
     n_rows = fx.shape[0]
-    rows = _row_chunks(chunks, n_rows, fx.shape[1] * fx.dtype.itemsize, what)
+    rows = _row_chunks(chunks, n_rows, fx.shape[1] * fx.dtype.itemsize, what, min_partitions)
+    _warn_if_tiny_blocks(
+        rows, what, "Pass a larger chunks=, or chunks=None to let read_npy choose."
+    )
     token = tokenize(_file_token(Path(fx.path)), rows)
     X = _sliced_lazily(fx, rows, f"daskpar-read-npy-X-{token}")
     if y_path is None:
@@ -305,7 +594,12 @@ class Hdf5Dataset:
 
 
 def read_hdf5(
-    path: PathLike, *, x: str = "X", y: str | None = "y", chunks: RowChunks = None
+    path: PathLike,
+    *,
+    x: str = "X",
+    y: str | None = "y",
+    chunks: RowChunks = None,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
 ) -> tuple[da.Array, da.Array | None]:
     """Read ``X`` and ``y`` from datasets of an HDF5 file, opened inside each task.
 
@@ -318,8 +612,11 @@ def read_hdf5(
     y : str or None, default="y"
         The dataset of targets, of shape (n_samples,). None returns ``(X, None)``.
     chunks : int or sequence of int, optional
-        Rows per block, or every block's rows. Default: about 128 MiB of ``X`` per block,
-        rounded to a multiple of the dataset's own HDF5 row chunks when it has some.
+        Rows per block, or every block's rows. Default: as :func:`read_npy` chooses, rounded
+        to a multiple of the dataset's own HDF5 row chunks when it has some.
+    min_partitions : int, default=8
+        How many blocks to make, at least, when ``chunks`` is None and there are rows
+        enough, so that several workers have something to do.
 
     Returns
     -------
@@ -340,6 +637,7 @@ def read_hdf5(
     (((5, 5), (3,)), ((5, 5),))
     """
     what = "read_hdf5"
+    min_partitions = _check_min_partitions(min_partitions, what)
     h5py = _import_optional("h5py", what)
     p = _existing(path, what)
     try:
@@ -368,10 +666,14 @@ def read_hdf5(
         dy = describe(y)[0] if y is not None else None
     _check_two_d(dx.shape, f"{what}: dataset {x!r}")
     n_rows = dx.shape[0]
+    row_bytes = dx.shape[1] * dx.dtype.itemsize
     if chunks is None and x_storage_chunks is not None:
-        target = max(1, DEFAULT_BLOCK_BYTES // max(dx.shape[1] * dx.dtype.itemsize, 1))
+        target = _default_block_rows(n_rows, row_bytes, min_partitions)
         chunks = max(1, target // x_storage_chunks[0]) * x_storage_chunks[0]
-    rows = _row_chunks(chunks, n_rows, dx.shape[1] * dx.dtype.itemsize, what)
+    rows = _row_chunks(chunks, n_rows, row_bytes, what, min_partitions)
+    _warn_if_tiny_blocks(
+        rows, what, "Pass a larger chunks=, or chunks=None to let read_hdf5 choose."
+    )
     token = tokenize(_file_token(p), x, y, rows)
     X = _sliced_lazily(dx, rows, f"daskpar-read-hdf5-X-{token}")
     if dy is None:
@@ -393,14 +695,19 @@ def _feature_columns(
     columns: Sequence[str] | None,
     where: str,
     what: str,
+    index_columns: Collection[str] = (),
 ) -> list[str]:
-    """Check ``target`` and the feature columns; return the feature columns, in order."""
+    """Check ``target`` and the feature columns; return the feature columns, in order.
+
+    By default every column but the target and ``index_columns`` (a DataFrame's index, which
+    pandas and dask store as columns) is a feature; ``columns`` may name any column.
+    """
     if target not in available:
         raise InputError(
             f"{what}: no target column {target!r} in {where}; its columns are {list(available)}."
         )
     if columns is None:
-        features = [c for c in available if c != target]
+        features = [c for c in available if c != target and c not in index_columns]
     else:
         features = list(columns)
         missing = [c for c in features if c not in available]
@@ -411,7 +718,9 @@ def _feature_columns(
         if target in features:
             raise InputError(f"{what}: the target column {target!r} is also in columns.")
     if not features:
-        raise InputError(f"{what}: no feature column left in {where} besides {target!r}.")
+        index = [c for c in available if c in index_columns]
+        besides = f"{target!r}" + (f" and the index column(s) {index}" if index else "")
+        raise InputError(f"{what}: no feature column left in {where} besides {besides}.")
     bad = [c for c in features if c not in numeric]
     if bad:
         kinds = ", ".join(f"{c!r} ({types[c]})" for c in bad)
@@ -429,17 +738,103 @@ def _float_dtype(dtypes: Sequence[np.dtype[Any]]) -> np.dtype[Any]:
     return out if out.kind == "f" else np.dtype(np.float64)
 
 
+def _missing_target_message(what: str, target: str, count: int, where: str) -> str:
+    return (
+        f"{what}: the target column {target!r} has {count} missing value(s) in {where}. A row "
+        "without a target can be neither trained on nor scored: drop those rows, or fill in "
+        "their targets, and write the file again."
+    )
+
+
+def _pandas_index_columns(schema: Any) -> list[str]:
+    """The columns that pandas or dask stored from a DataFrame's index rather than its data.
+
+    pandas metadata (schema metadata key ``b"pandas"``, JSON) lists them as ``index_columns``:
+    a column name for a stored index (``"__index_level_0__"``, ``"__null_dask_index__"``, or
+    the index's own name), a dict for a RangeIndex, which is stored as metadata only.
+    """
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return []
+    try:
+        meta = json.loads(raw)
+    except ValueError:  # not pandas' JSON: no index columns that we know of
+        return []
+    entries = meta.get("index_columns", []) if isinstance(meta, dict) else []
+    return [e for e in entries if isinstance(e, str) and e in schema.names]
+
+
+def _parquet_target_dtype(pa: ModuleType, t: Any) -> np.dtype[Any] | None:
+    """The numpy dtype of a target column of Arrow type ``t``; None if it cannot be one."""
+    if pa.types.is_dictionary(t):  # pandas' categoricals: decoded to their values
+        t = t.value_type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+        return np.dtype(t.to_pandas_dtype())
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return np.dtype(object)  # labels as Python str
+    return None
+
+
+def _read_rows(pf: Any, row_group: int, columns: list[str], start: int, stop: int) -> Any:
+    """Rows ``[start, stop)`` of one row group, holding about one block in memory at a time.
+
+    pyarrow reads whole row groups or batches of one; batches of ``stop - start`` rows line
+    up with the blocks :func:`read_parquet` cuts, so the rows come from one batch.
+    """
+    pa = _import_optional("pyarrow", "read_parquet")
+    pieces = []
+    offset = 0
+    batches = pf.iter_batches(
+        batch_size=max(stop - start, 1), row_groups=[row_group], columns=columns
+    )
+    for batch in batches:
+        end = offset + batch.num_rows
+        lo, hi = max(start, offset), min(stop, end)
+        if lo < hi:
+            pieces.append(batch.slice(lo - offset, hi - lo))
+        offset = end
+        if offset >= stop:
+            break
+    schema = pa.schema([pf.schema_arrow.field(c) for c in columns])
+    return pa.Table.from_batches(pieces, schema=schema)
+
+
 def read_parquet_row_group(
-    path: str, row_group: int, features: list[str], target: str, x_dtype: np.dtype[Any]
+    path: str,
+    row_group: int,
+    features: list[str],
+    target: str,
+    x_dtype: np.dtype[Any],
+    start: int = 0,
+    stop: int | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Read one row group of one Parquet file as ``(X_block, y_block)``: the task body."""
+    """Read rows ``[start, stop)`` of one row group of one Parquet file: the task body.
+
+    Returns ``(X_block, y_block)``: the feature columns as ``x_dtype`` (nulls become NaN), and
+    the target as numbers or, for a string column, an object array of Python ``str``. A null
+    target is a :class:`~daskpar.errors.PartitionError`.
+    """
     pq = _import_optional("pyarrow.parquet", "read_parquet")
-    table = pq.ParquetFile(path).read_row_group(row_group, columns=[*features, target])
+    pa = _import_optional("pyarrow", "read_parquet")
+    columns = [*features, target]
+    with pq.ParquetFile(path) as pf:
+        n_rows = pf.metadata.row_group(row_group).num_rows
+        stop = n_rows if stop is None else stop
+        if start == 0 and stop == n_rows:
+            table = pf.read_row_group(row_group, columns=columns)
+        else:
+            table = _read_rows(pf, row_group, columns, start, stop)
     X = np.empty((table.num_rows, len(features)), dtype=x_dtype)
     for j, name in enumerate(features):
         # Nulls become NaN: to_numpy gives floats (or objects) for columns holding nulls.
         X[:, j] = table.column(name).to_numpy()
-    return X, table.column(target).to_numpy()
+    y = table.column(target)
+    if y.null_count:
+        where = f"rows {start} to {stop - 1} of row group {row_group} of {path!r}"
+        raise PartitionError(_missing_target_message("read_parquet", target, y.null_count, where))
+    if pa.types.is_dictionary(y.type):
+        y = y.cast(y.type.value_type)
+    return X, y.to_numpy()
 
 
 def _parquet_files(p: Path) -> list[Path]:
@@ -452,13 +847,25 @@ def _parquet_files(p: Path) -> list[Path]:
 
 
 def read_parquet(
-    path: PathLike, *, target: str, columns: Sequence[str] | None = None
+    path: PathLike,
+    *,
+    target: str,
+    columns: Sequence[str] | None = None,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
 ) -> tuple[da.Array, da.Array]:
-    """Read a Parquet file, or a directory of them, one block per row group.
+    """Read a Parquet file, or a directory of them, in blocks of row groups.
 
-    Only the files' metadata are read at call time. Each task reads one row group (the feature
-    columns and the target) and returns it as ``X_block, y_block``, so ``X`` and ``y`` come
-    from one read.
+    Only the files' metadata are read at call time. Each task reads one row group, or a
+    range of rows of one (the feature columns and the target), and returns it as
+    ``X_block, y_block``, so ``X`` and ``y`` come from one read.
+
+    A row group becomes one block, unless it is large: then it is cut into equal ranges of
+    rows, so that there are at least ``min_partitions`` blocks (none under 1000 rows) and no
+    block holds over 128 MiB of ``X``.
+
+    Columns that pandas or dask wrote from a DataFrame's index (``__index_level_0__``,
+    ``__null_dask_index__``, a named index), as the file's pandas metadata lists them, are not
+    features unless ``columns`` names them: pandas and dask read them back as the index.
 
     Parameters
     ----------
@@ -466,17 +873,20 @@ def read_parquet(
         A ``.parquet`` file, or a directory whose ``*.parquet`` files (searched recursively,
         in sorted path order) all have the same columns.
     target : str
-        The column holding the target.
+        The column holding the target: numbers, booleans or strings, without nulls.
     columns : sequence of str, optional
-        The feature columns, in order. Default: every column but ``target``; all must be
-        numeric (integers and booleans become floats).
+        The feature columns, in order. Default: every column but ``target`` and the index
+        columns; all must be numeric (integers and booleans become floats).
+    min_partitions : int, default=8
+        How many blocks to make, at least, when the data has rows enough, so that several
+        workers have something to do.
 
     Returns
     -------
     X : dask array of floats, shape (n_samples, n_features)
-        One row chunk per row group.
     y : dask array of shape (n_samples,)
-        The target column, with the same row chunks.
+        The target column, with ``X``'s row chunks. A string column gives an array of dtype
+        object holding Python ``str``, the file's values.
 
     Examples
     --------
@@ -491,15 +901,16 @@ def read_parquet(
     (((2, 1), (2,)), [0, 1, 0])
     """
     what = "read_parquet"
+    min_partitions = _check_min_partitions(min_partitions, what)
     pa = _import_optional("pyarrow", what)
     pq = _import_optional("pyarrow.parquet", what)
     files = _parquet_files(_existing(path, what))
     schema = None
-    blocks: list[tuple[str, int]] = []
-    row_chunks: list[int] = []
+    index_columns: list[str] = []
+    groups: list[tuple[str, int, int]] = []  # file, row group, rows
     for file in files:
         try:
-            meta = pq.ParquetFile(file).metadata
+            meta = pq.read_metadata(file)
             file_schema = pq.read_schema(file)
         except Exception as exc:  # pyarrow.ArrowInvalid and friends
             raise InputError(f"{what}: cannot read {str(file)!r} as Parquet: {exc}") from exc
@@ -512,9 +923,9 @@ def read_parquet(
                 f"({schema.names}, {[str(t) for t in schema.types]}). All files of a directory "
                 "must have the same schema."
             )
+        index_columns += [c for c in _pandas_index_columns(file_schema) if c not in index_columns]
         for i in range(meta.num_row_groups):
-            blocks.append((str(file.resolve()), i))
-            row_chunks.append(meta.row_group(i).num_rows)
+            groups.append((str(file.resolve()), i, meta.row_group(i).num_rows))
     if schema is None:  # _parquet_files returns at least one file
         raise InputError(f"{what}: no Parquet file at {os.fspath(path)!r}.")
     types = {name: str(t) for name, t in zip(schema.names, schema.types, strict=True)}
@@ -531,26 +942,117 @@ def read_parquet(
         columns=columns,
         where=os.fspath(path),
         what=what,
+        index_columns=index_columns,
     )
     x_dtype = _float_dtype([schema.field(c).type.to_pandas_dtype() for c in features])
-    y_type = schema.field(target).type
-    y_dtype = np.dtype(y_type.to_pandas_dtype()) if is_numeric(y_type) else np.dtype(object)
-    if not blocks:  # files without row groups: one empty block
+    y_dtype = _parquet_target_dtype(pa, schema.field(target).type)
+    if y_dtype is None:
+        raise InputError(
+            f"{what}: the target column {target!r} of {os.fspath(path)!r} has type "
+            f"{types[target]}; a target must be numbers, booleans or strings. Convert it "
+            "before writing the file."
+        )
+    if not groups:  # files without row groups: one empty block
         raise InputError(f"{what}: {os.fspath(path)!r} holds no rows.")
-    token = tokenize([_file_token(Path(f)) for f in files], features, target)
+    # Row groups are cut into pieces of at least `least` rows, chosen to make min_partitions
+    # blocks but never under MIN_BLOCK_ROWS rows, and of at most `most` rows (the bytes bound).
+    group_rows = [n for *_, n in groups]
+    wanted = min(min_partitions, sum(group_rows) // MIN_BLOCK_ROWS)
+    least = max(MIN_BLOCK_ROWS, _largest_cut(group_rows, wanted)) if wanted > 1 else None
+    most = max(1, DEFAULT_BLOCK_BYTES // max(len(features) * x_dtype.itemsize, 1))
+    blocks: list[tuple[str, int, int, int]] = []  # file, row group, start, stop
+    for file_name, rg, n in groups:
+        pieces = max(1, n // least if least else 1, math.ceil(n / most))
+        size = max(1, math.ceil(n / pieces))
+        blocks += [(file_name, rg, lo, min(lo + size, n)) for lo in range(0, max(n, 1), size)]
+    row_chunks = tuple(stop - start for _, _, start, stop in blocks)
+    _warn_if_tiny_blocks(
+        row_chunks,
+        what,
+        "Write the data in larger row groups, and fewer files: "
+        f"pyarrow.parquet.write_table(table, path, row_group_size={100 * MIN_BLOCK_ROWS}).",
+    )
+    token = tokenize([_file_token(Path(f)) for f in files], features, target, blocks)
     name = f"daskpar-read-parquet-{token}"
     tasks: dict[tuple[str, int], GraphNode] = {
-        (name, i): Task((name, i), read_parquet_row_group, file, rg, features, target, x_dtype)
-        for i, (file, rg) in enumerate(blocks)
+        (name, i): Task(
+            (name, i), read_parquet_row_group, file, rg, features, target, x_dtype, start, stop
+        )
+        for i, (file, rg, start, stop) in enumerate(blocks)
     }
     return arrays_from_pair_tasks(
         name,
         tasks,
-        row_chunks=tuple(row_chunks),
+        row_chunks=row_chunks,
         n_columns=len(features),
         x_dtype=x_dtype,
         y_dtype=y_dtype,
     )
+
+
+def _csv_compression(paths: Sequence[str], what: str) -> str | None:
+    """The compression of the CSV files, by suffix: ``"gzip"``, ..., or None for plain text."""
+    found = {_CSV_COMPRESSIONS.get(Path(p).suffix.lower()) for p in paths}
+    if len(found) > 1:
+        raise InputError(
+            f"{what}: the files {list(paths)} are compressed differently ({sorted(map(str, found))}"
+            "); read each kind separately, or recompress them alike."
+        )
+    compression = found.pop()
+    if compression == "zstd":
+        fsspec = importlib.import_module("fsspec")  # a dependency of dask's readers
+        if "zstd" not in fsspec.available_compressions():
+            raise ImportError(
+                f"{what}: reading .zst files needs the optional dependency 'zstandard'. "
+                "Install it with pip install zstandard."
+            )
+    return compression
+
+
+def _csv_blocksize(paths: Sequence[str], min_partitions: int) -> int:
+    """Bytes per CSV block, for ``blocksize="auto"``.
+
+    The largest block size, up to ``MAX_CSV_BLOCK_BYTES``, that cuts the files into at least
+    ``min_partitions`` blocks, but no more blocks than leave ``MIN_BLOCK_ROWS`` rows in each,
+    as the first file's first lines estimate the rows. dask cuts a file of ``s`` bytes into
+    ``s // blocksize`` blocks (at least one).
+    """
+    if any(_is_url(p) for p in paths):
+        return MAX_CSV_BLOCK_BYTES  # sizing remote files is not worth a round trip here
+    names = [f for p in paths for f in (sorted(glob.glob(p)) if _is_pattern(p) else [p])]
+    files = [f for f in names if os.path.isfile(f)]
+    if not files:
+        return MAX_CSV_BLOCK_BYTES  # dask reports the empty glob
+    sizes = [os.path.getsize(f) for f in files]
+    with open(files[0], "rb") as f:
+        sample = f.read(2**16)
+    row_bytes = len(sample) / max(sample.count(b"\n"), 1)
+    wanted = min(min_partitions, int(sum(sizes) / max(row_bytes, 1) // MIN_BLOCK_ROWS))
+    if wanted <= 1:
+        return MAX_CSV_BLOCK_BYTES
+    least = math.ceil(MIN_BLOCK_ROWS * row_bytes)
+    return min(max(_largest_cut(sizes, wanted), least), MAX_CSV_BLOCK_BYTES)
+
+
+def _is_pattern(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+def clean_target_partition(series: Any, target: str, where: str, text: bool) -> Any:
+    """One CSV block's target column: checked for missing values, text as Python ``str``.
+
+    dask reads text as pandas' string dtype (its missing value ``pd.NA``); daskpar's ``y`` is a
+    numpy array, so text labels become an object array of the file's strings.
+    """
+    import pandas as pd
+
+    missing = int(series.isna().sum())
+    if missing:
+        raise PartitionError(_missing_target_message("read_csv", target, missing, where))
+    if not text:
+        return series
+    values = series.astype(str).to_numpy(dtype=object)
+    return pd.Series(values, index=series.index, name=series.name, dtype=object)
 
 
 def read_csv(
@@ -558,7 +1060,8 @@ def read_csv(
     *,
     target: str,
     columns: Sequence[str] | None = None,
-    blocksize: str | int = "64MiB",
+    blocksize: str | int | None = "auto",
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
     **kwargs: Any,
 ) -> tuple[da.Array, da.Array]:
     """Read CSV files with :func:`dask.dataframe.read_csv`, one block per ``blocksize`` bytes.
@@ -571,44 +1074,65 @@ def read_csv(
 
     Column types are inferred by dask from a sample of the first block.
 
+    Compressed files (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``; the last needs
+    the ``zstandard`` package) cannot be cut into blocks before they are decompressed: each
+    is read by one task, and its rows are then split into at least ``min_partitions`` blocks
+    for the work that follows.
+
     Parameters
     ----------
     path : str, path-like or sequence of them
         A CSV file, a glob pattern such as ``"data/*.csv"``, or a list of files.
     target : str
-        The column holding the target.
+        The column holding the target: numbers, booleans or text, without missing values.
     columns : sequence of str, optional
         The feature columns, in order. Default: every column but ``target``; all must be
         numeric (integers and booleans become floats).
-    blocksize : str or int, default="64MiB"
-        Bytes of CSV per block.
+    blocksize : "auto", str, int or None, default="auto"
+        Bytes of CSV per block. ``"auto"``: at least ``min_partitions`` blocks of at most
+        64 MiB each, but no more blocks than leave about 1000 rows in each. None: one block
+        per file.
+    min_partitions : int, default=8
+        How many blocks to make, at least, with ``blocksize="auto"`` (and for compressed
+        files), so that several workers have something to do.
     **kwargs
         Passed to :func:`dask.dataframe.read_csv` (``sep``, ``dtype``, ...).
 
     Returns
     -------
     X : dask array of floats, shape (n_samples, n_features)
-    y : dask array of shape (n_samples,), with the same row chunks as ``X``.
+    y : dask array of shape (n_samples,), with the same row chunks as ``X``
+        A text column gives an array of dtype object holding Python ``str``, the file's
+        values.
 
     Examples
     --------
     >>> import pathlib, tempfile
     >>> from daskpar.data import read_csv
     >>> tmp_path = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (tmp_path / "t.csv").write_text("a,b,label\\n1,2.5,0\\n3,4.5,1\\n")
+    >>> _ = (tmp_path / "t.csv").write_text("a,b,label\\n1,2.5,cat\\n3,4.5,dog\\n")
     >>> X, y = read_csv(tmp_path / "t.csv", target="label")
-    >>> X.compute().tolist(), y.compute().tolist()
-    ([[1.0, 2.5], [3.0, 4.5]], [0, 1])
+    >>> X.compute().tolist(), y.compute().tolist(), y.dtype
+    ([[1.0, 2.5], [3.0, 4.5]], ['cat', 'dog'], dtype('O'))
     """
     what = "read_csv"
-    _import_optional("pandas", what)
+    min_partitions = _check_min_partitions(min_partitions, what)
+    pd = _import_optional("pandas", what)
     dd = _import_optional("dask.dataframe", what)
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    for p in paths:
-        if not any(ch in os.fspath(p) for ch in "*?[") and "://" not in os.fspath(p):
+    names = [os.fspath(p) for p in paths]
+    for p in names:
+        if not _is_pattern(p) and not _is_url(p):
             _existing(p, what)
+    compression = kwargs.pop("compression", "infer")
+    if compression == "infer":
+        compression = _csv_compression(names, what)
+    if compression is not None:
+        blocksize = None  # dask cannot cut a compressed file: the rows are split below
+    elif blocksize == "auto":
+        blocksize = _csv_blocksize(names, min_partitions)
     try:
-        df = dd.read_csv([os.fspath(p) for p in paths], blocksize=blocksize, **kwargs)
+        df = dd.read_csv(names, blocksize=blocksize, compression=compression, **kwargs)
     except (OSError, ValueError) as exc:  # empty glob, unparsable header
         raise InputError(f"{what}: cannot read {path!r}: {exc}") from exc
     available = [str(c) for c in df.columns]
@@ -626,7 +1150,22 @@ def read_csv(
     # The counting pass: rows per partition, once, shared by X and y.
     lengths = tuple(int(n) for n in df.map_partitions(len).compute())
     X = df[features].astype(x_dtype).to_dask_array(lengths=lengths)
-    y = df[target].to_dask_array(lengths=lengths)
+    y_dtype = dtypes[target] if dtypes[target] is not None else np.dtype(object)
+    y_meta = pd.Series([], dtype=y_dtype, name=target)
+    y = (
+        df[target]
+        .map_partitions(
+            clean_target_partition, target, repr(path), dtypes[target] is None, meta=y_meta
+        )
+        .to_dask_array(lengths=lengths)
+    )
+    n_rows = sum(lengths)
+    block_rows = _default_block_rows(n_rows, len(features) * x_dtype.itemsize, min_partitions)
+    if compression is not None and max(lengths, default=0) > block_rows:
+        X, y = _rechunk(X, {0: block_rows}), _rechunk(y, {0: block_rows})
+    _warn_if_tiny_blocks(
+        X.chunks[0], what, "Pass a larger blocksize=, or blocksize='auto' to let read_csv choose."
+    )
     return X, y
 
 
@@ -636,3 +1175,158 @@ def _is_numpy_numeric(t: Any) -> bool:
     except TypeError:  # pandas extension dtypes: string[pyarrow], category, ...
         return False
     return kind in "biuf"
+
+
+# --------------------------------------------------------------------------------------------
+# Any path
+
+
+#: What :func:`read_path` reads, for its error message.
+SUPPORTED_FORMATS = (
+    "a zarr store (a directory holding zarr.json or .zgroup), Parquet (a .parquet file or a "
+    "directory of them), CSV (.csv, .csv.gz, .csv.bz2, .csv.xz, .csv.zst), NumPy (.npy, with "
+    "y='targets.npy') and HDF5 (.h5, .hdf5)"
+)
+
+
+def _path_format(path: PathLike, what: str) -> str:
+    """``"zarr"``, ``"parquet"``, ``"csv"``, ``"npy"`` or ``"hdf5"``, from what ``path`` is."""
+    name = os.fspath(path).rstrip("/").lower()
+    suffixes = Path(name).suffixes[-2:]
+    if suffixes and suffixes[-1] in _CSV_COMPRESSIONS:
+        suffixes = suffixes[:-1]  # data.csv.gz is CSV
+    last = suffixes[-1] if suffixes else ""
+    if _is_url(path):
+        # No directory to look into: the name says it.
+        known = {".zarr": "zarr", ".parquet": "parquet", ".csv": "csv"}
+    else:
+        p = _existing(path, what)
+        if p.is_dir():
+            if (p / "zarr.json").is_file() or (p / ".zgroup").is_file():
+                return "zarr"
+            if any(q.is_file() for q in p.rglob("*.parquet")):
+                return "parquet"
+            raise InputError(
+                f"{what}: the directory {os.fspath(path)!r} is neither a zarr store (it has no "
+                "zarr.json or .zgroup) nor a directory of *.parquet files. It can read "
+                f"{SUPPORTED_FORMATS}."
+            )
+        known = {
+            ".parquet": "parquet",
+            ".pq": "parquet",
+            ".csv": "csv",
+            ".npy": "npy",
+            ".h5": "hdf5",
+            ".hdf5": "hdf5",
+        }
+    if last in known:
+        return known[last]
+    raise InputError(
+        f"{what}: cannot tell the format of {os.fspath(path)!r} from its name. It can read "
+        f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
+        "format's reader (read_zarr, read_parquet, read_csv, read_npy, read_hdf5)."
+    )
+
+
+def read_path(
+    path: PathLike,
+    *,
+    x: str = "X",
+    y: PathLike | None = "y",
+    target: str | None = None,
+    columns: Sequence[str] | None = None,
+    chunks: RowChunks = None,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
+    missing_chunks: MissingChunks = "raise",
+) -> tuple[da.Array, da.Array | None]:
+    """Read ``(X, y)`` from any supported path, with the reader its format needs.
+
+    - a directory holding ``zarr.json`` or ``.zgroup``: :func:`read_zarr`, arrays ``x``
+      and ``y``;
+    - a ``.parquet`` (or ``.pq``) file, or a directory of ``*.parquet`` files:
+      :func:`read_parquet`, with ``target``;
+    - ``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``: :func:`read_csv`, with
+      ``target``;
+    - ``.npy``: :func:`read_npy`, the targets from the ``.npy`` file ``y``;
+    - ``.h5``, ``.hdf5``: :func:`read_hdf5`, datasets ``x`` and ``y``.
+
+    Anything else is an :class:`~daskpar.errors.InputError` naming the formats.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix.
+    x : str, default="X"
+        zarr and HDF5: the array (dataset) of features.
+    y : str, path-like or None, default="y"
+        zarr and HDF5: the array (dataset) of targets. ``.npy``: the path of a ``.npy`` file
+        holding the targets (relative to the current directory, like ``path``). None reads
+        ``X`` only. Not used for tables, whose targets are the column ``target``.
+    target : str, optional
+        Parquet and CSV: the column holding the target. Required for them.
+    columns : sequence of str, optional
+        Parquet and CSV: the feature columns (default: every numeric column but ``target``).
+    chunks : int or sequence of int, optional
+        ``.npy`` and HDF5: rows per block (see :func:`read_npy`).
+    min_partitions : int, default=8
+        Parquet, CSV, ``.npy`` and HDF5: the fewest blocks to make when there are rows enough.
+    missing_chunks : {"raise", "fill"}, default="raise"
+        zarr: what a chunk missing from the store means (see :func:`read_zarr`).
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features)
+    y : dask array of shape (n_samples,), or None if ``y`` is None (zarr, ``.npy``, HDF5)
+
+    Raises
+    ------
+    InputError
+        The path does not exist, is of no supported format, or lacks what its format needs
+        (``target`` for tables, a ``.npy`` file ``y`` for ``.npy``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from daskpar.data import read_path
+    >>> tmp_path = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (tmp_path / "t.csv").write_text("a,b,label\\n1,2.5,0\\n3,4.5,1\\n")
+    >>> X, y = read_path(tmp_path / "t.csv", target="label")
+    >>> X.shape, y.compute().tolist()
+    ((2, 2), [0, 1])
+    >>> np.save(tmp_path / "X.npy", np.ones((4, 3)))
+    >>> np.save(tmp_path / "y.npy", np.arange(4))
+    >>> X, y = read_path(tmp_path / "X.npy", y=tmp_path / "y.npy")
+    >>> X.shape, y.compute().tolist()
+    ((4, 3), [0, 1, 2, 3])
+    """
+    what = "read_path"
+    kind = _path_format(path, what)
+    if kind == "zarr":
+        if y is not None and not isinstance(y, str):
+            raise InputError(
+                f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
+            )
+        return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks)
+    if kind in ("parquet", "csv"):
+        if target is None:
+            raise InputError(
+                f"{what}: {os.fspath(path)!r} is a {'Parquet' if kind == 'parquet' else 'CSV'} "
+                "table: pass target='COLUMN', the name of the column holding the targets."
+            )
+        reader: Callable[..., tuple[da.Array, da.Array]]
+        reader = read_parquet if kind == "parquet" else read_csv
+        return reader(path, target=target, columns=columns, min_partitions=min_partitions)
+    if kind == "npy":
+        if y is not None and not os.fspath(y).lower().endswith(".npy"):
+            raise InputError(
+                f"{what}: {os.fspath(path)!r} is a .npy file, which holds X only. Pass "
+                "y='targets.npy', the path of a .npy file holding the targets, or y=None to "
+                f"read X only; got y={y!r}."
+            )
+        return read_npy(path, y, chunks=chunks, min_partitions=min_partitions)
+    if y is not None and not isinstance(y, str):
+        raise InputError(
+            f"{what}: y must name a dataset of the HDF5 file {os.fspath(path)!r}; got {y!r}."
+        )
+    return read_hdf5(path, x=x, y=y, chunks=chunks, min_partitions=min_partitions)

@@ -38,8 +38,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._graph import compute_one, map_partitions, tree_combine
 from ._states import Moments
-from ._tasks import check_finite_block, combine_states, describe_partition
-from ._validation import check_sample_weight, check_X
+from ._tasks import combine_states
+from ._validation import check_finite_block, check_sample_weight, check_X, describe_partition
 from .errors import InputError, PartitionError
 
 __all__ = [

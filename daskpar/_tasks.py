@@ -28,7 +28,7 @@ from ._states import (
     combine_all,
     r_factor,
 )
-from ._validation import label_types
+from ._validation import check_finite_block, describe_partition, label_types
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -57,22 +57,6 @@ __all__ = [
 def partition_seed(base_seed: int, epoch: int, block: int) -> int:
     """A seed that depends only on the fit's seed, the epoch and the partition index."""
     return int(np.random.SeedSequence([base_seed, epoch, block]).generate_state(1)[0] >> 1)
-
-
-def describe_partition(rows: slice, block: int) -> str:
-    return f"partition {block} (rows {rows.start} to {rows.stop - 1})"
-
-
-def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int) -> None:
-    """Raise a :class:`PartitionError` naming the partition if ``a`` holds NaN or infinity."""
-    if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
-        bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
-        kind = "NaN" if np.isnan(a).any() else "infinity"
-        raise PartitionError(
-            f"{name} holds {kind} in {describe_partition(rows, block)}, first at row "
-            f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). daskpar's "
-            f"models need finite values: impute or drop these rows first."
-        )
 
 
 def check_labels_block(y: np.ndarray, classes: np.ndarray, rows: slice, block: int) -> None:

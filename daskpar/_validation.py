@@ -1,7 +1,9 @@
-"""Checks of dask input, done once on the client before any graph runs.
+"""Checks of input: of the dask arrays on the client, before any graph runs, and of the values
+inside one block, on a worker.
 
 Every check names what is wrong and how to fix it. Values inside the blocks (NaN, labels) can
-only be seen by the tasks; those checks live with the task bodies in :mod:`daskpar._tasks`.
+only be seen by the tasks; the block checks here raise a :class:`PartitionError` naming the
+partition and its rows, and :func:`check_blocks` runs them over all of a data set in one pass.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import dask.array as da
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 
+from ._graph import compute_one, map_partitions, tree_combine
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -21,6 +24,9 @@ __all__ = [
     "check_label_dtype",
     "label_types",
     "check_X",
+    "check_blocks",
+    "check_finite_block",
+    "describe_partition",
     "check_X_y",
     "check_row_chunks",
     "check_sample_weight",
@@ -117,6 +123,22 @@ def label_types(y: np.ndarray, name: str, where: str = "") -> str:
                 f"Make every label a string (e.g. {name}.astype(str)) or every label a number."
             )
     return kinds.pop() if kinds else "number"
+
+
+def describe_partition(rows: slice, block: int) -> str:
+    return f"partition {block} (rows {rows.start} to {rows.stop - 1})"
+
+
+def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int) -> None:
+    """Raise a :class:`PartitionError` naming the partition if ``a`` holds NaN or infinity."""
+    if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+        bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
+        kind = "NaN" if np.isnan(a).any() else "infinity"
+        raise PartitionError(
+            f"{name} holds {kind} in {describe_partition(rows, block)}, first at row "
+            f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). daskpar's "
+            f"models need finite values: impute or drop these rows first."
+        )
 
 
 def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Array:
@@ -248,3 +270,62 @@ def check_scorer_applies(scorer: Any, estimator: Any) -> None:
             "not have. Choose another scorer, or an estimator that has it (for SGDClassifier, "
             "loss='log_loss' or 'modified_huber' give predict_proba)."
         )
+
+
+def check_data_partition(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    labels: bool,
+) -> None:
+    """Finite features, and finite targets or clean labels, in one block."""
+    check_finite_block(X, "X", rows[0], block_id[0])
+    if y is None:
+        return
+    check_finite_block(y, "y", rows[0], block_id[0])
+    if labels:
+        label_types(y, "y", f" in {describe_partition(rows[0], block_id[0])}")
+
+
+def check_blocks(X: Any, y: Any = None, *, labels: bool = False, split_every: int = 8) -> None:
+    """Read every block once and refuse values no model can use, before any training.
+
+    The training tasks check their blocks too, but they see the rows of the array they are
+    given: after a train/test split, "row 6404" counts training rows. Run on the data as read,
+    this names the rows of the file (counted from 0, header excluded).
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features)
+    y : dask array of shape (n_samples,), optional
+    labels : bool, default=False
+        ``y`` holds class labels (checked with :func:`label_types`) rather than numbers.
+    split_every : int, default=8
+        Fan-in of the tree that gathers the (empty) results.
+
+    Raises
+    ------
+    PartitionError
+        Naming the partition and the first bad row.
+    """
+    X = check_X(X)
+    if y is not None:
+        X, y = check_X_y(X, y)
+    parts = map_partitions(
+        check_data_partition, X, y, stage="daskpar-check", with_position=True, labels=labels
+    )
+    root = tree_combine(
+        parts,
+        _nothing,
+        _nothing,
+        split_every=split_every,
+        stage="daskpar-check-combine",
+        finalize_stage="daskpar-checked",
+    )
+    compute_one(root)
+
+
+def _nothing(*_: Any) -> None:
+    """Combine and finalize of checks, whose blocks give nothing but errors."""

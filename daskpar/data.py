@@ -11,31 +11,38 @@ Everything here returns dask arrays chunked along rows only, with known chunk si
 Generators (:func:`make_classification`, :func:`make_regression`) draw each chunk inside its
 own task, from seeds that depend on ``random_state`` only, so the same call gives the same
 data on any cluster and with any ``chunks``. Readers read metadata at call time and data
-inside the tasks, except :func:`read_csv`, which counts the rows of a CSV in one pass.
+inside the tasks, except :func:`read_csv`, which counts the rows of a CSV in one pass;
+:func:`read_path` picks the reader from what the path is. :func:`write_zarr` writes a store
+completely or not at all.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
-from dask.base import compute
 
 from ._generate import make_classification, make_regression
-from ._load import read_csv, read_hdf5, read_npy, read_parquet, read_zarr
+from ._load import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
 from ._split import train_test_split
-from ._validation import check_X, check_X_y
+from ._validation import check_blocks, check_X, check_X_y
 from .errors import InputError
 
 __all__ = [
+    "check_blocks",
     "make_classification",
     "make_regression",
     "read_csv",
     "read_hdf5",
     "read_npy",
     "read_parquet",
+    "read_path",
     "read_zarr",
     "train_test_split",
     "write_zarr",
@@ -52,6 +59,84 @@ def _regular_rows(a: da.Array, rows: int) -> da.Array:
     return out
 
 
+class _WriteGuard:
+    """Lets a failed write wait for the chunk writes still running in other threads.
+
+    dask's local schedulers raise a task's error at once, while tasks already started in
+    other threads go on; a chunk written after the temporary store is removed would bring
+    its directories back. Writes go through this guard: none starts once it is closed, and
+    closing waits for those under way. It pickles as a new guard: on a cluster, a chunk write
+    under way in another process when the error arrives may still leave a temporary
+    directory behind (never a store at the target path).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._writing = 0
+        self._closed = False
+
+    def __reduce__(self) -> tuple[type[_WriteGuard], tuple[()]]:
+        return _WriteGuard, ()
+
+    def begin(self) -> bool:
+        with self._changed:
+            if not self._closed:
+                self._writing += 1
+            return not self._closed
+
+    def end(self) -> None:
+        with self._changed:
+            self._writing -= 1
+            self._changed.notify_all()
+
+    def close(self, timeout: float = 60.0) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._writing == 0, timeout)
+
+
+@dataclass(frozen=True, eq=False)
+class _GuardedArray:
+    """A zarr array that :func:`dask.array.store` writes chunks into, through a guard."""
+
+    array: Any
+    guard: _WriteGuard
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if not self.guard.begin():
+            return  # the write has failed: this chunk would only be removed again
+        try:
+            self.array[key] = value
+        finally:
+            self.guard.end()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _move_into_place(new: Path, target: Path) -> None:
+    """Rename the complete store ``new`` to ``target``, replacing what is there, if anything.
+
+    A directory cannot be renamed over a non-empty one, so an old store is first renamed
+    aside, and removed only once the new one is in place (put back if that fails).
+    """
+    if not target.exists() and not target.is_symlink():
+        os.replace(new, target)
+        return
+    old = target.with_name(f"{target.name}.old-{secrets.token_hex(4)}")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    _remove(old)
+
+
 def write_zarr(
     path: str | os.PathLike[str],
     X: da.Array,
@@ -61,16 +146,23 @@ def write_zarr(
     y_name: str = "y",
     overwrite: bool = False,
 ) -> None:
-    """Write ``X`` (and ``y``) to a zarr store, chunk by chunk, in one pass.
+    """Write ``X`` (and ``y``) to a zarr store, chunk by chunk, in one pass, atomically.
 
     ``X`` and ``y`` are computed together, so a generated chunk is drawn once for both.
     The store keeps ``X``'s row chunks (made uniform if they are not, as zarr requires) and
     one column chunk; read it back with :func:`read_zarr`.
 
+    The store is written under a temporary name next to ``path`` (``<path>.tmp-<random>``)
+    and renamed to ``path`` once complete; if the write fails or is interrupted, the
+    temporary store is removed and ``path`` is as it was, so that a store at ``path`` is
+    never a partial one. Every chunk is stored, even one holding only zeros, so that
+    :func:`read_zarr` can tell a complete store from an incomplete one.
+
     Parameters
     ----------
     path : str or path-like
-        The zarr group to create (a directory).
+        The zarr group to create (a directory). A relative path is relative to the current
+        directory of this process, also when a cluster's workers do the writing.
     X : dask array of shape (n_samples, n_features)
     y : dask array of shape (n_samples,), optional
         Must have ``X``'s row chunks (a numpy ``y`` is given them).
@@ -79,7 +171,8 @@ def write_zarr(
     y_name : str, default="y"
         The name of ``y``'s array in the store.
     overwrite : bool, default=False
-        Replace an existing store at ``path``; otherwise an existing path is an error.
+        Replace an existing store at ``path`` (once the new one is complete); otherwise an
+        existing path is an error.
 
     Examples
     --------
@@ -92,24 +185,46 @@ def write_zarr(
     >>> bool((X2 == X).all().compute()), y2.chunks
     (True, ((250, 250, 250, 250),))
     """
+    import zarr
+
     if y is None:
         X = check_X(X)
     else:
         X, y = check_X_y(X, y)
-    target = Path(path)
-    if target.exists():
-        if not overwrite:
-            raise InputError(
-                f"write_zarr: {os.fspath(path)!r} already exists. Pass overwrite=True to "
-                "replace it, or choose another path."
-            )
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    rows = max(X.chunks[0])
-    store = os.fspath(path)
-    writes = [da.to_zarr(_regular_rows(X, rows), store, component=x, compute=False)]
+    # Absolute, so that workers started in another directory write where this process means.
+    target = Path(path).resolve()
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise InputError(
+            f"write_zarr: {os.fspath(path)!r} already exists. Pass overwrite=True to "
+            "replace it, or choose another path."
+        )
+    rows = max(max(X.chunks[0], default=1), 1)
+    arrays = {x: _regular_rows(X, rows)}
     if y is not None:
-        writes.append(da.to_zarr(_regular_rows(y, rows), store, component=y_name, compute=False))
-    compute(*writes)
+        arrays[y_name] = _regular_rows(y, rows)
+    temporary = target.with_name(f"{target.name}.tmp-{secrets.token_hex(4)}")
+    guard = _WriteGuard()
+    try:
+        group = zarr.open_group(temporary, mode="w-")
+        stores: list[Any] = [
+            _GuardedArray(
+                group.create_array(
+                    name,
+                    shape=a.shape,
+                    chunks=(rows, *(max(n, 1) for n in a.shape[1:])),
+                    dtype=a.dtype,
+                    # zarr skips chunks equal to the fill value by default; a complete store
+                    # holds every chunk, which is what read_zarr checks.
+                    config={"write_empty_chunks": True},
+                ),
+                guard,
+            )
+            for name, a in arrays.items()
+        ]
+        # Chunk-aligned writes: no two tasks write the same chunk, so no lock is needed.
+        da.store(list(arrays.values()), stores, lock=False)
+        _move_into_place(temporary, target)
+    except BaseException:
+        guard.close()
+        _remove(temporary)
+        raise

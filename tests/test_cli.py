@@ -183,3 +183,110 @@ def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> No
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def write_table(path: Path, *, rows: int = 16_000, nan_at: int | None = None) -> None:
+    """A CSV or Parquet file with string labels, as pandas writes them (index included)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(rows, 4))
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"], index=np.arange(rows) + 500)
+    frame["species"] = np.where(X[:, 0] - X[:, 2] > 0, "setosa", "virginica")
+    if nan_at is not None:
+        frame.iloc[nan_at, 1] = np.nan
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)  # one row group, and the index stored as a column
+    else:
+        frame.to_csv(path, index=False)
+
+
+def validation_scores(stdout: str) -> list[float]:
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.strip().startswith("epoch")) + 1
+    return [float(ln.split()[-1]) for ln in lines[start:] if ln.strip()[:1].isdigit()]
+
+
+@pytest.mark.parametrize("name", ["labels.parquet", "labels.csv", "labels.csv.gz"])
+def test_train_string_labels_from_a_table(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    write_table(path.with_suffix("") if name.endswith(".gz") else path)
+    if name.endswith(".gz"):
+        import gzip
+
+        path.write_bytes(gzip.compress(path.with_suffix("").read_bytes()))
+    result = run(
+        "train", str(path), "--target", "species", "--epochs", "2", "--workers", "2",
+        "--dashboard-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # Four features: the stored pandas index is not one; and a single row group is split.
+    assert "x 4 features in 8 partitions" in result.stdout
+    assert min(validation_scores(result.stdout)) > 0.95
+
+
+def test_search_on_a_single_row_group(tmp_path: Path) -> None:
+    path = tmp_path / "labels.parquet"
+    write_table(path)
+    result = run(
+        "search", str(path), "--target", "species", "--grid", '{"alpha": [1e-4, 30.0]}',
+        "--epochs", "1", "--workers", "2", "--dashboard-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "best: alpha=0.0001" in result.stdout
+
+
+def test_npy_and_hdf5_data(tmp_path: Path) -> None:
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(4000, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["features"], f["labels"] = X, y
+    for args in (
+        ["X.npy", "--y", str(tmp_path / "y.npy")],
+        ["d.h5", "--x", "features", "--y", "labels"],
+    ):
+        path = str(tmp_path / args[0])
+        result = run("train", path, *args[1:], "--workers", "1", "--dashboard-port", "0")
+        assert result.returncode == 0, result.stderr
+        assert min(validation_scores(result.stdout)) > 0.9
+
+
+def test_unsupported_format_names_the_supported_ones(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_text("{}")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "data.json")])
+    assert result.exit_code == 1
+    for fmt in ("zarr", "Parquet", "CSV", ".npy", "HDF5"):
+        assert fmt in result.output
+
+
+def test_count_model_gets_a_valid_default_scaling_and_one_epoch(tmp_path: Path) -> None:
+    path = tmp_path / "labels.parquet"
+    write_table(path)
+    result = run(
+        "train", str(path), "--target", "species", "--model", "multinomial-nb", "--epochs", "5",
+        "--workers", "1", "--dashboard-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "fitted MinMaxScaler" in result.stdout
+    assert "--epochs 5 does not apply, so it trains for 1 epoch" in result.stdout
+    assert len(validation_scores(result.stdout)) == 1
+
+
+def test_bad_value_names_the_file_row_without_a_worker_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    write_table(path, nan_at=4321)
+    result = run(
+        "train", str(path), "--target", "species", "--workers", "2", "--dashboard-port", "0"
+    )
+    assert result.returncode == 1
+    assert "X holds NaN in partition" in result.stderr
+    assert "first at row 4321 " in result.stderr  # a row of the file, not of the training split
+    assert "Compute Failed" not in result.stderr
+    assert "Traceback" not in result.stderr
