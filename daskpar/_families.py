@@ -27,7 +27,7 @@ from sklearn.linear_model._stochastic_gradient import (
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
 from ._states import MomentsByClass, State, SumState
-from .errors import UnsupportedEstimatorError
+from .errors import InputError, UnsupportedEstimatorError
 
 __all__ = ["SUPPORTED_ESTIMATORS", "Family", "family_for"]
 
@@ -54,8 +54,13 @@ class Family(ABC):
         *,
         classes: np.ndarray | None,
         seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> State:
-        """The state of one non-empty partition, starting from ``model`` (never mutated)."""
+        """The state of one non-empty partition, starting from ``model`` (never mutated).
+
+        ``sample_weight`` (one non-negative weight per row, or None) weighs the rows as
+        the estimator's own ``partial_fit`` does.
+        """
 
     @abstractmethod
     def finalize(
@@ -136,26 +141,31 @@ class SGDFamily(Family):
         *,
         classes: np.ndarray | None,
         seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> SumState:
         est = copy.deepcopy(model)
         # scikit-learn shuffles the rows inside partial_fit without copying them; seed it so
         # the same partition in the same epoch always sees the same order.
         est.set_params(random_state=seed)
         if getattr(est, "average", False):
-            return self._averaged_state(est, X, y, classes=classes, seed=seed)
-        if classes is not None:
-            est.partial_fit(X, y, classes=classes)
-        else:
-            est.partial_fit(X, y)
-        n = X.shape[0]
+            return self._averaged_state(
+                est, X, y, classes=classes, seed=seed, sample_weight=sample_weight
+            )
+        _partial_fit(est, X, y, classes=classes, sample_weight=sample_weight)
+        weight = _weight(X, sample_weight)
         sums = {
-            name: np.asarray(getattr(est, name), dtype=np.float64) * n for name in self.averaged
+            name: np.asarray(getattr(est, name), dtype=np.float64) * weight
+            for name in self.averaged
         }
-        return SumState(n, sums, prototype=est)
+        return SumState(X.shape[0], sums, prototype=est, weight=_weight_or_none(sample_weight))
 
     def finalize(
         self, state: SumState, model: BaseEstimator, *, classes: np.ndarray | None, epoch: int
     ) -> BaseEstimator:
+        if state.total_weight == 0.0:
+            raise InputError(
+                "The sample weights of the training data sum to zero: there is nothing to fit."
+            )
         est = copy.deepcopy(state.prototype)
         if getattr(est, "average", False):
             self._set_averaged(est, state, model)
@@ -177,8 +187,13 @@ class SGDFamily(Family):
         *,
         classes: np.ndarray | None,
         seed: int,
+        sample_weight: np.ndarray | None,
     ) -> SumState:
-        """One partition's ASGD state: its final iterate, and its iterates' sum per share."""
+        """One partition's ASGD state: its final iterate, and its iterates' sum per share.
+
+        The iterate is weighted by the partition's sum of sample weights, as without
+        averaging; the sums of iterates count steps (rows), as scikit-learn's mean does.
+        """
         n = X.shape[0]
         n_shares = 1
         if getattr(est, "t_", 1.0) < int(est.average):
@@ -198,7 +213,8 @@ class SGDFamily(Family):
             if lo == hi:
                 continue
             rows = slice(lo, hi) if order is None else order[lo:hi]
-            _averaged_partial_fit(est, X[rows], y[rows], classes=classes)
+            w = None if sample_weight is None else sample_weight[rows]
+            _averaged_partial_fit(est, X[rows], y[rows], classes=classes, sample_weight=w)
             counts[i] = hi - lo
             coef_sums[i] = np.asarray(est._average_coef, dtype=np.float64) * counts[i]
             intercept_sums[i] = np.asarray(est._average_intercept, dtype=np.float64) * counts[i]
@@ -207,14 +223,15 @@ class SGDFamily(Family):
             shape = next(s for s in sums if s is not None).shape
             return np.stack([np.zeros(shape) if s is None else s for s in sums])
 
+        weight = _weight(X, sample_weight)
         sums = {
-            "standard_coef": np.asarray(est._standard_coef, dtype=np.float64) * n,
-            "standard_intercept": np.asarray(est._standard_intercept, dtype=np.float64) * n,
+            "standard_coef": np.asarray(est._standard_coef, dtype=np.float64) * weight,
+            "standard_intercept": np.asarray(est._standard_intercept, dtype=np.float64) * weight,
             "average_count": counts,
             "average_coef": stacked(coef_sums),
             "average_intercept": stacked(intercept_sums),
         }
-        return SumState(n, sums, prototype=est)
+        return SumState(n, sums, prototype=est, weight=_weight_or_none(sample_weight))
 
     @staticmethod
     def _set_averaged(est: BaseEstimator, state: SumState, model: BaseEstimator) -> None:
@@ -238,8 +255,9 @@ class SGDFamily(Family):
                 total += behind * np.asarray(getattr(model, "_average_" + kind), np.float64)
             steps = behind + n - before
             means[kind] = total / steps if steps > 0 else np.zeros_like(total)
-        est._standard_coef = (sums["standard_coef"] / n).astype(dtype)
-        est._standard_intercept = (sums["standard_intercept"] / n).astype(dtype)
+        weight = state.total_weight
+        est._standard_coef = (sums["standard_coef"] / weight).astype(dtype)
+        est._standard_intercept = (sums["standard_intercept"] / weight).astype(dtype)
         est._average_coef = means["coef"].astype(dtype)
         est._average_intercept = means["intercept"].astype(dtype)
         src = "_average" if first <= start + n - 1 else "_standard"
@@ -247,8 +265,39 @@ class SGDFamily(Family):
         est.intercept_ = getattr(est, src + "_intercept")
 
 
+def _partial_fit(
+    est: BaseEstimator,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+) -> None:
+    """``est.partial_fit`` with ``classes`` and ``sample_weight`` only where given."""
+    kwargs: dict[str, Any] = {}
+    if classes is not None:
+        kwargs["classes"] = classes
+    if sample_weight is not None:
+        kwargs["sample_weight"] = sample_weight
+    est.partial_fit(X, y, **kwargs)
+
+
+def _weight(X: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    """The rows' total weight: the sum of their sample weights, or their number."""
+    return float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight))
+
+
+def _weight_or_none(sample_weight: np.ndarray | None) -> float | None:
+    return None if sample_weight is None else float(np.sum(sample_weight))
+
+
 def _averaged_partial_fit(
-    est: BaseEstimator, X: np.ndarray, y: np.ndarray, *, classes: np.ndarray | None
+    est: BaseEstimator,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    classes: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> None:
     """``est.partial_fit`` with every step averaged: afterwards ``_average_*`` is the mean.
 
@@ -269,12 +318,12 @@ def _averaged_partial_fit(
     est.set_params(average=int(getattr(est, "t_", 1.0)))
     try:
         if classes is None:
-            est.partial_fit(X, y)
+            _partial_fit(est, X, y, classes=None, sample_weight=sample_weight)
             return
         # Only the binary path calls it; the instance attribute shadows the method.
         est._fit_binary = types.MethodType(_fit_binary_keeping_intercept, est)
         try:
-            est.partial_fit(X, y, classes=classes)
+            _partial_fit(est, X, y, classes=classes, sample_weight=sample_weight)
         finally:
             del est._fit_binary
     finally:
@@ -335,9 +384,10 @@ class DiscreteNBFamily(Family):
         *,
         classes: np.ndarray | None,
         seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> SumState:
         est = clone(model)
-        est.partial_fit(X, y, classes=classes)
+        _partial_fit(est, X, y, classes=classes, sample_weight=sample_weight)
         return SumState(
             X.shape[0],
             {name: np.asarray(getattr(est, name), dtype=np.float64) for name in self.counted},
@@ -374,9 +424,10 @@ class GaussianNBFamily(Family):
         *,
         classes: np.ndarray | None,
         seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> MomentsByClass:
         assert classes is not None  # GaussianNB is a classifier: the trainer always passes them
-        return MomentsByClass.of(X, y, classes)
+        return MomentsByClass.of(X, y, classes, sample_weight)
 
     def finalize(
         self,

@@ -39,7 +39,7 @@ from ._tasks import (
     trials_partition,
     update_trials,
 )
-from ._validation import check_scorer_applies, check_X, check_X_y
+from ._validation import check_sample_weight, check_scorer_applies, check_X, check_X_y
 from .errors import InputError
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -218,6 +218,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         *,
         classes: Any = None,
         validation_data: tuple[Any, Any] | None = None,
+        sample_weight: Any = None,
     ) -> ParallelIncremental:
         """Fit the estimator on every partition of ``X``, ``y`` for ``epochs`` passes.
 
@@ -233,6 +234,11 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             Held-out data scored with ``scoring`` after every epoch (on the workers for dask
             input); the score is recorded as ``validation_score`` in ``history_``. Not with
             ``validation_fraction``.
+        sample_weight : dask array or array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample, with ``X``'s row chunks if a dask array. Each
+            partition's ``partial_fit`` weighs its rows with them, the partitions' models are
+            averaged by their sums of weights, and the blocks held out by
+            ``validation_fraction`` are scored with them.
 
         Returns
         -------
@@ -246,6 +252,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             check_scorer_applies(scorer, self.estimator)
         regression = not is_classifier(self.estimator)
         X, y = check_X_y(X, y, y_numeric=regression)
+        sample_weight = check_sample_weight(sample_weight, X)
         if validation_data is not None:
             if self.validation_fraction is not None:
                 raise InputError(
@@ -288,7 +295,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             progress = tqdm(total=n_epochs, desc="epochs", unit="epoch", file=sys.stderr)
         for epoch in range(n_epochs):
             start = time.perf_counter()
-            new_model, previous_score = self._run_epoch(plan, model, X, y, epoch)
+            new_model, previous_score = self._run_epoch(plan, model, X, y, sample_weight, epoch)
             stop = previous_score is not None and self._record_score(previous_score, model)
             model = new_model
             self.history_.append(
@@ -315,8 +322,9 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         if validation_blocks:
             # The last model has not met the validation blocks yet: one read of those blocks.
             index = sorted(validation_blocks)
+            weights = None if sample_weight is None else sample_weight.blocks[index]
             self._record_score(
-                self._score_model(model, X.blocks[index], y.blocks[index], scorer), model
+                self._score_model(model, X.blocks[index], y.blocks[index], scorer, weights), model
             )
         if progress is not None:
             progress.close()
@@ -383,7 +391,13 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         return out
 
     def _run_epoch(
-        self, plan: SearchPlan, model: BaseEstimator, X: da.Array, y: da.Array, epoch: int
+        self,
+        plan: SearchPlan,
+        model: BaseEstimator,
+        X: da.Array,
+        y: da.Array,
+        sample_weight: da.Array | None,
+        epoch: int,
     ) -> tuple[BaseEstimator, float | None]:
         """One pass: the next model, and the starting model's score on the validation blocks.
 
@@ -396,6 +410,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             trials_partition,
             X,
             y,
+            sample_weight,
             stage="daskpar-fit-partition",
             with_position=True,
             plan=plan,

@@ -545,6 +545,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 trials_partition,
                 X,
                 y,
+                None,
                 stage="daskpar-search-partition",
                 with_position=True,
                 plan=broadcast(plan, "daskpar-search-plan"),

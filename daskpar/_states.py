@@ -59,8 +59,9 @@ class SumState:
     """Named arrays that add up across partitions, and the samples behind them.
 
     Serves both the weighted average of incremental models (each partition contributes
-    ``n_samples * coef_``; the average is ``sums / n_samples``) and the exact counts of the
-    discrete naive Bayes models.
+    ``weight * coef_``; the average is ``sums / weight``) and the exact counts of the
+    discrete naive Bayes models. ``n_samples`` counts rows (the steps an SGD model took);
+    ``weight`` is the sum of their sample weights, ``None`` when the rows are unweighted.
 
     ``prototype`` is the estimator one partition fitted; it carries everything that is the same
     on every partition (``classes_``, ``n_features_in_``, the loss object), so that finalize
@@ -71,6 +72,7 @@ class SumState:
     n_samples: int
     sums: Mapping[str, np.ndarray]
     prototype: Any = field(default=None, repr=False)
+    weight: float | None = None
 
     def combine(self, other: SumState, /) -> SumState:
         if self.sums.keys() != other.sums.keys():
@@ -82,11 +84,19 @@ class SumState:
             self.n_samples + other.n_samples,
             {k: self.sums[k] + other.sums[k] for k in self.sums},
             self.prototype if self.prototype is not None else other.prototype,
+            None
+            if self.weight is None and other.weight is None
+            else self.total_weight + other.total_weight,
         )
 
+    @property
+    def total_weight(self) -> float:
+        """The sum of the sample weights, or the number of rows without weights."""
+        return float(self.n_samples) if self.weight is None else self.weight
+
     def means(self) -> dict[str, np.ndarray]:
-        """The sample-weighted averages ``sums / n_samples``."""
-        return {k: v / self.n_samples for k, v in self.sums.items()}
+        """The sample-weighted averages ``sums / total_weight``."""
+        return {k: v / self.total_weight for k, v in self.sums.items()}
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,8 +236,17 @@ class MomentsByClass:
     overall: Moments
 
     @classmethod
-    def of(cls, X: np.ndarray, y: np.ndarray, classes: np.ndarray) -> MomentsByClass:
-        parts = [Moments.of(X[y == c]) for c in classes]
+    def of(
+        cls,
+        X: np.ndarray,
+        y: np.ndarray,
+        classes: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> MomentsByClass:
+        """Weighted per-class moments; the moments of all of X are unweighted, as
+        scikit-learn's ``GaussianNB`` takes its ``epsilon_`` from the plain variance of X."""
+        w = sample_weight
+        parts = [Moments.of(X[y == c], None if w is None else w[y == c]) for c in classes]
         by_class = Moments(
             np.concatenate([p.count for p in parts]),
             np.concatenate([p.mean for p in parts]),

@@ -130,7 +130,10 @@ def finalize_model(
 ) -> BaseEstimator:
     """The fitted estimator from the merged state of all partitions."""
     if state is None:
-        raise InputError("Every partition of the training data is empty; there is nothing to fit.")
+        raise InputError(
+            "Every partition of the training data is empty, or has sample weights that sum to "
+            "zero; there is nothing to fit."
+        )
     return family.finalize(state, model, classes=classes, epoch=epoch)
 
 
@@ -356,6 +359,7 @@ def prepared_attributes(
 def trials_partition(
     X: np.ndarray,
     y: np.ndarray,
+    sample_weight: np.ndarray | None,
     rows: tuple[slice, ...],
     block_id: tuple[int, ...],
     *,
@@ -385,24 +389,34 @@ def trials_partition(
         return StateTuple(tuple(items))
     # Checked once for all the trials (many models share this block).
     check_training_block(X, y, rows, block_id, classes=plan.classes)
+    if sample_weight is not None:
+        check_weights_block(sample_weight, rows[0], block_id[0])
     for key, trials in groups.items():
         Xt = transform_block(X, scalers.get(key, ()))
         for j, fits, scores in trials:
             c = plan.trials[j].candidate
             start = time.perf_counter()
             fit_state = None
-            if fits:
+            # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
+            if fits and (sample_weight is None or np.any(sample_weight)):
                 seed = partition_seed(plan.base_seeds[c], epoch, block)
                 with checked_already(epoch):
                     fit_state = plan.families[c].partition_state(
-                        models[j], Xt, y, classes=plan.classes, seed=seed
+                        models[j],
+                        Xt,
+                        y,
+                        classes=plan.classes,
+                        seed=seed,
+                        sample_weight=sample_weight,
                     )
             middle = time.perf_counter()
             score_states = None
             if scores:
                 score_states = StateTuple(
                     tuple(
-                        scorer_partition(Xt, y, None, rows, block_id, scorer=s, model=models[j])
+                        scorer_partition(
+                            Xt, y, sample_weight, rows, block_id, scorer=s, model=models[j]
+                        )
                         for s in plan.scorers
                     )
                 )
