@@ -432,7 +432,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             train=train,
             score=score,
         )
-        ((new_model, evaluations, _, _),) = compute_one(root)
+        ((new_model, evaluations, _, _, _),) = compute_one(root)
         return new_model, None if evaluations is None else evaluations[0].unwrap(stacklevel=3)
 
     # ----------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections import defaultdict
+import warnings
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -30,10 +31,11 @@ import numpy as np
 from dask.base import tokenize
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -41,6 +43,7 @@ from . import metrics
 from ._families import family_for
 from ._graph import broadcast, compute_one, map_partitions, tree_combine
 from ._incremental import ParallelIncremental
+from ._linear import LinearRegression, Ridge
 from ._metrics import Scorer, get_scorer
 from ._preprocessing import _OutOfCoreScaler
 from ._tasks import (
@@ -87,10 +90,17 @@ def _split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
             isinstance(step, _OutOfCoreScaler) for _, step in steps
         ):
             return [step for _, step in steps], last
+    hint = ""
+    if isinstance(estimator, LinearRegression | Ridge):
+        hint = (
+            f" {type(estimator).__name__} is exact and fits in one pass: compare its "
+            "candidates in a loop of fits, each scored on held-out data (train_test_split)."
+        )
     raise InputError(
-        "daskpar's searches take a ParallelIncremental, or a Pipeline of daskpar scalers "
-        "(StandardScaler, MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental; got "
-        f"{estimator!r}."
+        "daskpar's searches take a ParallelIncremental (of any supported estimator, the exact "
+        "naive Bayes models included), or a Pipeline of daskpar scalers (StandardScaler, "
+        "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental; got "
+        f"{estimator!r}.{hint}"
     )
 
 
@@ -237,6 +247,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         "max_trials": [Interval(Integral, 1, None, closed="left")],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "error_score": [StrOptions({"raise"}), Real],
     }
 
     def __init__(
@@ -251,6 +262,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         max_trials: int = 1024,
         split_every: int = 8,
         verbose: int = 0,
+        error_score: str | float = np.nan,
     ) -> None:
         self.estimator = estimator
         self.scoring = scoring
@@ -261,6 +273,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.max_trials = max_trials
         self.split_every = split_every
         self.verbose = verbose
+        self.error_score = error_score
 
     def _candidates(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -320,6 +333,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                     "The search validates every candidate on its folds; set early_stopping "
                     "and validation_fraction of the ParallelIncremental to their defaults."
                 )
+        failed = self._invalid_candidates(models, len(folds))
         families = tuple(family_for(m.estimator) for m in models)
         for model in models:
             for scorer in scorers.values():
@@ -345,11 +359,15 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             ),
             classes=classes if classifier else None,
             scorers=tuple(scorers.values()),
+            record_errors=self.error_score != "raise",
         )
         epochs = [1 if fam.exact else m.epochs for fam, m in zip(families, models, strict=True)]
         names = list(scorers)
         metric = None if refit_name is None else names.index(refit_name)
-        scores, fit_times, score_times = self._train(X, y, plan, models, fitted, epochs, metric)
+        scores, fit_times, score_times = self._train(
+            X, y, plan, models, fitted, epochs, metric, failed
+        )
+        self._warn_about_failures(failed, len(plan.trials))
 
         test_scores = {
             name: np.array(
@@ -389,6 +407,45 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             self.classes_ = classes
         return self
+
+    def _invalid_candidates(
+        self, models: list[ParallelIncremental], n_folds: int
+    ) -> dict[int, str]:
+        """Trials whose candidate's estimator parameters are invalid, and why: before any task.
+
+        With ``error_score="raise"`` the first invalid candidate raises here.
+        """
+        failed: dict[int, str] = {}
+        for c, model in enumerate(models):
+            try:
+                model.estimator._validate_params()
+            except ValueError as error:
+                if self.error_score == "raise":
+                    raise
+                for k in range(n_folds):
+                    failed[c * n_folds + k] = f"{type(error).__name__}: {error}"
+        return failed
+
+    def _warn_about_failures(self, failed: dict[int, str], n_trials: int) -> None:
+        """scikit-learn's report of failed fits: a warning, or an error if all failed."""
+        if not failed:
+            return
+        reasons = Counter(failed.values())
+        summary = "\n".join(f"{n} fits failed with: {reason}" for reason, n in reasons.items())
+        if len(failed) == n_trials:
+            raise ValueError(
+                f"All the {n_trials} fits failed. It is very likely that your model is "
+                f"misconfigured. You can try to debug the error by setting "
+                f"error_score='raise'.\n\n{summary}"
+            )
+        warnings.warn(
+            f"{len(failed)} fits failed out of a total of {n_trials}. The score on these "
+            f"train-test partitions for these parameters will be set to {self.error_score}. "
+            "If these failures are not expected, you can try to debug them by setting "
+            f"error_score='raise'.\n\n{summary}",
+            FitFailedWarning,
+            stacklevel=3,
+        )
 
     def _scoring_is_multi(self) -> bool:
         return self.scoring is not None and not isinstance(self.scoring, str | Scorer)
@@ -509,10 +566,13 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         fitted: dict[tuple[int, int], tuple[Any, ...]],
         epochs: list[int],
         metric: int | None,
+        failed: dict[int, str],
     ) -> tuple[list[tuple[float, ...]], np.ndarray, np.ndarray]:
         """The epochs of the search; returns each trial's last scores and its times.
 
         ``metric`` indexes the scorer that ranks candidates (``None``: no ranking).
+        ``failed`` holds the trials that failed (and why): they train no more and score
+        ``error_score``; trials failing in a pass are added to it.
         """
         n, n_metrics = len(plan.trials), len(plan.scorers)
         current: list[Any] = []
@@ -522,7 +582,13 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 model.set_params(shuffle=models[trial.candidate].shuffle)
             current.append(model)
         active = set(range(len(models)))
-        last_scores: list[tuple[float, ...]] = [()] * n
+        raising = self.error_score == "raise"
+        failure_score = () if raising else (float(self.error_score),) * n_metrics
+        last_scores: list[tuple[float, ...]] = [
+            failure_score if j in failed else () for j in range(n)
+        ]
+        # Failed trials enter the next snapshot (halving) with their error_score.
+        newly_failed = set(failed)
         fit_times, score_times = np.zeros(n), np.zeros(n)
         scored = frozenset[int]()
         self.history_: list[dict[str, Any]] = []
@@ -536,7 +602,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             train = frozenset(
                 j
                 for j, t in enumerate(plan.trials)
-                if t.candidate in active and epoch < epochs[t.candidate]
+                if t.candidate in active and epoch < epochs[t.candidate] and j not in failed
             )
             if not train and not scored:
                 break
@@ -571,8 +637,13 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             for j, result in enumerate(results):
                 if result is None:
                     continue
-                model, evaluations, fit_seconds, score_seconds = result
+                model, evaluations, fit_seconds, score_seconds, error = result
                 fit_times[j] += fit_seconds
+                if error is not None:
+                    failed[j] = error
+                    newly_failed.add(j)
+                    last_scores[j] = failure_score
+                    continue
                 if evaluations is not None:
                     last_scores[j] = tuple(e.unwrap(stacklevel=4) for e in evaluations)
                     score_times[j] = score_seconds
@@ -587,8 +658,15 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             stop = not train
             if scored:
                 snapshot = self._snapshot(
-                    plan, epoch, scored, last_scores, fit_times, score_times, n_metrics
+                    plan,
+                    epoch,
+                    (scored - failed.keys()) | newly_failed,
+                    last_scores,
+                    fit_times,
+                    score_times,
+                    n_metrics,
                 )
+                newly_failed = set()
                 if metric is not None:
                     record["best_mean_score"] = max(snapshot.means(metric).values())
                 keep = self._after_scores(snapshot, metric)
@@ -607,7 +685,9 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 )
             if stop:
                 break
-            scored = frozenset(j for j in train if plan.trials[j].candidate in active)
+            scored = frozenset(
+                j for j in train if plan.trials[j].candidate in active and j not in failed
+            )
             epoch += 1
         if progress is not None:
             progress.close()
@@ -690,6 +770,11 @@ _SEARCH_PARAMS_DOC = """
         Fan-in of the tree that merges the states.
     verbose : int, default=0
         With 1 or more, show a progress bar over the epochs of the whole search.
+    error_score : "raise" or float, default=np.nan
+        The score recorded for a (candidate, fold) whose fit fails, as in scikit-learn: the
+        model stops training, the search goes on, and a ``FitFailedWarning`` says why. Invalid
+        parameters are found on the client, before any task runs. ``"raise"`` raises the
+        error instead. Bad data (a :class:`~daskpar.PartitionError`) always raises.
 """
 
 _SEARCH_ATTRIBUTES_DOC = """
@@ -769,6 +854,7 @@ class GridSearchCV(_BaseSearch):
         max_trials: int = 1024,
         split_every: int = 8,
         verbose: int = 0,
+        error_score: str | float = np.nan,
     ) -> None:
         super().__init__(
             estimator,
@@ -780,6 +866,7 @@ class GridSearchCV(_BaseSearch):
             max_trials=max_trials,
             split_every=split_every,
             verbose=verbose,
+            error_score=error_score,
         )
         self.param_grid = param_grid
 
@@ -831,6 +918,7 @@ class RandomizedSearchCV(_BaseSearch):
         max_trials: int = 1024,
         split_every: int = 8,
         verbose: int = 0,
+        error_score: str | float = np.nan,
     ) -> None:
         super().__init__(
             estimator,
@@ -842,6 +930,7 @@ class RandomizedSearchCV(_BaseSearch):
             max_trials=max_trials,
             split_every=split_every,
             verbose=verbose,
+            error_score=error_score,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
@@ -916,6 +1005,7 @@ class HalvingSearchCV(_BaseSearch):
         max_trials: int = 1024,
         split_every: int = 8,
         verbose: int = 0,
+        error_score: str | float = np.nan,
     ) -> None:
         super().__init__(
             estimator,
@@ -927,6 +1017,7 @@ class HalvingSearchCV(_BaseSearch):
             max_trials=max_trials,
             split_every=split_every,
             verbose=verbose,
+            error_score=error_score,
         )
         self.param_grid = param_grid
         self.factor = factor

@@ -368,13 +368,16 @@ class TrialState:
     """One search model's share of a pass over a block: training state, score states, timings.
 
     ``scores`` holds one state per scorer when the block is in the model's validation fold;
-    the seconds are those the tasks spent fitting and scoring this model.
+    the seconds are those the tasks spent fitting and scoring this model. ``error`` says why
+    the model's fit failed, when the search records failures (``error_score``) instead of
+    raising them.
     """
 
     fit: Any = None
     scores: StateTuple | None = None
     fit_seconds: float = 0.0
     score_seconds: float = 0.0
+    error: str | None = None  # why this model's fit failed on some block (leftmost kept)
 
     def combine(self, other: TrialState, /) -> TrialState:
         return TrialState(
@@ -382,4 +385,5 @@ class TrialState:
             combine_all([self.scores, other.scores]),
             self.fit_seconds + other.fit_seconds,
             self.score_seconds + other.score_seconds,
+            self.error if self.error is not None else other.error,
         )

@@ -285,6 +285,8 @@ class SearchPlan:
     base_seeds: tuple[int, ...]  # per candidate
     classes: np.ndarray | None
     scorers: tuple[Scorer, ...]
+    # Record a model's failing fit (scikit-learn's error_score) instead of raising it.
+    record_errors: bool = False
 
 
 class ScalerFitPlan(Protocol):
@@ -400,15 +402,24 @@ def trials_partition(
             # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
             if fits and (sample_weight is None or np.any(sample_weight)):
                 seed = partition_seed(plan.base_seeds[c], epoch, block)
-                with checked_already(epoch):
-                    fit_state = plan.families[c].partition_state(
-                        models[j],
-                        Xt,
-                        y,
-                        classes=plan.classes,
-                        seed=seed,
-                        sample_weight=sample_weight,
-                    )
+                try:
+                    with checked_already(epoch):
+                        fit_state = plan.families[c].partition_state(
+                            models[j],
+                            Xt,
+                            y,
+                            classes=plan.classes,
+                            seed=seed,
+                            sample_weight=sample_weight,
+                        )
+                except PartitionError:
+                    raise  # bad data fails every model alike
+                except Exception as error:
+                    if not plan.record_errors:
+                        raise
+                    where = describe_partition(rows[0], block)
+                    items[j] = TrialState(error=f"{type(error).__name__} in {where}: {error}")
+                    continue
             middle = time.perf_counter()
             score_states = None
             if scores:
@@ -434,8 +445,12 @@ def update_trials(
     epoch: int,
     train: frozenset[int],
     score: frozenset[int],
-) -> list[tuple[BaseEstimator | None, tuple[Evaluation[float], ...] | None, float, float] | None]:
-    """For every trial of the pass: its next model, its current model's scores, and timings."""
+) -> list[
+    tuple[BaseEstimator | None, tuple[Evaluation[float], ...] | None, float, float, str | None]
+    | None
+]:
+    """For every trial of the pass: its next model, its current model's scores, timings, and
+    why its fit failed (``None`` if it did not; only when the plan records errors)."""
     items = state.items if state is not None else (None,) * len(plan.trials)
     out: list[Any] = []
     for j, item in enumerate(items):
@@ -444,6 +459,9 @@ def update_trials(
             continue
         item = item if item is not None else TrialState()
         trial = plan.trials[j]
+        if item.error is not None:
+            out.append((None, None, item.fit_seconds, item.score_seconds, item.error))
+            continue
         model = None
         if j in train:
             model = finalize_model(
@@ -463,5 +481,5 @@ def update_trials(
             evaluations = tuple(
                 s.evaluate(st) for s, st in zip(plan.scorers, item.scores.items, strict=True)
             )
-        out.append((model, evaluations, item.fit_seconds, item.score_seconds))
+        out.append((model, evaluations, item.fit_seconds, item.score_seconds, None))
     return out

@@ -332,3 +332,88 @@ def test_progress_bar_over_the_search_epochs(
     err = capsys.readouterr().err
     assert "search epochs" in err
     assert "2/2" in err
+
+
+class FailsOnSomeBlocks(SGDClassifier):
+    """An SGDClassifier whose partial_fit fails on blocks whose first row has a positive first
+    feature,
+    when its ``alpha`` is large: a failure only the tasks can see."""
+
+    def partial_fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
+        if self.alpha > 0.5 and X[0, 0] > 0:
+            raise RuntimeError("diverged on this block")
+        return super().partial_fit(X, y, **kwargs)
+
+
+def fitted_with_warnings(search: Any, X: da.Array, y: da.Array) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    return search, [str(w.message) for w in caught if w.category.__name__ == "FitFailedWarning"]
+
+
+def test_invalid_candidate_scores_error_score_and_the_search_goes_on(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = as_dask(*data, 1000)
+    model = dp.ParallelIncremental(SGDClassifier(), epochs=2, random_state=0)
+    grid = {"estimator__alpha": [1e-4, -1.0, 1e-2]}
+    search, messages = fitted_with_warnings(dp.GridSearchCV(model, grid, cv=3), X, y)
+    means = search.cv_results_["mean_test_score"]
+    assert np.isnan(means[1])
+    assert np.isfinite(means[[0, 2]]).all()
+    assert search.cv_results_["rank_test_score"][1] == 3
+    assert search.best_params_["estimator__alpha"] != -1.0
+    assert len(messages) == 1
+    assert "3 fits failed out of a total of 9" in messages[0]
+    assert "'alpha' parameter of SGDClassifier" in messages[0]
+    # The valid candidates are the ones a search without the invalid one gives.
+    alone = dp.GridSearchCV(model, {"estimator__alpha": [1e-4, 1e-2]}, cv=3).fit(X, y)
+    np.testing.assert_array_equal(means[[0, 2]], alone.cv_results_["mean_test_score"])
+    # A number instead of NaN, as scikit-learn's error_score.
+    search, _ = fitted_with_warnings(dp.GridSearchCV(model, grid, cv=3, error_score=-1.0), X, y)
+    assert search.cv_results_["mean_test_score"][1] == -1.0
+
+
+def test_fit_failing_in_a_task_scores_error_score(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = as_dask(*data, 1000)
+    model = dp.ParallelIncremental(FailsOnSomeBlocks(), epochs=2, random_state=0)
+    grid = {"estimator__alpha": [1e-4, 1.0]}
+    search, messages = fitted_with_warnings(dp.GridSearchCV(model, grid, cv=3), X, y)
+    scores = np.array([search.cv_results_[f"split{k}_test_score"][1] for k in range(3)])
+    assert np.isnan(scores).any()
+    assert np.isnan(search.cv_results_["mean_test_score"][1])
+    assert search.best_params_ == {"estimator__alpha": 1e-4}
+    assert "RuntimeError in partition" in messages[0]
+    assert "diverged on this block" in messages[0]
+    halving, messages = fitted_with_warnings(dp.HalvingSearchCV(model, grid, cv=3), X, y)
+    assert halving.best_params_ == {"estimator__alpha": 1e-4}
+    assert messages
+
+
+def test_error_score_raise_fails_before_any_task(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = as_dask(*data, 1000)
+    model = dp.ParallelIncremental(SGDClassifier(), epochs=2)
+    ran: list[str] = []
+
+    class Tasks(Callback):  # type: ignore[misc]
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            ran.append(key_split(key))
+
+    grid = {"estimator__alpha": [1e-4, -1.0]}
+    with Tasks(), pytest.raises(ValueError, match="'alpha' parameter of SGDClassifier"):
+        dp.GridSearchCV(model, grid, cv=3, error_score="raise").fit(X, y)
+    assert ran == []
+    failing = dp.ParallelIncremental(FailsOnSomeBlocks(alpha=1.0), epochs=1)
+    search = dp.GridSearchCV(failing, {"estimator__eta0": [0.01]}, cv=3, error_score="raise")
+    with pytest.raises(RuntimeError, match="diverged on this block"):
+        search.fit(X, y)
+    with pytest.raises(ValueError, match="All the 3 fits failed"):
+        dp.GridSearchCV(model, {"estimator__alpha": [-1.0]}, cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [dp.Ridge(), dp.LinearRegression()])
+def test_exact_least_squares_in_a_search_is_refused_with_the_way_out(estimator: Any) -> None:
+    X, y = dp.make_regression(n_samples=600, n_features=3, chunks=100, random_state=0)
+    with pytest.raises(dp.InputError, match=r"exact and fits in one pass: compare its candidates"):
+        dp.GridSearchCV(estimator, {"fit_intercept": [True, False]}, cv=3).fit(X, y)
