@@ -39,7 +39,14 @@ from ._tasks import (
     trials_partition,
     update_trials,
 )
-from ._validation import check_sample_weight, check_scorer_applies, check_X, check_X_y
+from ._validation import (
+    MERGE_PARTITIONS,
+    check_sample_weight,
+    check_scorer_applies,
+    check_X,
+    check_X_y,
+    warn_if_tiny_partitions,
+)
 from .errors import InputError
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -252,6 +259,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             check_scorer_applies(scorer, self.estimator)
         regression = not is_classifier(self.estimator)
         X, y = check_X_y(X, y, y_numeric=regression)
+        warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
         if validation_data is not None:
             if self.validation_fraction is not None:

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import socket
-import warnings
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from numpy.typing import NDArray
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ._generate import arrays_from_pair_tasks
+from ._validation import MIN_BLOCK_ROWS, warn_if_tiny_partitions
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -69,11 +69,6 @@ DEFAULT_BLOCK_BYTES = 128 * 2**20
 MAX_CSV_BLOCK_BYTES = 64 * 2**20
 #: Blocks a reader makes, when it chooses, so that several workers have something to do.
 DEFAULT_MIN_PARTITIONS = 8
-#: Fewest rows a reader puts in a block to reach ``min_partitions``; below this, per-task
-#: overhead (scheduling, a Python call per block) costs more than the block's data.
-MIN_BLOCK_ROWS = 1000
-#: More blocks than this, with a median under ``MIN_BLOCK_ROWS`` rows, makes a reader warn.
-MANY_BLOCKS = 100
 
 #: CSV compressions by file suffix: dask cannot split these files into blocks.
 _CSV_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
@@ -170,21 +165,6 @@ def _largest_cut(sizes: Sequence[int], wanted: int) -> int:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if parts(mid) >= wanted else (lo, mid - 1)
     return lo
-
-
-def _warn_if_tiny_blocks(rows: Sequence[int], what: str, fix: str) -> None:
-    """Warn when per-task overhead would dominate: many blocks, most of them small."""
-    if len(rows) <= MANY_BLOCKS:
-        return
-    median = float(np.median(rows))
-    if median < MIN_BLOCK_ROWS:
-        warnings.warn(
-            f"{what}: {len(rows)} blocks of {median:g} rows (median); with more than "
-            f"{MANY_BLOCKS} blocks under {MIN_BLOCK_ROWS} rows, scheduling the tasks costs more "
-            f"time than processing their data. {fix}",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def _check_two_d(shape: tuple[int, ...], what: str) -> None:
@@ -453,7 +433,7 @@ def read_zarr(
     zx = open_array(x)
     _check_two_d(zx.shape, f"{what}: array {x!r}")
     rows = _row_chunks(zx.chunks[0], zx.shape[0], 0, what)
-    _warn_if_tiny_blocks(
+    warn_if_tiny_partitions(
         rows,
         what,
         "Write the data again with more rows per chunk (write_zarr keeps X's row chunks): "
@@ -554,7 +534,7 @@ def read_npy(
     _check_two_d(fx.shape, f"{what}: {os.fspath(x_path)!r}")
     n_rows = fx.shape[0]
     rows = _row_chunks(chunks, n_rows, fx.shape[1] * fx.dtype.itemsize, what, min_partitions)
-    _warn_if_tiny_blocks(
+    warn_if_tiny_partitions(
         rows, what, "Pass a larger chunks=, or chunks=None to let read_npy choose."
     )
     token = tokenize(_file_token(Path(fx.path)), rows)
@@ -671,7 +651,7 @@ def read_hdf5(
         target = _default_block_rows(n_rows, row_bytes, min_partitions)
         chunks = max(1, target // x_storage_chunks[0]) * x_storage_chunks[0]
     rows = _row_chunks(chunks, n_rows, row_bytes, what, min_partitions)
-    _warn_if_tiny_blocks(
+    warn_if_tiny_partitions(
         rows, what, "Pass a larger chunks=, or chunks=None to let read_hdf5 choose."
     )
     token = tokenize(_file_token(p), x, y, rows)
@@ -966,7 +946,7 @@ def read_parquet(
         size = max(1, math.ceil(n / pieces))
         blocks += [(file_name, rg, lo, min(lo + size, n)) for lo in range(0, max(n, 1), size)]
     row_chunks = tuple(stop - start for _, _, start, stop in blocks)
-    _warn_if_tiny_blocks(
+    warn_if_tiny_partitions(
         row_chunks,
         what,
         "Write the data in larger row groups, and fewer files: "
@@ -1163,7 +1143,7 @@ def read_csv(
     block_rows = _default_block_rows(n_rows, len(features) * x_dtype.itemsize, min_partitions)
     if compression is not None and max(lengths, default=0) > block_rows:
         X, y = _rechunk(X, {0: block_rows}), _rechunk(y, {0: block_rows})
-    _warn_if_tiny_blocks(
+    warn_if_tiny_partitions(
         X.chunks[0], what, "Pass a larger blocksize=, or blocksize='auto' to let read_csv choose."
     )
     return X, y

@@ -56,7 +56,12 @@ from ._tasks import (
     trials_partition,
     update_trials,
 )
-from ._validation import check_scorer_applies, check_X_y
+from ._validation import (
+    MERGE_PARTITIONS,
+    check_scorer_applies,
+    check_X_y,
+    warn_if_tiny_partitions,
+)
 from .errors import InputError
 
 __all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]
@@ -309,6 +314,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         _, template = _split_estimator(self.estimator)
         classifier = is_classifier(template.estimator)
         X, y = check_X_y(X, y, y_numeric=not classifier)
+        warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         rng = check_random_state(self.random_state)
         folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
         n_candidates = self._n_candidates()

@@ -10,6 +10,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from dask.array.core import PerformanceWarning
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Perceptron, SGDClassifier, SGDRegressor
@@ -224,3 +225,10 @@ def test_partitions_run_in_parallel_with_threads(binary: tuple[np.ndarray, np.nd
     with dask.config.set(scheduler="threads", num_workers=2), Overlap():
         dp.ParallelIncremental(SGDClassifier(), random_state=0).fit(*as_dask(*binary, 500))
     assert peak[0] >= 2
+
+
+def test_tiny_partitions_warn_with_the_fix(binary: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = binary
+    Xd, yd = as_dask(X[:3000], y[:3000], 20)  # 150 partitions of 20 rows
+    with pytest.warns(PerformanceWarning, match=r"150 blocks of 20 rows.*X\.rechunk"):
+        dp.ParallelIncremental(SGDClassifier(), random_state=0).fit(Xd, yd)

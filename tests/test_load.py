@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zarr
+from dask.array.core import PerformanceWarning
 from numpy.typing import NDArray
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -547,16 +548,20 @@ def test_compressed_csv_is_read_and_split(tmp_path: Path, suffix: str) -> None:
 def test_readers_warn_about_tiny_blocks(tmp_path: Path) -> None:
     X_np = np.ones((1000, 2))
     np.save(tmp_path / "X.npy", X_np)
-    with pytest.warns(UserWarning, match=r"read_npy: 200 blocks of 5 rows \(median\).*chunks="):
+    with pytest.warns(
+        PerformanceWarning, match=r"read_npy: 200 blocks of 5 rows \(median\).*chunks="
+    ):
         read_npy(tmp_path / "X.npy", chunks=5)
     read_npy(tmp_path / "X.npy", chunks=10)  # 100 blocks: no warning
     group = zarr.open_group(tmp_path / "d.zarr", mode="w")
     group.create_array("X", data=X_np, chunks=(5, 2))
-    with pytest.warns(UserWarning, match=r"read_zarr: 200 blocks of 5 rows.*write_zarr"):
+    with pytest.warns(PerformanceWarning, match=r"read_zarr: 200 blocks of 5 rows.*write_zarr"):
         read_zarr(tmp_path / "d.zarr", y=None)
     table = pa.table({"a": np.ones(1010), "t": np.zeros(1010)})
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=10)
-    with pytest.warns(UserWarning, match=r"read_parquet: 101 blocks of 10 rows.*row_group_size"):
+    with pytest.warns(
+        PerformanceWarning, match=r"read_parquet: 101 blocks of 10 rows.*row_group_size"
+    ):
         read_parquet(tmp_path / "t.parquet", target="t")
 
 
