@@ -272,3 +272,35 @@ def test_failed_overwrite_keeps_the_old_store(tmp_path: Path, scheduler: str) ->
     write_zarr(tmp_path / "d.zarr", X2, y2, overwrite=True)
     assert leftovers(tmp_path, "d.zarr") == []
     np.testing.assert_array_equal(read_zarr(tmp_path / "d.zarr")[0].compute(), X2.compute())
+
+
+def test_cli_train_relative_path_on_workers_elsewhere(
+    elsewhere_cluster: str, tmp_path: Path
+) -> None:
+    """`daskpar make-data` / `train data.zarr --scheduler ...` from another directory than the
+    workers': the model is trained on the data, not on zeros (which gave R^2 1.0 before)."""
+    exe = str(Path(sys.executable).with_name("daskpar"))
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+
+    def daskpar(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, *args, "--scheduler", elsewhere_cluster],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+
+    made = daskpar("make-data", "data.zarr", "--rows", "6000", "--features", "5",
+                   "--chunk-rows", "1000")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    trained = daskpar("train", "data.zarr", "--epochs", "2")
+    assert trained.returncode == 0, trained.stderr
+    scale = trained.stdout.split("scale_ from ")[1].split(")")[0].split(" to ")
+    assert float(scale[0]) < 0.1 < 100.0 < float(scale[1])  # the data's own scales, not zeros
+    accuracies = [float(ln.split()[-1]) for ln in trained.stdout.splitlines()
+                  if ln.strip()[:1].isdigit() and len(ln.split()) == 4]  # fmt: skip
+    assert len(accuracies) == 2
+    assert all(0.6 < a < 1.0 for a in accuracies), trained.stdout
