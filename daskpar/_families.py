@@ -3,7 +3,7 @@
 A family knows two things about its estimators: the state one partition contributes
 (:meth:`Family.partition_state`, run inside a task on a block) and how the merged state becomes
 a plain fitted estimator again (:meth:`Family.finalize`). Everything else — reading blocks,
-seeding, the tree — is shared, in :mod:`daskpar._tasks` and :mod:`daskpar._graph`.
+seeding, the tree — is shared, in :mod:`daskpar._pass` and :mod:`daskpar._graph`.
 
 Adding a family means writing one subclass here and registering it in ``_FAMILIES``; the
 conformance tests in ``tests/test_families.py`` run on every registered family.

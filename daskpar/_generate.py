@@ -22,20 +22,20 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
-from operator import getitem
 from typing import Any, Literal, overload
 
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
-from dask.task_spec import DataNode, GraphNode, Task, TaskRef
+from dask.task_spec import GraphNode, Task, TaskRef
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     validate_parameter_constraints,
 )
+
+from ._graph import arrays_from_pair_tasks
 
 __all__ = [
     "SEED_BLOCK_ROWS",
@@ -129,51 +129,6 @@ def check_float_dtype(dtype: DTypeLike, caller: str) -> np.dtype[Any]:
             f"np.float64 or np.float32. Got {dtype!r} instead."
         )
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Graph: one task per chunk returns (X_block, y_block); X and y are getitem layers over it.
-
-
-def arrays_from_pair_tasks(
-    name: str,
-    tasks: Mapping[tuple[str, int], GraphNode],
-    *,
-    row_chunks: tuple[int, ...],
-    n_columns: int,
-    x_dtype: np.dtype[Any],
-    y_dtype: np.dtype[Any],
-    shared: Mapping[str, Any] | None = None,
-) -> tuple[da.Array, da.Array]:
-    """Wrap per-chunk tasks returning ``(X_block, y_block)`` as two row-aligned dask arrays.
-
-    ``tasks`` maps ``(name, i)`` to the task making chunk ``i``; ``shared`` holds values that
-    every task refers to by key (stored once in the graph, sent once to the scheduler). The
-    arrays are named ``<prefix>-X-<token>`` and ``<prefix>-y-<token>`` for ``name`` =
-    ``<prefix>-<token>``.
-    """
-    prefix, _, token = name.rpartition("-")
-    x_name, y_name = f"{prefix}-X-{token}", f"{prefix}-y-{token}"
-    shared = shared or {}
-    # One layer per shared value, named by its key, then the layer of per-chunk tasks.
-    layers: dict[str, Mapping[Any, Any]] = {k: {k: DataNode(k, v)} for k, v in shared.items()}
-    deps: dict[str, set[str]] = {key: set() for key in shared}
-    layers[name] = dict(tasks)
-    deps[name] = set(shared)
-    n_blocks = len(row_chunks)
-    x_layer: dict[Any, GraphNode] = {
-        (x_name, i, 0): Task((x_name, i, 0), getitem, TaskRef((name, i)), 0)
-        for i in range(n_blocks)
-    }
-    y_layer: dict[Any, GraphNode] = {
-        (y_name, i): Task((y_name, i), getitem, TaskRef((name, i)), 1) for i in range(n_blocks)
-    }
-    x_graph = HighLevelGraph({**layers, x_name: x_layer}, {**deps, x_name: {name}})
-    y_graph = HighLevelGraph({**layers, y_name: y_layer}, {**deps, y_name: {name}})
-    x_meta, y_meta = np.empty((0, 0), x_dtype), np.empty((0,), y_dtype)
-    X = da.Array(x_graph, x_name, (row_chunks, (n_columns,)), meta=x_meta)
-    y = da.Array(y_graph, y_name, (row_chunks,), meta=y_meta)
-    return X, y
 
 
 def _seed_block_slices(start: int, stop: int) -> list[tuple[int, slice]]:

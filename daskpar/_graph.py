@@ -11,8 +11,9 @@ the same on any scheduler and any number of workers.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
+from operator import getitem
 from typing import Any
 
 import dask
@@ -24,9 +25,20 @@ from dask.base import compute, get_scheduler, tokenize
 from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.layers import ArrayBlockIdDep, ArraySliceDep
+from dask.task_spec import DataNode, GraphNode, List, Task, TaskRef
 from threadpoolctl import threadpool_limits
 
-__all__ = ["broadcast", "compute_one", "map_partitions", "tree_combine"]
+from ._states import combine_states
+
+__all__ = [
+    "arrays_from_pair_tasks",
+    "broadcast",
+    "compute_one",
+    "map_partitions",
+    "map_rows",
+    "reduce_partitions",
+    "tree_combine",
+]
 
 
 def _boxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
@@ -96,6 +108,80 @@ def map_partitions(
     )
 
 
+def arrays_from_pair_tasks(
+    name: str,
+    tasks: Mapping[tuple[str, int], GraphNode],
+    *,
+    row_chunks: tuple[int, ...],
+    n_columns: int,
+    x_dtype: np.dtype[Any],
+    y_dtype: np.dtype[Any],
+    shared: Mapping[str, Any] | None = None,
+) -> tuple[da.Array, da.Array]:
+    """Wrap per-chunk tasks returning ``(X_block, y_block)`` as two row-aligned dask arrays.
+
+    ``tasks`` maps ``(name, i)`` to the task making chunk ``i``; ``shared`` holds values that
+    every task refers to by key (stored once in the graph, sent once to the scheduler). The
+    arrays are named ``<prefix>-X-<token>`` and ``<prefix>-y-<token>`` for ``name`` =
+    ``<prefix>-<token>``.
+    """
+    prefix, _, token = name.rpartition("-")
+    x_name, y_name = f"{prefix}-X-{token}", f"{prefix}-y-{token}"
+    shared = shared or {}
+    # One layer per shared value, named by its key, then the layer of per-chunk tasks.
+    layers: dict[str, Mapping[Any, Any]] = {k: {k: DataNode(k, v)} for k, v in shared.items()}
+    deps: dict[str, set[str]] = {key: set() for key in shared}
+    layers[name] = dict(tasks)
+    deps[name] = set(shared)
+    n_blocks = len(row_chunks)
+    x_layer: dict[Any, GraphNode] = {
+        (x_name, i, 0): Task((x_name, i, 0), getitem, TaskRef((name, i)), 0)
+        for i in range(n_blocks)
+    }
+    y_layer: dict[Any, GraphNode] = {
+        (y_name, i): Task((y_name, i), getitem, TaskRef((name, i)), 1) for i in range(n_blocks)
+    }
+    x_graph = HighLevelGraph({**layers, x_name: x_layer}, {**deps, x_name: {name}})
+    y_graph = HighLevelGraph({**layers, y_name: y_layer}, {**deps, y_name: {name}})
+    x_meta, y_meta = np.empty((0, 0), x_dtype), np.empty((0,), y_dtype)
+    X = da.Array(x_graph, x_name, (row_chunks, (n_columns,)), meta=x_meta)
+    y = da.Array(y_graph, y_name, (row_chunks,), meta=y_meta)
+    return X, y
+
+
+def map_rows(
+    func: Callable[..., np.ndarray],
+    X: da.Array,
+    *,
+    stage: str,
+    meta: np.ndarray,
+    token: Any,
+    **kwargs: Any,
+) -> da.Array:
+    """``func(X_block, rows, block_id, **kwargs)`` lazily on every block: same chunks as ``X``.
+
+    A blockwise layer named ``<stage>-<token>``, so dask fuses it with the layers that read
+    the block and with the tasks that use it (a scaler's transform runs inside the training
+    task that reads the block).
+    """
+    out: da.Array = da.blockwise(
+        func,
+        "ij",
+        X,
+        "ij",
+        ArraySliceDep(X.chunks),
+        "ij",
+        ArrayBlockIdDep(X.chunks),
+        "ij",
+        name=f"{stage}-{tokenize(token, X)}",
+        dtype=meta.dtype,
+        meta=meta,
+        align_arrays=False,
+        **kwargs,
+    )
+    return out
+
+
 def tree_combine(
     parts: da.Array,
     combine: Callable[[list[Any]], Any],
@@ -124,14 +210,55 @@ def tree_combine(
         groups = [keys[i : i + split_every] for i in range(0, len(keys), split_every)]
         keys = []
         for j, group in enumerate(groups):
-            combine_layer[(name, depth, j)] = (partial(_unboxed, combine), group)
-            keys.append((name, depth, j))
+            key = (name, depth, j)
+            refs = List(*(TaskRef(k) for k in group))
+            combine_layer[key] = Task(key, partial(_unboxed, combine), refs)
+            keys.append(key)
         depth += 1
-    finalize_layer = {(fname, 0): (partial(_unboxed, finalize, **finalize_kwargs), keys[0])}
+    root = (fname, 0)
+    finalize_layer = {
+        root: Task(root, partial(_unboxed, finalize, **finalize_kwargs), TaskRef(keys[0]))
+    }
     layers = {**parts.dask.layers, name: combine_layer, fname: finalize_layer}
     dependencies = {**parts.dask.dependencies, name: {parts.name}, fname: {name}}
     graph = HighLevelGraph(layers, dependencies)
     return da.Array(graph, fname, ((1,),), meta=np.empty((0,), dtype=object))
+
+
+def reduce_partitions(
+    task: Callable[..., Any],
+    X: da.Array,
+    *others: da.Array | None,
+    finalize: Callable[..., Any],
+    stage: str,
+    split_every: int,
+    combine: Callable[[list[Any]], Any] | None = None,
+    task_kwargs: Mapping[str, Any] | None = None,
+    finalize_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """The one reduction of daskpar, as dask has ``reduction``: map, tree-combine, finalize.
+
+    ``task(X_block, *other_blocks, rows, block_id, **task_kwargs)`` gives each block's state;
+    the states merge through a tree of fan-in ``split_every`` (``combine`` takes a list of
+    neighbouring states; by default their ``combine`` method, skipping ``None``); the root
+    goes through ``finalize(root, **finalize_kwargs)``, whose result is computed and returned.
+    The dashboard shows the three stages as ``<stage>-partition``, ``<stage>-combine`` and
+    ``<stage>-result`` (not ``-finalize``: the dashboard's ``key_split`` takes an eight-letter
+    word starting with a to f for a hash and drops it).
+    """
+    parts = map_partitions(
+        task, X, *others, stage=f"{stage}-partition", with_position=True, **(task_kwargs or {})
+    )
+    root = tree_combine(
+        parts,
+        combine or combine_states,
+        finalize,
+        split_every=split_every,
+        stage=f"{stage}-combine",
+        finalize_stage=f"{stage}-result",
+        **(finalize_kwargs or {}),
+    )
+    return compute_one(root)
 
 
 def compute_one(arr: da.Array, **compute_kwargs: Any) -> Any:

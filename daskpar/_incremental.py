@@ -2,17 +2,17 @@
 
 Per epoch, one task per block (one read of the block)::
 
-    blocks ──trials_partition──▶ states ──combine (fan-in split_every)──▶ one state ──▶ next model
+    blocks ──fit_partition──▶ states ──combine (split_every)──▶ one state ──update_models──▶ model
 
 A training block runs ``partial_fit``; a block held out by ``validation_fraction`` scores the
-epoch's starting model instead, so validation costs no extra read. This is the search's pass
-(:mod:`daskpar._search`) with a single trial.
+epoch's starting model instead, so validation costs no extra read. ``fit`` is: check the input,
+plan the pass (:class:`~daskpar._pass.PassPlan`, one model), run the epochs
+(:func:`~daskpar._pass.run_epochs`, shared with the searches), set the fitted attributes.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -27,18 +27,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import metrics
 from ._families import family_for
-from ._graph import broadcast, compute_one, map_partitions, tree_combine
-from ._metrics import Scorer, get_scorer
-from ._states import LabelSet
-from ._tasks import (
-    SearchPlan,
-    Trial,
-    combine_states,
+from ._graph import reduce_partitions
+from ._pass import (
+    ModelSpec,
+    ModelUpdate,
+    PassPlan,
     find_labels_partition,
-    predict_partition,
-    trials_partition,
-    update_trials,
+    run_epochs,
+    run_pass,
 )
+from ._states import LabelSet
 from ._validation import (
     MERGE_PARTITIONS,
     check_sample_weight,
@@ -48,8 +46,17 @@ from ._validation import (
     warn_if_tiny_partitions,
 )
 from .errors import InputError
+from .metrics import Scorer, get_scorer
 
 __all__ = ["ParallelIncremental", "find_classes"]
+
+
+def predict_partition(X: np.ndarray, *, model: BaseEstimator, method: str) -> Any:
+    """``model.<method>(X)`` on one block; an empty block gives an empty result."""
+    if X.shape[0] == 0:
+        out = getattr(model, method)(np.zeros((1, X.shape[1]), dtype=X.dtype))
+        return out[:0]
+    return getattr(model, method)(X)
 
 
 def _labels_of(state: LabelSet | None) -> np.ndarray:
@@ -78,13 +85,14 @@ def find_classes(y: da.Array, *, split_every: int = 8) -> np.ndarray:
     >>> find_classes(da.from_array(np.array([2, 0, 2, 1]), chunks=2))
     array([0, 1, 2])
     """
-    parts = map_partitions(
-        find_labels_partition, y, stage="daskpar-find-classes", with_position=True
+    labels = reduce_partitions(
+        find_labels_partition,
+        y,
+        finalize=_labels_of,
+        stage="daskpar-classes",
+        split_every=split_every,
     )
-    root = tree_combine(
-        parts, combine_states, _labels_of, split_every=split_every, finalize_stage="daskpar-classes"
-    )
-    return np.asarray(compute_one(root))
+    return np.asarray(labels)
 
 
 def _estimator_has(attr: str) -> Any:
@@ -94,6 +102,98 @@ def _estimator_has(attr: str) -> Any:
         return hasattr(self.estimator, attr)
 
     return check
+
+
+@dataclass(frozen=True, eq=False)
+class _FitInput:
+    """One fit's checked arrays and scorer."""
+
+    X: da.Array
+    y: da.Array
+    sample_weight: da.Array | None
+    validation: tuple[da.Array, da.Array] | None  # validation_data=(X_val, y_val)
+    scorer: Scorer
+
+
+class _ValidationTracker:
+    """The best validation score so far, and whether it is time to stop early (one fit)."""
+
+    def __init__(self, tol: float, n_iter_no_change: int, early_stopping: bool) -> None:
+        self.tol, self.patience, self.early_stopping = tol, n_iter_no_change, early_stopping
+        self.best_score, self.best_epoch, self.best_model = -np.inf, 0, None
+        self.no_change = 0
+
+    def record(self, record: dict[str, Any], score: float, model: BaseEstimator) -> bool:
+        """Record ``score`` of ``model`` (``record``'s epoch); True when it is time to stop."""
+        record["validation_score"] = score
+        if self.best_model is None or score > self.best_score + self.tol:
+            self.best_score, self.best_epoch, self.best_model = score, record["epoch"], model
+            self.no_change = 0
+        else:
+            self.no_change += 1
+        return bool(self.early_stopping) and self.no_change >= self.patience
+
+
+class _Epochs:
+    """The passes of one ``ParallelIncremental.fit``: what :func:`run_epochs` runs and asks."""
+
+    def __init__(
+        self,
+        owner: ParallelIncremental,
+        plan: PassPlan,
+        data: _FitInput,
+        tracker: _ValidationTracker,
+        model: BaseEstimator,
+        n_epochs: int,
+    ) -> None:
+        self.owner, self.plan, self.data, self.tracker = owner, plan, data, tracker
+        self.model, self.n_epochs = model, n_epochs
+        self.last_record: dict[str, Any] | None = None
+        train_blocks = plan.folds[0][0]
+        self.n_samples = int(sum(data.X.chunks[0][i] for i in train_blocks))
+        self.n_partitions = len(train_blocks)
+
+    def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
+        return run_pass(
+            self.data.X,
+            self.data.y,
+            self.data.sample_weight,
+            plan=self.plan,
+            models=[self.model],
+            scalers={},
+            epoch=epoch,
+            train=train,
+            score=score,
+            split_every=self.owner.split_every,
+            stage="daskpar-fit",
+        )
+
+    def after_pass(
+        self,
+        epoch: int,
+        train: frozenset[int],
+        scored: frozenset[int],
+        updates: list[ModelUpdate | None],
+        record: dict[str, Any],
+    ) -> tuple[frozenset[int], bool]:
+        """Score the previous model (read with this pass), take the next; stop early?"""
+        (update,) = updates
+        assert update is not None
+        assert update.model is not None  # the one model trains in every pass
+        stop = False
+        if update.scores is not None and self.last_record is not None:
+            score = update.scores[0].unwrap(stacklevel=5)
+            stop = self.tracker.record(self.last_record, score, self.model)
+        self.model = update.model
+        record.update(n_samples=self.n_samples, n_partitions=self.n_partitions)
+        if self.data.validation is not None:
+            X_val, y_val = self.data.validation
+            score = self.owner._score_model(self.model, X_val, y_val, self.data.scorer)
+            stop = self.tracker.record(record, score, self.model)
+        self.last_record = record
+        # Held-out blocks score this model in the next pass, if there is one.
+        more = epoch + 1 < self.n_epochs and not stop and bool(self.plan.folds[0][1])
+        return (frozenset({0}) if more else frozenset()), stop
 
 
 class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
@@ -253,7 +353,40 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             The fitted meta-estimator.
         """
         self._validate_params()
-        family = family_for(self.estimator)
+        data = self._checked_input(X, y, sample_weight, validation_data)
+        rng = check_random_state(self.random_state)
+        plan = self._plan(data, self._resolve_classes(data.y, classes), rng)
+        tracker = _ValidationTracker(self.tol, self.n_iter_no_change, self.early_stopping)
+        model = clone(self.estimator)
+        if hasattr(model, "shuffle"):
+            model.set_params(shuffle=self.shuffle)
+        n_epochs = 1 if plan.families[0].exact else self.epochs
+        epochs = _Epochs(self, plan, data, tracker, model, n_epochs)
+        self.history_ = run_epochs(
+            epochs.run,
+            to_train=lambda epoch: frozenset({0}),
+            after_pass=epochs.after_pass,
+            n_epochs=n_epochs,
+            verbose=self.verbose,
+        )
+        model = epochs.model
+        validation_blocks = plan.folds[0][1]
+        if validation_blocks:
+            # The last model has not met the validation blocks yet: one read of those blocks.
+            index = sorted(validation_blocks)
+            weights = None if data.sample_weight is None else data.sample_weight.blocks[index]
+            score = self._score_model(
+                model, data.X.blocks[index], data.y.blocks[index], data.scorer, weights
+            )
+            tracker.record(self.history_[-1], score, model)
+            self.validation_blocks_ = index
+        if self.early_stopping:
+            self.best_epoch_, model = tracker.best_epoch, tracker.best_model
+        self._set_fitted(model, data.X, plan.classes)
+        return self
+
+    def _checked_input(self, X: Any, y: Any, sample_weight: Any, validation_data: Any) -> _FitInput:
+        """The fit's arrays checked, its scorer, and refusals that need no task."""
         scorer = self._scorer()
         if validation_data is not None or self.validation_fraction is not None:
             check_scorer_applies(scorer, self.estimator)
@@ -261,6 +394,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         X, y = check_X_y(X, y, y_numeric=regression)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
+        validation = None
         if validation_data is not None:
             if self.validation_fraction is not None:
                 raise InputError(
@@ -269,88 +403,37 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
                 )
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise InputError("validation_data must be a pair (X_val, y_val).")
-            X_val, y_val = check_X_y(*validation_data, n_features=X.shape[1], y_numeric=regression)
-        rng = check_random_state(self.random_state)
-        base_seed = int(rng.randint(np.iinfo(np.int32).max))
-        validation_blocks = self._validation_blocks(X, rng)
-        if self.early_stopping and validation_data is None and not validation_blocks:
+            validation = check_X_y(*validation_data, n_features=X.shape[1], y_numeric=regression)
+        elif self.early_stopping and self.validation_fraction is None:
             raise InputError(
                 "early_stopping=True needs validation data: set validation_fraction (whole "
                 "blocks of X are held out) or pass validation_data=(X_val, y_val) to fit."
             )
-        classes_ = self._resolve_classes(y, classes)
-        model = clone(self.estimator)
-        if hasattr(model, "shuffle"):
-            model.set_params(shuffle=self.shuffle)
-        n_epochs = 1 if family.exact else self.epochs
-        train_blocks = [i for i in range(X.numblocks[0]) if i not in validation_blocks]
-        plan = SearchPlan(
-            trials=(Trial(candidate=0, fold=0, config=0),),
-            folds=((frozenset(train_blocks), validation_blocks),),
-            families=(family,),
+        return _FitInput(X, y, sample_weight, validation, scorer)
+
+    def _plan(
+        self, data: _FitInput, classes: np.ndarray | None, rng: np.random.RandomState
+    ) -> PassPlan:
+        """The one-model pass: train on every block but those held out for validation."""
+        base_seed = int(rng.randint(np.iinfo(np.int32).max))
+        validation_blocks = self._validation_blocks(data.X, rng)
+        train_blocks = frozenset(range(data.X.numblocks[0])) - validation_blocks
+        return PassPlan(
+            models=(ModelSpec(candidate=0, fold=0, config=0),),
+            folds=((train_blocks, validation_blocks),),
+            families=(family_for(self.estimator),),
             base_seeds=(base_seed,),
-            classes=classes_,
-            scorers=(scorer,),
+            classes=classes,
+            scorers=(data.scorer,),
         )
 
-        self.history_: list[dict[str, Any]] = []
-        self._best: tuple[float, int, BaseEstimator] | None = None
-        self._epochs_no_change = 0
-        progress = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=n_epochs, desc="epochs", unit="epoch", file=sys.stderr)
-        for epoch in range(n_epochs):
-            start = time.perf_counter()
-            new_model, previous_score = self._run_epoch(plan, model, X, y, sample_weight, epoch)
-            stop = previous_score is not None and self._record_score(previous_score, model)
-            model = new_model
-            self.history_.append(
-                {
-                    "epoch": epoch + 1,
-                    "seconds": time.perf_counter() - start,
-                    "n_samples": int(sum(X.chunks[0][i] for i in train_blocks)),
-                    "n_partitions": len(train_blocks),
-                }
-            )
-            if validation_data is not None:
-                stop = self._record_score(self._score_model(model, X_val, y_val, scorer), model)
-            if progress is not None:
-                progress.update()
-                progress.set_postfix(
-                    {
-                        k: f"{v:.4g}"
-                        for k, v in self.history_[-1].items()
-                        if k in ("seconds", "validation_score")
-                    }
-                )
-            if stop:
-                break
-        if validation_blocks:
-            # The last model has not met the validation blocks yet: one read of those blocks.
-            index = sorted(validation_blocks)
-            weights = None if sample_weight is None else sample_weight.blocks[index]
-            self._record_score(
-                self._score_model(model, X.blocks[index], y.blocks[index], scorer, weights), model
-            )
-        if progress is not None:
-            progress.close()
-
-        if validation_blocks:
-            self.validation_blocks_ = sorted(validation_blocks)
-        if self.early_stopping:
-            assert self._best is not None
-            _, best_epoch, model = self._best
-            self.best_epoch_ = best_epoch
-        del self._best, self._epochs_no_change
+    def _set_fitted(self, model: BaseEstimator, X: da.Array, classes: np.ndarray | None) -> None:
         if hasattr(model, "shuffle"):
             model.set_params(shuffle=self.estimator.get_params()["shuffle"])
         self.estimator_ = model
         self.n_features_in_ = int(X.shape[1])
-        if classes_ is not None:
-            self.classes_ = classes_
-        return self
+        if classes is not None:
+            self.classes_ = classes
 
     def _scorer(self) -> Scorer:
         if self.scoring is not None:
@@ -372,17 +455,6 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             )
         return frozenset(int(i) for i in rng.choice(candidates, n_val, replace=False))
 
-    def _record_score(self, score: float, model: BaseEstimator) -> bool:
-        """Record ``score`` of ``model`` (the latest epoch's); True when it is time to stop."""
-        record = self.history_[-1]
-        record["validation_score"] = score
-        if self._best is None or score > self._best[0] + self.tol:
-            self._best = (score, record["epoch"], model)
-            self._epochs_no_change = 0
-        else:
-            self._epochs_no_change += 1
-        return bool(self.early_stopping) and self._epochs_no_change >= self.n_iter_no_change
-
     def _resolve_classes(self, y: da.Array, classes: Any) -> np.ndarray | None:
         if not is_classifier(self.estimator):
             if classes is not None:
@@ -397,51 +469,6 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         if len(out) < 2:
             raise InputError(f"classes must hold at least 2 distinct labels; got {out.tolist()}.")
         return out
-
-    def _run_epoch(
-        self,
-        plan: SearchPlan,
-        model: BaseEstimator,
-        X: da.Array,
-        y: da.Array,
-        sample_weight: da.Array | None,
-        epoch: int,
-    ) -> tuple[BaseEstimator, float | None]:
-        """One pass: the next model, and the starting model's score on the validation blocks.
-
-        The fit is a search of one trial: ``plan``'s single fold trains on all blocks but the
-        validation ones, which score the epoch's starting model in the same read.
-        """
-        train = frozenset({0})
-        score = frozenset({0}) if epoch > 0 and plan.folds[0][1] else frozenset()
-        states = map_partitions(
-            trials_partition,
-            X,
-            y,
-            sample_weight,
-            stage="daskpar-fit-partition",
-            with_position=True,
-            plan=plan,
-            models=broadcast([model]),
-            scalers={},
-            epoch=epoch,
-            train=train,
-            score=score,
-        )
-        root = tree_combine(
-            states,
-            combine_states,
-            update_trials,
-            split_every=self.split_every,
-            finalize_stage="daskpar-update-model",
-            plan=plan,
-            models=[model],
-            epoch=epoch,
-            train=train,
-            score=score,
-        )
-        ((new_model, evaluations, _, _, _),) = compute_one(root)
-        return new_model, None if evaluations is None else evaluations[0].unwrap(stacklevel=3)
 
     # ----------------------------------------------------------------------------------------
     # prediction and scoring

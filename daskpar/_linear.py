@@ -20,17 +20,134 @@ from typing import Any, ClassVar, Self
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
+from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import metrics
-from ._graph import compute_one, map_partitions, tree_combine
-from ._tasks import combine_states, least_squares_partition, solve_least_squares
-from ._validation import check_sample_weight, check_X, check_X_y
+from ._graph import reduce_partitions
+from ._states import LeastSquaresState, r_factor
+from ._validation import (
+    check_finite_block,
+    check_sample_weight,
+    check_weights_block,
+    check_X,
+    check_X_y,
+)
 from .errors import InputError
 
 __all__ = ["LinearRegression", "Ridge"]
+
+
+# --------------------------------------------------------------------------------------------
+# Task bodies: one block's state, and the solve at the root
+
+
+def least_squares_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+) -> LeastSquaresState | None:
+    """The weight, mean and centred R factor of ``[X, y]`` on one block."""
+    rows_, block = rows[0], block_id[0]
+    if X.shape[0] == 0:
+        return None
+    check_finite_block(X, "X", rows_, block)
+    check_finite_block(y, "y", rows_, block)
+    if sample_weight is not None:
+        check_weights_block(sample_weight, rows_, block)
+    return LeastSquaresState.of(X, y, sample_weight)
+
+
+def _check_full_rank(
+    r_xx: np.ndarray, *, tol: float, centred: bool, weight: float, mean: np.ndarray
+) -> int:
+    """X's rank from its triangular factor, decided on unit-norm columns, so unit-free.
+
+    The columns of ``r_xx`` have the norms of X's (centred, weighted) columns: dividing by them
+    gives the factor of X with every feature rescaled to norm one, whose singular values do not
+    change when a feature is measured in other units. Raises an :class:`InputError` naming the
+    constant and the collinear features when the rank is below the number of features.
+    """
+    d = r_xx.shape[1]
+    norms = np.linalg.norm(r_xx, axis=0)
+    # A centred constant column is zero up to the rounding of its mean (a standard deviation
+    # of about 1e-16 of the value); rescaled to unit norm, that noise would look like a
+    # feature. So a spread below 1e-10 of the column's mean counts as none.
+    spread = norms / np.sqrt(weight)
+    constant = np.flatnonzero(spread <= (1e-10 * np.abs(mean) if centred else 0.0))
+    scaled = r_xx / np.where(norms > 0.0, norms, 1.0)
+    scaled[:, constant] = 0.0
+    _, singular, vt = linalg.svd(scaled)
+    rank = int(np.sum(singular > tol * singular[0])) if singular[0] > 0 else 0
+    if rank == d:
+        return rank
+    problems = []
+    if len(constant):
+        kind = "constant" if centred else "all zero"
+        problems.append(f"feature(s) {_columns(constant)} are {kind}")
+    # The null space of the scaled factor: the combinations of columns that vanish.
+    null = vt[rank:]
+    involved = np.flatnonzero((np.abs(null) > 1e-3).any(axis=0))
+    collinear = np.setdiff1d(involved, constant)
+    if len(collinear):
+        problems.append(
+            f"feature(s) {_columns(collinear)} are (nearly) linear combinations of each other"
+        )
+    centring = " after centring" if centred else ""
+    raise InputError(
+        f"X has {d} features but rank {rank}{centring}, with every feature scaled to unit "
+        f"norm (singular values below {tol:g} times the largest count as zero): "
+        f"{'; '.join(problems)} (0-based column indices). Least squares has no unique "
+        "solution: drop those features, or use daskpar.Ridge with alpha > 0."
+    )
+
+
+def _columns(index: np.ndarray, limit: int = 10) -> str:
+    shown = ", ".join(str(int(i)) for i in index[:limit])
+    return f"[{shown}{', ...' if len(index) > limit else ''}]"
+
+
+def solve_least_squares(
+    state: LeastSquaresState | None, *, alpha: float, fit_intercept: bool, tol: float
+) -> dict[str, Any]:
+    """Coefficients minimising ``sum w (y - X b - c)^2 + alpha |b|^2`` from the merged factor.
+
+    Returns ``coef``, ``intercept``, ``rank`` and ``singular`` (the singular values of the
+    centred, weight-scaled X; only computed when ``alpha == 0``). Raises an :class:`InputError`
+    when ``alpha == 0`` and X's rank is below its number of features, to the tolerance ``tol``
+    on singular values that scikit-learn's LinearRegression gives ``lstsq``.
+    """
+    if state is None:
+        raise InputError("Every partition of the training data is empty; there is nothing to fit.")
+    if state.weight == 0.0:
+        raise InputError("The sample weights sum to zero: there is nothing to fit.")
+    d = state.mean.shape[0] - 1
+    r = state.r
+    x_mean, y_mean = state.mean[:d], state.mean[d]
+    if not fit_intercept:
+        # Undo the centring: R^T R + w m m^T is the raw [X, y]^T W [X, y].
+        r = r_factor(np.vstack([r, np.sqrt(state.weight) * state.mean]))
+    if alpha > 0.0:
+        # Ridge is least squares on X stacked over sqrt(alpha) I, with zeros for y.
+        penalty = np.hstack([np.sqrt(alpha) * np.eye(d), np.zeros((d, 1))])
+        r = r_factor(np.vstack([r, penalty]))
+    if r.shape[0] < d:
+        r = np.vstack([r, np.zeros((d - r.shape[0], d + 1))])
+    r_xx, r_xy = r[:d, :d], r[:d, d]
+    out: dict[str, Any] = {"rank": d, "singular": None}
+    if alpha == 0.0:
+        out["rank"] = _check_full_rank(
+            r_xx, tol=tol, centred=fit_intercept, weight=state.weight, mean=x_mean
+        )
+        out["singular"] = linalg.svdvals(r_xx)
+    coef = linalg.solve_triangular(r_xx, r_xy)
+    out["coef"] = coef
+    out["intercept"] = float(y_mean - x_mean @ coef) if fit_intercept else 0.0
+    return out
 
 
 def _linear_predict_block(X: np.ndarray, *, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -78,25 +195,20 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
         X, y = check_X_y(X, y, y_numeric=True)
         self._check_n_samples(X)
         sample_weight = check_sample_weight(sample_weight, X)
-        parts = map_partitions(
+        solution = reduce_partitions(
             least_squares_partition,
             X,
             y,
             sample_weight,
-            stage="daskpar-least-squares-partition",
-            with_position=True,
-        )
-        root = tree_combine(
-            parts,
-            combine_states,
-            solve_least_squares,
+            finalize=solve_least_squares,
+            stage="daskpar-least-squares",
             split_every=int(self.split_every),
-            finalize_stage="daskpar-solve",
-            alpha=self._alpha(),
-            fit_intercept=self.fit_intercept,
-            tol=self._tol(),
+            finalize_kwargs={
+                "alpha": self._alpha(),
+                "fit_intercept": self.fit_intercept,
+                "tol": self._tol(),
+            },
         )
-        solution = compute_one(root)
         # Keep scikit-learn's dtype rule: float32 features give float32 coefficients.
         dtype = X.dtype if X.dtype == np.float32 else np.float64
         self.coef_ = solution["coef"].astype(dtype, copy=False)

@@ -40,7 +40,7 @@ from dask.task_spec import GraphNode, Task
 from numpy.typing import NDArray
 from sklearn.utils._param_validation import InvalidParameterError
 
-from ._generate import arrays_from_pair_tasks
+from ._graph import arrays_from_pair_tasks
 from ._validation import MIN_BLOCK_ROWS, warn_if_tiny_partitions
 from .errors import InputError, PartitionError
 

@@ -2,7 +2,7 @@
 
 Fitting is one pass over the data, in the shape of every daskpar stage::
 
-    blocks ──*-fit-partition──▶ ScalerMoments / Extrema ──combine (split_every)──▶ one state
+    blocks ──*-fit-partition──▶ Weighted[Moments] / Extrema ──combine (split_every)──▶ one state
            ──*-attributes──▶ scikit-learn's fitted attributes
 
 ``transform`` and ``inverse_transform`` of a dask array are one lazy blockwise task per block,
@@ -24,8 +24,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import dask.array as da
 import numpy as np
-from dask.base import is_dask_collection, tokenize
-from dask.layers import ArrayBlockIdDep, ArraySliceDep
+from dask.base import is_dask_collection
 from sklearn import preprocessing
 
 # scikit-learn's own rules for near-constant features (scale 1 instead of dividing by ~0).
@@ -36,9 +35,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
-from ._graph import compute_one, map_partitions, tree_combine
-from ._states import Moments
-from ._tasks import combine_states
+from ._graph import map_rows, reduce_partitions
+from ._states import Moments, Weighted
 from ._validation import check_finite_block, check_sample_weight, check_X, describe_partition
 from .errors import InputError, PartitionError
 
@@ -46,7 +44,6 @@ __all__ = [
     "Extrema",
     "MaxAbsScaler",
     "MinMaxScaler",
-    "ScalerMoments",
     "StandardScaler",
     "check_no_infinity_block",
     "extrema_fit_partition",
@@ -62,22 +59,6 @@ S = TypeVar("S")
 
 # --------------------------------------------------------------------------------------------
 # states
-
-
-@dataclass(frozen=True, eq=False)
-class ScalerMoments:
-    """NaN-aware moments of the rows seen, and whether any of their sample weights is non-zero.
-
-    scikit-learn refuses sample weights that are all zero; only the whole data can tell.
-    """
-
-    moments: Moments
-    any_weight: bool
-
-    def combine(self, other: ScalerMoments, /) -> ScalerMoments:
-        return ScalerMoments(
-            self.moments.combine(other.moments), self.any_weight or other.any_weight
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,7 +111,7 @@ def standard_scaler_fit_partition(
     *,
     float_dtype: np.dtype[Any],
     weigh_moments: bool,
-) -> ScalerMoments | None:
+) -> Weighted[Moments] | None:
     """The NaN-aware (weighted) moments of one block of ``X``; ``None`` for an empty block.
 
     As scikit-learn does, ``X`` is first converted to ``float_dtype`` and the weights to
@@ -143,11 +124,11 @@ def standard_scaler_fit_partition(
     X = np.asarray(X, dtype=float_dtype)
     check_no_infinity_block(X, "X", rows[0], block_id[0])
     if sample_weight is None:
-        return ScalerMoments(Moments.of(X), any_weight=True)
+        return Weighted(Moments.of(X), any_weight=True)
     w = np.asarray(sample_weight, dtype=_weight_dtype(float_dtype))
     check_finite_block(w, "sample_weight", rows[0], block_id[0])
     moments = Moments.of(X, w if weigh_moments else None)
-    return ScalerMoments(moments, any_weight=bool(np.any(w != 0)))
+    return Weighted(moments, any_weight=bool(np.any(w != 0)))
 
 
 def extrema_fit_partition(
@@ -174,7 +155,7 @@ def _fitted_state(state: S | None) -> S:
 
 
 def standard_scaler_attributes(
-    state: ScalerMoments | None,
+    state: Weighted[Moments] | None,
     *,
     with_mean: bool,
     with_std: bool,
@@ -191,7 +172,7 @@ def standard_scaler_attributes(
     state = _fitted_state(state)
     if weighted and not state.any_weight:
         raise InputError("Sample weights must contain at least one non-zero number.")
-    m = state.moments
+    m = state.state
     count = np.broadcast_to(m.count[0], m.mean.shape[1:]).astype(np.float64)
     mean: np.ndarray | None = None
     var: np.ndarray | None = None
@@ -358,23 +339,17 @@ class _OutOfCoreScaler:
         The merged state's attributes are set on the scaler.
         """
         plan = self._fit_plan(X.dtype, weighted=any(o is not None for o in others))
-        states = map_partitions(
+        attributes = reduce_partitions(
             plan.fit_task,
             X,
             *others,
-            stage=f"{self._stage}-fit-partition",
-            with_position=True,
-            **plan.fit_kwargs,
-        )
-        root = tree_combine(
-            states,
-            combine_states,
-            plan.attributes_task,
+            finalize=plan.attributes_task,
+            stage=f"{self._stage}-fit",
             split_every=self.split_every,
-            finalize_stage=f"{self._stage}-attributes",
-            **plan.attributes_kwargs,
+            task_kwargs=plan.fit_kwargs,
+            finalize_kwargs=plan.attributes_kwargs,
         )
-        self._set_fitted(compute_one(root), X)
+        self._set_fitted(attributes, X)
         return self
 
     def _set_fitted(self, attributes: dict[str, Any], X: da.Array) -> None:
@@ -400,24 +375,15 @@ class _OutOfCoreScaler:
         scaler.copy = True  # type: ignore[attr-defined]
         empty = np.zeros((0, X.shape[1]), dtype=X.dtype)
         probe = scale_partition(empty, (slice(0, 0),), (0,), scaler=scaler, method=method)
-        stage = f"{self._stage}-{method.replace('_', '-')}"
-        out: da.Array = da.blockwise(
+        return map_rows(
             scale_partition,
-            "ij",
             X,
-            "ij",
-            ArraySliceDep(X.chunks),
-            "ij",
-            ArrayBlockIdDep(X.chunks),
-            "ij",
-            name=f"{stage}-{tokenize(scaler, X, method)}",
-            dtype=probe.dtype,
+            stage=f"{self._stage}-{method.replace('_', '-')}",
             meta=probe,
-            align_arrays=False,
+            token=(scaler, method),
             scaler=scaler,
             method=method,
         )
-        return out
 
     def partial_fit(self, X: Any, y: Any = None) -> Self:
         """Update the statistics with one in-memory batch (scikit-learn's ``partial_fit``).

@@ -1,9 +1,10 @@
 """Hyper-parameter search on the workers: every candidate and fold trained from one read per block.
 
-A search of C candidates and K folds trains C x K models ("trials") together. Per epoch::
+A search of C candidates and K folds trains C x K models ("trials") together, in the passes
+of :mod:`daskpar._pass`. Per epoch::
 
-    block --trials_partition--> StateTuple (a TrialState per trial) --combine--> ...
-          --update_trials--> every trial's next model and scores
+    block --fit_partition--> StateTuple (a TrialState per model) --combine--> ...
+          --update_models--> every model's next state and scores
 
 One task per block reads it once and, for every trial whose fold trains on the block, runs
 ``partial_fit`` on it; for every trial whose fold validates on it, the task scores the trial's
@@ -17,7 +18,6 @@ Folds are whole row blocks: ``cv=K`` puts every non-empty block in exactly one v
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from collections import Counter, defaultdict
@@ -41,21 +41,20 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import metrics
 from ._families import family_for
-from ._graph import broadcast, compute_one, map_partitions, tree_combine
+from ._graph import broadcast, reduce_partitions
 from ._incremental import ParallelIncremental
 from ._linear import LinearRegression, Ridge
-from ._metrics import Scorer, get_scorer
-from ._preprocessing import _OutOfCoreScaler
-from ._tasks import (
-    SearchPlan,
-    Trial,
-    combine_states,
+from ._pass import (
+    ModelSpec,
+    ModelUpdate,
+    PassPlan,
     prepare_partition,
     prepared_attributes,
+    run_epochs,
+    run_pass,
     transform_block,
-    trials_partition,
-    update_trials,
 )
+from ._preprocessing import _OutOfCoreScaler
 from ._validation import (
     MERGE_PARTITIONS,
     check_scorer_applies,
@@ -63,6 +62,7 @@ from ._validation import (
     warn_if_tiny_partitions,
 )
 from .errors import InputError
+from .metrics import Scorer, get_scorer
 
 __all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]
 
@@ -235,6 +235,118 @@ def _best_has(attr: str) -> Any:
     return check
 
 
+@dataclass(frozen=True, eq=False)
+class _Setup:
+    """One search's checked input, candidates and pass plan: what ``fit`` works from."""
+
+    X: da.Array
+    y: da.Array
+    candidates: list[dict[str, Any]]
+    models: list[ParallelIncremental]  # per candidate
+    plan: PassPlan
+    fitted: dict[tuple[int, int], tuple[Any, ...]]  # scalers per (setting, fold)
+    epochs: list[int]  # per candidate
+    scorers: dict[str, Scorer]
+    refit_name: str | None  # the metric that ranks candidates
+    failed: dict[int, str]  # model -> why its fit failed (filled in as the passes go)
+
+
+class _SearchPasses:
+    """The passes of one search: what :func:`run_epochs` runs, trains and asks after each.
+
+    A model trained in one pass is scored in the next; a model whose fit fails trains no more
+    and scores ``error_score``; ``_after_scores`` (halving) may drop candidates.
+    """
+
+    def __init__(self, search: _BaseSearch, setup: _Setup, current: list[Any]) -> None:
+        self.search, self.setup, self.current = search, setup, current
+        n, n_metrics = len(setup.plan.models), len(setup.plan.scorers)
+        self.active = set(range(len(setup.models)))
+        raising = search.error_score == "raise"
+        self.failure_score = () if raising else (float(search.error_score),) * n_metrics
+        self.last_scores: list[tuple[float, ...]] = [
+            self.failure_score if j in setup.failed else () for j in range(n)
+        ]
+        self.fit_times, self.score_times = np.zeros(n), np.zeros(n)
+        # Failed models enter the next snapshot (halving) with their error_score.
+        self.newly_failed = set(setup.failed)
+        names = list(setup.scorers)
+        self.metric = None if setup.refit_name is None else names.index(setup.refit_name)
+
+    def to_train(self, epoch: int) -> frozenset[int]:
+        setup = self.setup
+        return frozenset(
+            j
+            for j, spec in enumerate(setup.plan.models)
+            if spec.candidate in self.active
+            and epoch < setup.epochs[spec.candidate]
+            and j not in setup.failed
+        )
+
+    def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
+        setup = self.setup
+        return run_pass(
+            setup.X,
+            setup.y,
+            None,
+            plan=setup.plan,
+            models=self.current,
+            scalers=setup.fitted,
+            epoch=epoch,
+            train=train,
+            score=score,
+            split_every=self.search.split_every,
+            stage="daskpar-search",
+        )
+
+    def after_pass(
+        self,
+        epoch: int,
+        train: frozenset[int],
+        scored: frozenset[int],
+        updates: list[ModelUpdate | None],
+        record: dict[str, Any],
+    ) -> tuple[frozenset[int], bool]:
+        plan, failed = self.setup.plan, self.setup.failed
+        for j, update in enumerate(updates):
+            if update is None:
+                continue
+            self.fit_times[j] += update.fit_seconds
+            if update.error is not None:
+                failed[j] = update.error
+                self.newly_failed.add(j)
+                self.last_scores[j] = self.failure_score
+                continue
+            if update.scores is not None:
+                self.last_scores[j] = tuple(e.unwrap(stacklevel=6) for e in update.scores)
+                self.score_times[j] = update.score_seconds
+            if update.model is not None:
+                self.current[j] = update.model
+        record.update(n_trials_trained=len(train), n_trials_scored=len(scored))
+        stop = False
+        if scored:
+            snapshot = self.search._snapshot(
+                plan,
+                epoch,
+                (scored - failed.keys()) | self.newly_failed,
+                self.last_scores,
+                self.fit_times,
+                self.score_times,
+                len(plan.scorers),
+            )
+            self.newly_failed = set()
+            if self.metric is not None:
+                record["best_mean_score"] = max(snapshot.means(self.metric).values())
+            keep = self.search._after_scores(snapshot, self.metric)
+            if keep is not None:
+                self.active &= keep
+                stop = len(self.active) <= 1
+        next_scored = frozenset(
+            j for j in train if plan.models[j].candidate in self.active and j not in failed
+        )
+        return next_scored, stop
+
+
 class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
     """Shared fit, results and delegation of the searches."""
 
@@ -311,6 +423,36 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             The fitted search.
         """
         self._validate_params()
+        setup = self._setup(X, y, classes)
+        scores, fit_times, score_times = self._train(setup)
+        self._warn_about_failures(setup.failed, len(setup.plan.models))
+        n_candidates, n_folds = len(setup.candidates), len(setup.plan.folds)
+        test_scores = {
+            name: np.array([s[i] for s in scores]).reshape(n_candidates, n_folds)
+            for i, name in enumerate(setup.scorers)
+        }
+        shape = (n_candidates, n_folds)
+        self.cv_results_ = self._results(
+            setup.candidates, test_scores, fit_times.reshape(shape), score_times.reshape(shape)
+        )
+        self.multimetric_ = self._scoring_is_multi()
+        self.scorer_ = setup.scorers if self.multimetric_ else setup.scorers["score"]
+        self.n_splits_ = n_folds
+        self.folds_ = [(sorted(train), sorted(test)) for train, test in setup.plan.folds]
+        if setup.refit_name is not None:
+            name = setup.refit_name
+            self.best_index_ = self._best_index(name)
+            self.best_params_ = self.cv_results_["params"][self.best_index_]
+            self.best_score_ = float(self.cv_results_[f"mean_test_{name}"][self.best_index_])
+        if self.refit:
+            self._refit_best(setup)
+        self.n_features_in_ = int(setup.X.shape[1])
+        if setup.plan.classes is not None:
+            self.classes_ = setup.plan.classes
+        return self
+
+    def _setup(self, X: Any, y: Any, classes: Any) -> _Setup:
+        """Check the input and every candidate, fit the scalers, and plan the passes."""
         _, template = _split_estimator(self.estimator)
         classifier = is_classifier(template.estimator)
         X, y = check_X_y(X, y, y_numeric=not classifier)
@@ -339,80 +481,49 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                     "The search validates every candidate on its folds; set early_stopping "
                     "and validation_fraction of the ParallelIncremental to their defaults."
                 )
-        failed = self._invalid_candidates(models, len(folds))
-        families = tuple(family_for(m.estimator) for m in models)
-        for model in models:
             for scorer in scorers.values():
                 check_scorer_applies(scorer, model.estimator)
+        failed = self._invalid_candidates(models, len(folds))
+        families = tuple(family_for(m.estimator) for m in models)
         configs, config_of = self._scaler_settings([steps for steps, _ in parts])
-        trials = tuple(
-            Trial(c, k, config_of[c]) for c in range(len(candidates)) for k in range(len(folds))
-        )
         if classes is not None:
             classes = np.unique(np.asarray(classes))
         fitted, found = self._fit_scalers(
             X, y, configs, folds, find_labels=classifier and classes is None
         )
-        if classifier and classes is None:
-            classes = found
-        plan = SearchPlan(
-            trials=trials,
+        plan = PassPlan(
+            models=tuple(
+                ModelSpec(c, k, config_of[c])
+                for c in range(len(candidates))
+                for k in range(len(folds))
+            ),
             folds=tuple(folds),
             families=families,
             base_seeds=tuple(
                 int(check_random_state(m.random_state).randint(np.iinfo(np.int32).max))
                 for m in models
             ),
-            classes=classes if classifier else None,
+            classes=(found if classes is None else classes) if classifier else None,
             scorers=tuple(scorers.values()),
             record_errors=self.error_score != "raise",
         )
         epochs = [1 if fam.exact else m.epochs for fam, m in zip(families, models, strict=True)]
-        names = list(scorers)
-        metric = None if refit_name is None else names.index(refit_name)
-        scores, fit_times, score_times = self._train(
-            X, y, plan, models, fitted, epochs, metric, failed
-        )
-        self._warn_about_failures(failed, len(plan.trials))
+        return _Setup(X, y, candidates, models, plan, fitted, epochs, scorers, refit_name, failed)
 
-        test_scores = {
-            name: np.array(
-                [
-                    [scores[c * len(folds) + k][i] for k in range(len(folds))]
-                    for c in range(len(candidates))
-                ]
+    def _refit_best(self, setup: _Setup) -> None:
+        """The best candidate trained on all of X (``best_estimator_``)."""
+        start = time.perf_counter()
+        best = clone(self.estimator).set_params(**self.best_params_)
+        fit_params = {}
+        if setup.plan.classes is not None:
+            key = (
+                "classes"
+                if isinstance(best, ParallelIncremental)
+                else f"{best.steps[-1][0]}__classes"
             )
-            for i, name in enumerate(names)
-        }
-        shape = (len(candidates), len(folds))
-        self.cv_results_ = self._results(
-            candidates, test_scores, fit_times.reshape(shape), score_times.reshape(shape)
-        )
-        self.multimetric_ = self._scoring_is_multi()
-        self.scorer_ = scorers if self.multimetric_ else scorers["score"]
-        self.n_splits_ = len(folds)
-        self.folds_ = [(sorted(train), sorted(test)) for train, test in folds]
-        if refit_name is not None:
-            self.best_index_ = self._best_index(refit_name)
-            self.best_params_ = self.cv_results_["params"][self.best_index_]
-            self.best_score_ = float(self.cv_results_[f"mean_test_{refit_name}"][self.best_index_])
-        if self.refit:
-            start = time.perf_counter()
-            best = clone(self.estimator).set_params(**self.best_params_)
-            fit_params = {}
-            if classifier:
-                key = (
-                    "classes"
-                    if isinstance(best, ParallelIncremental)
-                    else f"{best.steps[-1][0]}__classes"
-                )
-                fit_params[key] = classes
-            self.best_estimator_ = best.fit(X, y, **fit_params)
-            self.refit_time_ = time.perf_counter() - start
-        self.n_features_in_ = int(X.shape[1])
-        if classifier:
-            self.classes_ = classes
-        return self
+            fit_params[key] = setup.plan.classes
+        self.best_estimator_ = best.fit(setup.X, setup.y, **fit_params)
+        self.refit_time_ = time.perf_counter() - start
 
     def _invalid_candidates(
         self, models: list[ParallelIncremental], n_folds: int
@@ -530,28 +641,22 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                     np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, 0), ())
                 )
                 plans.append(config[step]._fit_plan(probe.dtype))
-            parts = map_partitions(
+            found, attributes = reduce_partitions(
                 prepare_partition,
                 X,
                 y,
+                finalize=prepared_attributes,
                 stage="daskpar-search-prepare",
-                with_position=True,
-                find_labels=find_labels and step == 0,
-                plans=plans,
-                pairs=pairs,
-                folds=folds,
-                fitted=broadcast(fitted, "daskpar-scalers"),
-            )
-            root = tree_combine(
-                parts,
-                combine_states,
-                prepared_attributes,
                 split_every=self.split_every,
-                finalize_stage="daskpar-search-scalers",
-                plans=plans,
-                pairs=pairs,
+                task_kwargs={
+                    "find_labels": find_labels and step == 0,
+                    "plans": plans,
+                    "pairs": pairs,
+                    "folds": folds,
+                    "fitted": broadcast(fitted, "daskpar-scalers"),
+                },
+                finalize_kwargs={"plans": plans, "pairs": pairs},
             )
-            found, attributes = compute_one(root)
             if step == 0:
                 labels = found
             for (c, k), attrs in zip(pairs, attributes, strict=True):
@@ -563,145 +668,30 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             raise InputError(f"y must hold at least 2 classes; found {found}.")
         return fitted, labels
 
-    def _train(
-        self,
-        X: da.Array,
-        y: da.Array,
-        plan: SearchPlan,
-        models: list[ParallelIncremental],
-        fitted: dict[tuple[int, int], tuple[Any, ...]],
-        epochs: list[int],
-        metric: int | None,
-        failed: dict[int, str],
-    ) -> tuple[list[tuple[float, ...]], np.ndarray, np.ndarray]:
-        """The epochs of the search; returns each trial's last scores and its times.
-
-        ``metric`` indexes the scorer that ranks candidates (``None``: no ranking).
-        ``failed`` holds the trials that failed (and why): they train no more and score
-        ``error_score``; trials failing in a pass are added to it.
-        """
-        n, n_metrics = len(plan.trials), len(plan.scorers)
+    def _train(self, setup: _Setup) -> tuple[list[tuple[float, ...]], np.ndarray, np.ndarray]:
+        """The epochs of the search; returns each model's last scores and its times."""
+        plan = setup.plan
         current: list[Any] = []
-        for trial in plan.trials:
-            model = clone(models[trial.candidate].estimator)
+        for spec in plan.models:
+            model = clone(setup.models[spec.candidate].estimator)
             if hasattr(model, "shuffle"):
-                model.set_params(shuffle=models[trial.candidate].shuffle)
+                model.set_params(shuffle=setup.models[spec.candidate].shuffle)
             current.append(model)
-        active = set(range(len(models)))
-        raising = self.error_score == "raise"
-        failure_score = () if raising else (float(self.error_score),) * n_metrics
-        last_scores: list[tuple[float, ...]] = [
-            failure_score if j in failed else () for j in range(n)
-        ]
-        # Failed trials enter the next snapshot (halving) with their error_score.
-        newly_failed = set(failed)
-        fit_times, score_times = np.zeros(n), np.zeros(n)
-        scored = frozenset[int]()
-        self.history_: list[dict[str, Any]] = []
-        progress = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=max(epochs), desc="search epochs", unit="epoch", file=sys.stderr)
-        epoch = 0
-        while True:
-            train = frozenset(
-                j
-                for j, t in enumerate(plan.trials)
-                if t.candidate in active and epoch < epochs[t.candidate] and j not in failed
-            )
-            if not train and not scored:
-                break
-            start = time.perf_counter()
-            parts = map_partitions(
-                trials_partition,
-                X,
-                y,
-                None,
-                stage="daskpar-search-partition",
-                with_position=True,
-                plan=broadcast(plan, "daskpar-search-plan"),
-                models=broadcast(current, "daskpar-models"),
-                scalers=broadcast(fitted, "daskpar-scalers"),
-                epoch=epoch,
-                train=train,
-                score=scored,
-            )
-            root = tree_combine(
-                parts,
-                combine_states,
-                update_trials,
-                split_every=self.split_every,
-                finalize_stage="daskpar-search-update",
-                plan=plan,
-                models=current,
-                epoch=epoch,
-                train=train,
-                score=scored,
-            )
-            results = compute_one(root)
-            for j, result in enumerate(results):
-                if result is None:
-                    continue
-                model, evaluations, fit_seconds, score_seconds, error = result
-                fit_times[j] += fit_seconds
-                if error is not None:
-                    failed[j] = error
-                    newly_failed.add(j)
-                    last_scores[j] = failure_score
-                    continue
-                if evaluations is not None:
-                    last_scores[j] = tuple(e.unwrap(stacklevel=4) for e in evaluations)
-                    score_times[j] = score_seconds
-                if model is not None:
-                    current[j] = model
-            record: dict[str, Any] = {
-                "epoch": epoch + 1 if train else epoch,
-                "seconds": time.perf_counter() - start,
-                "n_trials_trained": len(train),
-                "n_trials_scored": len(scored),
-            }
-            stop = not train
-            if scored:
-                snapshot = self._snapshot(
-                    plan,
-                    epoch,
-                    (scored - failed.keys()) | newly_failed,
-                    last_scores,
-                    fit_times,
-                    score_times,
-                    n_metrics,
-                )
-                newly_failed = set()
-                if metric is not None:
-                    record["best_mean_score"] = max(snapshot.means(metric).values())
-                keep = self._after_scores(snapshot, metric)
-                if keep is not None:
-                    active &= keep
-                    stop = stop or len(active) <= 1
-            self.history_.append(record)
-            if progress is not None and train:
-                progress.update()
-                progress.set_postfix(
-                    {
-                        k: f"{v:.4g}"
-                        for k, v in record.items()
-                        if k in ("seconds", "best_mean_score")
-                    }
-                )
-            if stop:
-                break
-            scored = frozenset(
-                j for j in train if plan.trials[j].candidate in active and j not in failed
-            )
-            epoch += 1
-        if progress is not None:
-            progress.close()
-        return last_scores, fit_times, score_times
+        passes = _SearchPasses(self, setup, current)
+        self.history_ = run_epochs(
+            passes.run,
+            to_train=passes.to_train,
+            after_pass=passes.after_pass,
+            n_epochs=max(setup.epochs),
+            verbose=self.verbose,
+            desc="search epochs",
+            postfix=("seconds", "best_mean_score"),
+        )
+        return passes.last_scores, passes.fit_times, passes.score_times
 
     @staticmethod
     def _snapshot(
-        plan: SearchPlan,
+        plan: PassPlan,
         epochs: int,
         scored: frozenset[int],
         scores: list[tuple[float, ...]],
@@ -711,7 +701,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
     ) -> Snapshot:
         """The scored candidates' latest scores and times, fold by fold."""
         n_folds = len(plan.folds)
-        candidates = sorted({plan.trials[j].candidate for j in scored})
+        candidates = sorted({plan.models[j].candidate for j in scored})
         by_fold = {c: [c * n_folds + k for k in range(n_folds)] for c in candidates}
         return Snapshot(
             epochs,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 from scipy import linalg
@@ -32,7 +32,9 @@ __all__ = [
     "StateTuple",
     "SumState",
     "TrialState",
+    "Weighted",
     "combine_all",
+    "combine_states",
     "r_factor",
 ]
 
@@ -44,6 +46,11 @@ class State(Protocol):
 
 
 S = TypeVar("S", bound=State)
+
+
+def combine_states(states: Sequence[S | None]) -> S | None:
+    """Merge the states of neighbouring partitions: one node of the tree (``None``: empty)."""
+    return combine_all(states)
 
 
 def combine_all(states: Sequence[S | None]) -> S | None:
@@ -349,6 +356,22 @@ class LeastSquaresState:
         mean = self.mean + delta * (other.weight / weight)
         shift = np.sqrt(self.weight * other.weight / weight) * delta
         return LeastSquaresState(weight, mean, r_factor(np.vstack([self.r, other.r, shift])))
+
+
+@dataclass(frozen=True, eq=False)
+class Weighted(Generic[S]):
+    """A state, and whether any sample weight behind it is non-zero.
+
+    scikit-learn refuses sample weights that are all zero, and only the merged state can tell:
+    one partition's weights may all be zero while another's are not. The metrics (given
+    sample weights) and :class:`~daskpar.StandardScaler` wrap their states in it.
+    """
+
+    state: S
+    any_weight: bool
+
+    def combine(self, other: Weighted[S], /) -> Weighted[S]:
+        return Weighted(self.state.combine(other.state), self.any_weight or other.any_weight)
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,7 @@ import numpy as np
 from dask.array.core import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
-from ._graph import compute_one, map_partitions, tree_combine
+from ._graph import reduce_partitions
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "check_X",
     "check_blocks",
     "check_finite_block",
+    "check_weights_block",
     "describe_partition",
     "check_X_y",
     "check_row_chunks",
@@ -307,6 +308,17 @@ def check_scorer_applies(scorer: Any, estimator: Any) -> None:
         )
 
 
+def check_weights_block(w: np.ndarray, rows: slice, block: int) -> None:
+    """Raise a :class:`PartitionError` if ``w`` holds negative or non-finite weights."""
+    check_finite_block(w, "sample_weight", rows, block)
+    if (w < 0).any():
+        first = rows.start + int(np.flatnonzero(w < 0)[0])
+        raise PartitionError(
+            f"sample_weight holds negative values in {describe_partition(rows, block)}, first "
+            f"at row {first}. Weights must be non-negative."
+        )
+
+
 def check_data_partition(
     X: np.ndarray,
     y: np.ndarray | None,
@@ -348,18 +360,16 @@ def check_blocks(X: Any, y: Any = None, *, labels: bool = False, split_every: in
     X = check_X(X)
     if y is not None:
         X, y = check_X_y(X, y)
-    parts = map_partitions(
-        check_data_partition, X, y, stage="daskpar-check", with_position=True, labels=labels
-    )
-    root = tree_combine(
-        parts,
-        _nothing,
-        _nothing,
+    reduce_partitions(
+        check_data_partition,
+        X,
+        y,
+        finalize=_nothing,
+        combine=_nothing,
+        stage="daskpar-check",
         split_every=split_every,
-        stage="daskpar-check-combine",
-        finalize_stage="daskpar-checked",
+        task_kwargs={"labels": labels},
     )
-    compute_one(root)
 
 
 def _nothing(*_: Any) -> None:

@@ -15,7 +15,7 @@ from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar._graph import map_partitions, tree_combine
-from daskpar._tasks import combine_states
+from daskpar._states import combine_states
 
 
 def _parts(n_blocks: int) -> da.Array:
@@ -30,7 +30,7 @@ def test_fan_in_is_bounded_and_result_independent_of_tree(n_blocks: int, split_e
     graph = dict(root.__dask_graph__())
     combine = {k: v for k, v in graph.items() if key_split(k) == "daskpar-combine"}
     for task in combine.values():
-        assert 1 <= len(task[1]) <= split_every
+        assert 1 <= len(task.dependencies) <= split_every
     # Levels: ceil(log_split_every(n_blocks)), at least one.
     depth = max(k[1] for k in combine) + 1
     expected = max(1, int(np.ceil(np.log(n_blocks) / np.log(split_every) - 1e-12)))
@@ -57,11 +57,11 @@ def test_training_tasks_carry_stage_names_and_read_blocks_themselves(tmp_path: P
         dp.ParallelIncremental(SGDClassifier(), epochs=2, split_every=4, random_state=0).fit(Xd, yd)
     # 8 blocks, fan-in 4: 2 + 1 combines per tree. The classes are found once (one tree),
     # then each epoch has 8 fits, one tree and one model update.
-    assert seen["daskpar-find-classes"] == 8
-    assert seen["daskpar-classes"] == 1
+    assert seen["daskpar-classes-partition"] == 8
+    assert seen["daskpar-classes-result"] == 1
     assert seen["daskpar-fit-partition"] == 16
-    assert seen["daskpar-combine"] == 3 * 3
-    assert seen["daskpar-update-model"] == 2
+    assert seen["daskpar-classes-combine"] + seen["daskpar-fit-combine"] == 3 * 3
+    assert seen["daskpar-fit-result"] == 2
     # Reading a block is fused into the task that fits it: no separate read tasks.
     assert not any(name.startswith("from-zarr") for name in seen)
 

@@ -27,7 +27,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar as dp
 import daskpar.metrics as dm
-from daskpar._metrics import RocAuc, ScoreHistogram
+from daskpar.metrics._classification import RocAuc
+from daskpar.metrics._states import ScoreHistogram
 
 N = 3000
 CHUNKINGS: list[Any] = [1000, 777, (0, 1200, 0, 1800), N]
@@ -682,7 +683,7 @@ def test_score_defaults_to_the_estimators_score_and_names_its_tasks(
         assert got == pytest.approx(model.score(X, y), rel=1e-11)
         assert seen["daskpar-score-partition"] == 4
         assert seen["daskpar-score-combine"] == 3
-        assert seen["daskpar-score"] == 1
+        assert seen["daskpar-score-result"] == 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -291,8 +291,8 @@ def test_fit_runs_named_stages_once_per_partition(kind: type) -> None:
     stages = rec.stages()
     prefix = STAGES[kind]
     assert stages[f"{prefix}-fit-partition"] == 6
-    assert stages["daskpar-combine"] == 3 + 2 + 1  # 6 -> 3 -> 2 -> 1 with fan-in 2
-    assert stages[f"{prefix}-attributes"] == 1
+    assert stages[f"{prefix}-fit-combine"] == 3 + 2 + 1  # 6 -> 3 -> 2 -> 1 with fan-in 2
+    assert stages[f"{prefix}-fit-result"] == 1
 
 
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)

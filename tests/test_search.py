@@ -137,7 +137,7 @@ def test_scaler_fitted_once_per_fold(data: tuple[np.ndarray, np.ndarray]) -> Non
     with StageCounter() as counter:
         search = dp.GridSearchCV(pipe, grid, cv=3, refit=False).fit(Xd, yd)
     # Two scaler settings x three folds, all from one pass over the blocks.
-    assert counter.counts["daskpar-search-prepare"] == 12
+    assert counter.counts["daskpar-search-prepare-partition"] == 12
     assert counter.counts["daskpar-search-partition"] == 12 * (EPOCHS + 1)
     assert search.cv_results_["mean_test_score"].min() > 0.75
 
@@ -320,8 +320,8 @@ def test_graph_does_not_grow_with_candidates(
         dp.GridSearchCV(model(epochs=2), grid, cv=3, refit=False).fit(Xd, yd, classes=[0, 1])
     passes = 2 + 1  # two epochs and the final scoring
     assert counter.counts["daskpar-search-partition"] == 6 * passes
-    assert counter.counts["daskpar-search-update"] == passes
-    assert counter.counts["daskpar-combine"] == 1 * passes  # 6 blocks, split_every=8
+    assert counter.counts["daskpar-search-result"] == passes
+    assert counter.counts["daskpar-search-combine"] == 1 * passes  # 6 blocks, split_every=8
 
 
 def test_progress_bar_over_the_search_epochs(

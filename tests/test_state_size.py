@@ -9,8 +9,10 @@ state class is added without a row here.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import pickle
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -19,14 +21,14 @@ import pytest
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
-import daskpar._metrics
-import daskpar._preprocessing
-import daskpar._states
+import daskpar
 from daskpar._families import family_for
-from daskpar._metrics import R2, Accuracy, LogLoss, RocAuc, WeightedState
+from daskpar._linear import least_squares_partition
+from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
-from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState
-from daskpar._tasks import find_labels_partition, least_squares_partition
+from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState, Weighted
+from daskpar.metrics._classification import Accuracy, LogLoss, RocAuc
+from daskpar.metrics._regression import R2
 
 D = 20  # features
 K = 3  # classes
@@ -145,11 +147,14 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "MomentsByClass": (gaussian_nb_state, F8 * (K + 1) * (4 * D + 1) + 2 * OVERHEAD),
     "LeastSquaresState": (least_squares_state, F8 * ((D + 2) ** 2 + D + 2) + OVERHEAD),
     "Moments": (moments_with_nan, F8 * 4 * D + OVERHEAD),
-    "ScalerMoments": (scaler_state, F8 * 4 * D + OVERHEAD),
+    "Weighted (scaler moments)": (scaler_state, F8 * 4 * D + OVERHEAD),
     "Extrema": (extrema_state, F8 * 2 * D + OVERHEAD),
     "LabelSet": (labels_state, F8 * K + OVERHEAD),
     "ConfusionState": (confusion_state, F8 * (K + 3 * K * K) + 2 * K + OVERHEAD),
-    "WeightedState": (weighted_confusion_state, F8 * (K + 3 * K * K) + 2 * K + 2 * OVERHEAD),
+    "Weighted (confusion counts)": (
+        weighted_confusion_state,
+        F8 * (K + 3 * K * K) + 2 * K + 2 * OVERHEAD,
+    ),
     "LogLossState": (log_loss_state, F8 * K * (K + 1) + OVERHEAD),
     "ScoreHistogram": (score_histogram_state, F8 * 3 * 256 + OVERHEAD),
     "ResidualState": (residual_state, F8 * 8 + OVERHEAD),
@@ -188,8 +193,11 @@ def test_least_squares_state_is_square_whatever_the_rows() -> None:
 
 
 def state_classes() -> set[str]:
-    """Every class of daskpar's state modules that has a ``combine``: a mergeable state."""
-    modules = (daskpar._states, daskpar._metrics, daskpar._preprocessing)
+    """Every class of every daskpar module that has a ``combine``: a mergeable state."""
+    modules = [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(daskpar.__path__, prefix="daskpar.")
+    ]
     return {
         name
         for module in modules
@@ -207,4 +215,5 @@ def test_every_state_class_is_bounded() -> None:
     assert {"LeastSquaresState", "Moments", "SumState"} <= state_classes()
     # The wrapped states really are of their classes.
     assert isinstance(gaussian_nb_state(10), MomentsByClass)
-    assert isinstance(weighted_confusion_state(10), WeightedState)
+    assert isinstance(weighted_confusion_state(10), Weighted)
+    assert isinstance(scaler_state(10), Weighted)

@@ -1,0 +1,485 @@
+"""One training pass over the data, and the epoch loop that repeats it.
+
+Every epoch of :class:`~daskpar.ParallelIncremental` (one model) and of the searches (one model
+per candidate and fold) is the same pass, one task per block and one read of the block::
+
+    blocks --fit_partition--> StateTuple (a TrialState per model)
+           --combine (tree of fan-in split_every)--> one StateTuple
+           --update_models--> a ModelUpdate per model: its next model, its scores, its seconds
+
+:class:`PassPlan` says what each block does for each model: train it (``partial_fit`` of the
+epoch's starting model, when the block is in the model's training fold), score it (when the
+block is in its validation fold), and through which fitted scalers. :func:`run_epochs` is the
+one loop around the passes: timing, history, the progress bar, and the hook that decides after
+each pass what to train next (early stopping, halving). A model trained in one pass is scored
+in the next, so validation costs no extra read; one last pass only scores.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import dask.array as da
+import numpy as np
+from sklearn import config_context
+from sklearn.base import BaseEstimator
+
+from ._families import Family
+from ._graph import broadcast, reduce_partitions
+from ._states import LabelSet, State, StateTuple, TrialState
+from ._validation import (
+    check_finite_block,
+    check_weights_block,
+    describe_partition,
+    label_types,
+)
+from .errors import InputError, PartitionError
+from .metrics import Scorer
+from .metrics._base import Evaluation
+from .metrics._reduce import scorer_partition
+
+__all__ = [
+    "ModelSpec",
+    "ModelUpdate",
+    "PassPlan",
+    "ScalerFitPlan",
+    "find_labels_partition",
+    "fit_partition",
+    "partition_seed",
+    "prepare_partition",
+    "prepared_attributes",
+    "run_epochs",
+    "run_pass",
+    "transform_block",
+    "update_models",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """One model of a pass: a candidate's parameters trained on one fold."""
+
+    candidate: int
+    fold: int
+    config: int  # which of the distinct scaler settings the candidate uses
+
+
+@dataclass(frozen=True, eq=False)
+class PassPlan:
+    """What every block does in every pass of one fit; the same for all its epochs.
+
+    ``folds[k]`` is (training blocks, validation blocks) of fold ``k``; families, seeds and
+    the scaler settings are per candidate. ``ParallelIncremental`` is the one-model plan.
+    """
+
+    models: tuple[ModelSpec, ...]
+    folds: tuple[tuple[frozenset[int], frozenset[int]], ...]
+    families: tuple[Family, ...]  # per candidate
+    base_seeds: tuple[int, ...]  # per candidate
+    classes: np.ndarray | None
+    scorers: tuple[Scorer, ...]
+    # Record a model's failing fit (scikit-learn's error_score) instead of raising it.
+    record_errors: bool = False
+
+
+def partition_seed(base_seed: int, epoch: int, block: int) -> int:
+    """A seed that depends only on the fit's seed, the epoch and the partition index."""
+    return int(np.random.SeedSequence([base_seed, epoch, block]).generate_state(1)[0] >> 1)
+
+
+def transform_block(X: np.ndarray, steps: Sequence[Any]) -> np.ndarray:
+    """``X`` through the fitted (in-memory) transformers ``steps``, in order."""
+    for step in steps:
+        X = step.transform(X)
+    return X
+
+
+# --------------------------------------------------------------------------------------------
+# The task body and the update
+
+
+def _checked_already(epoch: int) -> Any:
+    """scikit-learn settings for a block daskpar has checked: skip its checks of the same.
+
+    The values were checked for finiteness by the task, and the estimator's parameters by
+    the first epoch's ``partial_fit``; repeating both per model and block costs about a
+    tenth of a search's time.
+    """
+    return config_context(assume_finite=True, skip_parameter_validation=epoch > 0)
+
+
+def _check_labels_block(y: np.ndarray, classes: np.ndarray, rows: slice, block: int) -> None:
+    """Raise a :class:`PartitionError` if ``y`` holds labels outside ``classes``."""
+    check_finite_block(y, "y", rows, block)
+    label_types(y, "y", f" in {describe_partition(rows, block)}")
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if len(unknown):
+        raise PartitionError(
+            f"y holds labels {unknown[:10].tolist()} in {describe_partition(rows, block)} that "
+            f"are not in classes={classes.tolist()}. Pass every label to classes=, or leave "
+            f"classes unset to find them from the data."
+        )
+
+
+def _check_training_block(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: slice,
+    block: int,
+    classes: np.ndarray | None,
+) -> None:
+    """Finite features, finite targets or known labels, and usable weights."""
+    check_finite_block(X, "X", rows, block)
+    if classes is None:
+        check_finite_block(y, "y", rows, block)
+    else:
+        _check_labels_block(y, classes, rows, block)
+    if sample_weight is not None:
+        check_weights_block(sample_weight, rows, block)
+
+
+def fit_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    plan: PassPlan,
+    models: Sequence[BaseEstimator | None],
+    scalers: Mapping[tuple[int, int], Sequence[Any]],
+    epoch: int,
+    train: frozenset[int],
+    score: frozenset[int],
+) -> StateTuple:
+    """One block's share of a pass, from one read of the block: a TrialState per model.
+
+    Every model in ``train`` whose fold trains on this block runs ``partial_fit`` on it;
+    every model in ``score`` whose fold validates on it scores its current model. The block
+    is checked once for all models, and scaled once per (scaler setting, fold).
+    """
+    block = block_id[0]
+    groups: dict[tuple[int, int], list[tuple[int, bool, bool]]] = {}
+    for j in sorted(train | score):
+        spec = plan.models[j]
+        train_blocks, test_blocks = plan.folds[spec.fold]
+        fits, scores = j in train and block in train_blocks, j in score and block in test_blocks
+        if fits or scores:
+            groups.setdefault((spec.config, spec.fold), []).append((j, fits, scores))
+    items: list[TrialState | None] = [None] * len(plan.models)
+    if not groups or X.shape[0] == 0:
+        return StateTuple(tuple(items))
+    _check_training_block(X, y, sample_weight, rows[0], block, plan.classes)
+    # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
+    learns = sample_weight is None or bool(np.any(sample_weight))
+    for key, group in groups.items():
+        Xt = transform_block(X, scalers.get(key, ()))
+        for j, fits, scores in group:
+            start = time.perf_counter()
+            fit_state = None
+            if fits and learns:
+                try:
+                    fit_state = _fit_block(plan, models[j], j, Xt, y, sample_weight, epoch, block)
+                except PartitionError:
+                    raise  # bad data fails every model alike
+                except Exception as error:
+                    if not plan.record_errors:
+                        raise
+                    where = describe_partition(rows[0], block)
+                    items[j] = TrialState(error=f"{type(error).__name__} in {where}: {error}")
+                    continue
+            middle = time.perf_counter()
+            score_states = None
+            if scores:
+                score_states = StateTuple(
+                    tuple(
+                        scorer_partition(
+                            Xt, y, sample_weight, rows, block_id, scorer=s, model=models[j]
+                        )
+                        for s in plan.scorers
+                    )
+                )
+            items[j] = TrialState(
+                fit_state, score_states, middle - start, time.perf_counter() - middle
+            )
+    return StateTuple(tuple(items))
+
+
+def _fit_block(
+    plan: PassPlan,
+    model: BaseEstimator | None,
+    j: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    epoch: int,
+    block: int,
+) -> State:
+    """The state of model ``j`` after ``partial_fit`` on this block (seeded by its position)."""
+    candidate = plan.models[j].candidate
+    seed = partition_seed(plan.base_seeds[candidate], epoch, block)
+    with _checked_already(epoch):
+        return plan.families[candidate].partition_state(
+            model, X, y, classes=plan.classes, seed=seed, sample_weight=sample_weight
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ModelUpdate:
+    """What one pass did for one model.
+
+    ``model`` is the next model (``None`` if the model did not train); ``scores`` the scores
+    of the pass's starting model on its validation blocks (``None`` if it was not scored);
+    the seconds are what the tasks spent fitting and scoring it; ``error`` says why its fit
+    failed, when the plan records errors.
+    """
+
+    model: BaseEstimator | None = None
+    scores: tuple[Evaluation[float], ...] | None = None
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+    error: str | None = None
+
+
+def update_models(
+    state: StateTuple | None,
+    *,
+    plan: PassPlan,
+    models: Sequence[BaseEstimator | None],
+    epoch: int,
+    train: frozenset[int],
+    score: frozenset[int],
+) -> list[ModelUpdate | None]:
+    """The root of the pass: a :class:`ModelUpdate` per model of the pass, ``None`` for others."""
+    items = state.items if state is not None else (None,) * len(plan.models)
+    out: list[ModelUpdate | None] = []
+    for j, item in enumerate(items):
+        if j not in train and j not in score:
+            out.append(None)
+            continue
+        item = item if item is not None else TrialState()
+        if item.error is not None:
+            out.append(ModelUpdate(None, None, item.fit_seconds, item.score_seconds, item.error))
+            continue
+        spec = plan.models[j]
+        model = None
+        if j in train:
+            if item.fit is None:
+                raise InputError(
+                    "Every partition of the training data is empty, or has sample weights "
+                    "that sum to zero; there is nothing to fit."
+                )
+            family = plan.families[spec.candidate]
+            model = family.finalize(item.fit, models[j], classes=plan.classes, epoch=epoch)
+        evaluations = None
+        if j in score:
+            if item.scores is None:
+                raise InputError(
+                    f"Validation fold {spec.fold} has no samples: every one of its blocks is "
+                    "empty. Choose folds whose test blocks hold data."
+                )
+            evaluations = tuple(
+                s.evaluate(st) for s, st in zip(plan.scorers, item.scores.items, strict=True)
+            )
+        out.append(ModelUpdate(model, evaluations, item.fit_seconds, item.score_seconds))
+    return out
+
+
+def run_pass(
+    X: da.Array,
+    y: da.Array,
+    sample_weight: da.Array | None,
+    *,
+    plan: PassPlan,
+    models: Sequence[BaseEstimator | None],
+    scalers: Mapping[tuple[int, int], Sequence[Any]],
+    epoch: int,
+    train: frozenset[int],
+    score: frozenset[int],
+    split_every: int,
+    stage: str,
+) -> list[ModelUpdate | None]:
+    """One pass over the data on the cluster: :func:`fit_partition` on every block, the tree,
+    and :func:`update_models` at its root (stages ``<stage>-partition``, ``-combine``,
+    ``-result``)."""
+    pass_kwargs = {"epoch": epoch, "train": train, "score": score}
+    out: list[ModelUpdate | None] = reduce_partitions(
+        fit_partition,
+        X,
+        y,
+        sample_weight,
+        finalize=update_models,
+        stage=stage,
+        split_every=split_every,
+        task_kwargs={
+            "plan": broadcast(plan, "daskpar-pass-plan"),
+            "models": broadcast(list(models), "daskpar-models"),
+            "scalers": broadcast(dict(scalers), "daskpar-scalers"),
+            **pass_kwargs,
+        },
+        finalize_kwargs={"plan": plan, "models": list(models), **pass_kwargs},
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The epoch loop
+
+
+class AfterPass(Protocol):
+    """The hook :func:`run_epochs` calls after every pass.
+
+    It gets the epoch, the models trained and scored in the pass, their updates and the
+    pass's history record (to add to); it returns the models to score in the next pass (those
+    it keeps of the ones just trained), and whether to stop training.
+    """
+
+    def __call__(
+        self,
+        epoch: int,
+        train: frozenset[int],
+        scored: frozenset[int],
+        updates: list[ModelUpdate | None],
+        record: dict[str, Any],
+    ) -> tuple[frozenset[int], bool]: ...
+
+
+def run_epochs(
+    run: Callable[[int, frozenset[int], frozenset[int]], list[ModelUpdate | None]],
+    *,
+    to_train: Callable[[int], frozenset[int]],
+    after_pass: AfterPass,
+    n_epochs: int,
+    verbose: int,
+    desc: str = "epochs",
+    postfix: Sequence[str] = ("seconds", "validation_score"),
+) -> list[dict[str, Any]]:
+    """Run passes until no model trains and none is left to score; returns the history.
+
+    ``run(epoch, train, score)`` runs one pass; ``to_train(epoch)`` names the models that
+    train in it. A pass that trains nothing only scores the models of the one before. With
+    ``verbose``, a progress bar (``tqdm.auto``: a widget in Jupyter) counts the epochs.
+    """
+    history: list[dict[str, Any]] = []
+    progress = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=n_epochs, desc=desc, unit="epoch", file=sys.stderr)
+    scored = frozenset[int]()
+    epoch = 0
+    try:
+        while True:
+            train = to_train(epoch) if epoch < n_epochs else frozenset[int]()
+            if not train and not scored:
+                break
+            start = time.perf_counter()
+            updates = run(epoch, train, scored)
+            record: dict[str, Any] = {
+                "epoch": epoch + 1 if train else epoch,
+                "seconds": time.perf_counter() - start,
+            }
+            scored, stop = after_pass(epoch, train, scored, updates, record)
+            history.append(record)
+            if progress is not None and train:
+                progress.update()
+                progress.set_postfix({k: f"{record[k]:.4g}" for k in postfix if k in record})
+            if stop or not train:
+                break
+            epoch += 1
+    finally:
+        if progress is not None:
+            progress.close()
+    return history
+
+
+# --------------------------------------------------------------------------------------------
+# The preparation pass: labels and scalers, before training
+
+
+class ScalerFitPlan(Protocol):
+    """How one scaler turns a block into its state, and the merged state into attributes."""
+
+    def partition_state(
+        self, X: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+    ) -> State | None: ...
+
+    def attributes(self, state: State | None) -> dict[str, Any]: ...
+
+
+def find_labels_partition(
+    y: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+) -> LabelSet | None:
+    """The distinct labels of one block of ``y``, checked as labels (:func:`label_types`)."""
+    if y.shape[0] == 0:
+        return None
+    where = f" in {describe_partition(rows[0], block_id[0])}"
+    if np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+        first = rows[0].start + int(np.flatnonzero(~np.isfinite(y))[0])
+        raise PartitionError(
+            f"y holds NaN or infinity{where}, first at row {first}; class labels must be "
+            "finite values. Drop or fill those rows first."
+        )
+    label_types(y, "y", where)
+    return LabelSet(np.unique(y))
+
+
+def prepare_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    find_labels: bool,
+    plans: Sequence[ScalerFitPlan | None],
+    pairs: Sequence[tuple[int, int]],
+    folds: Sequence[tuple[frozenset[int], frozenset[int]]],
+    fitted: Mapping[tuple[int, int], Sequence[Any]],
+) -> StateTuple:
+    """One block's labels and scaler states for every (scaler setting, fold) pair.
+
+    A pair gets a state only if the block is in the fold's training blocks. When no earlier
+    step was fitted, the state depends on the setting alone and is computed once for all folds.
+    """
+    block = block_id[0]
+    items: list[Any] = [find_labels_partition(y, rows, block_id) if find_labels else None]
+    shared: dict[int, Any] = {}
+    for config, fold in pairs:
+        plan = plans[config]
+        if plan is None or block not in folds[fold][0]:
+            items.append(None)
+            continue
+        earlier = fitted.get((config, fold), ())
+        if earlier:
+            items.append(plan.partition_state(transform_block(X, earlier), rows, block_id))
+            continue
+        if config not in shared:
+            shared[config] = plan.partition_state(X, rows, block_id)
+        items.append(shared[config])
+    return StateTuple(tuple(items))
+
+
+def prepared_attributes(
+    state: StateTuple | None,
+    *,
+    plans: Sequence[ScalerFitPlan | None],
+    pairs: Sequence[tuple[int, int]],
+) -> tuple[np.ndarray | None, list[dict[str, Any] | None]]:
+    """The labels found and the fitted attributes of every (scaler setting, fold) pair."""
+    if state is None:
+        raise InputError("Every partition of the training data is empty; there is nothing to fit.")
+    labels, *states = state.items
+    attributes: list[dict[str, Any] | None] = []
+    for (config, _), pair_state in zip(pairs, states, strict=True):
+        plan = plans[config]
+        attributes.append(None if plan is None else plan.attributes(pair_state))
+    return (None if labels is None else labels.labels), attributes

@@ -1,0 +1,135 @@
+"""A metric through the tree: the task bodies, and the graph that wires them.
+
+::
+
+    blocks --metric_partition / scorer_partition--> state (one per block)
+        --combine_states (tree of fan-in split_every)--> one state
+        --finalize_metric--> Evaluation --client--> the value, its warnings emitted there
+
+The task bodies are plain functions of numpy blocks, with no dask inside. The stage names are
+what the dashboard shows: ``daskpar-<stage>-partition``, ``daskpar-<stage>-combine`` and
+``daskpar-<stage>-result`` for a metric function, where ``<stage>`` is the metric's
+(``confusion``, ``log-loss``, ``roc-auc`` or ``residuals``), and ``daskpar-score-partition``,
+``daskpar-score-combine`` and ``daskpar-score`` for :func:`~daskpar.metrics.score`.
+:class:`~daskpar.ParallelIncremental` and the searches call :func:`scorer_partition` inside
+their own training tasks instead, one read of a block serving both training and scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+
+from .._graph import reduce_partitions
+from .._states import State
+from ..errors import PartitionError
+from ._base import Evaluation, Metric
+
+if TYPE_CHECKING:
+    # Annotations only: both modules import this one to build their graphs.
+    from ._classification import ConfusionMatrix
+    from ._scorer import Scorer
+
+__all__ = ["finalize_metric", "metric_partition", "scorer_partition"]
+
+# --------------------------------------------------------------------------------------------
+# Task bodies
+
+
+@contextmanager
+def _naming_partition(rows: tuple[slice, ...], block_id: tuple[int, ...]) -> Iterator[None]:
+    """Add the partition to the message of a :class:`PartitionError` raised inside."""
+    try:
+        yield
+    except PartitionError as error:
+        where = f"partition {block_id[0]} (rows {rows[0].start} to {rows[0].stop - 1})"
+        raise PartitionError(f"{error} Found in {where}.") from error
+
+
+def metric_partition(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    metric: Metric | ConfusionMatrix,
+) -> State | None:
+    """One block's state of ``metric`` (``None`` for an empty block)."""
+    with _naming_partition(rows, block_id):
+        return metric.partition_state(y_true, y_pred, sample_weight)
+
+
+def scorer_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    scorer: Scorer,
+    model: Any,
+) -> State | None:
+    """One block's state of ``scorer`` for the fitted ``model``."""
+    with _naming_partition(rows, block_id):
+        return scorer.partition_state(model, X, y, sample_weight)
+
+
+def finalize_metric(
+    state: State | None, *, metric: Metric | ConfusionMatrix | Scorer
+) -> Evaluation[Any]:
+    """The metric (or signed score) of the merged state, and the warnings for the client."""
+    return metric.evaluate(state)
+
+
+# --------------------------------------------------------------------------------------------
+# Graph
+
+
+def _reduce(
+    task: Callable[..., Any],
+    arrays: tuple[da.Array, da.Array, da.Array | None],
+    *,
+    evaluator: Metric | ConfusionMatrix | Scorer,
+    stage: str,
+    split_every: int,
+    stacklevel: int,
+    **task_kwargs: Any,
+) -> Any:
+    """``task`` on every block, the states merged through the tree, ``evaluator`` of the root."""
+    evaluation = reduce_partitions(
+        task,
+        *arrays,
+        finalize=finalize_metric,
+        stage=stage,
+        split_every=split_every,
+        task_kwargs=task_kwargs,
+        finalize_kwargs={"metric": evaluator},
+    )
+    # Warnings raised by the finalize task (on a worker) surface here, at the user's call.
+    return evaluation.unwrap(stacklevel=stacklevel)
+
+
+def _evaluate(
+    metric: Metric | ConfusionMatrix,
+    y_true: da.Array,
+    y_pred: da.Array,
+    sample_weight: da.Array | None,
+    split_every: int,
+    stacklevel: int = 3,
+) -> Any:
+    """Compute ``metric`` through the tree; ``stacklevel`` as :func:`_reduce`'s."""
+    stage = f"daskpar-{metric.stage}"
+    return _reduce(
+        metric_partition,
+        (y_true, y_pred, sample_weight),
+        evaluator=metric,
+        stage=stage,
+        split_every=split_every,
+        stacklevel=stacklevel + 1,
+        metric=metric,
+    )

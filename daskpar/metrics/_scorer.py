@@ -1,0 +1,228 @@
+"""Scorers: scikit-learn's scorer names, computed per partition.
+
+A :class:`Scorer` is a fitted model's response on one block, reduced at once to a metric's
+state, so that predictions never leave the workers::
+
+    (X, y, sample_weight) blocks --scorer_partition--> state of metric(y, response(model, X))
+        --combine (tree)--> one state --finalize_metric--> sign * metric
+
+:func:`get_scorer` maps scikit-learn's scorer names to scorers (:data:`SCORER_NAMES`);
+:func:`score` runs one over partitioned data. :class:`~daskpar.ParallelIncremental` and the
+searches score their validation blocks with the same scorers, inside their training passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import is_classifier
+
+from .._graph import broadcast
+from .._states import State
+from .._validation import check_X
+from ..errors import InputError
+from ._base import Evaluation, Metric
+from ._checks import _aligned, _validate
+from ._classification import (
+    Accuracy,
+    Average,
+    BalancedAccuracy,
+    LogLoss,
+    PrecisionRecallF1,
+    RocAuc,
+)
+from ._reduce import _reduce, scorer_partition
+from ._regression import R2, MeanAbsoluteError, MeanSquaredError
+
+__all__ = ["SCORER_NAMES", "Scorer", "get_scorer", "score"]
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A scikit-learn scorer that runs per partition: the model's response, then a metric.
+
+    Parameters
+    ----------
+    name : str
+        scikit-learn's name of the scorer, e.g. ``"neg_log_loss"``.
+    metric : Metric
+        The metric of ``y`` and the response.
+    response_method : str or tuple of str
+        The model method giving the response; with a tuple, the first the model has.
+    sign : int
+        ``1``, or ``-1`` for the ``neg_*`` scorers (greater is better).
+    """
+
+    name: str
+    metric: Metric
+    response_method: str | tuple[str, ...]
+    sign: int = 1
+
+    def response(self, model: Any, X: np.ndarray) -> np.ndarray:
+        """The response of ``model`` on ``X``, processed as scikit-learn's scorers do.
+
+        For a binary classifier, ``predict_proba`` gives the positive class's column and
+        ``decision_function`` is negated when the positive class is ``classes_[0]``.
+        """
+        methods = (
+            (self.response_method,)
+            if isinstance(self.response_method, str)
+            else self.response_method
+        )
+        method = next((m for m in methods if hasattr(model, m)), None)
+        if method is None:
+            raise AttributeError(
+                f"{type(model).__name__} has none of the following attributes: "
+                f"{', '.join(methods)}."
+            )
+        out = np.asarray(getattr(model, method)(X))
+        if not is_classifier(model) or len(model.classes_) > 2:
+            return out
+        classes = np.asarray(model.classes_)
+        pos_label = getattr(self.metric, "pos_label", None)
+        if pos_label is not None and pos_label not in classes.tolist():
+            raise InputError(
+                f"pos_label={pos_label} is not a valid label: It should be one of {classes}"
+            )
+        pos_label = classes[-1] if pos_label is None else pos_label
+        if method in ("predict_proba", "predict_log_proba"):
+            if out.shape[1] != 2:
+                raise InputError(
+                    f"Got predict_proba of shape {out.shape}, but need classifier with two classes."
+                )
+            return out[:, np.flatnonzero(classes == pos_label)[0]]
+        if method == "decision_function" and pos_label == classes[0]:
+            return -1 * out
+        return out
+
+    def metric_for(self, model: Any) -> Metric:
+        """The metric, told the model's classes where it needs them (``labels`` of log_loss)."""
+        metric = self.metric
+        if isinstance(metric, LogLoss) and metric.labels is None and hasattr(model, "classes_"):
+            return replace(metric, labels=tuple(np.asarray(model.classes_).tolist()))
+        return metric
+
+    def partition_state(
+        self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> State | None:
+        """The state of one block: ``metric.partition_state(y, response(model, X), w)``."""
+        if X.shape[0] == 0:
+            return None
+        return self.metric_for(model).partition_state(y, self.response(model, X), sample_weight)
+
+    def evaluate(self, state: State | None) -> Evaluation[float]:
+        """The signed score, with the warnings to emit."""
+        out = self.metric.evaluate(state)
+        return Evaluation(self.sign * out.value, out.notes)
+
+    def score(self, state: State | None) -> float:
+        """``sign * metric.value(state)``: greater is better."""
+        return self.evaluate(state).unwrap(stacklevel=2)
+
+
+def _build_scorers() -> dict[str, Scorer]:
+    predict = "predict"
+    scorers = [
+        Scorer("accuracy", Accuracy(), predict),
+        Scorer("balanced_accuracy", BalancedAccuracy(), predict),
+        Scorer("roc_auc", RocAuc(), ("decision_function", "predict_proba")),
+        Scorer("neg_log_loss", LogLoss(), "predict_proba", -1),
+        Scorer("r2", R2(), predict),
+        Scorer("neg_mean_squared_error", MeanSquaredError(), predict, -1),
+        Scorer("neg_root_mean_squared_error", MeanSquaredError(root=True), predict, -1),
+        Scorer("neg_mean_absolute_error", MeanAbsoluteError(), predict, -1),
+    ]
+    kinds: tuple[Literal["precision", "recall", "f1"], ...] = ("precision", "recall", "f1")
+    averages: tuple[Average, ...] = ("micro", "macro", "weighted")
+    for kind in kinds:
+        scorers.append(Scorer(kind, PrecisionRecallF1(kind, average="binary"), predict))
+        for average in averages:
+            metric = PrecisionRecallF1(kind, pos_label=None, average=average)
+            scorers.append(Scorer(f"{kind}_{average}", metric, predict))
+    return {s.name: s for s in scorers}
+
+
+_SCORERS = _build_scorers()
+
+#: The scikit-learn scorer names that :func:`get_scorer` accepts.
+SCORER_NAMES: tuple[str, ...] = tuple(sorted(_SCORERS))
+
+
+def get_scorer(scoring: str | Scorer) -> Scorer:
+    """The :class:`Scorer` of a scikit-learn scorer name (a :class:`Scorer` passes through)."""
+    if isinstance(scoring, Scorer):
+        return scoring
+    if isinstance(scoring, str) and scoring in _SCORERS:
+        return _SCORERS[scoring]
+    raise InputError(
+        f"scoring={scoring!r} is not a scorer daskpar can compute per partition. Use one of "
+        f"{', '.join(SCORER_NAMES)}. Arbitrary scikit-learn scorers (callables, "
+        "make_scorer) cannot run per partition: they need all predictions in one place."
+    )
+
+
+def score(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    scoring: str | Scorer | None = None,
+    *,
+    sample_weight: Any = None,
+    split_every: int = 8,
+) -> float:
+    """Score a fitted estimator on partitioned data, as ``sklearn.metrics.get_scorer(scoring)``.
+
+    Each task predicts one block with the estimator (sent to the workers once) and reduces
+    the predictions to the scorer's state at once; predictions never leave the workers.
+
+    Parameters
+    ----------
+    estimator : fitted scikit-learn estimator
+    X : dask or numpy array of shape (n_samples, n_features)
+        Features, chunked along rows only.
+    y : dask or numpy array of shape (n_samples,)
+        Targets, in X's row chunks.
+    scoring : str or Scorer, optional
+        One of :data:`SCORER_NAMES`, or a :class:`Scorer`. By default the estimator's own
+        ``score``: ``"accuracy"`` for classifiers, ``"r2"`` otherwise.
+    sample_weight : dask or numpy array of shape (n_samples,), optional
+        Weights, in X's row chunks.
+    split_every : int, default=8
+        Fan-in of the tree that merges the partitions' states.
+
+    Returns
+    -------
+    score : float
+        Greater is better (``neg_*`` scorers are negated losses).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from daskpar.metrics import score
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> model = LogisticRegression().fit(X, y)
+    >>> score(model, da.from_array(X, chunks=(2, 1)), da.from_array(y, chunks=2), "roc_auc")
+    1.0
+    """
+    if scoring is None:
+        scoring = "accuracy" if is_classifier(estimator) else "r2"
+    scorer = get_scorer(scoring)
+    _validate("score", split_every)
+    X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
+    (y,), weight = _aligned([(y, "y", "labels")], sample_weight, reference=(X, "X"))
+    value = _reduce(
+        scorer_partition,
+        (X, y, weight),
+        evaluator=scorer,
+        stage="daskpar-score",
+        split_every=split_every,
+        stacklevel=3,
+        scorer=scorer,
+        model=broadcast(estimator),
+    )
+    return float(value)
