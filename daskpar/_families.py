@@ -12,20 +12,21 @@ conformance tests in ``tests/test_families.py`` run on every registered family.
 from __future__ import annotations
 
 import copy
-import types
 from abc import ABC, abstractmethod
 from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model._stochastic_gradient import (
-    BaseSGDClassifier,
-    BaseSGDRegressor,
-    fit_binary,
-)
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
+from ._sklearn_compat import (
+    BaseSGDClassifier,
+    BaseSGDRegressor,
+    install_fit_binary_keeping_intercept,
+    remove_fit_binary_keeping_intercept,
+    update_naive_bayes_log_probabilities,
+)
 from ._states import MomentsByClass, State, SumState
 from .errors import InputError, UnsupportedEstimatorError
 
@@ -321,44 +322,13 @@ def _averaged_partial_fit(
             _partial_fit(est, X, y, classes=None, sample_weight=sample_weight)
             return
         # Only the binary path calls it; the instance attribute shadows the method.
-        est._fit_binary = types.MethodType(_fit_binary_keeping_intercept, est)
+        install_fit_binary_keeping_intercept(est)
         try:
             _partial_fit(est, X, y, classes=classes, sample_weight=sample_weight)
         finally:
-            del est._fit_binary
+            remove_fit_binary_keeping_intercept(est)
     finally:
         est.set_params(average=user_average)
-
-
-def _fit_binary_keeping_intercept(
-    self: BaseEstimator,
-    X: np.ndarray,
-    y: np.ndarray,
-    alpha: float,
-    sample_weight: np.ndarray,
-    learning_rate: str,
-    max_iter: int,
-) -> None:
-    """scikit-learn's ``BaseSGDClassifier._fit_binary``, keeping the new iterate intercept."""
-    _, intercept, n_iter = fit_binary(
-        self,
-        1,
-        X,
-        y,
-        alpha,
-        learning_rate,
-        max_iter,
-        self._expanded_class_weight[1],
-        self._expanded_class_weight[0],
-        sample_weight,
-        random_state=self.random_state,
-    )
-    self.t_ += n_iter * X.shape[0]
-    self.n_iter_ = n_iter
-    # The iterate coefficients were updated in place in ``_standard_coef``.
-    self._standard_intercept = np.atleast_1d(intercept)
-    self.coef_ = self._standard_coef.reshape(1, -1)
-    self.intercept_ = self._standard_intercept
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,8 +371,7 @@ class DiscreteNBFamily(Family):
         for name, value in state.sums.items():
             setattr(est, name, value.copy())
         # The same two updates partial_fit ends with, applied once to the merged counts.
-        est._update_feature_log_prob(est._check_alpha())
-        est._update_class_log_prior(class_prior=est.class_prior)
+        update_naive_bayes_log_probabilities(est)
         return est
 
 

@@ -29,13 +29,13 @@ import numpy as np
 from dask.base import tokenize
 from dask.task_spec import GraphNode, Task, TaskRef
 from numpy.typing import ArrayLike, DTypeLike, NDArray
-from sklearn.utils._param_validation import (
+
+from ._graph import arrays_from_pair_tasks
+from ._sklearn_compat import (
     Interval,
     InvalidParameterError,
     validate_parameter_constraints,
 )
-
-from ._graph import arrays_from_pair_tasks
 
 __all__ = [
     "SEED_BLOCK_ROWS",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
+from numbers import Integral
 from operator import getitem
 from typing import Any
 
@@ -28,17 +29,35 @@ from dask.layers import ArrayBlockIdDep, ArraySliceDep
 from dask.task_spec import DataNode, GraphNode, List, Task, TaskRef
 from threadpoolctl import threadpool_limits
 
+from ._sklearn_compat import Interval
 from ._states import combine_states
 
 __all__ = [
+    "SPLIT_EVERY",
     "arrays_from_pair_tasks",
     "broadcast",
     "compute_one",
+    "fan_in",
     "map_partitions",
     "map_rows",
     "reduce_partitions",
     "tree_combine",
 ]
+
+
+#: The fan-in of the trees when ``split_every`` is None and dask's ``split_every`` setting is
+#: not set.
+DEFAULT_SPLIT_EVERY = 8
+#: The scikit-learn parameter constraint of every ``split_every``.
+SPLIT_EVERY: list[Any] = [Interval(Integral, 2, None, closed="left"), None]
+
+
+def fan_in(split_every: int | None) -> int:
+    """``split_every``, else dask's ``split_every`` setting (an int), else 8."""
+    if split_every is not None:
+        return int(split_every)
+    configured = config.get("split_every", None)
+    return configured if isinstance(configured, int) else DEFAULT_SPLIT_EVERY
 
 
 def _boxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
@@ -187,7 +206,7 @@ def tree_combine(
     combine: Callable[[list[Any]], Any],
     finalize: Callable[..., Any],
     *,
-    split_every: int,
+    split_every: int | None,
     stage: str = "daskpar-combine",
     finalize_stage: str = "daskpar-result",
     **finalize_kwargs: Any,
@@ -198,6 +217,7 @@ def tree_combine(
     ``split_every``; the root goes through ``finalize(root, **finalize_kwargs)``. Returns a
     one-element object array; see :func:`compute_one`.
     """
+    split_every = fan_in(split_every)
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}.")
     token = tokenize(parts, combine, split_every, finalize, finalize_kwargs)
@@ -231,7 +251,7 @@ def reduce_partitions(
     *others: da.Array | None,
     finalize: Callable[..., Any],
     stage: str,
-    split_every: int,
+    split_every: int | None,
     combine: Callable[[list[Any]], Any] | None = None,
     task_kwargs: Mapping[str, Any] | None = None,
     finalize_kwargs: Mapping[str, Any] | None = None,

@@ -12,6 +12,7 @@ plan the pass (:class:`~daskpar._pass.PassPlan`, one model), run the epochs
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -21,13 +22,12 @@ import numpy as np
 from dask.base import tokenize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import metrics
 from ._families import family_for
-from ._graph import reduce_partitions
+from ._graph import SPLIT_EVERY, reduce_partitions
 from ._pass import (
     ModelSpec,
     ModelUpdate,
@@ -36,6 +36,7 @@ from ._pass import (
     run_epochs,
     run_pass,
 )
+from ._sklearn_compat import HasMethods, Interval, validate_estimator_params
 from ._states import LabelSet
 from ._validation import (
     MERGE_PARTITIONS,
@@ -49,6 +50,11 @@ from .errors import InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["ParallelIncremental", "find_classes"]
+
+
+def has_partial_fit_parameter(estimator: BaseEstimator, name: str) -> bool:
+    """Whether ``estimator.partial_fit`` takes a parameter ``name`` (as ``has_fit_parameter``)."""
+    return name in inspect.signature(estimator.partial_fit).parameters
 
 
 def predict_partition(X: np.ndarray, *, model: BaseEstimator, method: str) -> Any:
@@ -65,14 +71,15 @@ def _labels_of(state: LabelSet | None) -> np.ndarray:
     return state.labels
 
 
-def find_classes(y: da.Array, *, split_every: int = 8) -> np.ndarray:
+def find_classes(y: da.Array, *, split_every: int | None = None) -> np.ndarray:
     """The sorted distinct labels of ``y``, found on the workers in one pass.
 
     Parameters
     ----------
     y : dask array of shape (n_samples,)
-    split_every : int, default=8
-        Fan-in of the tree that merges the per-partition label sets.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the per-partition label sets; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -214,8 +221,9 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         It is cloned, never modified.
     epochs : int, default=1
         Passes over the data.
-    split_every : int, default=8
-        Fan-in of the tree that merges partition states (at least 2).
+    split_every : int or None, default=None
+        Fan-in of the tree that merges partition states (at least 2); None uses dask's
+        ``split_every`` setting if set, else 8.
     shuffle : bool, default=True
         Shuffle the rows inside each partition every epoch, with a seed derived from
         ``random_state``, the epoch and the partition index.
@@ -277,7 +285,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "estimator": [HasMethods(["partial_fit"])],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "split_every": SPLIT_EVERY,
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -293,7 +301,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         estimator: BaseEstimator,
         *,
         epochs: int = 1,
-        split_every: int = 8,
+        split_every: int | None = None,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
@@ -352,7 +360,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         self : ParallelIncremental
             The fitted meta-estimator.
         """
-        self._validate_params()
+        validate_estimator_params(self)
         data = self._checked_input(X, y, sample_weight, validation_data)
         rng = check_random_state(self.random_state)
         plan = self._plan(data, self._resolve_classes(data.y, classes), rng)
@@ -394,6 +402,14 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         X, y = check_X_y(X, y, y_numeric=regression)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
+        if sample_weight is not None and not has_partial_fit_parameter(
+            self.estimator, "sample_weight"
+        ):
+            raise InputError(
+                f"{type(self.estimator).__name__}.partial_fit takes no sample_weight, so "
+                "ParallelIncremental cannot weigh its samples. Fit without sample_weight, or "
+                "choose an estimator that takes it (SGDClassifier, SGDRegressor, naive Bayes)."
+            )
         validation = None
         if validation_data is not None:
             if self.validation_fraction is not None:

@@ -14,7 +14,7 @@ factor is the only thing that travels; only the coefficients reach the client.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, ClassVar, Self
 
 import dask.array as da
@@ -22,11 +22,11 @@ import numpy as np
 from dask.base import tokenize
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import metrics
-from ._graph import reduce_partitions
+from ._graph import SPLIT_EVERY, reduce_partitions
+from ._sklearn_compat import Interval, validate_estimator_params
 from ._states import LeastSquaresState, r_factor
 from ._validation import (
     check_finite_block,
@@ -159,11 +159,11 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "fit_intercept": ["boolean"],
-        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "split_every": SPLIT_EVERY,
     }
 
     fit_intercept: bool
-    split_every: int
+    split_every: int | None
 
     def _alpha(self) -> float:
         raise NotImplementedError
@@ -188,7 +188,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
+        validate_estimator_params(self)
         if not isinstance(X, da.Array):
             # Feature names (pandas input) and n_features_in_, as scikit-learn records them.
             validate_data(self, X, skip_check_array=True)
@@ -202,7 +202,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
             sample_weight,
             finalize=solve_least_squares,
             stage="daskpar-least-squares",
-            split_every=int(self.split_every),
+            split_every=self.split_every,
             finalize_kwargs={
                 "alpha": self._alpha(),
                 "fit_intercept": self.fit_intercept,
@@ -247,7 +247,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
             return float(super().score(X, y, sample_weight=sample_weight))
         X, y = check_X_y(X, y, n_features=self.n_features_in_, y_numeric=True)
         return metrics.score(
-            self, X, y, "r2", sample_weight=sample_weight, split_every=int(self.split_every)
+            self, X, y, "r2", sample_weight=sample_weight, split_every=self.split_every
         )
 
     def __sklearn_tags__(self) -> Any:
@@ -281,8 +281,9 @@ class LinearRegression(_LeastSquares):
         that names the constant and the collinear features. Scaling first makes the rank
         independent of the features' units (scikit-learn's ``lstsq`` cut works on unscaled
         X, and can zero the coefficient of a feature measured in small units).
-    split_every : int, default=8
-        Fan-in of the tree that merges the partition statistics.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partition statistics; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Attributes
     ----------
@@ -310,7 +311,9 @@ class LinearRegression(_LeastSquares):
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, *, fit_intercept: bool = True, tol: float = 1e-6, split_every: int = 8):
+    def __init__(
+        self, *, fit_intercept: bool = True, tol: float = 1e-6, split_every: int | None = None
+    ):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.split_every = split_every
@@ -351,8 +354,9 @@ class Ridge(_LeastSquares):
         :class:`LinearRegression`).
     fit_intercept : bool, default=True
         Fit an intercept (by centring with the merged means).
-    split_every : int, default=8
-        Fan-in of the tree that merges the partition statistics.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partition statistics; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Attributes
     ----------
@@ -373,7 +377,9 @@ class Ridge(_LeastSquares):
         "alpha": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, split_every: int = 8):
+    def __init__(
+        self, alpha: float = 1.0, *, fit_intercept: bool = True, split_every: int | None = None
+    ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.split_every = split_every

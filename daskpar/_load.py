@@ -38,9 +38,9 @@ import numpy as np
 from dask.base import tokenize
 from dask.task_spec import GraphNode, Task
 from numpy.typing import NDArray
-from sklearn.utils._param_validation import InvalidParameterError
 
 from ._graph import arrays_from_pair_tasks
+from ._sklearn_compat import InvalidParameterError
 from ._validation import MIN_BLOCK_ROWS, warn_if_tiny_partitions
 from .errors import InputError, PartitionError
 

@@ -305,7 +305,7 @@ def run_pass(
     epoch: int,
     train: frozenset[int],
     score: frozenset[int],
-    split_every: int,
+    split_every: int | None,
     stage: str,
 ) -> list[ModelUpdate | None]:
     """One pass over the data on the cluster: :func:`fit_partition` on every block, the tree,

@@ -17,7 +17,6 @@ scikit-learn's scalers, with a dask path added.
 from __future__ import annotations
 
 import copy as copy_module
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
@@ -26,16 +25,21 @@ import dask.array as da
 import numpy as np
 from dask.base import is_dask_collection
 from sklearn import preprocessing
+from sklearn.utils.validation import check_is_fitted
+
+from ._graph import SPLIT_EVERY, map_rows, reduce_partitions
 
 # scikit-learn's own rules for near-constant features (scale 1 instead of dividing by ~0).
 # Private helpers, imported rather than copied so that the dask path stays identical to the
 # in-memory one; tests compare the fitted attributes with scikit-learn's.
-from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
-from sklearn.utils._param_validation import Interval
-from sklearn.utils._set_output import _get_output_config
-from sklearn.utils.validation import check_is_fitted
-
-from ._graph import map_rows, reduce_partitions
+from ._sklearn_compat import (
+    get_output_config,
+    handle_zeros_in_scale,
+    is_constant_feature,
+    parameter_constraints,
+    reset_scaler,
+    validate_estimator_params,
+)
 from ._states import Moments, Weighted
 from ._validation import check_finite_block, check_sample_weight, check_X, describe_partition
 from .errors import InputError, PartitionError
@@ -188,8 +192,8 @@ def standard_scaler_attributes(
     # scikit-learn keeps one count (a scalar) unless features have different ones.
     n_samples_seen: Any = n_seen[0] if n_seen.max() == n_seen.min() else n_seen
     if var is not None:
-        constant = _is_constant_feature(var, mean, n_samples_seen)
-        scale = _handle_zeros_in_scale(np.sqrt(var), copy=False, constant_mask=constant)
+        constant = is_constant_feature(var, mean, n_samples_seen)
+        scale = handle_zeros_in_scale(np.sqrt(var), copy=False, constant_mask=constant)
     return {"n_samples_seen_": n_samples_seen, "mean_": mean, "var_": var, "scale_": scale}
 
 
@@ -202,7 +206,7 @@ def min_max_scaler_attributes(
     low = np.asarray(feature_range[0], dtype=data_min.dtype)
     high = np.asarray(feature_range[1], dtype=data_min.dtype)
     data_range = data_max - data_min
-    scale = (high - low) / _handle_zeros_in_scale(data_range, copy=True)
+    scale = (high - low) / handle_zeros_in_scale(data_range, copy=True)
     return {
         "n_samples_seen_": int(state.n_samples),
         "scale_": scale,
@@ -221,7 +225,7 @@ def max_abs_scaler_attributes(state: Extrema | None) -> dict[str, Any]:
     return {
         "n_samples_seen_": int(state.n_samples),
         "max_abs_": max_abs,
-        "scale_": _handle_zeros_in_scale(max_abs, copy=True),
+        "scale_": handle_zeros_in_scale(max_abs, copy=True),
     }
 
 
@@ -309,7 +313,7 @@ class _OutOfCoreScaler:
 
     _stage: ClassVar[str]
     n_features_in_: int
-    split_every: int
+    split_every: int | None
 
     def _sklearn(self) -> Any:
         """The scikit-learn scaler's methods: the class after this one in the MRO."""
@@ -317,7 +321,7 @@ class _OutOfCoreScaler:
 
     def _check_fit_X(self, X: da.Array) -> da.Array:
         """Reset the scaler and validate dask ``X``: row partitions only, numeric, not empty."""
-        self._sklearn()._reset()
+        reset_scaler(self._sklearn())
         X = check_X(X)
         name = type(self).__name__
         # scikit-learn's messages for the same problems.
@@ -363,7 +367,7 @@ class _OutOfCoreScaler:
     def _map_blocks(self, X: da.Array, method: str) -> da.Array:
         """``method`` applied lazily to every block of ``X``: one task per block."""
         check_is_fitted(self)
-        if method == "transform" and _get_output_config("transform", self)["dense"] != "default":
+        if method == "transform" and get_output_config("transform", self)["dense"] != "default":
             raise InputError(
                 f"{type(self).__name__} returns a dask array for dask input; set_output "
                 "containers (pandas, polars) apply to in-memory input only."
@@ -438,7 +442,7 @@ class _OutOfCoreScaler:
         return self._sklearn().inverse_transform(X)
 
 
-_SPLIT_EVERY = {"split_every": [Interval(numbers.Integral, 2, None, closed="left")]}
+_SPLIT_EVERY = {"split_every": SPLIT_EVERY}
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,9 +470,10 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         If True, center the data before scaling.
     with_std : bool, default=True
         If True, scale the data to unit variance.
-    split_every : int, default=8
+    split_every : int or None, default=None
         Fan-in of the tree that merges the per-partition statistics of a dask ``X`` (at
-        least 2). It changes the grouping, not the result beyond float rounding.
+        least 2; None uses dask's ``split_every`` setting if set, else 8). It changes the
+        grouping, not the result beyond float rounding.
 
     Attributes
     ----------
@@ -509,7 +514,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **preprocessing.StandardScaler._parameter_constraints,
+        **parameter_constraints(preprocessing.StandardScaler),
         **_SPLIT_EVERY,
     }
     _stage = "daskpar-standard-scaler"
@@ -520,7 +525,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         copy: bool = True,
         with_mean: bool = True,
         with_std: bool = True,
-        split_every: int = 8,
+        split_every: int | None = None,
     ) -> None:
         super().__init__(copy=copy, with_mean=with_mean, with_std=with_std)
         self.split_every = split_every
@@ -546,7 +551,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y, sample_weight)
-        self._validate_params()
+        validate_estimator_params(self)
         X = self._check_fit_X(X)
         return self._fit_dask(X, (check_sample_weight(sample_weight, X),))
 
@@ -649,9 +654,9 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
         modified).
     clip : bool, default=False
         Set to True to clip transformed values of held-out data to ``feature_range``.
-    split_every : int, default=8
+    split_every : int or None, default=None
         Fan-in of the tree that merges the per-partition minima and maxima of a dask ``X``
-        (at least 2).
+        (at least 2; None uses dask's ``split_every`` setting if set, else 8).
 
     Attributes
     ----------
@@ -692,7 +697,7 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **preprocessing.MinMaxScaler._parameter_constraints,
+        **parameter_constraints(preprocessing.MinMaxScaler),
         **_SPLIT_EVERY,
     }
     _stage = "daskpar-min-max-scaler"
@@ -703,7 +708,7 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
         *,
         copy: bool = True,
         clip: bool = False,
-        split_every: int = 8,
+        split_every: int | None = None,
     ) -> None:
         super().__init__(feature_range, copy=copy, clip=clip)
         self.split_every = split_every
@@ -726,7 +731,7 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
-        self._validate_params()
+        validate_estimator_params(self)
         X = self._check_fit_X(X)
         return self._fit_dask(X)
 
@@ -763,9 +768,9 @@ class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
         modified).
     clip : bool, default=False
         Set to True to clip transformed values of held-out data to [-1, 1].
-    split_every : int, default=8
+    split_every : int or None, default=None
         Fan-in of the tree that merges the per-partition statistics of a dask ``X`` (at
-        least 2).
+        least 2; None uses dask's ``split_every`` setting if set, else 8).
 
     Attributes
     ----------
@@ -799,12 +804,14 @@ class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **preprocessing.MaxAbsScaler._parameter_constraints,
+        **parameter_constraints(preprocessing.MaxAbsScaler),
         **_SPLIT_EVERY,
     }
     _stage = "daskpar-max-abs-scaler"
 
-    def __init__(self, *, copy: bool = True, clip: bool = False, split_every: int = 8) -> None:
+    def __init__(
+        self, *, copy: bool = True, clip: bool = False, split_every: int | None = None
+    ) -> None:
         super().__init__(copy=copy, clip=clip)
         self.split_every = split_every
 
@@ -826,7 +833,7 @@ class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
-        self._validate_params()
+        validate_estimator_params(self)
         X = self._check_fit_X(X)
         return self._fit_dask(X)
 

@@ -35,13 +35,12 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import metrics
 from ._families import family_for
-from ._graph import broadcast, reduce_partitions
+from ._graph import SPLIT_EVERY, broadcast, reduce_partitions
 from ._incremental import ParallelIncremental
 from ._linear import LinearRegression, Ridge
 from ._pass import (
@@ -55,6 +54,7 @@ from ._pass import (
     transform_block,
 )
 from ._preprocessing import _OutOfCoreScaler
+from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_estimator_params
 from ._validation import (
     MERGE_PARTITIONS,
     check_scorer_applies,
@@ -362,7 +362,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "max_trials": [Interval(Integral, 1, None, closed="left")],
-        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "split_every": SPLIT_EVERY,
         "verbose": ["verbose"],
         "error_score": [StrOptions({"raise"}), Real],
     }
@@ -377,7 +377,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         shuffle: bool = False,
         random_state: int | np.random.RandomState | None = None,
         max_trials: int = 1024,
-        split_every: int = 8,
+        split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
     ) -> None:
@@ -422,7 +422,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted search.
         """
-        self._validate_params()
+        validate_estimator_params(self)
         setup = self._setup(X, y, classes)
         scores, fit_times, score_times = self._train(setup)
         self._warn_about_failures(setup.failed, len(setup.plan.models))
@@ -475,7 +475,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         parts = [_split_estimator(est) for est in estimators]
         models = [model for _, model in parts]
         for model in models:
-            model._validate_params()
+            validate_estimator_params(model)
             if model.early_stopping or model.validation_fraction is not None:
                 raise InputError(
                     "The search validates every candidate on its folds; set early_stopping "
@@ -535,7 +535,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         failed: dict[int, str] = {}
         for c, model in enumerate(models):
             try:
-                model.estimator._validate_params()
+                validate_estimator_params(model.estimator)
             except ValueError as error:
                 if self.error_score == "raise":
                     raise
@@ -621,7 +621,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         """
         for config in configs:
             for scaler in config:
-                scaler._validate_params()
+                validate_estimator_params(scaler)
         fitted: dict[tuple[int, int], tuple[Any, ...]] = {}
         labels = None
         n_steps = max((len(c) for c in configs), default=0)
@@ -762,8 +762,9 @@ _SEARCH_PARAMS_DOC = """
     max_trials : int, default=1024
         The most candidates x folds the search may train; past it, ``fit`` raises before any
         work. Every task holds one state per model, so memory and graph size grow with it.
-    split_every : int, default=8
-        Fan-in of the tree that merges the states.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the states; None uses dask's
+        ``split_every`` setting if set, else 8.
     verbose : int, default=0
         With 1 or more, show a progress bar over the epochs of the whole search.
     error_score : "raise" or float, default=np.nan
@@ -848,7 +849,7 @@ class GridSearchCV(_BaseSearch):
         shuffle: bool = False,
         random_state: int | np.random.RandomState | None = None,
         max_trials: int = 1024,
-        split_every: int = 8,
+        split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
     ) -> None:
@@ -912,7 +913,7 @@ class RandomizedSearchCV(_BaseSearch):
         shuffle: bool = False,
         random_state: int | np.random.RandomState | None = None,
         max_trials: int = 1024,
-        split_every: int = 8,
+        split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
     ) -> None:
@@ -999,7 +1000,7 @@ class HalvingSearchCV(_BaseSearch):
         shuffle: bool = False,
         random_state: int | np.random.RandomState | None = None,
         max_trials: int = 1024,
-        split_every: int = 8,
+        split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
     ) -> None:

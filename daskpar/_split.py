@@ -17,7 +17,6 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from numpy.typing import NDArray
-from sklearn.utils._param_validation import Interval, InvalidParameterError, RealNotInt
 
 from ._generate import (
     STREAM_TRAIN_TEST_SPLIT,
@@ -26,6 +25,7 @@ from ._generate import (
     seed_sequence,
     validate,
 )
+from ._sklearn_compat import Interval, InvalidParameterError, RealNotInt
 from ._validation import as_dask_array, check_row_chunks
 from .errors import InputError
 

@@ -154,6 +154,8 @@ class Moments:
             zeros = np.zeros((1, d))
             return cls(np.zeros(1), zeros, zeros.copy())
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and bool(np.all(w == 1.0)):
+            w = None  # the same sums, added in the same order as without weights
         # Row slabs keep the float64 temporaries in cache: the block is read twice (mean,
         # then deviations) without materialising float64 copies of all of it.
         step = max(16, _SLAB_VALUES // max(d, 1))

@@ -336,7 +336,9 @@ def check_data_partition(
         label_types(y, "y", f" in {describe_partition(rows[0], block_id[0])}")
 
 
-def check_blocks(X: Any, y: Any = None, *, labels: bool = False, split_every: int = 8) -> None:
+def check_blocks(
+    X: Any, y: Any = None, *, labels: bool = False, split_every: int | None = None
+) -> None:
     """Read every block once and refuse values no model can use, before any training.
 
     The training tasks check their blocks too, but they see the rows of the array they are
@@ -349,8 +351,9 @@ def check_blocks(X: Any, y: Any = None, *, labels: bool = False, split_every: in
     y : dask array of shape (n_samples,), optional
     labels : bool, default=False
         ``y`` holds class labels (checked with :func:`label_types`) rather than numbers.
-    split_every : int, default=8
-        Fan-in of the tree that gathers the (empty) results.
+    split_every : int or None, default=None
+        Fan-in of the tree that gathers the (empty) results; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Raises
     ------

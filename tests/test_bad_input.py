@@ -170,7 +170,7 @@ def test_use_before_fit(data: tuple[da.Array, da.Array], method: str) -> None:
         (
             {"split_every": 1},
             "The 'split_every' parameter of ParallelIncremental must be an int in the range "
-            "[2, inf). Got 1 instead.",
+            "[2, inf) or None. Got 1 instead.",
         ),
         (
             {"epochs": 0},

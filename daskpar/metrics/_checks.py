@@ -12,14 +12,14 @@ itself (NaN, fractional labels) is checked per block by the task bodies.
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
 from dask.array.core import normalize_chunks
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
+from .._graph import SPLIT_EVERY
+from .._sklearn_compat import validate_parameter_constraints
 from .._validation import _check_known_chunks, check_label_dtype, check_row_chunks
 from ..errors import InputError
 
@@ -136,9 +136,9 @@ def _prepare(
     return true, pred, weight
 
 
-def _validate(caller: str, split_every: int, **checks: tuple[Any, list[Any]]) -> None:
+def _validate(caller: str, split_every: int | None, **checks: tuple[Any, list[Any]]) -> None:
     """Check each ``name=(value, constraints)`` and ``split_every``, as scikit-learn would."""
-    checks["split_every"] = (split_every, [Interval(Integral, 2, None, closed="left")])
+    checks["split_every"] = (split_every, SPLIT_EVERY)
     validate_parameter_constraints(
         {name: constraints for name, (_, constraints) in checks.items()},
         {name: value for name, (value, _) in checks.items()},

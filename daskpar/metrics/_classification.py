@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 
+from .._sklearn_compat import Interval, Options, StrOptions
 from ..errors import InputError
 from ._base import _check_finite, _check_labels, _MetricBase, _Notes, _show, _zero_sum
 from ._checks import _prepare, _validate
@@ -421,7 +421,7 @@ def accuracy_score(
     *,
     normalize: bool = True,
     sample_weight: Any = None,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Accuracy: the fraction (or number) of correct predictions, as scikit-learn's.
 
@@ -435,8 +435,9 @@ def accuracy_score(
         Return the fraction of correct predictions; if False, their (weighted) number.
     sample_weight : dask or numpy array of shape (n_samples,), optional
         Weights, in the same row chunks.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' counts; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -464,7 +465,7 @@ def balanced_accuracy_score(
     *,
     sample_weight: Any = None,
     adjusted: bool = False,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Balanced accuracy: the mean recall over the classes of ``y_true``, as scikit-learn's.
 
@@ -476,8 +477,9 @@ def balanced_accuracy_score(
         Weights, in the same row chunks.
     adjusted : bool, default=False
         Adjust for chance, so that random performance scores 0 and perfect scores 1.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' counts; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -522,8 +524,9 @@ _PRF_SECTIONS = """Parameters
     zero_division : {"warn", 0.0, 1.0, np.nan}, default="warn"
         The value where the ratio divides by zero; ``"warn"`` gives 0.0 with an
         ``UndefinedMetricWarning``, ``np.nan`` leaves the label out of the average.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' counts; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -548,7 +551,7 @@ def _precision_recall_f1(
     y_true: Any,
     y_pred: Any,
     sample_weight: Any,
-    split_every: int,
+    split_every: int | None,
     *,
     labels: Any,
     pos_label: Any,
@@ -578,7 +581,7 @@ def precision_score(
     average: Literal["binary", "micro", "macro", "weighted"] = "binary",
     sample_weight: Any = None,
     zero_division: Literal["warn"] | float = "warn",
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Precision ``tp / (tp + fp)``, as scikit-learn's ``precision_score``.
 
@@ -611,7 +614,7 @@ def recall_score(
     average: Literal["binary", "micro", "macro", "weighted"] = "binary",
     sample_weight: Any = None,
     zero_division: Literal["warn"] | float = "warn",
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Recall ``tp / (tp + fn)``, as scikit-learn's ``recall_score``.
 
@@ -642,7 +645,7 @@ def f1_score(
     average: Literal["binary", "micro", "macro", "weighted"] = "binary",
     sample_weight: Any = None,
     zero_division: Literal["warn"] | float = "warn",
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """F1 ``2 tp / (2 tp + fp + fn)``, as scikit-learn's ``f1_score``.
 
@@ -672,7 +675,7 @@ def confusion_matrix(
     labels: Any = None,
     sample_weight: Any = None,
     normalize: Literal["true", "pred", "all"] | None = None,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> np.ndarray:
     """The confusion matrix ``C[i, j]``: samples of true label i predicted as j.
 
@@ -686,8 +689,9 @@ def confusion_matrix(
         Weights, in the same row chunks.
     normalize : {"true", "pred", "all"}, optional
         Divide by the row sums, column sums or total.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' counts.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' counts; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -724,7 +728,7 @@ def log_loss(
     normalize: bool = True,
     sample_weight: Any = None,
     labels: Any = None,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Log loss (cross-entropy) of predicted probabilities, as scikit-learn 1.9's.
 
@@ -747,8 +751,9 @@ def log_loss(
     labels : array-like, optional
         All the class labels (default: the labels of ``y_true``); needed when ``y_true`` misses
         classes that ``y_proba`` has columns for.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' sums.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' sums; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -787,7 +792,7 @@ def roc_auc_score(
     *,
     sample_weight: Any = None,
     max_bins: int = 2**20,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Area under the ROC curve of binary targets, as scikit-learn's, exact up to ``max_bins``.
 
@@ -814,8 +819,9 @@ def roc_auc_score(
         Weights, in the same row chunks.
     max_bins : int, default=2**20
         The most distinct score bins kept; the AUC is exact up to this many distinct scores.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' histograms.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' histograms; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------

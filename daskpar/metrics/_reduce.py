@@ -96,7 +96,7 @@ def _reduce(
     *,
     evaluator: Metric | ConfusionMatrix | Scorer,
     stage: str,
-    split_every: int,
+    split_every: int | None,
     stacklevel: int,
     **task_kwargs: Any,
 ) -> Any:
@@ -119,7 +119,7 @@ def _evaluate(
     y_true: da.Array,
     y_pred: da.Array,
     sample_weight: da.Array | None,
-    split_every: int,
+    split_every: int | None,
     stacklevel: int = 3,
 ) -> Any:
     """Compute ``metric`` through the tree; ``stacklevel`` as :func:`_reduce`'s."""

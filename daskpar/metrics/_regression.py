@@ -104,14 +104,16 @@ def _regression(
     y_true: Any,
     y_pred: Any,
     sample_weight: Any,
-    split_every: int,
+    split_every: int | None,
 ) -> float:
     _validate(metric.name, split_every)
     arrays = _prepare(y_true, y_pred, sample_weight, true_kind="numbers", pred_kind="numbers")
     return float(_evaluate(metric, *arrays, split_every, stacklevel=4))
 
 
-def r2_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int = 8) -> float:
+def r2_score(
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
+) -> float:
     """R², the coefficient of determination, as scikit-learn's (``force_finite=True``).
 
     A constant ``y_true`` scores 1.0 for perfect predictions and 0.0 otherwise; fewer than two
@@ -123,8 +125,9 @@ def r2_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every
         True and predicted targets, in equal row chunks (one target only).
     sample_weight : dask or numpy array of shape (n_samples,), optional
         Weights, in the same row chunks.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' sums.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' sums; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -143,7 +146,7 @@ def r2_score(y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every
 
 
 def mean_squared_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int = 8
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
 ) -> float:
     """The (weighted) mean squared error, as scikit-learn's.
 
@@ -153,8 +156,9 @@ def mean_squared_error(
         True and predicted targets, in equal row chunks (one target only).
     sample_weight : dask or numpy array of shape (n_samples,), optional
         Weights, in the same row chunks.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' sums.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' sums; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
@@ -173,7 +177,7 @@ def mean_squared_error(
 
 
 def mean_absolute_error(
-    y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int = 8
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
 ) -> float:
     """The (weighted) mean absolute error, as scikit-learn's.
 
@@ -183,8 +187,9 @@ def mean_absolute_error(
         True and predicted targets, in equal row chunks (one target only).
     sample_weight : dask or numpy array of shape (n_samples,), optional
         Weights, in the same row chunks.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' sums.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' sums; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------

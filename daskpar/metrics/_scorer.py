@@ -170,7 +170,7 @@ def score(
     scoring: str | Scorer | None = None,
     *,
     sample_weight: Any = None,
-    split_every: int = 8,
+    split_every: int | None = None,
 ) -> float:
     """Score a fitted estimator on partitioned data, as ``sklearn.metrics.get_scorer(scoring)``.
 
@@ -189,8 +189,9 @@ def score(
         ``score``: ``"accuracy"`` for classifiers, ``"r2"`` otherwise.
     sample_weight : dask or numpy array of shape (n_samples,), optional
         Weights, in X's row chunks.
-    split_every : int, default=8
-        Fan-in of the tree that merges the partitions' states.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the partitions' states; None uses dask's
+        ``split_every`` setting if set, else 8.
 
     Returns
     -------
