@@ -34,7 +34,7 @@ from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar import metrics
-from daskpar._cli import _median_read_seconds as median_read_seconds
+from daskpar._cli import median_read_seconds
 
 GRID = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "penalty": ["l2", "l1"], "loss": ["hinge", "log_loss"]}
 

@@ -323,7 +323,7 @@ def _train_and_report(
         X, y, test_size=test_size, random_state=seed
     )
     if read_seconds is None:
-        read_seconds = _median_read_seconds(X_train)
+        read_seconds = median_read_seconds(X_train)
     steps = []
     if scale:
         start = time.perf_counter()
@@ -363,7 +363,7 @@ def _train_and_report(
     return make_pipeline(*steps)
 
 
-def _median_read_seconds(X: Any, repeats: int = 3) -> float:
+def median_read_seconds(X: Any, repeats: int = 3) -> float:
     """Median time of reading every block once (``X.sum()``): the baseline epochs compare to."""
     import statistics
 

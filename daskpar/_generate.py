@@ -19,7 +19,7 @@ One task per chunk draws both ``X`` and ``y`` and returns the pair; ``X`` and ``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Literal, overload
@@ -31,13 +31,10 @@ from dask.task_spec import GraphNode, Task, TaskRef
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._graph import arrays_from_pair_tasks
-from ._sklearn_compat import (
-    Interval,
-    InvalidParameterError,
-    validate_parameter_constraints,
-)
+from ._sklearn_compat import Interval, InvalidParameterError, validate_params
 
 __all__ = [
+    "RANDOM_STATE",
     "SEED_BLOCK_ROWS",
     "ClassificationProblem",
     "RegressionProblem",
@@ -65,8 +62,9 @@ STREAM_REGRESSION_PROBLEM = 2
 STREAM_REGRESSION_ROWS = 3
 STREAM_TRAIN_TEST_SPLIT = 4
 
-_RANDOM_STATE = ["random_state", np.random.Generator]
-_CHUNKS = [Interval(Integral, 1, None, closed="left"), tuple, list, None]
+#: The parameter constraint of every ``random_state``: scikit-learn's, and numpy ``Generator``\s.
+RANDOM_STATE: list[Any] = ["random_state", np.random.Generator]
+_CHUNKS: list[Any] = [Interval(Integral, 1, None, closed="left"), tuple, list, None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,11 +89,6 @@ def resolve_seed(random_state: RandomStateLike) -> int:
 def seed_sequence(seed: int, stream: int, index: int = 0) -> np.random.SeedSequence:
     """The seed of block ``index`` of random ``stream`` under ``seed``."""
     return np.random.SeedSequence(seed, spawn_key=(stream, index))
-
-
-def validate(constraints: Mapping[str, list[Any]], params: dict[str, Any], caller: str) -> None:
-    """Check ``params`` against scikit-learn style ``constraints``; raise its message shape."""
-    validate_parameter_constraints(constraints, params, caller_name=caller)
 
 
 def normalize_row_chunks(
@@ -322,6 +315,26 @@ def _classification_seed_block(
     return X[:, p.feature_order], y
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_informative": [Interval(Integral, 1, None, closed="left")],
+        "n_redundant": [Interval(Integral, 0, None, closed="left")],
+        "n_repeated": [Interval(Integral, 0, None, closed="left")],
+        "n_classes": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters_per_class": [Interval(Integral, 1, None, closed="left")],
+        "weights": ["array-like", None],
+        "flip_y": [Interval(Real, 0, 1, closed="both")],
+        "class_sep": [Interval(Real, 0, None, closed="neither")],
+        "hypercube": ["boolean"],
+        "shift": [Interval(Real, None, None, closed="neither"), "array-like", None],
+        "scale": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "chunks": _CHUNKS,
+        "random_state": RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_classification(
     n_samples: int = 100,
     n_features: int = 20,
@@ -412,43 +425,6 @@ def make_classification(
     [0, 1]
     """
     caller = "make_classification"
-    validate(
-        {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
-            "n_features": [Interval(Integral, 1, None, closed="left")],
-            "n_informative": [Interval(Integral, 1, None, closed="left")],
-            "n_redundant": [Interval(Integral, 0, None, closed="left")],
-            "n_repeated": [Interval(Integral, 0, None, closed="left")],
-            "n_classes": [Interval(Integral, 1, None, closed="left")],
-            "n_clusters_per_class": [Interval(Integral, 1, None, closed="left")],
-            "weights": ["array-like", None],
-            "flip_y": [Interval(Real, 0, 1, closed="both")],
-            "class_sep": [Interval(Real, 0, None, closed="neither")],
-            "hypercube": ["boolean"],
-            "shift": [Interval(Real, None, None, closed="neither"), "array-like", None],
-            "scale": [Interval(Real, 0, None, closed="neither"), "array-like", None],
-            "chunks": _CHUNKS,
-            "random_state": _RANDOM_STATE,
-        },
-        {
-            "n_samples": n_samples,
-            "n_features": n_features,
-            "n_informative": n_informative,
-            "n_redundant": n_redundant,
-            "n_repeated": n_repeated,
-            "n_classes": n_classes,
-            "n_clusters_per_class": n_clusters_per_class,
-            "weights": weights,
-            "flip_y": flip_y,
-            "class_sep": class_sep,
-            "hypercube": hypercube,
-            "shift": shift,
-            "scale": scale,
-            "chunks": chunks,
-            "random_state": random_state,
-        },
-        caller,
-    )
     # scikit-learn's own consistency checks, with its messages.
     if n_informative + n_redundant + n_repeated > n_features:
         raise InvalidParameterError(
@@ -638,6 +614,22 @@ def make_regression(
 ) -> tuple[da.Array, da.Array, NDArray[np.float64]]: ...
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_informative": [Interval(Integral, 0, None, closed="left")],
+        "n_targets": [Interval(Integral, 1, None, closed="left")],
+        "bias": [Interval(Real, None, None, closed="neither")],
+        "effective_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "tail_strength": [Interval(Real, 0, 1, closed="both")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "coef": ["boolean"],
+        "chunks": _CHUNKS,
+        "random_state": RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_regression(
     n_samples: int = 100,
     n_features: int = 100,
@@ -711,35 +703,6 @@ def make_regression(
     2
     """
     caller = "make_regression"
-    validate(
-        {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
-            "n_features": [Interval(Integral, 1, None, closed="left")],
-            "n_informative": [Interval(Integral, 0, None, closed="left")],
-            "n_targets": [Interval(Integral, 1, None, closed="left")],
-            "bias": [Interval(Real, None, None, closed="neither")],
-            "effective_rank": [Interval(Integral, 1, None, closed="left"), None],
-            "tail_strength": [Interval(Real, 0, 1, closed="both")],
-            "noise": [Interval(Real, 0, None, closed="left")],
-            "coef": ["boolean"],
-            "chunks": _CHUNKS,
-            "random_state": _RANDOM_STATE,
-        },
-        {
-            "n_samples": n_samples,
-            "n_features": n_features,
-            "n_informative": n_informative,
-            "n_targets": n_targets,
-            "bias": bias,
-            "effective_rank": effective_rank,
-            "tail_strength": tail_strength,
-            "noise": noise,
-            "coef": coef,
-            "chunks": chunks,
-            "random_state": random_state,
-        },
-        caller,
-    )
     if n_targets != 1:
         raise InvalidParameterError(
             f"The 'n_targets' parameter of make_regression must be 1: daskpar's models take a "

@@ -36,7 +36,7 @@ from ._pass import (
     run_epochs,
     run_pass,
 )
-from ._sklearn_compat import HasMethods, Interval, validate_estimator_params
+from ._sklearn_compat import HasMethods, Interval, validate_estimator_params, validate_params
 from ._states import LabelSet
 from ._validation import (
     MERGE_PARTITIONS,
@@ -71,6 +71,7 @@ def _labels_of(state: LabelSet | None) -> np.ndarray:
     return state.labels
 
 
+@validate_params({"split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True)
 def find_classes(y: da.Array, *, split_every: int | None = None) -> np.ndarray:
     """The sorted distinct labels of ``y``, found on the workers in one pass.
 

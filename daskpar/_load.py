@@ -29,6 +29,7 @@ import os
 import socket
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -40,7 +41,7 @@ from dask.task_spec import GraphNode, Task
 from numpy.typing import NDArray
 
 from ._graph import arrays_from_pair_tasks
-from ._sklearn_compat import InvalidParameterError
+from ._sklearn_compat import Interval, StrOptions, validate_params
 from ._validation import MIN_BLOCK_ROWS, warn_if_tiny_partitions
 from .errors import InputError, PartitionError
 
@@ -69,6 +70,17 @@ DEFAULT_BLOCK_BYTES = 128 * 2**20
 MAX_CSV_BLOCK_BYTES = 64 * 2**20
 #: Blocks a reader makes, when it chooses, so that several workers have something to do.
 DEFAULT_MIN_PARTITIONS = 8
+
+#: The ``stacklevel`` of the readers' warnings, which reaches their caller: the readers run
+#: inside ``validate_params``'s wrapper.
+READER_STACKLEVEL = 4
+
+# Parameter constraints the readers share.
+_PATH: list[Any] = [str, os.PathLike]
+_ROW_CHUNKS: list[Any] = [Interval(Integral, 1, None, closed="left"), tuple, list, None]
+_MIN_PARTITIONS: list[Any] = [Interval(Integral, 1, None, closed="left")]
+_MISSING_CHUNKS: list[Any] = [StrOptions({"raise", "fill"})]
+_COLUMNS: list[Any] = ["array-like", None]
 
 #: CSV compressions by file suffix: dask cannot split these files into blocks.
 _CSV_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
@@ -101,19 +113,6 @@ def _file_token(path: Path) -> str:
     return tokenize(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _check_min_partitions(min_partitions: Any, what: str) -> int:
-    if (
-        isinstance(min_partitions, bool)
-        or not isinstance(min_partitions, int | np.integer)
-        or min_partitions < 1
-    ):
-        raise InvalidParameterError(
-            f"The 'min_partitions' parameter of {what} must be an int in the range [1, inf). "
-            f"Got {min_partitions!r} instead."
-        )
-    return int(min_partitions)
-
-
 def _default_block_rows(n_rows: int, row_bytes: int, min_partitions: int) -> int:
     """Rows per block when the caller does not say.
 
@@ -136,9 +135,7 @@ def _row_chunks(
     if chunks is None:
         chunks = _default_block_rows(n_rows, row_bytes, min_partitions)
     if isinstance(chunks, int | np.integer):
-        if chunks < 1:
-            raise InputError(f"{what}: chunks must be a positive number of rows; got {chunks}.")
-        size = min(int(chunks), max(n_rows, 1))
+        size = min(int(chunks), max(n_rows, 1))  # positive: the readers' constraints say so
         full, rest = divmod(n_rows, size)
         return (size,) * full + ((rest,) if rest else ()) or (0,)
     sizes = tuple(int(c) for c in chunks)
@@ -334,6 +331,10 @@ class ZarrArray:
         return np.asarray(arr[key])
 
 
+@validate_params(
+    {"path": _PATH, "x": [str], "y": [str, None], "missing_chunks": _MISSING_CHUNKS},
+    prefer_skip_nested_validation=True,
+)
 def read_zarr(
     path: PathLike,
     *,
@@ -393,11 +394,6 @@ def read_zarr(
     import zarr
 
     what = "read_zarr"
-    if missing_chunks not in ("raise", "fill"):
-        raise InvalidParameterError(
-            f"The 'missing_chunks' parameter of {what} must be a str among {{'fill', 'raise'}}. "
-            f"Got {missing_chunks!r} instead."
-        )
     # Absolute, so that a worker started in another directory opens the same store.
     store = os.fspath(path) if _is_url(path) else str(_existing(path, what).resolve())
     try:
@@ -439,6 +435,7 @@ def read_zarr(
         "Write the data again with more rows per chunk (write_zarr keeps X's row chunks): "
         f"write_zarr(new_path, X.rechunk({{0: {100 * MIN_BLOCK_ROWS}}}), "
         f"y.rechunk({100 * MIN_BLOCK_ROWS})).",
+        stacklevel=READER_STACKLEVEL,
     )
     zy = open_array(y) if y is not None else None
     # A store written again (write_zarr replaces the directory) gets new task keys.
@@ -489,6 +486,15 @@ def _open_npy(path: PathLike, what: str) -> NpyFile:
     return NpyFile(str(p.resolve()), tuple(mm.shape), mm.dtype)
 
 
+@validate_params(
+    {
+        "x_path": _PATH,
+        "y_path": [*_PATH, None],
+        "chunks": _ROW_CHUNKS,
+        "min_partitions": _MIN_PARTITIONS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_npy(
     x_path: PathLike,
     y_path: PathLike | None = None,
@@ -529,13 +535,15 @@ def read_npy(
     (((4, 4, 2), (3,)), ((4, 4, 2),))
     """
     what = "read_npy"
-    min_partitions = _check_min_partitions(min_partitions, what)
     fx = _open_npy(x_path, what)
     _check_two_d(fx.shape, f"{what}: {os.fspath(x_path)!r}")
     n_rows = fx.shape[0]
     rows = _row_chunks(chunks, n_rows, fx.shape[1] * fx.dtype.itemsize, what, min_partitions)
     warn_if_tiny_partitions(
-        rows, what, "Pass a larger chunks=, or chunks=None to let read_npy choose."
+        rows,
+        what,
+        "Pass a larger chunks=, or chunks=None to let read_npy choose.",
+        stacklevel=READER_STACKLEVEL,
     )
     token = tokenize(_file_token(Path(fx.path)), rows)
     X = _sliced_lazily(fx, rows, f"daskpar-read-npy-X-{token}")
@@ -573,6 +581,16 @@ class Hdf5Dataset:
             return np.asarray(f[self.dataset][key])
 
 
+@validate_params(
+    {
+        "path": _PATH,
+        "x": [str],
+        "y": [str, None],
+        "chunks": _ROW_CHUNKS,
+        "min_partitions": _MIN_PARTITIONS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_hdf5(
     path: PathLike,
     *,
@@ -617,7 +635,6 @@ def read_hdf5(
     (((5, 5), (3,)), ((5, 5),))
     """
     what = "read_hdf5"
-    min_partitions = _check_min_partitions(min_partitions, what)
     h5py = _import_optional("h5py", what)
     p = _existing(path, what)
     try:
@@ -652,7 +669,10 @@ def read_hdf5(
         chunks = max(1, target // x_storage_chunks[0]) * x_storage_chunks[0]
     rows = _row_chunks(chunks, n_rows, row_bytes, what, min_partitions)
     warn_if_tiny_partitions(
-        rows, what, "Pass a larger chunks=, or chunks=None to let read_hdf5 choose."
+        rows,
+        what,
+        "Pass a larger chunks=, or chunks=None to let read_hdf5 choose.",
+        stacklevel=READER_STACKLEVEL,
     )
     token = tokenize(_file_token(p), x, y, rows)
     X = _sliced_lazily(dx, rows, f"daskpar-read-hdf5-X-{token}")
@@ -826,6 +846,10 @@ def _parquet_files(p: Path) -> list[Path]:
     return [p]
 
 
+@validate_params(
+    {"path": _PATH, "target": [str], "columns": _COLUMNS, "min_partitions": _MIN_PARTITIONS},
+    prefer_skip_nested_validation=True,
+)
 def read_parquet(
     path: PathLike,
     *,
@@ -881,7 +905,6 @@ def read_parquet(
     (((2, 1), (2,)), [0, 1, 0])
     """
     what = "read_parquet"
-    min_partitions = _check_min_partitions(min_partitions, what)
     pa = _import_optional("pyarrow", what)
     pq = _import_optional("pyarrow.parquet", what)
     files = _parquet_files(_existing(path, what))
@@ -951,6 +974,7 @@ def read_parquet(
         what,
         "Write the data in larger row groups, and fewer files: "
         f"pyarrow.parquet.write_table(table, path, row_group_size={100 * MIN_BLOCK_ROWS}).",
+        stacklevel=READER_STACKLEVEL,
     )
     token = tokenize([_file_token(Path(f)) for f in files], features, target, blocks)
     name = f"daskpar-read-parquet-{token}"
@@ -1035,6 +1059,16 @@ def clean_target_partition(series: Any, target: str, where: str, text: bool) -> 
     return pd.Series(values, index=series.index, name=series.name, dtype=object)
 
 
+@validate_params(
+    {
+        "path": [*_PATH, list, tuple],
+        "target": [str],
+        "columns": _COLUMNS,
+        "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
+        "min_partitions": _MIN_PARTITIONS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_csv(
     path: PathLike | Sequence[PathLike],
     *,
@@ -1096,7 +1130,6 @@ def read_csv(
     ([[1.0, 2.5], [3.0, 4.5]], ['cat', 'dog'], dtype('O'))
     """
     what = "read_csv"
-    min_partitions = _check_min_partitions(min_partitions, what)
     pd = _import_optional("pandas", what)
     dd = _import_optional("dask.dataframe", what)
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
@@ -1144,7 +1177,10 @@ def read_csv(
     if compression is not None and max(lengths, default=0) > block_rows:
         X, y = _rechunk(X, {0: block_rows}), _rechunk(y, {0: block_rows})
     warn_if_tiny_partitions(
-        X.chunks[0], what, "Pass a larger blocksize=, or blocksize='auto' to let read_csv choose."
+        X.chunks[0],
+        what,
+        "Pass a larger blocksize=, or blocksize='auto' to let read_csv choose.",
+        stacklevel=READER_STACKLEVEL,
     )
     return X, y
 
@@ -1208,6 +1244,19 @@ def _path_format(path: PathLike, what: str) -> str:
     )
 
 
+@validate_params(
+    {
+        "path": _PATH,
+        "x": [str],
+        "y": [*_PATH, None],
+        "target": [str, None],
+        "columns": _COLUMNS,
+        "chunks": _ROW_CHUNKS,
+        "min_partitions": _MIN_PARTITIONS,
+        "missing_chunks": _MISSING_CHUNKS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_path(
     path: PathLike,
     *,

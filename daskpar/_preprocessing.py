@@ -40,45 +40,27 @@ from ._sklearn_compat import (
     reset_scaler,
     validate_estimator_params,
 )
-from ._states import Moments, Weighted
+from ._states import Extrema, Moments, Weighted
 from ._validation import check_finite_block, check_sample_weight, check_X, describe_partition
 from .errors import InputError, PartitionError
 
 __all__ = [
-    "Extrema",
     "MaxAbsScaler",
     "MinMaxScaler",
+    "OutOfCoreScaler",
     "StandardScaler",
     "check_no_infinity_block",
     "extrema_fit_partition",
     "max_abs_scaler_attributes",
     "min_max_scaler_attributes",
     "scale_partition",
+    "scaler_fit_plan",
+    "set_scaler_fitted",
     "standard_scaler_attributes",
     "standard_scaler_fit_partition",
 ]
 
 S = TypeVar("S")
-
-
-# --------------------------------------------------------------------------------------------
-# states
-
-
-@dataclass(frozen=True, eq=False)
-class Extrema:
-    """Per-feature minimum and maximum ignoring NaN (NaN where a feature had no value)."""
-
-    n_samples: int
-    data_min: np.ndarray  # (d,)
-    data_max: np.ndarray  # (d,)
-
-    def combine(self, other: Extrema, /) -> Extrema:
-        return Extrema(
-            self.n_samples + other.n_samples,
-            np.fmin(self.data_min, other.data_min),
-            np.fmax(self.data_max, other.data_max),
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +286,7 @@ class FitPlan:
         return self.attributes_task(state, **self.attributes_kwargs)
 
 
-class _OutOfCoreScaler:
+class OutOfCoreScaler:
     """The dask paths the three scalers share, in front of scikit-learn's scaler in the MRO.
 
     ``partial_fit``, ``transform`` and ``inverse_transform`` here take ``X`` only, as
@@ -445,11 +427,22 @@ class _OutOfCoreScaler:
 _SPLIT_EVERY = {"split_every": SPLIT_EVERY}
 
 
+def scaler_fit_plan(scaler: OutOfCoreScaler, dtype: np.dtype[Any]) -> FitPlan:
+    """How ``scaler`` fits a block of ``dtype`` and finalizes the merged state (for a search,
+    which fits every scaler setting on every fold in one pass)."""
+    return scaler._fit_plan(dtype)
+
+
+def set_scaler_fitted(scaler: OutOfCoreScaler, attributes: dict[str, Any], X: da.Array) -> None:
+    """Give ``scaler`` the fitted attributes a :func:`scaler_fit_plan` pass computed on ``X``."""
+    scaler._set_fitted(attributes, X)
+
+
 # --------------------------------------------------------------------------------------------
 # the scalers
 
 
-class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
+class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
     """Standardize features by removing the mean and scaling to unit variance, out of core.
 
     A subclass of scikit-learn's :class:`~sklearn.preprocessing.StandardScaler` that adds a
@@ -634,7 +627,7 @@ class StandardScaler(_OutOfCoreScaler, preprocessing.StandardScaler):
         return self._sklearn().inverse_transform(X, copy=copy)
 
 
-class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
+class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
     """Scale each feature to a given range, out of core.
 
     A subclass of scikit-learn's :class:`~sklearn.preprocessing.MinMaxScaler` that adds a
@@ -750,7 +743,7 @@ class MinMaxScaler(_OutOfCoreScaler, preprocessing.MinMaxScaler):
         )
 
 
-class MaxAbsScaler(_OutOfCoreScaler, preprocessing.MaxAbsScaler):
+class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
     """Scale each feature by its maximum absolute value, out of core.
 
     A subclass of scikit-learn's :class:`~sklearn.preprocessing.MaxAbsScaler` that adds a

@@ -53,7 +53,7 @@ from ._pass import (
     run_pass,
     transform_block,
 )
-from ._preprocessing import _OutOfCoreScaler
+from ._preprocessing import OutOfCoreScaler, scaler_fit_plan, set_scaler_fitted
 from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_estimator_params
 from ._validation import (
     MERGE_PARTITIONS,
@@ -92,7 +92,7 @@ def _split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
     if isinstance(estimator, Pipeline):
         *steps, (_, last) = estimator.steps
         if isinstance(last, ParallelIncremental) and all(
-            isinstance(step, _OutOfCoreScaler) for _, step in steps
+            isinstance(step, OutOfCoreScaler) for _, step in steps
         ):
             return [step for _, step in steps], last
     hint = ""
@@ -640,7 +640,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 probe = transform_block(
                     np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, 0), ())
                 )
-                plans.append(config[step]._fit_plan(probe.dtype))
+                plans.append(scaler_fit_plan(config[step], probe.dtype))
             found, attributes = reduce_partitions(
                 prepare_partition,
                 X,
@@ -661,7 +661,7 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 labels = found
             for (c, k), attrs in zip(pairs, attributes, strict=True):
                 scaler = clone(configs[c][step])
-                scaler._set_fitted(attrs, X)
+                set_scaler_fitted(scaler, attrs, X)
                 fitted[(c, k)] = (*fitted.get((c, k), ()), scaler)
         if find_labels and (labels is None or len(labels) < 2):
             found = [] if labels is None else labels.tolist()

@@ -1,11 +1,11 @@
 """Every use daskpar makes of scikit-learn's private API, in one place.
 
 scikit-learn may move or rename anything whose module or name starts with an underscore in any
-release. daskpar needs some of it: the parameter-validation helpers its estimators share with
-scikit-learn's, the SGD classes and ``fit_binary`` that averaged SGD builds on, the scalers'
-helpers for constant features, and a few private methods and attributes of fitted estimators.
-The rest of the package takes all of that from here, so a release that moves one of them breaks
-this file only, and ``tests/test_sklearn_compat.py`` says which name moved.
+release. daskpar needs some of it: the parameter validation its estimators and public functions
+share with scikit-learn's, the SGD classes and ``fit_binary`` that averaged SGD builds on, the
+scalers' helpers for constant features, and a few private methods and attributes of fitted
+estimators. The rest of the package takes all of that from here, so a release that moves one of
+them breaks this file only, and ``tests/test_sklearn_compat.py`` says which name moved.
 
 Checked against scikit-learn 1.9.1. ``pyproject.toml`` allows ``scikit-learn>=1.6``, but the
 signatures of ``fit_binary`` and ``BaseSGDClassifier._fit_binary`` that
@@ -20,7 +20,8 @@ functions here.
 from __future__ import annotations
 
 import types
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -38,8 +39,8 @@ from sklearn.utils._param_validation import (
     Options,
     RealNotInt,
     StrOptions,
-    validate_parameter_constraints,
 )
+from sklearn.utils._param_validation import validate_params as sklearn_validate_params
 from sklearn.utils._set_output import _get_output_config as get_output_config
 
 __all__ = [
@@ -66,8 +67,10 @@ __all__ = [
     "reset_scaler",
     "update_naive_bayes_log_probabilities",
     "validate_estimator_params",
-    "validate_parameter_constraints",
+    "validate_params",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------------------------
 # Private attributes and methods, by the estimators that have them
@@ -118,6 +121,42 @@ def parameter_constraints(estimator_class: type[BaseEstimator]) -> dict[str, lis
         Parameter name to the list of constraints scikit-learn checks it against.
     """
     return dict(estimator_class._parameter_constraints)
+
+
+def validate_params(
+    parameter_constraints: Mapping[str, list[Any]], *, prefer_skip_nested_validation: bool
+) -> Callable[[F], F]:
+    """scikit-learn's ``validate_params`` decorator, typed so that a function keeps its signature.
+
+    Each call of the decorated function first checks its arguments against
+    ``parameter_constraints`` (parameters left out are not checked), and raises
+    ``InvalidParameterError`` with scikit-learn's message, naming the function: "The
+    'split_every' parameter of accuracy_score must be an int in the range [2, inf) or None.
+    Got 1 instead." An ``InvalidParameterError`` raised inside comes out as a new, plain
+    ``InvalidParameterError``, its "parameter of <name> must be" naming the decorated function.
+
+    The decorated function runs one frame deeper: a warning it raises needs ``stacklevel``
+    one higher to point at its caller.
+
+    Parameters
+    ----------
+    parameter_constraints : dict
+        Parameter name to the list of constraints it must meet one of (``Interval``,
+        ``StrOptions``, ``"array-like"``, ``"boolean"``, ``"random_state"``, ``None``, a type...).
+    prefer_skip_nested_validation : bool
+        While the function runs (in its thread), skip the checks of the functions decorated
+        with ``validate_params`` and of scikit-learn's ``fit`` and ``partial_fit`` that it calls: a
+        daskpar function calling another checks the parameters it passes on itself.
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
+    decorator: Callable[[F], F] = sklearn_validate_params(
+        parameter_constraints, prefer_skip_nested_validation=prefer_skip_nested_validation
+    )
+    return decorator
 
 
 def validate_estimator_params(estimator: BaseEstimator) -> None:

@@ -19,13 +19,13 @@ from dask.base import tokenize
 from numpy.typing import NDArray
 
 from ._generate import (
+    RANDOM_STATE,
     STREAM_TRAIN_TEST_SPLIT,
     RandomStateLike,
     resolve_seed,
     seed_sequence,
-    validate,
 )
-from ._sklearn_compat import Interval, InvalidParameterError, RealNotInt
+from ._sklearn_compat import Interval, InvalidParameterError, RealNotInt, validate_params
 from ._validation import as_dask_array, check_row_chunks
 from .errors import InputError
 
@@ -132,6 +132,23 @@ def select_split_rows(
     return block[:n_train] if part == 0 else block[n_train : n_train + n_test]
 
 
+#: A split's size: a fraction of the rows in (0, 1), a number of rows, or None.
+_SIZE: list[Any] = [
+    Interval(RealNotInt, 0, 1, closed="neither"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
+
+
+@validate_params(
+    {
+        "test_size": _SIZE,
+        "train_size": _SIZE,
+        "random_state": RANDOM_STATE,
+        "shuffle": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_test_split(
     *arrays: Any,
     test_size: float | int | None = None,
@@ -180,30 +197,6 @@ def train_test_split(
     >>> X_test.chunks[0], y_train.chunks[0]
     ((50, 50, 50, 50), (200, 200, 200, 200))
     """
-    caller = "train_test_split"
-    validate(
-        {
-            "test_size": [
-                Interval(RealNotInt, 0, 1, closed="neither"),
-                Interval(Integral, 1, None, closed="left"),
-                None,
-            ],
-            "train_size": [
-                Interval(RealNotInt, 0, 1, closed="neither"),
-                Interval(Integral, 1, None, closed="left"),
-                None,
-            ],
-            "random_state": ["random_state", np.random.Generator],
-            "shuffle": ["boolean"],
-        },
-        {
-            "test_size": test_size,
-            "train_size": train_size,
-            "random_state": random_state,
-            "shuffle": shuffle,
-        },
-        caller,
-    )
     if not arrays:
         raise InputError("train_test_split needs at least one array to split.")
     dask_arrays = _aligned(arrays)

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import linalg
 
 __all__ = [
+    "Extrema",
     "LabelSet",
     "LeastSquaresState",
     "Moments",
@@ -266,6 +267,22 @@ class MomentsByClass:
     def combine(self, other: MomentsByClass, /) -> MomentsByClass:
         return MomentsByClass(
             self.by_class.combine(other.by_class), self.overall.combine(other.overall)
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Extrema:
+    """Per-feature minimum and maximum ignoring NaN (NaN where a feature had no value)."""
+
+    n_samples: int
+    data_min: np.ndarray  # (d,)
+    data_max: np.ndarray  # (d,)
+
+    def combine(self, other: Extrema, /) -> Extrema:
+        return Extrema(
+            self.n_samples + other.n_samples,
+            np.fmin(self.data_min, other.data_min),
+            np.fmax(self.data_max, other.data_max),
         )
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from dask.array.core import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
-from ._graph import reduce_partitions
+from ._graph import SPLIT_EVERY, reduce_partitions
+from ._sklearn_compat import validate_params
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -64,7 +65,7 @@ def as_dask_array(a: Any, *, name: str) -> da.Array:
     return da.from_array(arr, chunks=chunks)
 
 
-def _check_known_chunks(a: da.Array, name: str) -> None:
+def check_known_chunks(a: da.Array, name: str) -> None:
     if any(math.isnan(c) for c in a.chunks[0]) or any(
         math.isnan(s) for s in a.shape if isinstance(s, float)
     ):
@@ -158,11 +159,15 @@ MANY_BLOCKS = 100
 MERGE_PARTITIONS = "Merge them: X, y = X.rechunk({0: 100_000}), y.rechunk(100_000)."
 
 
-def warn_if_tiny_partitions(rows: Sequence[int], what: str, fix: str) -> None:
+def warn_if_tiny_partitions(
+    rows: Sequence[int], what: str, fix: str, *, stacklevel: int = 3
+) -> None:
     """Warn (dask's ``PerformanceWarning``) when per-task overhead would dominate.
 
     1,000 partitions of 200 rows take about 25 times as long per epoch as 10 of 20,000
-    rows: the time goes to scheduling tasks, not to the data.
+    rows: the time goes to scheduling tasks, not to the data. ``stacklevel`` is
+    ``warnings.warn``'s, counted from here: 3 is the caller of the function calling this one,
+    4 the caller of a function decorated with ``validate_params`` (a reader).
     """
     if len(rows) <= MANY_BLOCKS:
         return
@@ -173,7 +178,7 @@ def warn_if_tiny_partitions(rows: Sequence[int], what: str, fix: str) -> None:
             f"{MANY_BLOCKS} blocks under {MIN_BLOCK_ROWS} rows, scheduling the tasks costs more "
             f"time than processing their data. {fix}",
             PerformanceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
@@ -194,7 +199,7 @@ def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Arr
             f" Reshape with {name}.reshape(-1, 1) if it is a single feature." if X.ndim == 1 else ""
         )
         raise InputError(f"Expected a 2-D {name}; got a {X.ndim}-D array of shape {X.shape}.{hint}")
-    _check_known_chunks(X, name)
+    check_known_chunks(X, name)
     if len(X.chunks[1]) != 1:
         raise InputError(
             f"{name} is chunked along columns (column chunks {X.chunks[1]}); daskpar partitions "
@@ -212,7 +217,7 @@ def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Arr
 
 def check_row_chunks(X: da.Array, y: da.Array, *, x_name: str = "X", y_name: str = "y") -> None:
     """Check that ``y`` has one entry per row of ``X``, in blocks aligned with X's."""
-    _check_known_chunks(y, y_name)
+    check_known_chunks(y, y_name)
     if y.shape[0] != X.shape[0]:
         raise InputError(
             f"{x_name} and {y_name} have different numbers of rows: {X.shape[0]} and {y.shape[0]}."
@@ -336,6 +341,9 @@ def check_data_partition(
         label_types(y, "y", f" in {describe_partition(rows[0], block_id[0])}")
 
 
+@validate_params(
+    {"labels": ["boolean"], "split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True
+)
 def check_blocks(
     X: Any, y: Any = None, *, labels: bool = False, split_every: int | None = None
 ) -> None:

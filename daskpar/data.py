@@ -30,6 +30,7 @@ import dask.array as da
 
 from ._generate import make_classification, make_regression
 from ._load import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
+from ._sklearn_compat import validate_params
 from ._split import train_test_split
 from ._validation import check_blocks, check_X, check_X_y
 from .errors import InputError
@@ -137,6 +138,10 @@ def _move_into_place(new: Path, target: Path) -> None:
     _remove(old)
 
 
+@validate_params(
+    {"path": [str, os.PathLike], "x": [str], "y_name": [str], "overwrite": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def write_zarr(
     path: str | os.PathLike[str],
     X: da.Array,

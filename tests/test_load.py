@@ -550,8 +550,9 @@ def test_readers_warn_about_tiny_blocks(tmp_path: Path) -> None:
     np.save(tmp_path / "X.npy", X_np)
     with pytest.warns(
         PerformanceWarning, match=r"read_npy: 200 blocks of 5 rows \(median\).*chunks="
-    ):
+    ) as record:
         read_npy(tmp_path / "X.npy", chunks=5)
+    assert record[0].filename == __file__  # the caller's line, past validate_params's wrapper
     read_npy(tmp_path / "X.npy", chunks=10)  # 100 blocks: no warning
     group = zarr.open_group(tmp_path / "d.zarr", mode="w")
     group.create_array("X", data=X_np, chunks=(5, 2))

@@ -686,6 +686,28 @@ def test_score_defaults_to_the_estimators_score_and_names_its_tasks(
         assert seen["daskpar-score-result"] == 1
 
 
+def test_warnings_point_at_the_callers_line(
+    models: dict[str, tuple[BaseEstimator, np.ndarray, np.ndarray]],
+) -> None:
+    # The functions run inside validate_params's wrapper; the warnings they re-emit on the
+    # client must still name the line that called them, as scikit-learn's do.
+    y = Y_MULTI % 2
+    model, X, y_reg = models["regression"]
+    calls: list[tuple[str, Callable[[], object]]] = [
+        # evaluate_metric's default stacklevel
+        ("do not sum to one", lambda: dm.log_loss(y, _probabilities(y, 2) * 0.9)),
+        # through _precision_recall_f1 and _regression
+        ("Precision is ill-defined", lambda: dm.precision_score([0, 1, 1], [0, 0, 0])),
+        ("less than two samples", lambda: dm.r2_score([1.0], [2.0])),
+        # reduce_metric, from score
+        ("less than two samples", lambda: dm.score(model, X[:1], y_reg[:1], "r2")),
+    ]
+    for message, call in calls:
+        with pytest.warns(UserWarning, match=message) as record:
+            call()
+        assert {w.filename for w in record} == {__file__}
+
+
 # --------------------------------------------------------------------------------------------
 # Properties
 

@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import re
 from collections.abc import Callable, Iterator
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ def _compat() -> Any:
 def test_compat_imports_were_found() -> None:
     # Guards the parametrization below against a parser that silently finds nothing.
     assert ("sklearn.utils._param_validation", "Interval") in COMPAT_IMPORTS
+    assert ("sklearn.utils._param_validation", "validate_params") in COMPAT_IMPORTS
     assert ("sklearn.linear_model._stochastic_gradient", "fit_binary") in COMPAT_IMPORTS
 
 
@@ -126,6 +128,28 @@ def test_fit_binary_signatures_are_the_ones_the_replacement_follows() -> None:
             f"{SKLEARN} changed the parameters of BaseSGDClassifier._fit_binary to {method} "
             f"(fit_binary_keeping_intercept takes {replacement}): {FIX}"
         )
+
+
+def test_validate_params_checks_and_names_the_function() -> None:
+    # daskpar's public functions rely on the decorator's message (naming the function by its
+    # __qualname__: the name, for a module-level function), on parameters without constraints
+    # going unchecked, and on *args.
+    compat = _compat()
+
+    def head(*arrays: Any, n: int = 1, data: Any = None) -> int:
+        return n
+
+    head.__qualname__ = "head"
+    head = compat.validate_params(
+        {"n": [compat.Interval(Integral, 1, None, closed="left")]},
+        prefer_skip_nested_validation=True,
+    )(head)
+    assert head(object(), object(), n=3, data=object()) == 3
+    message = "The 'n' parameter of head must be an int in the range [1, inf). Got 0 instead."
+    with pytest.raises(compat.InvalidParameterError, match=re.escape(message)):
+        head(n=0)
+    if _parameter_names(head) != ["arrays", "n", "data"]:
+        pytest.fail(f"{SKLEARN}'s validate_params no longer keeps the signature: {FIX}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ scores a fitted estimator with one of them, predicting each block where it lives
 The package reads as the flow (public names are imported from the private modules here):
 ``_checks`` (input checks on the client), ``_states`` (what one block contributes),
 ``_base``, ``_classification`` and ``_regression`` (metric classes and functions), ``_scorer``
-(scorers) and ``_reduce`` (the task bodies and the tree).
+(scorers) and ``reduce_metric`` (the task bodies and the tree).
 """
 
 from __future__ import annotations

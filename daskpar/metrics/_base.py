@@ -5,7 +5,7 @@ Every metric has daskpar's one shape::
     (y_true, y_pred, sample_weight) blocks --partition_state--> state
         --combine (tree)--> one state --evaluate--> Evaluation (the metric and its warnings)
 
-:class:`Metric` is that protocol. ``_MetricBase`` implements it for daskpar's metrics from two
+:class:`Metric` is that protocol. ``MetricBase`` implements it for daskpar's metrics from two
 methods, ``_state`` (of one non-empty block, with checked weights) and ``_compute`` (of the
 merged state); the metric classes in :mod:`daskpar.metrics._classification` and
 :mod:`daskpar.metrics._regression` define those two. With sample weights, a block's state is
@@ -34,7 +34,7 @@ T = TypeVar("T")
 Note = tuple[type[Warning], str]
 
 
-class _Notes(list[Note]):
+class Notes(list[Note]):
     """The warnings computing a metric raises, kept for the client to emit."""
 
     def warn(self, message: str, category: type[Warning] = UserWarning) -> None:
@@ -59,17 +59,17 @@ class Evaluation(Generic[T]):
 # Checks of one block, on the worker
 
 
-def _check_finite(a: np.ndarray, name: str) -> None:
+def check_finite_values(a: np.ndarray, name: str) -> None:
     if a.dtype.kind in "fc" and not np.isfinite(a).all():
         kind = "NaN" if np.isnan(a).any() else "infinity"
         raise PartitionError(f"Input {name} contains {kind}.")
 
 
-def _check_labels(y: np.ndarray, name: str) -> None:
+def check_label_values(y: np.ndarray, name: str) -> None:
     """Raise a :class:`PartitionError` unless ``y`` holds class labels (as type_of_target)."""
     if y.dtype.kind != "f":
         return
-    _check_finite(y, name)
+    check_finite_values(y, name)
     fractional = y != np.trunc(y)
     if fractional.any():
         raise PartitionError(
@@ -86,7 +86,7 @@ def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
     w = np.asarray(sample_weight)
     if w.dtype.kind in "biu":
         return w.astype(np.int64)
-    _check_finite(w, "sample_weight")
+    check_finite_values(w, "sample_weight")
     return w.astype(np.float64)
 
 
@@ -114,7 +114,7 @@ class Metric(Protocol):
     def value(self, state: State | None) -> float: ...
 
 
-class _MetricBase(Generic[T]):
+class MetricBase(Generic[T]):
     """A metric in terms of ``_state`` (one block's) and ``_compute`` (of the merged state).
 
     ``_state`` gets a non-empty block and checked weights (ones without ``sample_weight``);
@@ -133,7 +133,7 @@ class _MetricBase(Generic[T]):
     def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> State:
         raise NotImplementedError
 
-    def _compute(self, state: Any, notes: _Notes) -> T:
+    def _compute(self, state: Any, notes: Notes) -> T:
         raise NotImplementedError
 
     def partition_state(
@@ -159,7 +159,7 @@ class _MetricBase(Generic[T]):
                     "least one non-zero number."
                 )
             state = state.state
-        notes = _Notes()
+        notes = Notes()
         value = self._compute(state, notes)
         return Evaluation(value, tuple(notes))
 
@@ -168,13 +168,13 @@ class _MetricBase(Generic[T]):
         return self.evaluate(state).unwrap(stacklevel=2)
 
 
-def _zero_sum(function: str) -> InputError:
+def zero_weight_sum_error(function: str) -> InputError:
     return InputError(
         f"{function}: the sample weights sum to zero, so the weighted average is undefined. "
         "Use weights whose sum is not zero."
     )
 
 
-def _show(labels: np.ndarray, at_most: int = 10) -> str:
+def show_labels(labels: np.ndarray, at_most: int = 10) -> str:
     text = ", ".join(map(repr, labels[:at_most].tolist()))
     return f"[{text}{', ...' if len(labels) > at_most else ''}]"

@@ -6,8 +6,9 @@ Before the map step of::
 
 the arrays are checked once, on the client: dtypes that fit labels, numbers or
 probabilities, one value per sample, row chunks that match (in-memory arrays are split to
-match), and the functions' parameters with scikit-learn's messages. What needs the data
-itself (NaN, fractional labels) is checked per block by the task bodies.
+match). What needs the data itself (NaN, fractional labels) is checked per block by the task
+bodies. The functions' other parameters are checked before this, by their
+``validate_params`` constraints, with scikit-learn's messages.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import dask.array as da
 import numpy as np
 from dask.array.core import normalize_chunks
 
-from .._graph import SPLIT_EVERY
-from .._sklearn_compat import validate_parameter_constraints
-from .._validation import _check_known_chunks, check_label_dtype, check_row_chunks
+from .._validation import check_known_chunks, check_label_dtype, check_row_chunks
 from ..errors import InputError
 
 Kind = Literal["labels", "numbers", "probabilities"]
@@ -74,7 +73,7 @@ def _checked(a: Any, name: str, kind: Kind) -> da.Array | np.ndarray:
     return a
 
 
-def _aligned(
+def aligned_inputs(
     specs: list[tuple[Any, str, Kind]],
     sample_weight: Any,
     *,
@@ -92,7 +91,7 @@ def _aligned(
     candidates = ([reference] if reference is not None else []) + named
     on_dask = [(a, name) for a, name in candidates if isinstance(a, da.Array)]
     if on_dask:
-        _check_known_chunks(*on_dask[0])
+        check_known_chunks(*on_dask[0])
         rows = on_dask[0][0].chunks[0]
     else:
         rows = normalize_chunks("auto", shape=(named[0][0].shape[0],), dtype=np.float64)[0]
@@ -111,7 +110,7 @@ def _aligned(
     return arrays, weight
 
 
-def _prepare(
+def prepare_inputs(
     y_true: Any,
     y_pred: Any,
     sample_weight: Any,
@@ -121,7 +120,7 @@ def _prepare(
     pred_name: str = "y_pred",
 ) -> tuple[da.Array, da.Array, da.Array | None]:
     """``y_true``, ``y_pred`` and ``sample_weight`` checked and in common row chunks."""
-    (true, pred), weight = _aligned(
+    (true, pred), weight = aligned_inputs(
         [(y_true, "y_true", true_kind), (y_pred, pred_name, pred_kind)], sample_weight
     )
     # Object arrays may hold either; their tasks check them (label_types).
@@ -134,13 +133,3 @@ def _prepare(
             "is required."
         )
     return true, pred, weight
-
-
-def _validate(caller: str, split_every: int | None, **checks: tuple[Any, list[Any]]) -> None:
-    """Check each ``name=(value, constraints)`` and ``split_every``, as scikit-learn would."""
-    checks["split_every"] = (split_every, SPLIT_EVERY)
-    validate_parameter_constraints(
-        {name: constraints for name, (_, constraints) in checks.items()},
-        {name: value for name, (value, _) in checks.items()},
-        caller_name=caller,
-    )

@@ -27,11 +27,19 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
-from .._sklearn_compat import Interval, Options, StrOptions
+from .._graph import SPLIT_EVERY
+from .._sklearn_compat import Interval, Options, StrOptions, validate_params
 from ..errors import InputError
-from ._base import _check_finite, _check_labels, _MetricBase, _Notes, _show, _zero_sum
-from ._checks import _prepare, _validate
-from ._reduce import _evaluate
+from ._base import (
+    MetricBase,
+    Notes,
+    check_finite_values,
+    check_label_values,
+    show_labels,
+    zero_weight_sum_error,
+)
+from ._checks import prepare_inputs
+from ._reduce import evaluate_metric
 from ._states import ConfusionState, LogLossState, ScoreHistogram
 
 __all__ = [
@@ -66,12 +74,12 @@ class ApproximateMetricWarning(UserWarning):
 # Metrics
 
 
-class _ConfusionMetric(_MetricBase[T]):
+class _ConfusionMetric(MetricBase[T]):
     stage = "confusion"
 
     def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
-        _check_labels(y_true, "y_true")
-        _check_labels(y_pred, "y_pred")
+        check_label_values(y_true, "y_true")
+        check_label_values(y_pred, "y_pred")
         return ConfusionState.of(y_true, y_pred, w)
 
 
@@ -82,12 +90,12 @@ class Accuracy(_ConfusionMetric[float]):
     normalize: bool = True
     function: ClassVar[str] = "accuracy_score"
 
-    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
+    def _compute(self, s: ConfusionState, notes: Notes) -> float:
         correct, total = s.weight[s.true_index == s.pred_index].sum(), s.weight.sum()
         if not self.normalize:
             return float(correct)
         if total == 0:
-            raise _zero_sum(self.name)
+            raise zero_weight_sum_error(self.name)
         return float(correct / total)
 
 
@@ -98,15 +106,15 @@ class BalancedAccuracy(_ConfusionMetric[float]):
     adjusted: bool = False
     function: ClassVar[str] = "balanced_accuracy_score"
 
-    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
+    def _compute(self, s: ConfusionState, notes: Notes) -> float:
         stray = s.labels[s.in_pred & ~s.in_true]
         if len(stray):
             raise InputError(
-                f"y_pred holds labels {_show(stray)} that never occur in y_true, so "
+                f"y_pred holds labels {show_labels(stray)} that never occur in y_true, so "
                 "balanced_accuracy_score has no recall for them; scikit-learn warns and averages "
                 "over the labels of y_true only. Balanced accuracy is the macro-averaged recall: "
                 "to choose the labels explicitly, call recall_score(y_true, y_pred, "
-                f"average='macro', labels=...), with labels={_show(s.labels[s.in_true])} for "
+                f"average='macro', labels=...), with labels={show_labels(s.labels[s.in_true])} for "
                 "scikit-learn's number."
             )
         tp, true_sum, _ = s.per_label()
@@ -133,7 +141,7 @@ def _prf_divide(
     metric: str,
     modifier: str,
     zero_division: ZeroDivision,
-    notes: _Notes,
+    notes: Notes,
 ) -> np.ndarray:
     """scikit-learn's ``_prf_divide``: divide, and on zero division use ``zero_division``."""
     mask = denominator == 0
@@ -181,7 +189,7 @@ class PrecisionRecallF1(_ConfusionMetric[float]):
     def name(self) -> str:
         return f"{self.kind}_score"
 
-    def _compute(self, s: ConfusionState, notes: _Notes) -> float:
+    def _compute(self, s: ConfusionState, notes: Notes) -> float:
         labels = None if self.labels is None else np.asarray(self.labels)
         if self.average == "binary":
             if len(s.labels) > 2:
@@ -221,19 +229,19 @@ class PrecisionRecallF1(_ConfusionMetric[float]):
 
     def _stray_message(self, s: ConfusionState, stray: np.ndarray) -> str:
         start = (
-            f"y_pred holds labels {_show(stray)} that never occur in y_true. scikit-learn's "
+            f"y_pred holds labels {show_labels(stray)} that never occur in y_true. scikit-learn's "
             f"{self.name}(average={self.average!r}) scores them as classes without true samples "
             "with a warning at most, so the number hides them."
         )
         if self.average == "binary":
             return (
-                f"{start} Pass labels= explicitly (e.g. labels={_show(s.labels)}) to get "
+                f"{start} Pass labels= explicitly (e.g. labels={show_labels(s.labels)}) to get "
                 "scikit-learn's number anyway."
             )
         return (
             f"{start} Pass labels= explicitly to choose the labels to score over: "
-            f"labels={_show(s.labels)} for scikit-learn's number, or "
-            f"labels={_show(s.labels[s.in_true])} to leave them out."
+            f"labels={show_labels(s.labels)} for scikit-learn's number, or "
+            f"labels={show_labels(s.labels[s.in_true])} to leave them out."
         )
 
 
@@ -245,7 +253,7 @@ class ConfusionMatrix(_ConfusionMetric[np.ndarray]):
     normalize: Literal["true", "pred", "all"] | None = None
     function: ClassVar[str] = "confusion_matrix"
 
-    def _compute(self, s: ConfusionState, notes: _Notes) -> np.ndarray:
+    def _compute(self, s: ConfusionState, notes: Notes) -> np.ndarray:
         labels = None if self.labels is None else np.asarray(self.labels)
         if labels is not None and labels.size == 0:
             raise InputError("'labels' should contain at least one label.")
@@ -266,7 +274,7 @@ class ConfusionMatrix(_ConfusionMetric[np.ndarray]):
 
 
 @dataclass(frozen=True)
-class LogLoss(_MetricBase[float]):
+class LogLoss(MetricBase[float]):
     """The cross-entropy of predicted probabilities, as scikit-learn 1.9's ``log_loss``.
 
     ``y_pred`` holds one column per class in sorted label order (``labels`` if given, else the
@@ -279,14 +287,14 @@ class LogLoss(_MetricBase[float]):
     function: ClassVar[str] = "log_loss"
 
     def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> LogLossState:
-        _check_labels(y_true, "y_true")
+        check_label_values(y_true, "y_true")
         # As scikit-learn: float64, float32 and float16 stay, the rest become float64.
         if y_pred.dtype not in (np.float64, np.float32, np.float16):
             y_pred = y_pred.astype(np.float64)
-        _check_finite(y_pred, "y_proba")
+        check_finite_values(y_pred, "y_proba")
         return LogLossState.of(y_true, y_pred, w, self.labels)
 
-    def _compute(self, s: LogLossState, notes: _Notes) -> float:
+    def _compute(self, s: LogLossState, notes: Notes) -> float:
         # The checks and messages of scikit-learn's, in its order.
         if s.prob_max > 1:
             raise InputError(f"y_prob contains values greater than 1: {s.prob_max}")
@@ -338,12 +346,12 @@ class LogLoss(_MetricBase[float]):
         if not self.normalize:
             return total
         if s.weight == 0:
-            raise _zero_sum(self.name)
+            raise zero_weight_sum_error(self.name)
         return total / s.weight
 
 
 @dataclass(frozen=True)
-class RocAuc(_MetricBase[float]):
+class RocAuc(MetricBase[float]):
     """The binary ROC AUC (Mann-Whitney), exact up to ``max_bins`` distinct scores.
 
     With more distinct scores than ``max_bins``, scores are merged into at most ``max_bins``
@@ -363,8 +371,8 @@ class RocAuc(_MetricBase[float]):
                 f"roc_auc_score needs one score per sample (shape (n_samples,)); got y_score of "
                 f"shape {y_pred.shape}. Multiclass ROC AUC is not supported yet."
             )
-        _check_labels(y_true, "y_true")
-        _check_finite(y_pred, "y_score")
+        check_label_values(y_true, "y_true")
+        check_finite_values(y_pred, "y_score")
         return ScoreHistogram.of(y_true, y_pred, w, self.max_bins)
 
     def error_bound(self, state: ScoreHistogram) -> float:
@@ -374,11 +382,11 @@ class RocAuc(_MetricBase[float]):
         neg, pos = state.counts[:, 0].astype(np.float64), state.counts[:, 1].astype(np.float64)
         return float(0.5 * np.sum(pos * neg) / (pos.sum() * neg.sum()))
 
-    def _compute(self, s: ScoreHistogram, notes: _Notes) -> float:
+    def _compute(self, s: ScoreHistogram, notes: Notes) -> float:
         if len(s.labels) > 2:
             raise InputError(
                 f"roc_auc_score supports binary y_true only; y_true holds at least 3 labels "
-                f"(such as {_show(s.labels)}). Multiclass ROC AUC is not supported yet."
+                f"(such as {show_labels(s.labels)}). Multiclass ROC AUC is not supported yet."
             )
         if len(s.labels) < 2:
             raise InputError(
@@ -415,6 +423,9 @@ def _labels_tuple(labels: Any) -> tuple[Any, ...] | None:
     return None if labels is None else tuple(np.asarray(labels).tolist())
 
 
+@validate_params(
+    {"normalize": ["boolean"], "split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True
+)
 def accuracy_score(
     y_true: Any,
     y_pred: Any,
@@ -454,11 +465,13 @@ def accuracy_score(
     >>> accuracy_score(y_true, y_pred, normalize=False)
     4.0
     """
-    _validate("accuracy_score", split_every, normalize=(normalize, ["boolean"]))
-    arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
-    return float(_evaluate(Accuracy(normalize=normalize), *arrays, split_every))
+    arrays = prepare_inputs(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
+    return float(evaluate_metric(Accuracy(normalize=normalize), *arrays, split_every))
 
 
+@validate_params(
+    {"adjusted": ["boolean"], "split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True
+)
 def balanced_accuracy_score(
     y_true: Any,
     y_pred: Any,
@@ -501,9 +514,8 @@ def balanced_accuracy_score(
     >>> balanced_accuracy_score(y_true, y_pred)
     0.625
     """
-    _validate("balanced_accuracy_score", split_every, adjusted=(adjusted, ["boolean"]))
-    arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
-    return float(_evaluate(BalancedAccuracy(adjusted=adjusted), *arrays, split_every))
+    arrays = prepare_inputs(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
+    return float(evaluate_metric(BalancedAccuracy(adjusted=adjusted), *arrays, split_every))
 
 
 _PRF_SECTIONS = """Parameters
@@ -540,6 +552,17 @@ _PRF_SECTIONS = """Parameters
         counts them as classes without true samples). Pass ``labels=`` to choose the labels."""
 
 
+#: The parameter constraints of :func:`precision_score`, :func:`recall_score` and
+#: :func:`f1_score`.
+_PRF_CONSTRAINTS: dict[str, list[Any]] = {
+    "labels": ["array-like", None],
+    "pos_label": [Real, str, "boolean", None],
+    "average": [StrOptions({"binary", "micro", "macro", "weighted"})],
+    "zero_division": [Options(Real, {0.0, 1.0}), "nan", StrOptions({"warn"})],
+    "split_every": SPLIT_EVERY,
+}
+
+
 def _prf_doc(function: Callable[..., float]) -> Callable[..., float]:
     """Put the sections the three functions share where their docstring says ``{sections}``."""
     function.__doc__ = (function.__doc__ or "").replace("{sections}", _PRF_SECTIONS)
@@ -558,19 +581,12 @@ def _precision_recall_f1(
     average: Any,
     zero_division: Any,
 ) -> float:
-    _validate(
-        f"{kind}_score",
-        split_every,
-        labels=(labels, ["array-like", None]),
-        pos_label=(pos_label, [Real, str, "boolean", None]),
-        average=(average, [StrOptions({"binary", "micro", "macro", "weighted"})]),
-        zero_division=(zero_division, [Options(Real, {0.0, 1.0}), "nan", StrOptions({"warn"})]),
-    )
-    arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
+    arrays = prepare_inputs(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
     metric = PrecisionRecallF1(kind, _labels_tuple(labels), pos_label, average, zero_division)
-    return float(_evaluate(metric, *arrays, split_every, stacklevel=4))
+    return float(evaluate_metric(metric, *arrays, split_every, stacklevel=5))
 
 
+@validate_params(_PRF_CONSTRAINTS, prefer_skip_nested_validation=True)
 @_prf_doc
 def precision_score(
     y_true: Any,
@@ -604,6 +620,7 @@ def precision_score(
     )  # fmt: skip
 
 
+@validate_params(_PRF_CONSTRAINTS, prefer_skip_nested_validation=True)
 @_prf_doc
 def recall_score(
     y_true: Any,
@@ -635,6 +652,7 @@ def recall_score(
     )  # fmt: skip
 
 
+@validate_params(_PRF_CONSTRAINTS, prefer_skip_nested_validation=True)
 @_prf_doc
 def f1_score(
     y_true: Any,
@@ -668,6 +686,14 @@ def f1_score(
     )  # fmt: skip
 
 
+@validate_params(
+    {
+        "labels": ["array-like", None],
+        "normalize": [StrOptions({"true", "pred", "all"}), None],
+        "split_every": SPLIT_EVERY,
+    },
+    prefer_skip_nested_validation=True,
+)
 def confusion_matrix(
     y_true: Any,
     y_pred: Any,
@@ -709,18 +735,16 @@ def confusion_matrix(
            [0, 0, 1],
            [1, 0, 2]])
     """
-    _validate(
-        "confusion_matrix",
-        split_every,
-        labels=(labels, ["array-like", None]),
-        normalize=(normalize, [StrOptions({"true", "pred", "all"}), None]),
-    )
-    arrays = _prepare(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
+    arrays = prepare_inputs(y_true, y_pred, sample_weight, true_kind="labels", pred_kind="labels")
     metric = ConfusionMatrix(labels=_labels_tuple(labels), normalize=normalize)
-    result: np.ndarray = _evaluate(metric, *arrays, split_every)
+    result: np.ndarray = evaluate_metric(metric, *arrays, split_every)
     return result
 
 
+@validate_params(
+    {"normalize": ["boolean"], "labels": ["array-like", None], "split_every": SPLIT_EVERY},
+    prefer_skip_nested_validation=True,
+)
 def log_loss(
     y_true: Any,
     y_proba: Any,
@@ -768,13 +792,7 @@ def log_loss(
     >>> round(log_loss(y_true, y_proba), 5)
     0.21616
     """
-    _validate(
-        "log_loss",
-        split_every,
-        normalize=(normalize, ["boolean"]),
-        labels=(labels, ["array-like", None]),
-    )
-    arrays = _prepare(
+    arrays = prepare_inputs(
         y_true,
         y_proba,
         sample_weight,
@@ -783,9 +801,13 @@ def log_loss(
         pred_name="y_proba",
     )
     metric = LogLoss(labels=_labels_tuple(labels), normalize=normalize)
-    return float(_evaluate(metric, *arrays, split_every))
+    return float(evaluate_metric(metric, *arrays, split_every))
 
 
+@validate_params(
+    {"max_bins": [Interval(Integral, 2, None, closed="left")], "split_every": SPLIT_EVERY},
+    prefer_skip_nested_validation=True,
+)
 def roc_auc_score(
     y_true: Any,
     y_score: Any,
@@ -842,12 +864,7 @@ def roc_auc_score(
     >>> roc_auc_score(y_true, y_score)
     0.75
     """
-    _validate(
-        "roc_auc_score",
-        split_every,
-        max_bins=(max_bins, [Interval(Integral, 2, None, closed="left")]),
-    )
-    arrays = _prepare(
+    arrays = prepare_inputs(
         y_true, y_score, sample_weight, true_kind="labels", pred_kind="numbers", pred_name="y_score"
     )
-    return float(_evaluate(RocAuc(max_bins=int(max_bins)), *arrays, split_every))
+    return float(evaluate_metric(RocAuc(max_bins=int(max_bins)), *arrays, split_every))

@@ -90,7 +90,7 @@ def finalize_metric(
 # Graph
 
 
-def _reduce(
+def reduce_metric(
     task: Callable[..., Any],
     arrays: tuple[da.Array, da.Array, da.Array | None],
     *,
@@ -114,17 +114,21 @@ def _reduce(
     return evaluation.unwrap(stacklevel=stacklevel)
 
 
-def _evaluate(
+def evaluate_metric(
     metric: Metric | ConfusionMatrix,
     y_true: da.Array,
     y_pred: da.Array,
     sample_weight: da.Array | None,
     split_every: int | None,
-    stacklevel: int = 3,
+    stacklevel: int = 4,
 ) -> Any:
-    """Compute ``metric`` through the tree; ``stacklevel`` as :func:`_reduce`'s."""
+    """Compute ``metric`` through the tree; ``stacklevel`` as :func:`reduce_metric`'s.
+
+    The default points the warnings at the caller of a public metric function that calls this
+    one: the function runs inside ``validate_params``'s wrapper, one frame deeper.
+    """
     stage = f"daskpar-{metric.stage}"
-    return _reduce(
+    return reduce_metric(
         metric_partition,
         (y_true, y_pred, sample_weight),
         evaluator=metric,

@@ -20,9 +20,11 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ._base import _check_finite, _MetricBase, _Notes, _zero_sum
-from ._checks import _prepare, _validate
-from ._reduce import _evaluate
+from .._graph import SPLIT_EVERY
+from .._sklearn_compat import validate_params
+from ._base import MetricBase, Notes, check_finite_values, zero_weight_sum_error
+from ._checks import prepare_inputs
+from ._reduce import evaluate_metric
 from ._states import ResidualState
 
 __all__ = [
@@ -35,17 +37,17 @@ __all__ = [
 ]
 
 
-class _ResidualMetric(_MetricBase[float]):
+class _ResidualMetric(MetricBase[float]):
     stage = "residuals"
 
     def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ResidualState:
-        _check_finite(y_true, "y_true")
-        _check_finite(y_pred, "y_pred")
+        check_finite_values(y_true, "y_true")
+        check_finite_values(y_pred, "y_pred")
         return ResidualState.of(y_true, y_pred, w)
 
     def _mean(self, total: float, s: ResidualState) -> float:
         if s.weight == 0.0:
-            raise _zero_sum(self.name)
+            raise zero_weight_sum_error(self.name)
         return total / s.weight
 
 
@@ -55,13 +57,13 @@ class R2(_ResidualMetric):
 
     function: ClassVar[str] = "r2_score"
 
-    def _compute(self, s: ResidualState, notes: _Notes) -> float:
+    def _compute(self, s: ResidualState, notes: Notes) -> float:
         if s.n_samples < 2:
             message = "R^2 score is not well-defined with less than two samples."
             notes.warn(message, UndefinedMetricWarning)
             return math.nan
         if s.weight == 0.0:
-            raise _zero_sum(self.name)
+            raise zero_weight_sum_error(self.name)
         # A constant target has SST = 0 exactly, though its rounded mean may leave m2 > 0.
         total = 0.0 if s.y_min >= s.y_max else s.m2
         if s.sse == 0.0:
@@ -80,7 +82,7 @@ class MeanSquaredError(_ResidualMetric):
     def name(self) -> str:
         return "root_mean_squared_error" if self.root else "mean_squared_error"
 
-    def _compute(self, s: ResidualState, notes: _Notes) -> float:
+    def _compute(self, s: ResidualState, notes: Notes) -> float:
         mse = self._mean(s.sse, s)
         return math.sqrt(mse) if self.root else mse
 
@@ -91,12 +93,15 @@ class MeanAbsoluteError(_ResidualMetric):
 
     function: ClassVar[str] = "mean_absolute_error"
 
-    def _compute(self, s: ResidualState, notes: _Notes) -> float:
+    def _compute(self, s: ResidualState, notes: Notes) -> float:
         return self._mean(s.sae, s)
 
 
 # --------------------------------------------------------------------------------------------
 # Functions
+
+#: The parameter constraints of every regression metric function.
+_CONSTRAINTS: dict[str, list[Any]] = {"split_every": SPLIT_EVERY}
 
 
 def _regression(
@@ -106,11 +111,11 @@ def _regression(
     sample_weight: Any,
     split_every: int | None,
 ) -> float:
-    _validate(metric.name, split_every)
-    arrays = _prepare(y_true, y_pred, sample_weight, true_kind="numbers", pred_kind="numbers")
-    return float(_evaluate(metric, *arrays, split_every, stacklevel=4))
+    arrays = prepare_inputs(y_true, y_pred, sample_weight, true_kind="numbers", pred_kind="numbers")
+    return float(evaluate_metric(metric, *arrays, split_every, stacklevel=5))
 
 
+@validate_params(_CONSTRAINTS, prefer_skip_nested_validation=True)
 def r2_score(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
 ) -> float:
@@ -145,6 +150,7 @@ def r2_score(
     return _regression(R2(), y_true, y_pred, sample_weight, split_every)
 
 
+@validate_params(_CONSTRAINTS, prefer_skip_nested_validation=True)
 def mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
 ) -> float:
@@ -176,6 +182,7 @@ def mean_squared_error(
     return _regression(MeanSquaredError(), y_true, y_pred, sample_weight, split_every)
 
 
+@validate_params(_CONSTRAINTS, prefer_skip_nested_validation=True)
 def mean_absolute_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, split_every: int | None = None
 ) -> float:

@@ -19,12 +19,13 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import is_classifier
 
-from .._graph import broadcast
+from .._graph import SPLIT_EVERY, broadcast
+from .._sklearn_compat import validate_params
 from .._states import State
 from .._validation import check_X
 from ..errors import InputError
 from ._base import Evaluation, Metric
-from ._checks import _aligned, _validate
+from ._checks import aligned_inputs
 from ._classification import (
     Accuracy,
     Average,
@@ -33,7 +34,7 @@ from ._classification import (
     PrecisionRecallF1,
     RocAuc,
 )
-from ._reduce import _reduce, scorer_partition
+from ._reduce import reduce_metric, scorer_partition
 from ._regression import R2, MeanAbsoluteError, MeanSquaredError
 
 __all__ = ["SCORER_NAMES", "Scorer", "get_scorer", "score"]
@@ -163,6 +164,7 @@ def get_scorer(scoring: str | Scorer) -> Scorer:
     )
 
 
+@validate_params({"split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True)
 def score(
     estimator: Any,
     X: Any,
@@ -213,16 +215,15 @@ def score(
     if scoring is None:
         scoring = "accuracy" if is_classifier(estimator) else "r2"
     scorer = get_scorer(scoring)
-    _validate("score", split_every)
     X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
-    (y,), weight = _aligned([(y, "y", "labels")], sample_weight, reference=(X, "X"))
-    value = _reduce(
+    (y,), weight = aligned_inputs([(y, "y", "labels")], sample_weight, reference=(X, "X"))
+    value = reduce_metric(
         scorer_partition,
         (X, y, weight),
         evaluator=scorer,
         stage="daskpar-score",
         split_every=split_every,
-        stacklevel=3,
+        stacklevel=4,  # the caller of score, past validate_params's wrapper
         scorer=scorer,
         model=broadcast(estimator),
     )
