@@ -122,6 +122,14 @@ class _FitInput:
     validation: tuple[da.Array, da.Array] | None  # validation_data=(X_val, y_val)
     scorer: Scorer
 
+    @property
+    def aligned_validation(self) -> tuple[da.Array, da.Array] | None:
+        """``validation_data`` with as many row blocks as ``X``, as ``train_test_split`` gives:
+        read in the same task as X's block (one read of a stored block per epoch)."""
+        if self.validation is None or self.validation[0].numblocks[0] != self.X.numblocks[0]:
+            return None
+        return self.validation
+
 
 class _ValidationTracker:
     """The best validation score so far, and whether it is time to stop early (one fit)."""
@@ -166,6 +174,7 @@ class _Epochs:
             self.data.X,
             self.data.y,
             self.data.sample_weight,
+            self.data.aligned_validation,
             plan=self.plan,
             models=[self.model],
             scalers={},
@@ -194,12 +203,12 @@ class _Epochs:
             stop = self.tracker.record(self.last_record, score, self.model)
         self.model = update.model
         record.update(n_samples=self.n_samples, n_partitions=self.n_partitions)
-        if self.data.validation is not None:
+        if self.data.validation is not None and self.data.aligned_validation is None:
             X_val, y_val = self.data.validation
             score = self.owner._score_model(self.model, X_val, y_val, self.data.scorer)
             stop = self.tracker.record(record, score, self.model)
         self.last_record = record
-        # Held-out blocks score this model in the next pass, if there is one.
+        # Held-out blocks (or rows) score this model in the next pass, if there is one.
         more = epoch + 1 < self.n_epochs and not stop and bool(self.plan.folds[0][1])
         return (frozenset({0}) if more else frozenset()), stop
 
@@ -349,7 +358,13 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         validation_data : tuple (X_val, y_val), default=None
             Held-out data scored with ``scoring`` after every epoch (on the workers for dask
             input); the score is recorded as ``validation_score`` in ``history_``. Not with
-            ``validation_fraction``.
+            ``validation_fraction``. When ``X_val`` has as many row blocks as ``X`` (as
+            :func:`daskpar.train_test_split` gives), block ``i`` of both is read in the same
+            task: each epoch reads a stored block once, trains on its training rows and scores
+            the epoch's starting model on its validation rows, and one last read scores the
+            final model. The score of epoch ``k`` then arrives with pass ``k + 1``, so early
+            stopping decides one epoch later, as with ``validation_fraction``. Otherwise each
+            epoch's model is scored by a pass of its own over ``X_val``.
         sample_weight : dask array or array-like of shape (n_samples,), default=None
             Non-negative weight of each sample, with ``X``'s row chunks if a dask array. Each
             partition's ``partial_fit`` weighs its rows with them, the partitions' models are
@@ -383,12 +398,16 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         if validation_blocks:
             # The last model has not met the validation blocks yet: one read of those blocks.
             index = sorted(validation_blocks)
-            weights = None if data.sample_weight is None else data.sample_weight.blocks[index]
-            score = self._score_model(
-                model, data.X.blocks[index], data.y.blocks[index], data.scorer, weights
-            )
+            if data.aligned_validation is not None:
+                score = self._score_model(model, *data.aligned_validation, data.scorer)
+            else:
+                weights = None if data.sample_weight is None else data.sample_weight.blocks[index]
+                score = self._score_model(
+                    model, data.X.blocks[index], data.y.blocks[index], data.scorer, weights
+                )
             tracker.record(self.history_[-1], score, model)
-            self.validation_blocks_ = index
+            if data.aligned_validation is None:
+                self.validation_blocks_ = index
         if self.early_stopping:
             self.best_epoch_, model = tracker.best_epoch, tracker.best_model
         self._set_fitted(model, data.X, plan.classes)
@@ -435,6 +454,12 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         base_seed = int(rng.randint(np.iinfo(np.int32).max))
         validation_blocks = self._validation_blocks(data.X, rng)
         train_blocks = frozenset(range(data.X.numblocks[0])) - validation_blocks
+        starts = None
+        if data.aligned_validation is not None:
+            # Every block has validation rows beside it, read in the same task.
+            validation_blocks = frozenset(range(data.X.numblocks[0]))
+            chunks = data.aligned_validation[0].chunks[0]
+            starts = tuple(int(s) for s in np.cumsum((0, *chunks[:-1])))
         return PassPlan(
             models=(ModelSpec(candidate=0, fold=0, config=0),),
             folds=((train_blocks, validation_blocks),),
@@ -442,6 +467,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
             base_seeds=(base_seed,),
             classes=classes,
             scorers=(data.scorer,),
+            validation_starts=starts,
         )
 
     def _set_fitted(self, model: BaseEstimator, X: da.Array, classes: np.ndarray | None) -> None:

@@ -88,6 +88,9 @@ class PassPlan:
     scorers: tuple[Scorer, ...]
     # Record a model's failing fit (scikit-learn's error_score) instead of raising it.
     record_errors: bool = False
+    # With validation rows beside every block (row-aligned validation data): the first row
+    # of each block of them, for messages. Models then score on those rows, not on X's.
+    validation_starts: tuple[int, ...] | None = None
 
 
 def partition_seed(base_seed: int, epoch: int, block: int) -> int:
@@ -151,6 +154,8 @@ def fit_partition(
     X: np.ndarray,
     y: np.ndarray,
     sample_weight: np.ndarray | None,
+    X_val: np.ndarray | None,
+    y_val: np.ndarray | None,
     rows: tuple[slice, ...],
     block_id: tuple[int, ...],
     *,
@@ -164,8 +169,10 @@ def fit_partition(
     """One block's share of a pass, from one read of the block: a TrialState per model.
 
     Every model in ``train`` whose fold trains on this block runs ``partial_fit`` on it;
-    every model in ``score`` whose fold validates on it scores its current model. The block
-    is checked once for all models, and scaled once per (scaler setting, fold).
+    every model in ``score`` whose fold validates on it scores its current model, on the
+    block's validation rows ``X_val``, ``y_val`` when the plan has them (validation data
+    split from the same blocks, so that they are read in the same task), else on the block.
+    The block is checked once for all models, and scaled once per (scaler setting, fold).
     """
     block = block_id[0]
     groups: dict[tuple[int, int], list[tuple[int, bool, bool]]] = {}
@@ -176,17 +183,25 @@ def fit_partition(
         if fits or scores:
             groups.setdefault((spec.config, spec.fold), []).append((j, fits, scores))
     items: list[TrialState | None] = [None] * len(plan.models)
-    if not groups or X.shape[0] == 0:
+    n_val = 0 if X_val is None else X_val.shape[0]
+    if not groups or X.shape[0] + n_val == 0:
         return StateTuple(tuple(items))
     _check_training_block(X, y, sample_weight, rows[0], block, plan.classes)
+    scored_on = (X, y, sample_weight, rows)
+    if X_val is not None and y_val is not None and plan.validation_starts is not None:
+        first = plan.validation_starts[block]
+        scored_on = (X_val, y_val, None, (slice(first, first + n_val),))
     # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
     learns = sample_weight is None or bool(np.any(sample_weight))
     for key, group in groups.items():
         Xt = transform_block(X, scalers.get(key, ()))
+        X_score, y_score, w_score, score_rows = scored_on
+        # The validation rows go through the same fitted scalers as the block.
+        X_score = Xt if X_score is X else transform_block(X_score, scalers.get(key, ()))
         for j, fits, scores in group:
             start = time.perf_counter()
             fit_state = None
-            if fits and learns:
+            if fits and learns and X.shape[0]:
                 try:
                     fit_state = _fit_block(plan, models[j], j, Xt, y, sample_weight, epoch, block)
                 except PartitionError:
@@ -199,11 +214,17 @@ def fit_partition(
                     continue
             middle = time.perf_counter()
             score_states = None
-            if scores:
+            if scores and X_score.shape[0]:
                 score_states = StateTuple(
                     tuple(
                         scorer_partition(
-                            Xt, y, sample_weight, rows, block_id, scorer=s, model=models[j]
+                            X_score,
+                            y_score,
+                            w_score,
+                            score_rows,
+                            block_id,
+                            scorer=s,
+                            model=models[j],
                         )
                         for s in plan.scorers
                     )
@@ -298,6 +319,7 @@ def run_pass(
     X: da.Array,
     y: da.Array,
     sample_weight: da.Array | None,
+    validation: tuple[da.Array, da.Array] | None = None,
     *,
     plan: PassPlan,
     models: Sequence[BaseEstimator | None],
@@ -317,6 +339,7 @@ def run_pass(
         X,
         y,
         sample_weight,
+        *(validation if validation is not None else (None, None)),
         finalize=update_models,
         stage=stage,
         split_every=split_every,

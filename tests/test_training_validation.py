@@ -211,3 +211,42 @@ def test_scaled_pipeline_matches_logistic_regression() -> None:
     reference = make_pipeline(StandardScaler(), LogisticRegression()).fit(Xtr, ytr)
     optimum = reference.score(Xte, yte)
     assert abs(ours - optimum) <= 0.005, (ours, optimum)
+
+
+def test_validation_rows_split_from_the_same_blocks_cost_no_extra_read(
+    binary: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """validation_data from ``dp.train_test_split`` has X's row blocks: each epoch's pass reads
+    a stored block once, trains on its training rows and scores the epoch's starting model on
+    its validation rows; one last read scores the final model."""
+    X, y = binary
+    reads: list[int] = []
+    Xd = da.from_array(X, chunks=(500, -1)).map_blocks(read_block, reads=reads, dtype=X.dtype)
+    yd = da.from_array(y, chunks=500)
+    X_train, X_val, y_train, y_val = dp.train_test_split(Xd, yd, test_size=0.2, random_state=0)
+    model = dp.ParallelIncremental(SGDClassifier(), epochs=3, random_state=0)
+    model.fit(X_train, y_train, classes=[0, 1], validation_data=(X_val, y_val))
+    assert Counter(reads) == dict.fromkeys(range(12), 3 + 1)
+    # Each epoch's score is that epoch's model scored on its own, to the bit.
+    for k, record in enumerate(model.history_, start=1):
+        alone = dp.ParallelIncremental(SGDClassifier(), epochs=k, random_state=0)
+        alone.fit(X_train, y_train, classes=[0, 1])
+        assert record["validation_score"] == alone.score(X_val, y_val)
+    assert not hasattr(model, "validation_blocks_")
+
+
+def test_early_stopping_on_validation_rows_from_the_same_blocks(
+    binary: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """As with validation_fraction, the score of epoch k arrives with pass k + 1."""
+    X_train, X_val, y_train, y_val = dp.train_test_split(
+        *as_dask(*binary, 500), test_size=0.2, random_state=0
+    )
+    model = dp.ParallelIncremental(
+        SGDClassifier(), epochs=20, random_state=0, early_stopping=True, n_iter_no_change=2, tol=1.0
+    ).fit(X_train, y_train, validation_data=(X_val, y_val))
+    assert model.best_epoch_ == 1
+    assert len(model.history_) == 4
+    one_epoch = dp.ParallelIncremental(SGDClassifier(), epochs=1, random_state=0)
+    one_epoch.fit(X_train, y_train)
+    np.testing.assert_array_equal(model.estimator_.coef_, one_epoch.estimator_.coef_)
