@@ -143,9 +143,7 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
         ) as local,
         Client(local) as client,
     ):
-        from distributed.diagnostics.plugin import WorkerPlugin
-
-        client.register_plugin(type("QuietTaskErrors", (_QuietTaskErrors, WorkerPlugin), {})())
+        client.register_plugin(_quiet_task_errors())
         yield client
 
 
@@ -154,19 +152,24 @@ def _worker_threads(client: Any) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-class _QuietTaskErrors:
-    """Worker plugin: a failed task is reported once, by the CLI, not also in the workers' log.
+def _quiet_task_errors() -> Any:
+    """A worker plugin: a failed task is reported once, by the CLI, not also in the workers' log.
 
     The embedded cluster's workers write to this terminal; their "Compute Failed" record
-    with its traceback would precede the one-line error the CLI prints.
+    with its traceback would precede the one-line error the CLI prints. (Defined here so that
+    distributed is imported only when a cluster starts: ``--help`` stays fast.)
     """
+    import logging
 
-    name = "daskpar-quiet-task-errors"
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    def setup(self, worker: Any) -> None:
-        import logging
+    class QuietTaskErrors(WorkerPlugin):
+        name = "daskpar-quiet-task-errors"
 
-        logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
+        def setup(self, worker: Any) -> None:
+            logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
+
+    return QuietTaskErrors()
 
 
 def _describe_cluster(client: Any) -> None:
