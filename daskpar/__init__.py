@@ -7,6 +7,7 @@ fitted scikit-learn object.
 
 from __future__ import annotations
 
+from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
 from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
 from ._linear import LinearRegression, Ridge
@@ -29,6 +30,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_ESTIMATORS",
+    "AdaptiveSGDClassifier",
+    "AdaptiveSGDRegressor",
     "DaskparError",
     "GridSearchCV",
     "HalvingSearchCV",

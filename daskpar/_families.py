@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
+from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor, AdaptiveState
 from ._sklearn_compat import (
     BaseSGDClassifier,
     BaseSGDRegressor,
@@ -430,7 +431,124 @@ class GaussianNBFamily(Family):
         return est
 
 
-_FAMILIES: tuple[type[Family], ...] = (SGDFamily, DiscreteNBFamily, GaussianNBFamily)
+# --------------------------------------------------------------------------------------------
+# daskpar's adaptive learner: parameter mixing, with the scale merged exactly
+
+
+class AdaptiveFamily(Family):
+    """``AdaptiveSGDClassifier`` and ``AdaptiveSGDRegressor`` (:mod:`daskpar._adaptive`).
+
+    Each partition runs one ``partial_fit`` pass (its mini-batch order seeded by the epoch and
+    partition index) from the epoch's starting model. The next model is plain parameter mixing
+    (Mann et al. 2009, Zinkevich et al. 2010): each partition contributes, weighted by its sum
+    of sample weights ``W_p``,
+
+    - its **weights and intercept** ``coef_`` and ``intercept_``, averaged: the merged model
+      predicts the mean of the partitions' predictions;
+    - AdaGrad's **squared-gradient sums** ``squared_gradients_``, averaged. Every partition
+      starts from the same sums ``G0`` and adds its own ``dG_p``, so the merged sums are
+      ``G0 + mean(dG_p)``: the next epoch's steps are those after one partition's pass, not
+      after all of them in a row (``G0 + sum(dG_p)``, ``n_partitions`` times as large). That
+      matches what averaging does to the weights: the merged model moved by the mean of the
+      partitions' moves, about as far as one partition moved, with their noise averaged out,
+      so it keeps steps of one partition's size;
+    - the **scale** ``scale_`` (largest ``|x - mean_|`` per feature), merged exactly, by
+      maximum;
+    - the **counters** ``sum_weight_``, ``sum_norm_``, ``sum_weight_ * mean_`` (and the
+      regressor's target sums) as increments over the starting model, summed: as one
+      sequential pass would count them, so that ``sum_weight_`` is the total weight seen and
+      ``mean_`` the weighted mean of all the rows.
+
+    Measured (held-out log-loss over the full-batch optimum after epochs 1, 2, 3; 160,000
+    rows of 20 features on scales 1e-3 to 1e3, ``shift=3``; 10 and 40 partitions): these
+    rules give 1.0009, 1.0001, 1.0000 and 1.0030, 1.0004, 1.0000. Averaging the normalized
+    weights ``coef_ * scale_`` instead, each partition's shrunk to the merged scale as VW
+    shrinks a weight when a larger ``|x|`` appears, gives 1.038 and 1.053 after one epoch
+    (a partition's 16,000 rows reach a smaller maximum than all of them, so every weight
+    shrinks). Summing the increments of the squared gradients gives the same first epoch
+    (the first epoch starts from zero sums either way) and, with 40 partitions, 1.0021 and
+    1.0016 after epochs 2 and 3: steps too small to finish converging.
+    """
+
+    exact = False
+    names = ("AdaptiveSGDClassifier", "AdaptiveSGDRegressor")
+
+    @classmethod
+    def accepts(cls, estimator: BaseEstimator) -> bool:
+        return isinstance(estimator, AdaptiveSGDClassifier | AdaptiveSGDRegressor)
+
+    def partition_state(
+        self,
+        model: BaseEstimator,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        classes: np.ndarray | None,
+        seed: int,
+        sample_weight: np.ndarray | None = None,
+    ) -> AdaptiveState:
+        est = copy.deepcopy(model)
+        est.set_params(random_state=seed)
+        _partial_fit(est, X, y, classes=classes, sample_weight=sample_weight)
+        weight = _weight(X, sample_weight)
+        sums = {
+            "coef": np.asarray(est.coef_, dtype=np.float64) * weight,
+            "intercept": np.asarray(est.intercept_, dtype=np.float64) * weight,
+            "squared_gradients": np.asarray(est.squared_gradients_, dtype=np.float64) * weight,
+            "counters": _adaptive_counters(est) - _starting_counters(model, est),
+        }
+        state = SumState(X.shape[0], sums, prototype=est, weight=_weight_or_none(sample_weight))
+        return AdaptiveState(state, np.asarray(est.scale_, dtype=np.float64))
+
+    def finalize(
+        self, state: AdaptiveState, model: BaseEstimator, *, classes: np.ndarray | None, epoch: int
+    ) -> BaseEstimator:
+        merged = state.sums
+        if merged.total_weight == 0.0:
+            raise InputError(
+                "The sample weights of the training data sum to zero: there is nothing to fit."
+            )
+        est = copy.deepcopy(merged.prototype)
+        dtype = est.coef_.dtype
+        means = merged.means()
+        est.coef_ = means["coef"].astype(dtype)
+        est.intercept_ = means["intercept"].astype(dtype)
+        est.squared_gradients_ = means["squared_gradients"].astype(dtype)
+        est.scale_ = state.scale.astype(dtype)
+        counters = _starting_counters(model, est) + merged.sums["counters"]
+        est.sum_weight_, est.sum_norm_ = float(counters[0]), float(counters[1])
+        if isinstance(est, AdaptiveSGDRegressor):
+            est.target_sums_ = counters[2:4].copy()
+        est.mean_ = counters[-len(est.mean_) :] / est.sum_weight_
+        est.n_iter_ = epoch + 1
+        # The task seeded its copy; give back the user's parameter.
+        est.set_params(random_state=model.get_params()["random_state"])
+        return est
+
+
+def _starting_counters(model: BaseEstimator, fitted: BaseEstimator) -> np.ndarray:
+    """The counters of an epoch's starting ``model``: zeros (as many as ``fitted`` has) in
+    the first epoch, when it has seen nothing."""
+    if not hasattr(model, "coef_"):
+        return np.zeros_like(_adaptive_counters(fitted))
+    return _adaptive_counters(model)
+
+
+def _adaptive_counters(est: BaseEstimator) -> np.ndarray:
+    """The counters a fitted adaptive learner sums over partitions, as one vector."""
+    counters = [est.sum_weight_, est.sum_norm_]
+    if isinstance(est, AdaptiveSGDRegressor):
+        counters.extend(est.target_sums_)
+    counters.extend(est.sum_weight_ * est.mean_)
+    return np.asarray(counters, dtype=np.float64)
+
+
+_FAMILIES: tuple[type[Family], ...] = (
+    SGDFamily,
+    DiscreteNBFamily,
+    GaussianNBFamily,
+    AdaptiveFamily,
+)
 
 #: Every estimator class name daskpar can train in parallel.
 SUPPORTED_ESTIMATORS: tuple[str, ...] = tuple(n for f in _FAMILIES for n in f.names)

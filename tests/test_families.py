@@ -108,6 +108,11 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
         Example("BernoulliNB", BernoulliNB, "multiclass"),
     ),
     "GaussianNBFamily": (Example("GaussianNB", GaussianNB, "multiclass"),),
+    "AdaptiveFamily": (
+        Example("AdaptiveSGDClassifier", dp.AdaptiveSGDClassifier, "multiclass"),
+        Example("AdaptiveSGDClassifier-hinge", lambda: dp.AdaptiveSGDClassifier("hinge"), "binary"),
+        Example("AdaptiveSGDRegressor", dp.AdaptiveSGDRegressor, "regression"),
+    ),
 }
 
 _REGISTERED: dict[str, type[Family]] = {f.__name__: f for f in _FAMILIES}

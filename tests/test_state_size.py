@@ -63,6 +63,13 @@ def averaged_sgd_state(n: int) -> Any:
     )
 
 
+def adaptive_state(n: int) -> Any:
+    X, labels, _ = block(n)
+    return family_for(daskpar.AdaptiveSGDClassifier()).partition_state(
+        daskpar.AdaptiveSGDClassifier(), X, labels, classes=np.arange(K), seed=0
+    )
+
+
 def multinomial_nb_state(n: int) -> Any:
     X, labels, _ = block(n)
     return family_for(MultinomialNB()).partition_state(
@@ -144,6 +151,9 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "SumState": (sgd_state, 4 * F8 * K * (D + 1) + 8 * OVERHEAD),
     "SumState (average=True)": (averaged_sgd_state, 12 * F8 * (D + 1) + 8 * OVERHEAD),
     "SumState (naive Bayes counts)": (multinomial_nb_state, 8 * F8 * K * (D + 1) + 8 * OVERHEAD),
+    # Weights, intercepts, squared gradients and counters (2 + D), twice with the prototype
+    # estimator (plus its scale_ and mean_), and the scale.
+    "AdaptiveState": (adaptive_state, F8 * (2 * K * (2 * D + 2) + 5 * D + 2) + 2 * OVERHEAD),
     "MomentsByClass": (gaussian_nb_state, F8 * (K + 1) * (4 * D + 1) + 2 * OVERHEAD),
     "LeastSquaresState": (least_squares_state, F8 * ((D + 2) ** 2 + D + 2) + OVERHEAD),
     "Moments": (moments_with_nan, F8 * 4 * D + OVERHEAD),

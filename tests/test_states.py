@@ -225,6 +225,18 @@ def naive_bayes_counts(b: Block) -> Any:
     )
 
 
+def adaptive_sums(b: Block) -> Any:
+    """``AdaptiveState``: the exact naive Bayes sums above, and the largest ``|x|`` per feature.
+
+    In a fit it carries averaged SGD parameters, for which the split law does not hold (see
+    ``SumState``); what is under test is its merge, a sum beside a maximum, both exact here.
+    """
+    counts = naive_bayes_counts(b)
+    if counts is None:
+        return None
+    return defined("AdaptiveState")(counts, np.abs(b.X).max(axis=0))
+
+
 def gaussian_nb_moments(b: Block) -> Any:
     family = defined("family_for")(GaussianNB())
     return family.partition_state(
@@ -295,6 +307,7 @@ class Case:
 #: Every state class -> how a real run builds one from a block, and its float tolerance.
 STATES: dict[str, Case] = {
     "SumState": Case(naive_bayes_counts, EXACT),
+    "AdaptiveState": Case(adaptive_sums, EXACT),
     "Moments": Case(lambda b: Moments.of(b.X_missing(), b.w), FLOAT),
     "MomentsByClass": Case(gaussian_nb_moments, FLOAT),
     "LabelSet": Case(labels, EXACT),
