@@ -31,12 +31,7 @@ from sklearn.base import BaseEstimator
 from ._families import Family
 from ._graph import broadcast, reduce_partitions
 from ._states import LabelSet, State, StateTuple, TrialState
-from ._validation import (
-    check_finite_block,
-    check_weights_block,
-    describe_partition,
-    label_types,
-)
+from ._validation import check_training_block, describe_partition, label_types
 from .errors import InputError, PartitionError
 from .metrics import Scorer
 from .metrics._base import Evaluation
@@ -119,37 +114,6 @@ def _checked_already(epoch: int) -> Any:
     return config_context(assume_finite=True, skip_parameter_validation=epoch > 0)
 
 
-def _check_labels_block(y: np.ndarray, classes: np.ndarray, rows: slice, block: int) -> None:
-    """Raise a :class:`PartitionError` if ``y`` holds labels outside ``classes``."""
-    check_finite_block(y, "y", rows, block)
-    label_types(y, "y", f" in {describe_partition(rows, block)}")
-    unknown = np.setdiff1d(np.unique(y), classes)
-    if len(unknown):
-        raise PartitionError(
-            f"y holds labels {unknown[:10].tolist()} in {describe_partition(rows, block)} that "
-            f"are not in classes={classes.tolist()}. Pass every label to classes=, or leave "
-            f"classes unset to find them from the data."
-        )
-
-
-def _check_training_block(
-    X: np.ndarray,
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    rows: slice,
-    block: int,
-    classes: np.ndarray | None,
-) -> None:
-    """Finite features, finite targets or known labels, and usable weights."""
-    check_finite_block(X, "X", rows, block)
-    if classes is None:
-        check_finite_block(y, "y", rows, block)
-    else:
-        _check_labels_block(y, classes, rows, block)
-    if sample_weight is not None:
-        check_weights_block(sample_weight, rows, block)
-
-
 def fit_partition(
     X: np.ndarray,
     y: np.ndarray,
@@ -186,7 +150,7 @@ def fit_partition(
     n_val = 0 if X_val is None else X_val.shape[0]
     if not groups or X.shape[0] + n_val == 0:
         return StateTuple(tuple(items))
-    _check_training_block(X, y, sample_weight, rows[0], block, plan.classes)
+    check_training_block(X, y, sample_weight, rows[0], block, classes=plan.classes)
     scored_on = (X, y, sample_weight, rows)
     if X_val is not None and y_val is not None and plan.validation_starts is not None:
         first = plan.validation_starts[block]

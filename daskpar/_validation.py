@@ -18,8 +18,7 @@ import numpy as np
 from dask.array.core import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
-from ._graph import SPLIT_EVERY, reduce_partitions
-from ._sklearn_compat import validate_params
+from ._graph import reduce_partitions
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "check_X_y",
     "check_row_chunks",
     "check_sample_weight",
+    "check_training_block",
     "check_scorer_applies",
 ]
 
@@ -324,6 +324,40 @@ def check_weights_block(w: np.ndarray, rows: slice, block: int) -> None:
         )
 
 
+def check_training_block(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    sample_weight: np.ndarray | None,
+    rows: slice,
+    block: int,
+    *,
+    classes: np.ndarray | None = None,
+    labels: bool = False,
+) -> None:
+    """Everything a model needs of one block, or a :class:`PartitionError` naming it.
+
+    Finite features; finite targets; with ``labels`` (or ``classes``) labels that are all
+    strings or all numbers (:func:`label_types`), and with ``classes`` among them; usable
+    weights.
+    """
+    check_finite_block(X, "X", rows, block)
+    if y is not None:
+        check_finite_block(y, "y", rows, block)
+        if labels or classes is not None:
+            label_types(y, "y", f" in {describe_partition(rows, block)}")
+        if classes is not None:
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if len(unknown):
+                raise PartitionError(
+                    f"y holds labels {unknown[:10].tolist()} in "
+                    f"{describe_partition(rows, block)} that are not in "
+                    f"classes={classes.tolist()}. Pass every label to classes=, or leave "
+                    "classes unset to find them from the data."
+                )
+    if sample_weight is not None:
+        check_weights_block(sample_weight, rows, block)
+
+
 def check_data_partition(
     X: np.ndarray,
     y: np.ndarray | None,
@@ -332,18 +366,11 @@ def check_data_partition(
     *,
     labels: bool,
 ) -> None:
-    """Finite features, and finite targets or clean labels, in one block."""
-    check_finite_block(X, "X", rows[0], block_id[0])
-    if y is None:
-        return
-    check_finite_block(y, "y", rows[0], block_id[0])
-    if labels:
-        label_types(y, "y", f" in {describe_partition(rows[0], block_id[0])}")
+    """Finite features, and finite targets or clean labels, in one block: the task body of
+    :func:`check_blocks`."""
+    check_training_block(X, y, None, rows[0], block_id[0], labels=labels)
 
 
-@validate_params(
-    {"labels": ["boolean"], "split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True
-)
 def check_blocks(
     X: Any, y: Any = None, *, labels: bool = False, split_every: int | None = None
 ) -> None:
