@@ -8,18 +8,14 @@
 All three use the same folds (whole row blocks), the same SGD parameters and the same number of
 epochs, and score each model on its validation fold. Every row reports the wall time, that time
 as a multiple of one plain read of the data, the best parameters found, their mean validation
-accuracy and the workers' peak resident memory so far. Run with ``make bench`` (installs
-dask-ml from the ``compare`` extra); the table is printed and appended to
-``benchmarks/RESULTS.md``.
+accuracy and the workers' peak resident memory so far. A fourth row runs the
+same search over ``daskpar.AdaptiveSGDClassifier`` (its grid: alpha x learning_rate x loss,
+also 16 candidates), which needs no scaler. Run with ``make bench`` (installs dask-ml from the
+``compare`` extra); the table goes to ``benchmarks/results/search.md``.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import logging
-import os
-import resource
 import tempfile
 import time
 import warnings
@@ -29,7 +25,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from distributed import Client, LocalCluster
+from _common import Section, WorkerMemory, command_line, local_cluster, parser
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
@@ -37,17 +33,15 @@ from daskpar import metrics
 from daskpar._cli import median_read_seconds
 
 GRID = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "penalty": ["l2", "l1"], "loss": ["hinge", "log_loss"]}
+ADAPTIVE_GRID = {
+    "alpha": [1e-6, 1e-5, 1e-4, 1e-3],
+    "learning_rate": [0.1, 0.5],
+    "loss": ["hinge", "log_loss"],
+}
 
 
 def candidates() -> list[dict[str, Any]]:
     return [dict(zip(GRID, values, strict=True)) for values in product(*GRID.values())]
-
-
-def peak_worker_mb(client: Client) -> float:
-    def peak() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    return max(client.run(peak).values())
 
 
 def best_of(scores: dict[int, list[float]]) -> tuple[dict[str, Any], float]:
@@ -59,12 +53,16 @@ def best_of(scores: dict[int, list[float]]) -> tuple[dict[str, Any], float]:
 FIT_SECONDS: list[float] = []
 
 
-def run_daskpar_search(X: da.Array, y: da.Array, folds: list[Any], epochs: int) -> Any:
-    model = dp.ParallelIncremental(SGDClassifier(), epochs=epochs, random_state=0)
-    grid = {f"estimator__{k}": v for k, v in GRID.items()}
+def run_daskpar_search(
+    X: da.Array, y: da.Array, folds: list[Any], epochs: int, adaptive: bool = False
+) -> Any:
+    estimator = dp.AdaptiveSGDClassifier(random_state=0) if adaptive else SGDClassifier()
+    model = dp.ParallelIncremental(estimator, epochs=epochs, random_state=0)
+    grid = {f"estimator__{k}": v for k, v in (ADAPTIVE_GRID if adaptive else GRID).items()}
     search = dp.GridSearchCV(model, grid, cv=folds, refit=False).fit(X, y, classes=[0, 1])
     # The seconds the tasks spent in partial_fit, summed over every model and fold.
-    FIT_SECONDS.append(float(search.cv_results_["mean_fit_time"].sum() * len(folds)))
+    if not adaptive:
+        FIT_SECONDS.append(float(search.cv_results_["mean_fit_time"].sum() * len(folds)))
     params = {k.removeprefix("estimator__"): v for k, v in search.best_params_.items()}
     return params, search.best_score_
 
@@ -93,31 +91,30 @@ def run_loop(X: da.Array, y: da.Array, folds: list[Any], epochs: int, kind: str)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--features", type=int, default=50)
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--skip-dask-ml", action="store_true")
-    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
-    args = parser.parse_args()
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--features", type=int, default=50)
+    p.add_argument("--chunk-rows", type=int, default=50_000)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--skip-dask-ml", action="store_true")
+    args = p.parse_args()
+    if args.smoke:
+        args.rows, args.features, args.chunk_rows = 6_000, 10, 1_000
+        for grid in (GRID, ADAPTIVE_GRID):  # 2 candidates each
+            grid.update({k: v[:1] for k, v in grid.items() if k != "loss"})
     warnings.simplefilter("ignore")  # dask-ml's deprecation warnings on current dask
 
     with (
         tempfile.TemporaryDirectory(prefix="daskpar-bench-") as tmp,
-        LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
+        local_cluster(workers=args.workers) as client,
     ):
         store = Path(tmp) / "data.zarr"
         d = args.features
         X, y = dp.make_classification(
             n_samples=args.rows,
             n_features=d,
-            n_informative=d // 5,
+            n_informative=max(2, d // 5),
             n_redundant=d // 10,
             n_clusters_per_class=1,
             chunks=args.chunk_rows,
@@ -130,53 +127,61 @@ def main() -> None:
         tests = [part.tolist() for part in np.array_split(np.arange(X.numblocks[0]), 3)]
         folds = [(sorted(set(range(X.numblocks[0])) - set(test)), test) for test in tests]
         base = median_read_seconds(X)
-        size_mb = X.nbytes / 2**20
-        print(
-            f"{args.rows:,} x {d} float32 in zarr ({size_mb:.0f} MB, {X.numblocks[0]} blocks), "
-            f"{len(candidates())} candidates x 3 folds, {args.epochs} epochs, "
-            f"{args.workers} workers; one read: {base:.2f} s"
-        )
-        runs = [("daskpar GridSearchCV", lambda: run_daskpar_search(X, y, folds, args.epochs))]
-        runs.append(
-            ("loop of ParallelIncremental", lambda: run_loop(X, y, folds, args.epochs, "daskpar"))
-        )
+        section = Section(
+            f"Search: {args.rows:,} x {d} float32, {X.numblocks[0]} blocks, "
+            f"{len(candidates())} candidates x "
+            f"3 folds, {args.epochs} epochs, {args.workers} workers x 1 thread; one read "
+            f"{base:.2f} s",
+            command_line(),
+            ["run", "seconds", "x one read", "x daskpar SGD search", "best params",
+             "mean accuracy", "peak worker MB"],
+        )  # fmt: skip
+        print(section.title)
+        runs = [
+            ("daskpar GridSearchCV(SGDClassifier)",
+             lambda: run_daskpar_search(X, y, folds, args.epochs)),
+            ("daskpar GridSearchCV(AdaptiveSGDClassifier)",
+             lambda: run_daskpar_search(X, y, folds, args.epochs, adaptive=True)),
+            ("loop of ParallelIncremental(SGDClassifier)",
+             lambda: run_loop(X, y, folds, args.epochs, "daskpar")),
+        ]  # fmt: skip
         if not args.skip_dask_ml:
             runs.append(
                 (
-                    "loop of dask-ml Incremental",
+                    "loop of dask-ml Incremental(SGDClassifier)",
                     lambda: run_loop(X, y, folds, args.epochs, "dask-ml"),
                 )
             )
-        rows = []
+        rows: dict[str, tuple[float, float]] = {}
+        memory = WorkerMemory(client)
         for name, run in runs:
-            start = time.perf_counter()
-            params, score = run()
-            seconds = time.perf_counter() - start
-            rows.append((name, seconds, params, score, peak_worker_mb(client)))
-            print(f"  {name}: {seconds:.1f} s, best {params} ({score:.4f})", flush=True)
+            with memory.measure() as peak:
+                start = time.perf_counter()
+                params, score = run()
+                seconds = time.perf_counter() - start
+            if not rows:
+                fastest = seconds
+            rows[name] = (seconds, score)
+            section.row(
+                name, seconds, seconds / base, seconds / fastest, params, score, *peak,
+            )  # fmt: skip
 
-    fastest = rows[0][1]
-    lines = [
-        f"\n## {dt.date.today()}: {args.rows:,} x {d} float32, {X.numblocks[0]} blocks, "
-        f"16 candidates x 3 folds, {args.epochs} epochs, {args.workers} workers "
-        f"({os.cpu_count()} cores); one read {base:.2f} s\n",
-        "| run | seconds | x one read | x daskpar | best params | mean accuracy | peak worker MB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, seconds, params, score, peak in rows:
-        lines.append(
-            f"| {name} | {seconds:.1f} | {seconds / base:.1f} | {seconds / fastest:.1f} | "
-            f"{params} | {score:.4f} | {peak:.0f} |"
-        )
-    lines.append(
-        f"\ndaskpar's tasks spent {FIT_SECONDS[0]:.1f} s in scikit-learn's partial_fit for the "
-        f"48 models: {FIT_SECONDS[0] / args.workers:.1f} s per worker, the floor of any "
-        "schedule on this cluster (every method trains the same models on the same rows)."
+    section.notes.append(
+        f"daskpar's SGD search spent {FIT_SECONDS[0]:.1f} s in scikit-learn's partial_fit for "
+        f"the {3 * len(candidates())} models: {FIT_SECONDS[0] / args.workers:.1f} s per worker, "
+        "the floor of any schedule of those models on this cluster (every SGD row trains the "
+        "same models on the same rows). Peak worker memory is above an idle worker's, per row."
     )
-    table = "\n".join(lines)
-    print(table)
-    with args.results.open("a") as f:
-        f.write(table + "\n")
+    if not args.skip_dask_ml:
+        adaptive_s, adaptive_score = rows["daskpar GridSearchCV(AdaptiveSGDClassifier)"]
+        loop_s, loop_score = rows["loop of dask-ml Incremental(SGDClassifier)"]
+        section.target(
+            "search over AdaptiveSGDClassifier >= 10 x faster than the dask-ml Incremental "
+            "loop over SGDClassifier, with a best score at least as good",
+            f"{loop_s / adaptive_s:.1f} x; best {adaptive_score:.4f} vs {loop_score:.4f}",
+            loop_s / adaptive_s >= 10 and adaptive_score >= loop_score,
+        )
+    section.write(args.out, "search")
 
 
 if __name__ == "__main__":

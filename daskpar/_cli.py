@@ -21,6 +21,10 @@ __all__ = ["main"]
 
 #: ``--model`` choices: a name the user types -> (estimator class path, parameters).
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "adaptive-log": ("daskpar.AdaptiveSGDClassifier", {"loss": "log_loss"}),
+    "adaptive-hinge": ("daskpar.AdaptiveSGDClassifier", {"loss": "hinge"}),
+    "adaptive-modified-huber": ("daskpar.AdaptiveSGDClassifier", {"loss": "modified_huber"}),
+    "adaptive-regressor": ("daskpar.AdaptiveSGDRegressor", {}),
     "sgd-log": ("sklearn.linear_model.SGDClassifier", {"loss": "log_loss"}),
     "sgd-hinge": ("sklearn.linear_model.SGDClassifier", {"loss": "hinge"}),
     "sgd-modified-huber": ("sklearn.linear_model.SGDClassifier", {"loss": "modified_huber"}),
@@ -31,8 +35,17 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "gaussian-nb": ("sklearn.naive_bayes.GaussianNB", {}),
 }
 
+#: The default ``--model``: daskpar's own learner, which needs no scaler (see
+#: benchmarks/RESULTS.md for how it compares with SGDClassifier).
+DEFAULT_MODEL = "adaptive-log"
+
 #: The scaler ``--scale`` puts before a model: MultinomialNB needs non-negative features.
 SCALERS: dict[str, str] = {"multinomial-nb": "MinMaxScaler"}
+
+
+def _needs_scaler(model_name: str) -> bool:
+    """The adaptive learners normalize every feature themselves; the others want a scaler."""
+    return not model_name.startswith("adaptive-")
 
 
 def _make_model(name: str) -> Any:
@@ -76,17 +89,18 @@ model_option = click.option(
     "--model",
     "model_name",
     type=click.Choice(sorted(MODELS)),
-    default="sgd-log",
+    default=DEFAULT_MODEL,
     show_default=True,
-    help="The estimator.",
+    help="The estimator: adaptive-* are daskpar.AdaptiveSGDClassifier / Regressor, the others "
+    "scikit-learn's.",
 )
 epochs_option = click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
 scale_option = click.option(
     "--scale/--no-scale",
-    default=True,
-    show_default=True,
+    default=None,
     help="Scale the features in one pass first: daskpar.StandardScaler, or MinMaxScaler for "
-    "multinomial-nb (which needs non-negative features).",
+    "multinomial-nb (which needs non-negative features). Default: on, except for the "
+    "adaptive-* models, which need no scaler.",
 )
 
 
@@ -305,31 +319,36 @@ def _enough_partitions(X: Any, y: Any, at_least: int) -> tuple[Any, Any]:
 
 
 def _train_and_report(
-    X: Any,
-    y: Any,
+    X_train: Any,
+    X_test: Any,
+    y_train: Any,
+    y_test: Any,
     *,
     model_name: str,
     epochs: int,
     split_every: int,
-    test_size: float,
     seed: int,
-    read_seconds: float | None,
-    scale: bool = True,
-) -> Any:
+    read_seconds: float,
+    scale: bool | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit ``model_name`` (after a scaler if ``scale``), print its epochs; (pipeline, summary).
+
+    The summary has the whole fit's seconds (the scaler's pass included), the median epoch
+    over ``read_seconds``, and the last validation score.
+    """
+    import statistics
+
     from sklearn.base import is_classifier
     from sklearn.pipeline import make_pipeline
 
     import daskpar as dp
     from daskpar._families import family_for
 
-    X_train, X_test, y_train, y_test = dp.train_test_split(
-        X, y, test_size=test_size, random_state=seed
-    )
-    if read_seconds is None:
-        read_seconds = median_read_seconds(X_train)
+    if scale is None:
+        scale = _needs_scaler(model_name)
+    start = time.perf_counter()
     steps = []
     if scale:
-        start = time.perf_counter()
         scaler = _make_scaler(model_name).fit(X_train)
         click.echo(
             f"fitted {type(scaler).__name__} in one pass over the training data: "
@@ -351,9 +370,11 @@ def _train_and_report(
     click.echo(
         f"training {type(estimator).__name__} on {X_train.shape[0]:,} rows x "
         f"{X_train.shape[1]} features in {X_train.numblocks[0]} partitions "
-        f"(split_every={split_every}); held out: {X_test.shape[0]:,} rows"
+        f"(split_every={split_every}){'' if scale else ', unscaled'}; held out: "
+        f"{X_test.shape[0]:,} rows"
     )
     model.fit(X_train, y_train, validation_data=(X_test, y_test))
+    seconds = time.perf_counter() - start
     steps.append(model)
     metric = "accuracy" if is_classifier(estimator) else "R^2"
     click.echo(f"\none plain read of the training data (median of 3): {read_seconds:.2f} s")
@@ -363,7 +384,13 @@ def _train_and_report(
             f"{rec['epoch']:>5}  {rec['seconds']:>8.2f}  {rec['seconds'] / read_seconds:>6.2f}  "
             f"{rec['validation_score']:.4f}"
         )
-    return make_pipeline(*steps)
+    summary = {
+        "model": ("StandardScaler + " if scale else "") + type(estimator).__name__,
+        "seconds": seconds,
+        "x_read": statistics.median(r["seconds"] for r in model.history_) / read_seconds,
+        "score": model.history_[-1]["validation_score"],
+    }
+    return make_pipeline(*steps), summary
 
 
 def median_read_seconds(X: Any, repeats: int = 3) -> float:
@@ -405,7 +432,7 @@ def train_command(
     y_name: str,
     target: str | None,
     seed: int,
-    scale: bool,
+    scale: bool | None,
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
@@ -413,9 +440,13 @@ def train_command(
     """Train a model on DATA (a zarr store, a parquet file or folder, or a CSV file).
 
     A fraction of every partition is held out, and the held-out score is shown after every
-    epoch. The features are standardised first unless --no-scale.
+    epoch, next to the time of one plain read of the data. The default model,
+    daskpar.AdaptiveSGDClassifier, trains on the features as they are; the scikit-learn
+    models get them standardised first (see --scale).
     """
     from sklearn.base import is_classifier
+
+    import daskpar as dp
 
     with _user_errors():
         X, y = _read(data, x_name, y_name, target)
@@ -424,15 +455,14 @@ def train_command(
             _describe_cluster(client)
             X, y = _enough_partitions(X, y, _worker_threads(client))
             _check_data(X, y, classifier=classifier)
+            split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
             _train_and_report(
-                X,
-                y,
+                *split,
                 model_name=model_name,
                 epochs=epochs,
                 split_every=split_every,
-                test_size=test_size,
                 seed=seed,
-                read_seconds=None,
+                read_seconds=median_read_seconds(split[0]),
                 scale=scale,
             )
 
@@ -493,7 +523,7 @@ def search_command(
     cv: int,
     scoring: str | None,
     halving: bool,
-    scale: bool,
+    scale: bool | None,
     x_name: str,
     y_name: str,
     target: str | None,
@@ -515,8 +545,8 @@ def search_command(
 
     model: Any = dp.ParallelIncremental(_make_model(model_name), epochs=epochs, random_state=seed)
     prefix = "estimator__"
-    if scale:
-        model = make_pipeline(dp.StandardScaler(), model)
+    if _needs_scaler(model_name) if scale is None else scale:
+        model = make_pipeline(_make_scaler(model_name), model)
         prefix = "parallelincremental__estimator__"
     grid = _parse_grid(grid_text, prefix)
     with _user_errors():
@@ -565,6 +595,10 @@ def _print_ranking(search: Any) -> None:
         )
 
 
+#: What the demo trains, side by side on the same data: daskpar's learner and scikit-learn's.
+DEMO_MODELS = (DEFAULT_MODEL, "sgd-log")
+
+
 @main.command("demo")
 @click.option("--rows", type=click.IntRange(min=1000), default=2_000_000, show_default=True)
 @click.option("--features", type=click.IntRange(min=2), default=100, show_default=True)
@@ -592,13 +626,16 @@ def demo_command(
     """The main job: write an out-of-core data set, train on it in parallel, report.
 
     Writes ROWS x FEATURES float32 with features on very different scales to a zarr store
-    chunk by chunk, fits a StandardScaler in one pass, trains
-    ParallelIncremental(SGDClassifier(loss="log_loss")) for EPOCHS epochs on the lazily scaled
-    blocks on an embedded LocalCluster (or --scheduler), and prints each epoch's time next to
-    the time of one plain read of the data, with the validation accuracy on the held-out rows.
-    With --scheduler, the workers must see --data-dir at the same path.
+    chunk by chunk, holds out 10 % of the rows of every block, and trains two models for
+    EPOCHS epochs each on an embedded LocalCluster (or --scheduler):
+    ParallelIncremental(daskpar.AdaptiveSGDClassifier()) on the features as they are, and
+    ParallelIncremental(SGDClassifier(loss="log_loss")) after a one-pass StandardScaler.
+    Prints each epoch's time next to the time of one plain read of the data, then the two
+    side by side: time, x read, held-out accuracy and log-loss. With --scheduler, the
+    workers must see --data-dir at the same path.
     """
     import daskpar as dp
+    from daskpar import metrics
 
     with _user_errors():
         tmp = None
@@ -612,19 +649,39 @@ def demo_command(
                 seconds = _write_dataset(store, rows, features, chunk_rows, 2, seed=0)
                 click.echo(f"wrote {rows:,} x {features} float32 to {store} in {seconds:.1f} s")
                 X, y = dp.read_zarr(store)
-                _train_and_report(
-                    X,
-                    y,
-                    model_name="sgd-log",
-                    epochs=epochs,
-                    split_every=8,
-                    test_size=0.1,
-                    seed=0,
-                    read_seconds=None,
-                )
+                split = dp.train_test_split(X, y, test_size=0.1, random_state=0)
+                X_test, y_test = split[1], split[3]
+                read_seconds = median_read_seconds(split[0])
+                summaries = []
+                for model_name in DEMO_MODELS:
+                    click.echo("")
+                    pipe, summary = _train_and_report(
+                        *split,
+                        model_name=model_name,
+                        epochs=epochs,
+                        split_every=8,
+                        seed=0,
+                        read_seconds=read_seconds,
+                    )
+                    summary["log_loss"] = -metrics.score(pipe, X_test, y_test, "neg_log_loss")
+                    summaries.append(summary)
+            _print_comparison(summaries, epochs)
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _print_comparison(summaries: list[dict[str, Any]], epochs: int) -> None:
+    width = max(len(s["model"]) for s in summaries)
+    click.echo(f"\nthe same data, {epochs} epoch(s) each; scores on the held-out rows")
+    click.echo(
+        f"{'model':<{width}}  {'seconds':>7}  {'epoch x read':>12}  {'accuracy':>8}  log-loss"
+    )
+    for s in summaries:
+        click.echo(
+            f"{s['model']:<{width}}  {s['seconds']:>7.2f}  {s['x_read']:>12.2f}  "
+            f"{s['score']:>8.4f}  {s['log_loss']:.4f}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -255,10 +255,65 @@ def _stored_keys(array: Any) -> set[str]:
 
 
 def _missing_keys(array: Any, keys: Sequence[str]) -> list[str]:
+    root = _local_root(array)
+    if root is not None:
+        # A file per key: a stat each, without a round trip through zarr's event loop.
+        return [key for key in keys if not os.path.exists(os.path.join(root, key))]
+
     async def exist() -> list[bool]:
         return list(await asyncio.gather(*(array.store.exists(key) for key in keys)))
 
     return [key for key, found in zip(keys, _zarr_sync(exist()), strict=True) if not found]
+
+
+def _local_root(array: Any) -> str | None:
+    """The folder of ``array``'s store if it is a local directory store, else None."""
+    from zarr.storage import LocalStore
+
+    store = array.store
+    return str(store.root) if isinstance(store, LocalStore) else None
+
+
+def _metadata_stamp(store: str, array: str) -> tuple[int, ...] | None:
+    """Identity of a local array's metadata file (inode, size, mtime); None if not local.
+
+    A store rewritten in place or by rename (as :func:`write_zarr` does) gets a new stamp,
+    so an array opened under an old stamp is never used for the new contents.
+    """
+    if "://" in store:
+        return None
+    for name in ("zarr.json", ".zarray"):
+        try:
+            st = os.stat(os.path.join(store, array, name))
+        except OSError:
+            continue
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return None
+
+
+_OPENED: dict[tuple[str, str, tuple[int, ...]], Any] = {}
+
+
+def _open_array(store: str, array: str) -> Any:
+    """``zarr.open_array(store, path=array)``, opened once per process while unchanged.
+
+    Opening reads and parses the metadata through zarr's event loop, a few milliseconds that
+    every task reading a block would pay again; a local array is kept open under the stamp
+    of its metadata file. Remote stores are opened by every call.
+    """
+    import zarr
+
+    stamp = _metadata_stamp(store, array)
+    if stamp is None:
+        return zarr.open_array(store, path=array, mode="r")
+    key = (store, array, stamp)
+    opened = _OPENED.get(key)
+    if opened is None:
+        opened = zarr.open_array(store, path=array, mode="r")
+        if len(_OPENED) >= 64:  # stores come and go over a long-lived worker's life
+            _OPENED.clear()
+        _OPENED[key] = opened
+    return opened
 
 
 def _fill_value(array: Any) -> Any:
@@ -299,11 +354,9 @@ class ZarrArray:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> NDArray[Any]:
-        import zarr
-
         where = f"array {self.array!r} of {self.store!r}"
         try:
-            arr = zarr.open_array(self.store, path=self.array, mode="r")
+            arr = _open_array(self.store, self.array)
         except Exception as exc:  # FileNotFoundError, ArrayNotFoundError, ...
             raise PartitionError(
                 f"read_zarr: cannot open {where} on host {socket.gethostname()!r} ({exc}). "

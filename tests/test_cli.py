@@ -58,8 +58,8 @@ def test_search_prints_the_ranked_candidates(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     grid = '{"alpha": [1e-4, 0.3], "penalty": ["l1"]}'
     result = run(
-        "search", str(store), "--grid", grid, "--epochs", "2", "--workers", "2",
-        "--dashboard-port", "0",
+        "search", str(store), "--model", "sgd-log", "--grid", grid, "--epochs", "2",
+        "--workers", "2", "--dashboard-port", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -97,6 +97,46 @@ def test_demo_small(tmp_path: Path) -> None:
     assert "dashboard: http://127.0.0.1:" in out
     assert "one plain read of the training data" in out
     assert "validation accuracy" in out
+    # Both models on the same data, then side by side; daskpar's learner needs no scaler.
+    assert "training AdaptiveSGDClassifier on 27,000 rows x 10 features" in out
+    assert "6 partitions (split_every=8), unscaled" in out
+    assert "fitted StandardScaler in one pass" in out
+    table = comparison(out)
+    assert list(table) == ["AdaptiveSGDClassifier", "StandardScaler + SGDClassifier"]
+    for seconds, x_read, accuracy, log_loss in table.values():
+        assert seconds > 0
+        assert x_read > 0
+        assert 0.7 < accuracy <= 1.0, out  # both learn
+        assert 0.0 < log_loss < 0.7, out  # better than the 0.693 of a coin
+
+
+def comparison(out: str) -> dict[str, tuple[float, ...]]:
+    """The demo's closing table: model -> (seconds, epoch x read, accuracy, log-loss)."""
+    lines = out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("model ")) + 1
+    table = {}
+    for line in lines[start:]:
+        name, *numbers = line.rsplit(maxsplit=4)
+        table[name.strip()] = tuple(float(n) for n in numbers)
+    return table
+
+
+def test_train_scales_only_the_models_that_need_it(tmp_path: Path) -> None:
+    store = tmp_path / "data.zarr"
+    assert run("make-data", str(store), "--rows", "6000", "--features", "5",
+               "--chunk-rows", "1000").returncode == 0  # fmt: skip
+    common = ["--epochs", "1", "--workers", "1", "--dashboard-port", "0"]
+    default = run("train", str(store), *common)
+    assert default.returncode == 0, default.stderr
+    assert "training AdaptiveSGDClassifier" in default.stdout
+    assert "unscaled" in default.stdout
+    assert "fitted StandardScaler" not in default.stdout
+    forced = run("train", str(store), "--scale", *common)
+    assert "fitted StandardScaler" in forced.stdout
+    assert "unscaled" not in forced.stdout
+    sgd = run("train", str(store), "--model", "sgd-log", *common)
+    assert "fitted StandardScaler" in sgd.stdout
+    assert "training SGDClassifier" in sgd.stdout
 
 
 @pytest.mark.parametrize(

@@ -296,7 +296,7 @@ def test_cli_train_relative_path_on_workers_elsewhere(
     made = daskpar("make-data", "data.zarr", "--rows", "6000", "--features", "5",
                    "--chunk-rows", "1000")  # fmt: skip
     assert made.returncode == 0, made.stderr
-    trained = daskpar("train", "data.zarr", "--epochs", "2")
+    trained = daskpar("train", "data.zarr", "--model", "sgd-log", "--epochs", "2")
     assert trained.returncode == 0, trained.stderr
     scale = trained.stdout.split("scale_ from ")[1].split(")")[0].split(" to ")
     assert float(scale[0]) < 0.1 < 100.0 < float(scale[1])  # the data's own scales, not zeros

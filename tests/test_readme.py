@@ -104,5 +104,20 @@ def test_make_demo() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [ln.split() for ln in result.stdout.splitlines() if re.match(r"^\s+\d+\s+\d", ln)]
-    assert len(rows) == 3, result.stdout
-    assert float(rows[-1][-1]) > 0.75, result.stdout  # the demo's model learns
+    assert len(rows) == 6, result.stdout  # 3 epochs of each of the two models
+    last = result.stdout.splitlines()[-2:]
+    assert last[0].startswith("AdaptiveSGDClassifier"), result.stdout
+    assert last[1].startswith("StandardScaler + SGDClassifier"), result.stdout
+    for line in last:
+        accuracy, log_loss = map(float, line.split()[-2:])
+        assert accuracy > 0.75, result.stdout  # the demo's models learn
+        assert log_loss < 0.6, result.stdout
+
+
+def test_cli_synopsis_lists_every_model() -> None:
+    from daskpar._cli import MODELS
+
+    (code,) = [c for _, c in blocks("bash") if c.lstrip().startswith("daskpar ")]
+    match = re.search(r"--model ([a-z|\s-]+)\]", code)
+    assert match is not None
+    assert set(re.split(r"[|\s]+", match.group(1).strip())) == set(MODELS)

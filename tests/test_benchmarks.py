@@ -1,0 +1,93 @@
+"""A tiny run of every benchmark script, so that ``make bench`` cannot rot between its runs.
+
+Each script runs as ``make bench`` runs it (``python benchmarks/NAME.py``), with ``--smoke``
+(tiny data, one repeat), writing its section and data to a temporary folder; the report then
+joins the sections. The numbers are not checked (at these sizes they mean nothing), only that
+every row and every target line is there: dask-ml's rows included, as the ``compare`` extra
+is in the test extras.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+#: script -> (section file, texts its section must hold)
+SCRIPTS = {
+    "learners": (
+        "learners",
+        [
+            "floor: read + one matvec per block",
+            "daskpar AdaptiveSGDClassifier | 2 |",
+            "daskpar ParallelIncremental(SGDClassifier) | 2 |",
+            "dask-ml Incremental(SGDClassifier) | 2 |",
+            "in-memory SGDClassifier.partial_fit | 2 |",
+            "in-memory LogisticRegression (lbfgs; the optimum)",
+            "AdaptiveSGDClassifier epoch <= 1.15 x floor",
+            "within 0.5 % of the optimum in <= 2.5 s",
+        ],
+    ),
+    "scaling": (
+        "scaling",
+        ["| 1 worker |", "| 4x rows |", "| 1,000 partitions |", "speed-up >= 1.7"],
+    ),
+    "larger_than_memory": (
+        "larger_than_memory",
+        ["memory_limit=1GB", "no spilling, pausing or worker restart"],
+    ),
+    "search_vs_dask_ml": (
+        "search",
+        [
+            "daskpar GridSearchCV(AdaptiveSGDClassifier)",
+            "loop of dask-ml Incremental(SGDClassifier)",
+            ">= 10 x faster than the dask-ml Incremental",
+        ],
+    ),
+}
+
+
+def run(script: str, *args: str | Path) -> None:
+    result = subprocess.run(
+        [sys.executable, BENCHMARKS / f"{script}.py", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("bench")
+    for script, (section, _) in SCRIPTS.items():
+        run(script, "--smoke", "--data-dir", tmp / "data", "--out", tmp / f"{section}.md")
+    return tmp
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_smoke_run_writes_every_row_and_target(results: Path, script: str) -> None:
+    section, texts = SCRIPTS[script]
+    text = (results / f"{section}.md").read_text()
+    assert text.startswith("## ")
+    assert f"`python benchmarks/{script}.py --smoke" in text  # the command that reproduces it
+    for expected in texts:
+        assert expected in text, f"{expected!r} missing from\n{text}"
+    assert "| target | measured | |" in text
+
+
+def test_report_joins_the_sections_under_the_machine(results: Path) -> None:
+    out = results / "RESULTS.md"
+    run("report", "--results", results, "--out", out, "--analysis", results / "none.md")
+    text = out.read_text()
+    assert "cores (" in text
+    assert "GiB memory" in text
+    assert "scikit-learn " in text
+    assert "dask-ml " in text
+    positions = [text.index((results / f"{s}.md").read_text()) for s, _ in SCRIPTS.values()]
+    assert positions == sorted(positions)
