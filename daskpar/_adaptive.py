@@ -301,7 +301,10 @@ def _train_pass(
     # contiguous loop per run, not one per row.
     mean_run = np.tile(mean_x, (run, 1))
     c = model.intercept + coef @ mean_x
+    # Buffers reused by every batch: on distributed's workers (MALLOC_TRIM_THRESHOLD_ set by
+    # the nanny) a fresh temporary of this size would be a new mmap and its page faults.
     buffer = np.empty((per_batch, run, d), dtype)
+    squared = np.empty((per_batch * run, d), dtype)
     scratch = np.empty((per_batch * run // 2 + 1, d), dtype)
     for j in order:
         if j < m:
@@ -320,7 +323,7 @@ def _train_pass(
             mean_x, mean_run[:] = mean.astype(dtype), mean.astype(dtype)
             Xb -= shift_x
             c += coef @ shift_x
-        sq = Xb * Xb
+        sq = np.multiply(Xb, Xb, out=squared[: len(Xb)])
         top = _column_max(sq, scratch)
         if (top > scale2).any():
             # A new largest |x|: VW's rescaling keeps the normalized weight s_i coef_i.

@@ -34,7 +34,7 @@ SCRIPTS = {
     ),
     "scaling": (
         "scaling",
-        ["| 1 worker |", "| 4x rows |", "| 1,000 partitions |", "speed-up >= 1.7"],
+        ["| 1 worker |", "| 4x rows |", "| 50 partitions |", "speed-up >= 1.7"],
     ),
     "larger_than_memory": (
         "larger_than_memory",
