@@ -7,6 +7,7 @@ fitted scikit-learn object.
 
 from __future__ import annotations
 
+from . import audit
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
 from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
@@ -25,6 +26,7 @@ from .data import (
     write_zarr,
 )
 from .errors import DaskparError, InputError, PartitionError, UnsupportedEstimatorError
+from .persist import load, save
 
 __version__ = "0.1.0"
 
@@ -46,7 +48,9 @@ __all__ = [
     "StandardScaler",
     "UnsupportedEstimatorError",
     "__version__",
+    "audit",
     "find_classes",
+    "load",
     "make_classification",
     "make_regression",
     "read_csv",
@@ -54,6 +58,7 @@ __all__ = [
     "read_npy",
     "read_parquet",
     "read_zarr",
+    "save",
     "train_test_split",
     "write_zarr",
 ]

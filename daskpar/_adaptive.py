@@ -79,6 +79,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._saving import SaveMixin
 from ._sklearn_compat import Interval, StrOptions, validate_estimator_params
 from ._states import SumState
 
@@ -464,7 +465,7 @@ def _check_weights(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     return w
 
 
-class _AdaptiveSGD(BaseEstimator):
+class _AdaptiveSGD(SaveMixin, BaseEstimator):
     """What the classifier and the regressor share: the parameters, the passes, the model."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {

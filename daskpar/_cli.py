@@ -85,6 +85,53 @@ dashboard_option = click.option(
 )
 
 
+def _output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
+    """An output file's folder must exist: refused before any work, not after it."""
+    if value is not None and not value.resolve().parent.is_dir():
+        raise click.BadParameter(f"the folder of {value} does not exist.")
+    return value
+
+
+def _host_names(ctx: Any, param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
+    """IP addresses or DNS names, as a certificate's subject alternative names hold them."""
+    import ipaddress
+    import re
+
+    label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    for host in value:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if len(host) > 253 or not re.fullmatch(rf"{label}(\.{label})*", host):
+                raise click.BadParameter(
+                    f"{host!r} is neither an IP address nor a host name."
+                ) from None
+    return value
+
+
+def _absolute(ctx: Any, param: Any, value: str | None) -> str | None:
+    if value is not None and not value.startswith("/"):
+        raise click.BadParameter(f"{value!r} is not an absolute path (such as /certs).")
+    return value
+
+
+report_option = click.option(
+    "--report",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=_output_file,
+    default=None,
+    metavar="FILE.html",
+    help="Write Dask's performance report of the work (task stream with the stage names, "
+    "worker profiles, bandwidth) to FILE.html; an existing file is replaced.",
+)
+keep_open_option = click.option(
+    "--keep-open",
+    is_flag=True,
+    help="After the work, keep the embedded cluster and its dashboard running until Ctrl-C "
+    "(which then ends the command with status 0).",
+)
+
+
 model_option = click.option(
     "--model",
     "model_name",
@@ -130,6 +177,100 @@ def data_options(command: Any) -> Any:
     return command
 
 
+def security_options(command: Any) -> Any:
+    """``--audit LOG`` and ``--tls-ca-file/--tls-cert/--tls-key``, applied as dask settings.
+
+    The command runs with dask's ``daskpar.audit`` setting (each fit, search, score, save and
+    load appends one record to LOG) and the ``distributed.comm.tls`` client settings that
+    ``distributed.Client`` reads, with encryption required.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        audit_log: Path | None,
+        tls_ca_file: Path | None,
+        tls_cert: Path | None,
+        tls_key: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        import dask
+
+        settings: dict[str, Any] = {}
+        if audit_log is not None:
+            settings["daskpar.audit"] = str(audit_log.resolve())
+        tls = (tls_ca_file, tls_cert, tls_key)
+        if any(tls):
+            if not all(tls):
+                raise click.UsageError("--tls-ca-file, --tls-cert and --tls-key go together.")
+            if not kwargs.get("scheduler"):
+                raise click.UsageError(
+                    "--tls-* options are for a --scheduler tls://HOST:PORT; the embedded "
+                    "cluster listens on 127.0.0.1 only."
+                )
+            settings.update(
+                {
+                    "distributed.comm.tls.ca-file": str(tls_ca_file),
+                    "distributed.comm.tls.client.cert": str(tls_cert),
+                    "distributed.comm.tls.client.key": str(tls_key),
+                    "distributed.comm.require-encryption": True,
+                }
+            )
+        with dask.config.set(settings):
+            return command(*args, **kwargs)
+
+    file_type = click.Path(exists=True, dir_okay=False, path_type=Path)
+    for option in reversed(
+        [
+            click.option(
+                "--audit",
+                "audit_log",
+                type=click.Path(dir_okay=False, path_type=Path),
+                callback=_output_file,
+                default=None,
+                help="Append one record per fit, search, score, save and load to this "
+                "JSON-lines audit log (check it with `daskpar audit verify`).",
+            ),
+            click.option("--tls-ca-file", type=file_type, default=None, help="TLS: the CA."),
+            click.option(
+                "--tls-cert", type=file_type, default=None, help="TLS: the client certificate."
+            ),
+            click.option("--tls-key", type=file_type, default=None, help="TLS: its key."),
+        ]
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+save_options = [
+    click.option(
+        "--save",
+        "save_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=_output_file,
+        default=None,
+        help="Save the fitted model to this file: daskpar's model format (no pickle), signed "
+        "when $DASKPAR_MODEL_KEY or $DASKPAR_MODEL_KEY_FILE gives a key.",
+    ),
+    click.option(
+        "--encrypt", is_flag=True, help="Encrypt the --save file (AES-256-GCM, the model key)."
+    ),
+]
+
+
+def _save_model(model: Any, path: Path | None, encrypt: bool) -> None:
+    if path is None:
+        return
+    import daskpar as dp
+    from daskpar import persist
+
+    dp.save(model, path, encrypt=encrypt)
+    info = persist.describe(path)
+    signed = "signed" if info["signed"] else "unsigned (set DASKPAR_MODEL_KEY to sign it)"
+    click.echo(f"saved the model to {path}: {signed}, sha256 {persist.file_sha256(path)}")
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to an embedded LocalCluster.
@@ -157,7 +298,7 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
         ) as local,
         Client(local) as client,
     ):
-        client.register_plugin(_quiet_task_errors())
+        client.register_plugin(_quiet_workers())
         yield client
 
 
@@ -166,24 +307,35 @@ def _worker_threads(client: Any) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def _quiet_task_errors() -> Any:
-    """A worker plugin: a failed task is reported once, by the CLI, not also in the workers' log.
+def _quiet_workers() -> Any:
+    """A worker plugin for the embedded cluster, whose workers write to this terminal.
 
-    The embedded cluster's workers write to this terminal; their "Compute Failed" record
-    with its traceback would precede the one-line error the CLI prints. (Defined here so that
-    distributed is imported only when a cluster starts: ``--help`` stays fast.)
+    A failed task is reported once, by the CLI: the workers' "Compute Failed" record with its
+    traceback would precede the one-line error the CLI prints. Nor do they warn that a
+    message's size estimate failed: the nested profile that ``--report`` asks them for
+    defeats ``sizeof``, which changes nothing but the bytes counted. And Ctrl-C, which the
+    terminal sends to every process of the command, is left to the command: it stops the
+    cluster, worker processes included, instead of each worker printing its own traceback.
+    (Defined here so that distributed is imported only when a cluster starts: ``--help``
+    stays fast.)
     """
     import logging
+    import signal
+    import threading
 
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class QuietTaskErrors(WorkerPlugin):
-        name = "daskpar-quiet-task-errors"
+    class QuietWorkers(WorkerPlugin):
+        name = "daskpar-quiet-workers"
 
         def setup(self, worker: Any) -> None:
             logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
+            logging.getLogger("distributed.sizeof").setLevel(logging.ERROR)
+            # A worker process runs its event loop, and so this, in its main thread.
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    return QuietTaskErrors()
+    return QuietWorkers()
 
 
 def _describe_cluster(client: Any) -> None:
@@ -192,6 +344,46 @@ def _describe_cluster(client: Any) -> None:
         f"cluster: {len(info['workers'])} workers at {info['address']}; "
         f"dashboard: {client.dashboard_link}"
     )
+
+
+def _check_report_path(report: Path | None) -> None:
+    """Refuse, before any work, a report that could not be written after it."""
+    if report is not None and not report.resolve().parent.is_dir():
+        raise click.ClickException(f"--report: the folder of {report} does not exist.")
+
+
+@contextlib.contextmanager
+def _reporting(report: Path | None) -> Iterator[None]:
+    """Dask's ``performance_report`` of the work inside, written to ``report`` (if given)."""
+    if report is None:
+        yield
+        return
+    from distributed import performance_report
+
+    with performance_report(filename=str(report)):
+        yield
+    click.echo(f"performance report: {report}")
+
+
+def _stay_open(client: Any, scheduler: str | None, keep_open: bool) -> None:
+    """With ``--keep-open``, wait for Ctrl-C with the embedded cluster and dashboard up.
+
+    Ctrl-C ends the wait, not the command: the cluster then closes as after any command,
+    its worker processes with it, and the exit status is 0.
+    """
+    if not keep_open:
+        return
+    if scheduler:
+        click.echo(f"note: --keep-open keeps an embedded cluster; the one at {scheduler} runs on")
+        return
+    try:  # from before the prompt: a Ctrl-C right after it is caught too
+        click.echo(f"\ndashboard: {client.dashboard_link} (the cluster is kept open)")
+        click.echo("press Ctrl-C to stop")
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("\nstopping the cluster")
 
 
 @contextlib.contextmanager
@@ -397,10 +589,12 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
     """Median time of reading every block once (``X.sum()``): the baseline epochs compare to."""
     import statistics
 
+    from daskpar._graph import compute_blocks
+
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        X.sum().compute()
+        compute_blocks(X.sum())  # as daskpar computes: dask's stage names, on any scheduler
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -422,6 +616,11 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
 @scheduler_option
 @workers_option
 @dashboard_option
+@report_option
+@keep_open_option
+@save_options[0]
+@save_options[1]
+@security_options
 def train_command(
     data: Path,
     model_name: str,
@@ -436,6 +635,10 @@ def train_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
+    report: Path | None,
+    keep_open: bool,
+    save_path: Path | None,
+    encrypt: bool,
 ) -> None:
     """Train a model on DATA (a zarr store, a parquet file or folder, or a CSV file).
 
@@ -449,22 +652,26 @@ def train_command(
     import daskpar as dp
 
     with _user_errors():
+        _check_report_path(report)
         X, y = _read(data, x_name, y_name, target)
         classifier = is_classifier(_make_model(model_name))
         with cluster(scheduler, workers, dashboard_port) as client:
             _describe_cluster(client)
-            X, y = _enough_partitions(X, y, _worker_threads(client))
-            _check_data(X, y, classifier=classifier)
-            split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
-            _train_and_report(
-                *split,
-                model_name=model_name,
-                epochs=epochs,
-                split_every=split_every,
-                seed=seed,
-                read_seconds=median_read_seconds(split[0]),
-                scale=scale,
-            )
+            with _reporting(report):
+                X, y = _enough_partitions(X, y, _worker_threads(client))
+                _check_data(X, y, classifier=classifier)
+                split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
+                pipe, _ = _train_and_report(
+                    *split,
+                    model_name=model_name,
+                    epochs=epochs,
+                    split_every=split_every,
+                    seed=seed,
+                    read_seconds=median_read_seconds(split[0]),
+                    scale=scale,
+                )
+            _save_model(pipe, save_path, encrypt)
+            _stay_open(client, scheduler, keep_open)
 
 
 def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
@@ -515,6 +722,11 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
 @scheduler_option
 @workers_option
 @dashboard_option
+@report_option
+@keep_open_option
+@save_options[0]
+@save_options[1]
+@security_options
 def search_command(
     data: Path,
     grid_text: str,
@@ -531,6 +743,10 @@ def search_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
+    report: Path | None,
+    keep_open: bool,
+    save_path: Path | None,
+    encrypt: bool,
 ) -> None:
     """Tune a model on DATA: every candidate and fold trained from one read per block.
 
@@ -543,34 +759,41 @@ def search_command(
 
     import daskpar as dp
 
-    model: Any = dp.ParallelIncremental(_make_model(model_name), epochs=epochs, random_state=seed)
+    # verbose: the refit of the best candidate shows its epochs too.
+    model: Any = dp.ParallelIncremental(
+        _make_model(model_name), epochs=epochs, random_state=seed, verbose=1
+    )
     prefix = "estimator__"
     if _needs_scaler(model_name) if scale is None else scale:
         model = make_pipeline(_make_scaler(model_name), model)
         prefix = "parallelincremental__estimator__"
     grid = _parse_grid(grid_text, prefix)
     with _user_errors():
+        _check_report_path(report)
         X, y = _read(data, x_name, y_name, target)
         search_class: Any = dp.HalvingSearchCV if halving else dp.GridSearchCV
         search = search_class(model, grid, cv=cv, scoring=scoring, random_state=seed, verbose=1)
         with cluster(scheduler, workers, dashboard_port) as client:
             _describe_cluster(client)
-            # Folds are whole blocks: every fold needs blocks of its own.
-            X, y = _enough_partitions(X, y, max(cv, _worker_threads(client)))
-            _check_data(X, y, classifier=is_classifier(model))
-            n_candidates = len(ParameterGrid(grid))
+            with _reporting(report):
+                # Folds are whole blocks: every fold needs blocks of its own.
+                X, y = _enough_partitions(X, y, max(cv, _worker_threads(client)))
+                _check_data(X, y, classifier=is_classifier(model))
+                n_candidates = len(ParameterGrid(grid))
+                click.echo(
+                    f"searching {n_candidates} candidates x {cv} folds on {X.shape[0]:,} rows "
+                    f"x {X.shape[1]} features in {X.numblocks[0]} blocks, {epochs} epochs"
+                )
+                start = time.perf_counter()
+                search.fit(X, y)
+                seconds = time.perf_counter() - start
+            _print_ranking(search)
             click.echo(
-                f"searching {n_candidates} candidates x {cv} folds on {X.shape[0]:,} rows x "
-                f"{X.shape[1]} features in {X.numblocks[0]} blocks, {epochs} epochs"
+                f"\nbest: {_short_params(search.best_params_)} (mean score "
+                f"{search.best_score_:.4f}); search and refit took {seconds:.1f} s"
             )
-            start = time.perf_counter()
-            search.fit(X, y)
-            seconds = time.perf_counter() - start
-        _print_ranking(search)
-        click.echo(
-            f"\nbest: {_short_params(search.best_params_)} (mean score "
-            f"{search.best_score_:.4f}); search and refit took {seconds:.1f} s"
-        )
+            _save_model(search.best_estimator_, save_path, encrypt)
+            _stay_open(client, scheduler, keep_open)
 
 
 def _short_params(params: dict[str, Any]) -> str:
@@ -613,6 +836,8 @@ DEMO_MODELS = (DEFAULT_MODEL, "sgd-log")
 @scheduler_option
 @workers_option
 @dashboard_option
+@report_option
+@keep_open_option
 def demo_command(
     rows: int,
     features: int,
@@ -622,6 +847,8 @@ def demo_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
+    report: Path | None,
+    keep_open: bool,
 ) -> None:
     """The main job: write an out-of-core data set, train on it in parallel, report.
 
@@ -632,12 +859,14 @@ def demo_command(
     ParallelIncremental(SGDClassifier(loss="log_loss")) after a one-pass StandardScaler.
     Prints each epoch's time next to the time of one plain read of the data, then the two
     side by side: time, x read, held-out accuracy and log-loss. With --scheduler, the
-    workers must see --data-dir at the same path.
+    workers must see --data-dir at the same path. The demo takes less than a minute: to look
+    at the dashboard afterwards, pass --keep-open; --report saves what it showed.
     """
     import daskpar as dp
     from daskpar import metrics
 
     with _user_errors():
+        _check_report_path(report)
         tmp = None
         if data_dir is None:
             tmp = tempfile.mkdtemp(prefix="daskpar-demo-")
@@ -646,26 +875,29 @@ def demo_command(
             store = data_dir / "demo.zarr"
             with cluster(scheduler, workers, dashboard_port) as client:
                 _describe_cluster(client)
-                seconds = _write_dataset(store, rows, features, chunk_rows, 2, seed=0)
-                click.echo(f"wrote {rows:,} x {features} float32 to {store} in {seconds:.1f} s")
-                X, y = dp.read_zarr(store)
-                split = dp.train_test_split(X, y, test_size=0.1, random_state=0)
-                X_test, y_test = split[1], split[3]
-                read_seconds = median_read_seconds(split[0])
-                summaries = []
-                for model_name in DEMO_MODELS:
-                    click.echo("")
-                    pipe, summary = _train_and_report(
-                        *split,
-                        model_name=model_name,
-                        epochs=epochs,
-                        split_every=8,
-                        seed=0,
-                        read_seconds=read_seconds,
-                    )
-                    summary["log_loss"] = -metrics.score(pipe, X_test, y_test, "neg_log_loss")
-                    summaries.append(summary)
-            _print_comparison(summaries, epochs)
+                with _reporting(report):
+                    seconds = _write_dataset(store, rows, features, chunk_rows, 2, seed=0)
+                    click.echo(f"wrote {rows:,} x {features} float32 to {store} in {seconds:.1f} s")
+                    X, y = dp.read_zarr(store)
+                    split = dp.train_test_split(X, y, test_size=0.1, random_state=0)
+                    X_test, y_test = split[1], split[3]
+                    read_seconds = median_read_seconds(split[0])
+                    summaries = []
+                    for model_name in DEMO_MODELS:
+                        click.echo("")
+                        pipe, summary = _train_and_report(
+                            *split,
+                            model_name=model_name,
+                            epochs=epochs,
+                            split_every=8,
+                            seed=0,
+                            read_seconds=read_seconds,
+                        )
+                        log_loss = -metrics.score(pipe, X_test, y_test, "neg_log_loss")
+                        summary["log_loss"] = log_loss
+                        summaries.append(summary)
+                _print_comparison(summaries, epochs)
+                _stay_open(client, scheduler, keep_open)
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -682,6 +914,211 @@ def _print_comparison(summaries: list[dict[str, Any]], epochs: int) -> None:
             f"{s['model']:<{width}}  {s['seconds']:>7.2f}  {s['x_read']:>12.2f}  "
             f"{s['score']:>8.4f}  {s['log_loss']:.4f}"
         )
+
+
+model_argument = click.argument(
+    "model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+allow_unsigned_option = click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Load a model file that carries no signature (refused otherwise).",
+)
+
+
+def _load_model(path: Path, allow_unsigned: bool) -> Any:
+    import daskpar as dp
+
+    model = dp.load(path, allow_unsigned=allow_unsigned)
+    click.echo(f"loaded {type(model).__name__} from {path}")
+    return model
+
+
+x_option = click.option(
+    "--x", "x_name", default="X", show_default=True, help="Feature array in zarr or HDF5."
+)
+target_option = click.option(
+    "--target", default=None, help="Target column of parquet or CSV data (not a feature)."
+)
+
+
+@main.command("score")
+@model_argument
+@click.argument("data", type=click.Path(path_type=Path))
+@x_option
+@click.option(
+    "--y",
+    "y_name",
+    default="y",
+    show_default=True,
+    help="Target array in zarr or HDF5; for .npy data, the .npy file of targets.",
+)
+@target_option
+@allow_unsigned_option
+@scheduler_option
+@workers_option
+@dashboard_option
+@security_options
+def score_command(
+    model_file: Path,
+    data: Path,
+    x_name: str,
+    y_name: str,
+    target: str | None,
+    allow_unsigned: bool,
+    scheduler: str | None,
+    workers: int | None,
+    dashboard_port: int,
+) -> None:
+    """Score the saved MODEL_FILE on DATA: the metrics are reduced on the workers.
+
+    Classifiers get accuracy (and log-loss when they have predict_proba), regressors R^2.
+    """
+    from sklearn.base import is_classifier
+
+    from daskpar import audit, metrics
+
+    with _user_errors():
+        model = _load_model(model_file, allow_unsigned)
+        X, y = _read(data, x_name, y_name, target)
+        names = ["r2"]
+        if is_classifier(model):
+            names = ["accuracy"] + (["neg_log_loss"] if hasattr(model, "predict_proba") else [])
+        with cluster(scheduler, workers, dashboard_port) as client:
+            _describe_cluster(client)
+            with audit.operation("score", estimator=model, X=X, y=y) as record:
+                for name in names:
+                    value = metrics.score(model, X, y, name)
+                    shown, value = (name[4:], -value) if name.startswith("neg_") else (name, value)
+                    record.metrics[shown] = value
+                    click.echo(f"{shown}: {value:.4f}")
+
+
+@main.command("predict")
+@model_argument
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=_output_file,
+    required=True,
+    help="The zarr store to write (array 'predictions', one row block per block of DATA).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@x_option
+@target_option
+@allow_unsigned_option
+@scheduler_option
+@workers_option
+@dashboard_option
+@security_options
+def predict_command(
+    model_file: Path,
+    data: Path,
+    out: Path,
+    overwrite: bool,
+    x_name: str,
+    target: str | None,
+    allow_unsigned: bool,
+    scheduler: str | None,
+    workers: int | None,
+    dashboard_port: int,
+) -> None:
+    """Predict with the saved MODEL_FILE on DATA's features, into the zarr store OUT."""
+    import dask.array as da
+
+    from daskpar import audit
+    from daskpar.data import read_path
+
+    with _user_errors():
+        if out.exists() and not overwrite:
+            raise click.ClickException(f"{out} exists; pass --overwrite to replace it.")
+        model = _load_model(model_file, allow_unsigned)
+        X, _ = read_path(data, x=x_name, y=None, target=target)
+        with cluster(scheduler, workers, dashboard_port) as client:
+            _describe_cluster(client)
+            with audit.operation("predict", estimator=model, X=X) as record:
+                predictions = da.asarray(model.predict(X))
+                if out.exists():
+                    shutil.rmtree(out)
+                predictions.to_zarr(str(out.resolve()), component="predictions")
+                record.extra["out"] = str(out.resolve())
+            click.echo(f"wrote {predictions.shape[0]:,} predictions to {out}/predictions")
+
+
+@main.command("certs")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    callback=_host_names,
+    default=("127.0.0.1", "localhost"),
+    show_default=True,
+    help="A name or address the scheduler and workers are reached at (repeatable).",
+)
+@click.option("--days", type=click.IntRange(min=1), default=365, show_default=True)
+@click.option(
+    "--config-dir",
+    default=None,
+    callback=_absolute,
+    help="Where the files will be inside containers (the Dask configuration's paths).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing certificate files.")
+def certs_command(
+    directory: Path, hosts: tuple[str, ...], days: int, config_dir: str | None, overwrite: bool
+) -> None:
+    """Create a CA and TLS certificates for a scheduler, workers and a client in DIRECTORY.
+
+    Key files are written with mode 0600, with a Dask configuration (dask-tls.yaml) that
+    uses them; point DASK_CONFIG at it, or pass the --tls-* options.
+    """
+    from daskpar.tls import make_certificates
+
+    with _user_errors():
+        files = make_certificates(
+            directory, hosts=hosts, days=days, config_directory=config_dir, overwrite=overwrite
+        )
+        click.echo(f"wrote a CA and scheduler, worker and client certificates to {directory}")
+        for role in ("scheduler", "worker"):
+            click.echo(f"  dask {role} {' '.join(files.cli_args(role))}")
+        click.echo(
+            f"  daskpar train ... --scheduler tls://HOST:8786 --tls-ca-file {files.ca_file} "
+            f"--tls-cert {files.cert('client')} --tls-key {files.key('client')}"
+        )
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Read and check an audit log (written by --audit or dask's daskpar.audit setting)."""
+
+
+@audit_group.command("verify")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--head",
+    default=None,
+    help="The last record's hash, kept elsewhere: a log cut short is then detected too.",
+)
+def audit_verify_command(log: Path, head: str | None) -> None:
+    """Check LOG's hash chain; name the first broken record (exit status 1)."""
+    from daskpar import audit
+
+    with _user_errors():
+        verified = audit.verify(log, head=head)
+        click.echo(f"{log}: {verified.n_records} records, chain intact; head {verified.head}")
+
+
+@audit_group.command("show")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit_show_command(log: Path) -> None:
+    """Print LOG as a table, and the head hash to keep elsewhere."""
+    from daskpar import audit
+
+    with _user_errors():
+        click.echo(audit.format_table(audit.show(log)))
+        verified = audit.verify(log)
+        click.echo(f"\nhead {verified.head} (keep it elsewhere to detect a log cut short)")
 
 
 if __name__ == "__main__":  # pragma: no cover

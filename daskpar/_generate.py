@@ -30,7 +30,7 @@ from dask.base import tokenize
 from dask.task_spec import GraphNode, Task, TaskRef
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._graph import arrays_from_pair_tasks
+from ._graph import arrays_from_pair_tasks, stage_name
 from ._sklearn_compat import Interval, InvalidParameterError, validate_params
 
 __all__ = [
@@ -490,7 +490,7 @@ def make_classification(
         chunk_rows, out_dtype.str,
     )  # fmt: skip
     return _build(
-        f"daskpar-make-classification-{token}",
+        f"{stage_name('make-data')}-{token}",
         generate_classification_block,
         problem,
         chunk_rows,
@@ -509,8 +509,8 @@ def _build(
     x_dtype: np.dtype[Any],
     y_dtype: np.dtype[Any],
 ) -> tuple[da.Array, da.Array]:
-    prefix, _, token = name.rpartition("-")
-    problem_key = f"{prefix}-problem-{token}"
+    token = name.rpartition("-")[2]
+    problem_key = f"{stage_name('make-problem')}-{token}"
     bounds = np.r_[0, np.cumsum(chunk_rows)].tolist()
     tasks: dict[tuple[str, int], GraphNode] = {
         (name, i): Task((name, i), func, TaskRef(problem_key), bounds[i], bounds[i + 1])
@@ -742,7 +742,7 @@ def make_regression(
         tail_strength, chunk_rows, out_dtype.str,
     )  # fmt: skip
     X, y = _build(
-        f"daskpar-make-regression-{token}",
+        f"{stage_name('make-data')}-{token}",
         generate_regression_block,
         problem,
         chunk_rows,

@@ -6,6 +6,14 @@ transform) the block, so reading a block and fitting it is one task on one worke
 never travel. ``tree_combine`` then merges the states ``split_every`` at a time; the grouping
 depends only on partition indices, never on which task finished first, so the merged bits are
 the same on any scheduler and any number of workers.
+
+Every key is ``<stage>-<token>``, and the stage is what the Dask dashboard shows (its
+``key_split``): :func:`stage_name` builds and checks them all, so that each shows whole in the
+dashboard's progress bars (which cut labels over 15 characters) with its distinctive word
+first. A reduction's three stages are ``<stage>-block``, ``<stage>-merge`` and
+``<stage>-final``. :func:`compute_blocks` optimizes a graph here, in the calling process, and
+sends it as it is, so that a scheduler in another process (which would apply its own
+optimizations, linear fusion among them) runs tasks under these names too.
 """
 
 from __future__ import annotations
@@ -22,25 +30,32 @@ import dask.array as da
 import dask.local
 import numpy as np
 from dask import config
-from dask.base import compute, get_scheduler, tokenize
+from dask.base import compute_as_if_collection, get_scheduler, tokenize
+from dask.core import flatten
 from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.layers import ArrayBlockIdDep, ArraySliceDep
 from dask.task_spec import DataNode, GraphNode, List, Task, TaskRef
+from dask.utils import key_split
 from threadpoolctl import threadpool_limits
 
 from ._sklearn_compat import Interval
 from ._states import combine_states
 
 __all__ = [
+    "MAX_STAGE_LENGTH",
+    "REDUCTION_STEPS",
     "SPLIT_EVERY",
     "arrays_from_pair_tasks",
     "broadcast",
+    "compute_blocks",
     "compute_one",
     "fan_in",
     "map_partitions",
     "map_rows",
     "reduce_partitions",
+    "renamed",
+    "stage_name",
     "tree_combine",
 ]
 
@@ -50,6 +65,63 @@ __all__ = [
 DEFAULT_SPLIT_EVERY = 8
 #: The scikit-learn parameter constraint of every ``split_every``.
 SPLIT_EVERY: list[Any] = [Interval(Integral, 2, None, closed="left"), None]
+
+
+#: The longest stage name the dashboard's progress bars show whole (longer ones are cut to
+#: 12 characters and "...", see ``distributed/diagnostics/progress_stream.py``).
+MAX_STAGE_LENGTH = 15
+#: The stages of a reduction, after its own name: map, tree-combine, finalize.
+REDUCTION_STEPS = ("block", "merge", "final")
+
+
+def stage_name(stage: str, *steps: str) -> str:
+    """The key prefix of a stage: ``stage`` and ``steps`` joined by "-", checked.
+
+    The dashboard labels a task by ``dask.utils.key_split`` of its key, which stops at the
+    first word that is not made of letters (so ``read-hdf5`` would show as ``read``) and,
+    after the first word, drops any word of eight letters starting with a to f, taking it for
+    a hash (so ``-finalize`` cannot be used). A name that would not show whole, as itself, is
+    refused here, when the graph is built.
+
+    Parameters
+    ----------
+    stage : str
+        The stage's distinctive word(s) first, such as ``"fit"`` or ``"read-zarr"``.
+    *steps : str
+        Words that follow, such as a reduction's ``"block"``.
+
+    Returns
+    -------
+    name : str
+        At most :data:`MAX_STAGE_LENGTH` characters, equal to its own ``key_split``.
+
+    Raises
+    ------
+    ValueError
+        If the name is longer, or ``key_split`` would show it otherwise.
+
+    Examples
+    --------
+    >>> stage_name("fit", "block")
+    'fit-block'
+    >>> stage_name("read-hdf5", "X")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The stage name 'read-hdf5-X' would show as 'read' on the dashboard; ...
+    """
+    name = "-".join((stage, *steps))
+    shown = key_split(f"{name}-{'0' * 32}")  # as a key with a token
+    if shown != name:
+        raise ValueError(
+            f"The stage name {name!r} would show as {shown!r} on the dashboard; use words of "
+            "letters only, and after the first none of eight letters starting with a to f."
+        )
+    if len(name) > MAX_STAGE_LENGTH:
+        raise ValueError(
+            f"The stage name {name!r} has {len(name)} characters; the dashboard shows "
+            f"{MAX_STAGE_LENGTH} at most."
+        )
+    return name
 
 
 def fan_in(split_every: int | None) -> int:
@@ -73,9 +145,9 @@ def _unboxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
     return _boxed(func, *args, **kwargs)
 
 
-def broadcast(obj: Any, stage: str = "daskpar-model") -> Any:
+def broadcast(obj: Any, stage: str = "model") -> Any:
     """Put ``obj`` (a model, class list) in the graph once, for every task to depend on."""
-    return delayed(obj, pure=True, name=f"{stage}-{tokenize(obj)}")
+    return delayed(obj, pure=True, name=f"{stage_name(stage)}-{tokenize(obj)}")
 
 
 def map_partitions(
@@ -112,7 +184,7 @@ def map_partitions(
             contracted = True
     if with_position:
         args += [ArraySliceDep(X.chunks), out_ind, ArrayBlockIdDep(X.chunks), out_ind]
-    name = f"{stage}-{tokenize(func, X, others, with_position, kwargs)}"
+    name = f"{stage_name(stage)}-{tokenize(func, X, others, with_position, kwargs)}"
     return da.blockwise(
         partial(_boxed, func),
         out_ind,
@@ -141,11 +213,11 @@ def arrays_from_pair_tasks(
 
     ``tasks`` maps ``(name, i)`` to the task making chunk ``i``; ``shared`` holds values that
     every task refers to by key (stored once in the graph, sent once to the scheduler). The
-    arrays are named ``<prefix>-X-<token>`` and ``<prefix>-y-<token>`` for ``name`` =
-    ``<prefix>-<token>``.
+    arrays are named ``<stage>-X-<token>`` and ``<stage>-y-<token>`` for ``name`` =
+    ``<stage>-<token>``.
     """
-    prefix, _, token = name.rpartition("-")
-    x_name, y_name = f"{prefix}-X-{token}", f"{prefix}-y-{token}"
+    stage, _, token = name.rpartition("-")
+    x_name, y_name = f"{stage_name(stage, 'X')}-{token}", f"{stage_name(stage, 'y')}-{token}"
     shared = shared or {}
     # One layer per shared value, named by its key, then the layer of per-chunk tasks.
     layers: dict[str, Mapping[Any, Any]] = {k: {k: DataNode(k, v)} for k, v in shared.items()}
@@ -166,6 +238,35 @@ def arrays_from_pair_tasks(
     X = da.Array(x_graph, x_name, (row_chunks, (n_columns,)), meta=x_meta)
     y = da.Array(y_graph, y_name, (row_chunks,), meta=y_meta)
     return X, y
+
+
+def renamed(arr: da.Array, stage: str) -> da.Array:
+    """``arr`` with the tasks of its own layer named ``<stage>-<token>``.
+
+    For arrays whose tasks dask names itself from what they do, such as those of a dask
+    dataframe (``read-_to_string_dtype-astype-values``), which the dashboard would show
+    cut or as a bare ``read``. The tasks are the same; only their keys change. (A graph in
+    dask's older tuple format is left as it is.)
+    """
+    name = f"{stage_name(stage)}-{tokenize(arr.name, stage)}"
+
+    def new(key: Any) -> Any:
+        return (name, *key[1:]) if isinstance(key, tuple) and key[0] == arr.name else key
+
+    graph = dict(arr.__dask_graph__())
+    if not all(isinstance(node, GraphNode) for node in graph.values()):
+        return arr
+    layer = {
+        new(key): node.substitute({dep: new(dep) for dep in node.dependencies}, key=new(key))
+        for key, node in graph.items()
+    }
+    out = da.Array(
+        HighLevelGraph.from_collections(name, layer, dependencies=()),
+        name,
+        arr.chunks,
+        meta=arr._meta,
+    )
+    return out
 
 
 def map_rows(
@@ -192,7 +293,7 @@ def map_rows(
         "ij",
         ArrayBlockIdDep(X.chunks),
         "ij",
-        name=f"{stage}-{tokenize(token, X)}",
+        name=f"{stage_name(stage)}-{tokenize(token, X)}",
         dtype=meta.dtype,
         meta=meta,
         align_arrays=False,
@@ -207,8 +308,8 @@ def tree_combine(
     finalize: Callable[..., Any],
     *,
     split_every: int | None,
-    stage: str = "daskpar-combine",
-    finalize_stage: str = "daskpar-result",
+    stage: str = "merge",
+    finalize_stage: str = "final",
     **finalize_kwargs: Any,
 ) -> da.Array:
     """Merge the per-partition results of ``parts`` through a tree of fan-in ``split_every``.
@@ -221,7 +322,7 @@ def tree_combine(
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}.")
     token = tokenize(parts, combine, split_every, finalize, finalize_kwargs)
-    name, fname = f"{stage}-{token}", f"{finalize_stage}-{token}"
+    name, fname = f"{stage_name(stage)}-{token}", f"{stage_name(finalize_stage)}-{token}"
     combine_layer: dict[Any, Any] = {}
     keys: list[Any] = [(parts.name, i) + (0,) * (parts.ndim - 1) for i in range(parts.numblocks[0])]
     depth = 0
@@ -262,33 +363,44 @@ def reduce_partitions(
     the states merge through a tree of fan-in ``split_every`` (``combine`` takes a list of
     neighbouring states; by default their ``combine`` method, skipping ``None``); the root
     goes through ``finalize(root, **finalize_kwargs)``, whose result is computed and returned.
-    The dashboard shows the three stages as ``<stage>-partition``, ``<stage>-combine`` and
-    ``<stage>-result`` (not ``-finalize``: the dashboard's ``key_split`` takes an eight-letter
-    word starting with a to f for a hash and drops it).
+    The dashboard shows the three stages as ``<stage>-block``, ``<stage>-merge`` and
+    ``<stage>-final`` (:data:`REDUCTION_STEPS`), so ``stage`` has at most nine characters.
     """
-    parts = map_partitions(
-        task, X, *others, stage=f"{stage}-partition", with_position=True, **(task_kwargs or {})
-    )
+    block, merge, final = (stage_name(stage, step) for step in REDUCTION_STEPS)
+    parts = map_partitions(task, X, *others, stage=block, with_position=True, **(task_kwargs or {}))
     root = tree_combine(
         parts,
         combine or combine_states,
         finalize,
         split_every=split_every,
-        stage=f"{stage}-combine",
-        finalize_stage=f"{stage}-result",
+        stage=merge,
+        finalize_stage=final,
         **(finalize_kwargs or {}),
     )
     return compute_one(root)
 
 
-def compute_one(arr: da.Array, **compute_kwargs: Any) -> Any:
+def compute_one(arr: da.Array) -> Any:
     """Compute a one-element object array from :func:`tree_combine` and return its element."""
-    # Blockwise fusion (one task reads a block and works on it) stays on; dask's extra linear
-    # fusion is turned off because it renames tasks to joined names ("getitem-daskpar-...")
-    # and the dashboard would no longer show daskpar's stage names.
-    with config.set({"optimization.fuse.active": False}), _one_blas_thread_per_task():
-        (out,) = compute(arr, **compute_kwargs)
+    (out,) = compute_blocks(arr)
     return out.flat[0]
+
+
+def compute_blocks(*arrays: da.Array) -> list[Any]:
+    """Compute the blocks of ``arrays`` under their stage names; returns them in key order.
+
+    The graph is optimized here, in the calling process: blockwise fusion (one task reads a
+    block and works on it, so blocks never travel) stays on, and dask's linear fusion is
+    turned off, because it renames tasks to joined names (``make-data-X-store-map``) that
+    the dashboard would show instead of the stages. The optimized graph then runs as it is.
+    ``dask.compute`` would instead let the scheduler optimize the graph, which a scheduler in
+    another process does with its own settings, fusion on; it would also add a task of its
+    own (``finalize-hlgfinalizecompute``) after the root, once per call.
+    """
+    graph = HighLevelGraph.merge(*(a.__dask_graph__() for a in arrays))
+    keys = [key for a in arrays for key in flatten(a.__dask_keys__())]
+    with config.set({"optimization.fuse.active": False}), _one_blas_thread_per_task():
+        return list(compute_as_if_collection(da.Array, graph, keys))
 
 
 def _one_blas_thread_per_task() -> Any:

@@ -25,9 +25,9 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import metrics
+from . import audit, metrics
 from ._families import family_for
-from ._graph import SPLIT_EVERY, reduce_partitions
+from ._graph import SPLIT_EVERY, reduce_partitions, stage_name
 from ._pass import (
     ModelSpec,
     ModelUpdate,
@@ -36,6 +36,7 @@ from ._pass import (
     run_epochs,
     run_pass,
 )
+from ._saving import SaveMixin
 from ._sklearn_compat import HasMethods, Interval, validate_estimator_params, validate_params
 from ._states import LabelSet
 from ._validation import (
@@ -55,6 +56,15 @@ __all__ = ["ParallelIncremental", "find_classes"]
 def has_partial_fit_parameter(estimator: BaseEstimator, name: str) -> bool:
     """Whether ``estimator.partial_fit`` takes a parameter ``name`` (as ``has_fit_parameter``)."""
     return name in inspect.signature(estimator.partial_fit).parameters
+
+
+#: The stage of each lazy prediction: the dashboard shows 15 characters of a name at most.
+PREDICT_STAGES = {
+    "predict": "predict",
+    "predict_proba": "predict-proba",
+    "predict_log_proba": "log-proba",
+    "decision_function": "decision",
+}
 
 
 def predict_partition(X: np.ndarray, *, model: BaseEstimator, method: str) -> Any:
@@ -97,7 +107,7 @@ def find_classes(y: da.Array, *, split_every: int | None = None) -> np.ndarray:
         find_labels_partition,
         y,
         finalize=_labels_of,
-        stage="daskpar-classes",
+        stage="classes",
         split_every=split_every,
     )
     return np.asarray(labels)
@@ -182,7 +192,7 @@ class _Epochs:
             train=train,
             score=score,
             split_every=self.owner.split_every,
-            stage="daskpar-fit",
+            stage="fit",
         )
 
     def after_pass(
@@ -213,7 +223,7 @@ class _Epochs:
         return (frozenset({0}) if more else frozenset()), stop
 
 
-class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
+class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     """Train an incremental estimator on all partitions in parallel, merging through a tree.
 
     Each epoch, one task per partition reads its block and runs ``partial_fit`` of a copy of the
@@ -376,6 +386,14 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         self : ParallelIncremental
             The fitted meta-estimator.
         """
+        with audit.operation("fit", estimator=self, X=X, y=y) as record:
+            self._fit(X, y, classes, validation_data, sample_weight)
+            score = self.history_[-1].get("validation_score") if self.history_ else None
+            if score is not None:
+                record.metrics["validation_score"] = float(score)
+        return self
+
+    def _fit(self, X: Any, y: Any, classes: Any, validation_data: Any, sample_weight: Any) -> None:
         validate_estimator_params(self)
         data = self._checked_input(X, y, sample_weight, validation_data)
         rng = check_random_state(self.random_state)
@@ -411,7 +429,6 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         if self.early_stopping:
             self.best_epoch_, model = tracker.best_epoch, tracker.best_model
         self._set_fitted(model, data.X, plan.classes)
-        return self
 
     def _checked_input(self, X: Any, y: Any, sample_weight: Any, validation_data: Any) -> _FitInput:
         """The fit's arrays checked, its scorer, and refusals that need no task."""
@@ -524,7 +541,7 @@ class ParallelIncremental(MetaEstimatorMixin, BaseEstimator):
         est = self.estimator_
         # One probe row tells the output's dtype and width.
         probe = np.asarray(getattr(est, method)(np.zeros((1, X.shape[1]), dtype=X.dtype)))
-        stage, token = f"daskpar-{method.replace('_', '-')}", tokenize(est, X, method)
+        stage, token = stage_name(PREDICT_STAGES[method]), tokenize(est, X, method)
         # 1-D outputs (predict, binary decision_function) drop X's column axis; 2-D ones
         # (probabilities, multiclass scores) replace it with one column per class.
         shape: dict[str, Any] = (

@@ -24,8 +24,9 @@ from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import metrics
-from ._graph import SPLIT_EVERY, reduce_partitions
+from . import audit, metrics
+from ._graph import SPLIT_EVERY, reduce_partitions, stage_name
+from ._saving import SaveMixin
 from ._sklearn_compat import Interval, validate_estimator_params
 from ._states import LeastSquaresState, r_factor
 from ._validation import (
@@ -154,7 +155,7 @@ def _linear_predict_block(X: np.ndarray, *, coef: np.ndarray, intercept: float) 
     return X @ coef + intercept
 
 
-class _LeastSquares(RegressorMixin, BaseEstimator):
+class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
     """Shared fit / predict of the exact least-squares models."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -188,34 +189,35 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        validate_estimator_params(self)
-        if not isinstance(X, da.Array):
-            # Feature names (pandas input) and n_features_in_, as scikit-learn records them.
-            validate_data(self, X, skip_check_array=True)
-        X, y = check_X_y(X, y, y_numeric=True)
-        self._check_n_samples(X)
-        sample_weight = check_sample_weight(sample_weight, X)
-        solution = reduce_partitions(
-            least_squares_partition,
-            X,
-            y,
-            sample_weight,
-            finalize=solve_least_squares,
-            stage="daskpar-least-squares",
-            split_every=self.split_every,
-            finalize_kwargs={
-                "alpha": self._alpha(),
-                "fit_intercept": self.fit_intercept,
-                "tol": self._tol(),
-            },
-        )
-        # Keep scikit-learn's dtype rule: float32 features give float32 coefficients.
-        dtype = X.dtype if X.dtype == np.float32 else np.float64
-        self.coef_ = solution["coef"].astype(dtype, copy=False)
-        self.intercept_ = solution["intercept"]
-        self.n_features_in_ = int(X.shape[1])
-        self._set_solution(solution)
-        return self
+        with audit.operation("fit", estimator=self, X=X, y=y):
+            validate_estimator_params(self)
+            if not isinstance(X, da.Array):
+                # Feature names (pandas input) and n_features_in_, as scikit-learn records them.
+                validate_data(self, X, skip_check_array=True)
+            X, y = check_X_y(X, y, y_numeric=True)
+            self._check_n_samples(X)
+            sample_weight = check_sample_weight(sample_weight, X)
+            solution = reduce_partitions(
+                least_squares_partition,
+                X,
+                y,
+                sample_weight,
+                finalize=solve_least_squares,
+                stage="lstsq",
+                split_every=self.split_every,
+                finalize_kwargs={
+                    "alpha": self._alpha(),
+                    "fit_intercept": self.fit_intercept,
+                    "tol": self._tol(),
+                },
+            )
+            # Keep scikit-learn's dtype rule: float32 features give float32 coefficients.
+            dtype = X.dtype if X.dtype == np.float32 else np.float64
+            self.coef_ = solution["coef"].astype(dtype, copy=False)
+            self.intercept_ = solution["intercept"]
+            self.n_features_in_ = int(X.shape[1])
+            self._set_solution(solution)
+            return self
 
     def _set_solution(self, solution: dict[str, Any]) -> None:
         """Fitted attributes beyond ``coef_`` and ``intercept_`` (from the root task)."""
@@ -236,7 +238,7 @@ class _LeastSquares(RegressorMixin, BaseEstimator):
                 drop_axis=1,
                 dtype=dtype,
                 meta=np.empty((0,), dtype=dtype),
-                name=f"daskpar-predict-{tokenize(self.coef_, self.intercept_, X)}",
+                name=f"{stage_name('predict')}-{tokenize(self.coef_, self.intercept_, X)}",
             )
         X = validate_data(self, X, reset=False)
         return _linear_predict_block(X, coef=self.coef_, intercept=self.intercept_)

@@ -295,8 +295,8 @@ def run_pass(
     stage: str,
 ) -> list[ModelUpdate | None]:
     """One pass over the data on the cluster: :func:`fit_partition` on every block, the tree,
-    and :func:`update_models` at its root (stages ``<stage>-partition``, ``-combine``,
-    ``-result``)."""
+    and :func:`update_models` at its root (stages ``<stage>-block``, ``-merge``,
+    ``-final``)."""
     pass_kwargs = {"epoch": epoch, "train": train, "score": score}
     out: list[ModelUpdate | None] = reduce_partitions(
         fit_partition,
@@ -308,9 +308,9 @@ def run_pass(
         stage=stage,
         split_every=split_every,
         task_kwargs={
-            "plan": broadcast(plan, "daskpar-pass-plan"),
-            "models": broadcast(list(models), "daskpar-models"),
-            "scalers": broadcast(dict(scalers), "daskpar-scalers"),
+            "plan": broadcast(plan, "pass-plan"),
+            "models": broadcast(list(models), "models"),
+            "scalers": broadcast(dict(scalers), "scalers"),
             **pass_kwargs,
         },
         finalize_kwargs={"plan": plan, "models": list(models), **pass_kwargs},
@@ -348,20 +348,32 @@ def run_epochs(
     n_epochs: int,
     verbose: int,
     desc: str = "epochs",
+    unit: str = "epoch",
+    count: Callable[[frozenset[int]], int] = len,
     postfix: Sequence[str] = ("seconds", "validation_score"),
 ) -> list[dict[str, Any]]:
     """Run passes until no model trains and none is left to score; returns the history.
 
     ``run(epoch, train, score)`` runs one pass; ``to_train(epoch)`` names the models that
-    train in it. A pass that trains nothing only scores the models of the one before. With
-    ``verbose``, a progress bar (``tqdm.auto``: a widget in Jupyter) counts the epochs.
+    train in it. A pass that trains nothing only scores the models of the one before.
+
+    With ``verbose``, a progress bar (``tqdm.auto``: a widget in Jupyter, a bar in a
+    terminal) advances by ``count(train)`` after each pass: an epoch of a single model, or
+    the candidates trained in the pass for a search. Its total is what is done plus what is
+    left for the models still training, asked of ``to_train`` after every pass, so that it
+    shrinks when a search drops candidates or a fit stops early.
     """
     history: list[dict[str, Any]] = []
+
+    def planned(start: int) -> int:
+        """What ``to_train`` has left from epoch ``start`` on, as the models stand now."""
+        return sum(count(to_train(e)) for e in range(start, n_epochs))
+
     progress = None
     if verbose:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=n_epochs, desc=desc, unit="epoch", file=sys.stderr)
+        progress = tqdm(total=planned(0), desc=desc, unit=unit, file=sys.stderr)
     scored = frozenset[int]()
     epoch = 0
     try:
@@ -378,8 +390,11 @@ def run_epochs(
             scored, stop = after_pass(epoch, train, scored, updates, record)
             history.append(record)
             if progress is not None and train:
-                progress.update()
-                progress.set_postfix({k: f"{record[k]:.4g}" for k in postfix if k in record})
+                done = progress.n + count(train)
+                progress.total = done + (0 if stop else planned(epoch + 1))
+                shown = {k: f"{record[k]:.4g}" for k in postfix if k in record}
+                progress.set_postfix(shown, refresh=False)
+                progress.update(count(train))
             if stop or not train:
                 break
             epoch += 1

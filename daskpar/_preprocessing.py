@@ -2,8 +2,8 @@
 
 Fitting is one pass over the data, in the shape of every daskpar stage::
 
-    blocks ──*-fit-partition──▶ Weighted[Moments] / Extrema ──combine (split_every)──▶ one state
-           ──*-attributes──▶ scikit-learn's fitted attributes
+    blocks ──scaler-block──▶ Weighted[Moments] / Extrema ──scaler-merge (split_every)──▶
+           one state ──scaler-final──▶ scikit-learn's fitted attributes
 
 ``transform`` and ``inverse_transform`` of a dask array are one lazy blockwise task per block,
 running scikit-learn's own method on that block: a model that reads the scaled data (such as
@@ -27,7 +27,9 @@ from dask.base import is_dask_collection
 from sklearn import preprocessing
 from sklearn.utils.validation import check_is_fitted
 
+from . import audit
 from ._graph import SPLIT_EVERY, map_rows, reduce_partitions
+from ._saving import SaveMixin
 
 # scikit-learn's own rules for near-constant features (scale 1 instead of dividing by ~0).
 # Private helpers, imported rather than copied so that the dask path stays identical to the
@@ -286,14 +288,21 @@ class FitPlan:
         return self.attributes_task(state, **self.attributes_kwargs)
 
 
-class OutOfCoreScaler:
+class OutOfCoreScaler(SaveMixin):
     """The dask paths the three scalers share, in front of scikit-learn's scaler in the MRO.
 
     ``partial_fit``, ``transform`` and ``inverse_transform`` here take ``X`` only, as
-    MinMaxScaler's and MaxAbsScaler's do; StandardScaler adds its own parameters.
+    MinMaxScaler's and MaxAbsScaler's do; StandardScaler adds its own parameters. The
+    dashboard shows a fit as ``scaler-block``, ``scaler-merge`` and ``scaler-final``, and
+    ``transform`` / ``inverse_transform`` tasks (when not fused into the tasks that use their
+    blocks) as ``scale`` / ``unscale``.
     """
 
-    _stage: ClassVar[str]
+    _stage: ClassVar[str] = "scaler"
+    _method_stages: ClassVar[dict[str, str]] = {
+        "transform": "scale",
+        "inverse_transform": "unscale",
+    }
     n_features_in_: int
     split_every: int | None
 
@@ -330,7 +339,7 @@ class OutOfCoreScaler:
             X,
             *others,
             finalize=plan.attributes_task,
-            stage=f"{self._stage}-fit",
+            stage=self._stage,
             split_every=self.split_every,
             task_kwargs=plan.fit_kwargs,
             finalize_kwargs=plan.attributes_kwargs,
@@ -364,7 +373,7 @@ class OutOfCoreScaler:
         return map_rows(
             scale_partition,
             X,
-            stage=f"{self._stage}-{method.replace('_', '-')}",
+            stage=self._method_stages[method],
             meta=probe,
             token=(scaler, method),
             scaler=scaler,
@@ -500,7 +509,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
     >>> scaler.scale_
     array([2.23606798, 1.        ])
     >>> Xt = scaler.transform(X)  # lazy: one task per block, run when computed
-    >>> Xt.name.startswith("daskpar-standard-scaler-transform")
+    >>> Xt.name.startswith("scale-")
     True
     >>> Xt.compute()[:, 0]
     array([-1.34164079, -0.4472136 ,  0.4472136 ,  1.34164079])
@@ -510,7 +519,6 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
         **parameter_constraints(preprocessing.StandardScaler),
         **_SPLIT_EVERY,
     }
-    _stage = "daskpar-standard-scaler"
 
     def __init__(
         self,
@@ -544,9 +552,10 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y, sample_weight)
-        validate_estimator_params(self)
-        X = self._check_fit_X(X)
-        return self._fit_dask(X, (check_sample_weight(sample_weight, X),))
+        with audit.operation("fit", estimator=self, X=X):
+            validate_estimator_params(self)
+            X = self._check_fit_X(X)
+            return self._fit_dask(X, (check_sample_weight(sample_weight, X),))
 
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         float_dtype = _float_dtype(dtype)
@@ -693,7 +702,6 @@ class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
         **parameter_constraints(preprocessing.MinMaxScaler),
         **_SPLIT_EVERY,
     }
-    _stage = "daskpar-min-max-scaler"
 
     def __init__(
         self,
@@ -724,9 +732,10 @@ class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
-        validate_estimator_params(self)
-        X = self._check_fit_X(X)
-        return self._fit_dask(X)
+        with audit.operation("fit", estimator=self, X=X):
+            validate_estimator_params(self)
+            X = self._check_fit_X(X)
+            return self._fit_dask(X)
 
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         if self.feature_range[0] >= self.feature_range[1]:
@@ -800,7 +809,6 @@ class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
         **parameter_constraints(preprocessing.MaxAbsScaler),
         **_SPLIT_EVERY,
     }
-    _stage = "daskpar-max-abs-scaler"
 
     def __init__(
         self, *, copy: bool = True, clip: bool = False, split_every: int | None = None
@@ -826,9 +834,10 @@ class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
         """
         if not _is_dask_input(X, "fit", self):
             return super().fit(X, y)
-        validate_estimator_params(self)
-        X = self._check_fit_X(X)
-        return self._fit_dask(X)
+        with audit.operation("fit", estimator=self, X=X):
+            validate_estimator_params(self)
+            X = self._check_fit_X(X)
+            return self._fit_dask(X)
 
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         return FitPlan(

@@ -38,7 +38,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import metrics
+from . import audit, metrics
 from ._families import family_for
 from ._graph import SPLIT_EVERY, broadcast, reduce_partitions
 from ._incremental import ParallelIncremental
@@ -54,6 +54,7 @@ from ._pass import (
     transform_block,
 )
 from ._preprocessing import OutOfCoreScaler, scaler_fit_plan, set_scaler_fitted
+from ._saving import SaveMixin
 from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_estimator_params
 from ._validation import (
     MERGE_PARTITIONS,
@@ -296,7 +297,7 @@ class _SearchPasses:
             train=train,
             score=score,
             split_every=self.search.split_every,
-            stage="daskpar-search",
+            stage="search",
         )
 
     def after_pass(
@@ -347,7 +348,7 @@ class _SearchPasses:
         return next_scored, stop
 
 
-class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
+class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared fit, results and delegation of the searches."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -422,6 +423,14 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted search.
         """
+        with audit.operation("search", estimator=self, X=X, y=y) as record:
+            self._search(X, y, classes)
+            if getattr(self, "best_score_", None) is not None:
+                record.metrics["best_score"] = float(self.best_score_)
+                record.extra["best_params"] = self.best_params_
+        return self
+
+    def _search(self, X: Any, y: Any, classes: Any) -> None:
         validate_estimator_params(self)
         setup = self._setup(X, y, classes)
         scores, fit_times, score_times = self._train(setup)
@@ -449,7 +458,6 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
         self.n_features_in_ = int(setup.X.shape[1])
         if setup.plan.classes is not None:
             self.classes_ = setup.plan.classes
-        return self
 
     def _setup(self, X: Any, y: Any, classes: Any) -> _Setup:
         """Check the input and every candidate, fit the scalers, and plan the passes."""
@@ -646,14 +654,14 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
                 X,
                 y,
                 finalize=prepared_attributes,
-                stage="daskpar-search-prepare",
+                stage="prepare",
                 split_every=self.split_every,
                 task_kwargs={
                     "find_labels": find_labels and step == 0,
                     "plans": plans,
                     "pairs": pairs,
                     "folds": folds,
-                    "fitted": broadcast(fitted, "daskpar-scalers"),
+                    "fitted": broadcast(fitted, "scalers"),
                 },
                 finalize_kwargs={"plans": plans, "pairs": pairs},
             )
@@ -684,7 +692,10 @@ class _BaseSearch(MetaEstimatorMixin, BaseEstimator):
             after_pass=passes.after_pass,
             n_epochs=max(setup.epochs),
             verbose=self.verbose,
-            desc="search epochs",
+            # The bar counts (candidate, epoch) trainings, of the candidates still in.
+            desc="search",
+            unit="candidate-epoch",
+            count=lambda train: len({plan.models[j].candidate for j in train}),
             postfix=("seconds", "best_mean_score"),
         )
         return passes.last_scores, passes.fit_times, passes.score_times
@@ -766,7 +777,9 @@ _SEARCH_PARAMS_DOC = """
         Fan-in of the tree that merges the states; None uses dask's
         ``split_every`` setting if set, else 8.
     verbose : int, default=0
-        With 1 or more, show a progress bar over the epochs of the whole search.
+        With 1 or more, show a progress bar (``tqdm.auto``) of the search's trainings: one
+        step per candidate and epoch (all its folds train in the same pass), out of the
+        epochs left to the candidates still in the search.
     error_score : "raise" or float, default=np.nan
         The score recorded for a (candidate, fold) whose fit fails, as in scikit-learn: the
         model stops training, the search goes on, and a ``FitFailedWarning`` says why. Invalid

@@ -25,6 +25,7 @@ from ._generate import (
     resolve_seed,
     seed_sequence,
 )
+from ._graph import stage_name
 from ._sklearn_compat import Interval, InvalidParameterError, RealNotInt, validate_params
 from ._validation import as_dask_array, check_row_chunks
 from .errors import InputError
@@ -227,7 +228,7 @@ def train_test_split(
                     chunks=(part_counts, *a.chunks[1:]),
                     dtype=a.dtype,
                     meta=a._meta,
-                    name=f"daskpar-train-test-split-{label}-{token}",
+                    name=f"{stage_name('split', label)}-{token}",
                 )
             )
     return out

@@ -32,12 +32,14 @@ __all__ = [
     "warn_if_tiny_partitions",
     "check_X",
     "check_blocks",
+    "check_discrete_labels",
     "check_finite_block",
     "check_weights_block",
     "describe_partition",
     "check_X_y",
     "check_row_chunks",
     "check_sample_weight",
+    "refuse_text",
     "check_training_block",
     "check_scorer_applies",
 ]
@@ -52,6 +54,7 @@ def as_dask_array(a: Any, *, name: str) -> da.Array:
     """
     if isinstance(a, da.Array):
         return a
+    refuse_text(a, name)
     arr = check_array(
         a,
         accept_sparse=False,
@@ -63,6 +66,33 @@ def as_dask_array(a: Any, *, name: str) -> da.Array:
     )
     chunks: Any = ("auto",) + (-1,) * (arr.ndim - 1) if arr.ndim else ()
     return da.from_array(arr, chunks=chunks)
+
+
+def refuse_text(a: Any, name: str) -> None:
+    """Raise an :class:`InputError` if in-memory ``a`` holds strings where numbers belong.
+
+    scikit-learn converts an object array of numeric strings (``"1.5"``) to floats; a
+    column read as text is more often a parsing problem (a thousands separator, a unit, a
+    header row in the data) than numbers, so daskpar refuses it instead of guessing, as it
+    refuses a dask array of dtype object.
+    """
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError):  # ragged lists and the like: check_array says what is wrong
+        return
+    if arr.dtype.kind in "US":
+        first = arr.reshape(-1)[0].item() if arr.size else None
+    elif arr.dtype.kind == "O":
+        first = next((v for v in arr.reshape(-1) if isinstance(v, str | bytes)), None)
+    else:
+        return
+    if first is not None:
+        raise InputError(
+            f"{name} holds strings (such as {first!r}) where numbers are needed. daskpar does "
+            f"not convert text to numbers, not even text that reads as one: convert {name} "
+            f"first (for numeric strings, {name}.astype(np.float64); for categories, an "
+            "encoder)."
+        )
 
 
 def check_known_chunks(a: da.Array, name: str) -> None:
@@ -241,7 +271,8 @@ def check_X_y(
     if not y_is_dask:
         y = np.asarray(y)
         if y_numeric and y.dtype == object:
-            # As scikit-learn's check_X_y(y_numeric=True) does for object targets.
+            refuse_text(y, "y")
+            # As scikit-learn's check_X_y(y_numeric=True) does for object targets of numbers.
             y = y.astype(np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
             # scikit-learn's own DataConversionWarning for a column vector.
@@ -324,6 +355,26 @@ def check_weights_block(w: np.ndarray, rows: slice, block: int) -> None:
         )
 
 
+def check_discrete_labels(y: np.ndarray, rows: slice, block: int) -> None:
+    """Refuse float class labels that are not whole numbers, as scikit-learn's classifiers do.
+
+    scikit-learn calls such a target continuous, and every classifier refuses it ("Unknown
+    label type"); naive Bayes, whose state daskpar merges itself, would otherwise take each
+    distinct float for a class. Whole floats (``0.0``, ``1.0``) are labels, as there.
+    """
+    if y.dtype.kind != "f":
+        return
+    fractional = np.flatnonzero(y != np.floor(y))
+    if len(fractional):
+        first = int(fractional[0])
+        raise PartitionError(
+            f"y holds labels that are not whole numbers in {describe_partition(rows, block)}, "
+            f"first {y[first].item()!r} at row {rows.start + first} (Unknown label type: "
+            "continuous). A classifier needs discrete labels: integers or strings; for a "
+            "numeric target, fit a regressor."
+        )
+
+
 def check_training_block(
     X: np.ndarray,
     y: np.ndarray | None,
@@ -337,14 +388,15 @@ def check_training_block(
     """Everything a model needs of one block, or a :class:`PartitionError` naming it.
 
     Finite features; finite targets; with ``labels`` (or ``classes``) labels that are all
-    strings or all numbers (:func:`label_types`), and with ``classes`` among them; usable
-    weights.
+    strings or all numbers (:func:`label_types`), whole numbers if floats
+    (:func:`check_discrete_labels`), and with ``classes`` among them; usable weights.
     """
     check_finite_block(X, "X", rows, block)
     if y is not None:
         check_finite_block(y, "y", rows, block)
         if labels or classes is not None:
             label_types(y, "y", f" in {describe_partition(rows, block)}")
+            check_discrete_labels(y, rows, block)
         if classes is not None:
             unknown = np.setdiff1d(np.unique(y), classes)
             if len(unknown):
@@ -404,7 +456,7 @@ def check_blocks(
         y,
         finalize=_nothing,
         combine=_nothing,
-        stage="daskpar-check",
+        stage="check",
         split_every=split_every,
         task_kwargs={"labels": labels},
     )

@@ -29,6 +29,7 @@ from typing import Any
 import dask.array as da
 
 from ._generate import make_classification, make_regression
+from ._graph import compute_blocks
 from ._load import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
 from ._sklearn_compat import validate_params
 from ._split import train_test_split
@@ -226,8 +227,10 @@ def write_zarr(
             )
             for name, a in arrays.items()
         ]
-        # Chunk-aligned writes: no two tasks write the same chunk, so no lock is needed.
-        da.store(list(arrays.values()), stores, lock=False)
+        # Chunk-aligned writes: no two tasks write the same chunk, so no lock is needed. The
+        # writes run as dask's "store-map" tasks, under that name on any scheduler.
+        writes = da.store(list(arrays.values()), stores, lock=False, compute=False)
+        compute_blocks(*(writes if isinstance(writes, tuple) else (writes,)))
         _move_into_place(temporary, target)
     except BaseException:
         guard.close()

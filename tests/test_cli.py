@@ -38,13 +38,21 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr
     assert "wrote 20,000 x 8" in made.stdout
-    trained = run("train", str(store), "--epochs", "2", "--workers", "2", "--dashboard-port", "0")
+    report = tmp_path / "report.html"
+    report.write_text("an earlier report")  # replaced
+    trained = run(
+        "train", str(store), "--epochs", "2", "--workers", "2", "--dashboard-port", "0",
+        "--report", str(report),
+    )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     assert "cluster: 2 workers at tcp://127.0.0.1:" in trained.stdout
     assert "dashboard: http://127.0.0.1:" in trained.stdout
+    assert f"performance report: {report}" in trained.stdout
+    assert "| 2/2 " in trained.stderr.replace("\r", "\n")  # the epochs' progress bar
+    assert_report_shows(report, "fit-block", "fit-merge", "fit-final", "check-block")
     lines = trained.stdout.splitlines()
     table = lines[lines.index(next(ln for ln in lines if ln.strip().startswith("epoch"))) + 1 :]
-    accuracies = [float(row.split()[-1]) for row in table]
+    accuracies = [float(row.split()[-1]) for row in table if row.split()[0].isdigit()]
     assert len(accuracies) == 2
     # Better than the 50% of guessing on balanced binary data.
     assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
@@ -57,12 +65,18 @@ def test_search_prints_the_ranked_candidates(tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr
     grid = '{"alpha": [1e-4, 0.3], "penalty": ["l1"]}'
+    report = tmp_path / "search.html"
     result = run(
         "search", str(store), "--model", "sgd-log", "--grid", grid, "--epochs", "2",
-        "--workers", "2", "--dashboard-port", "0",
+        "--workers", "2", "--dashboard-port", "0", "--report", str(report),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    # 2 candidates x 2 epochs on the progress bar, then the refit's 2 epochs.
+    bars = result.stderr.replace("\r", "\n").splitlines()
+    assert "| 4/4 " in [line for line in bars if line.startswith("search:")][-1]
+    assert "| 2/2 " in [line for line in bars if line.startswith("epochs:")][-1]
+    assert_report_shows(report, "scaler-block", "prepare-block", "search-block", "fit-block")
     assert "searching 2 candidates x 3 folds on 12,000 rows x 6 features in 8 blocks" in out
     lines = out.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["rank", "mean"])
@@ -90,9 +104,14 @@ def test_demo_small(tmp_path: Path) -> None:
         "0",
         "--data-dir",
         str(tmp_path),
+        "--report",
+        str(tmp_path / "demo.html"),
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert_report_shows(
+        tmp_path / "demo.html", "make-data", "store-map", "scaler-block", "fit-block", "score-block"
+    )
     assert "cluster: 2 workers at tcp://127.0.0.1:" in out
     assert "dashboard: http://127.0.0.1:" in out
     assert "one plain read of the training data" in out
@@ -148,6 +167,8 @@ def test_train_scales_only_the_models_that_need_it(tmp_path: Path) -> None:
         (["train", "{tmp}/data.zarr", "--epochs", "0"], "Invalid value for '--epochs'"),
         (["search", "{tmp}/data.zarr", "--grid", "{{oops"], "not valid JSON"),
         (["search", "{tmp}/data.zarr", "--grid", '{{"alpha": 1}}'], "non-empty list of values"),
+        (["train", "{tmp}/data.zarr", "--report", "{tmp}"], "is a directory"),
+        (["demo", "--report", "{tmp}/nowhere/report.html"], "report.html does not exist"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(
@@ -223,6 +244,64 @@ def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> No
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def assert_report_shows(report: Path, *stages: str) -> None:
+    """The performance report exists, and its task stream has ``stages`` and no dask finalize."""
+    html = report.read_text()
+    assert "<html" in html.lower()
+    for stage in stages:
+        assert stage in html, stage
+    assert "finalize-hlg" not in html
+    assert "daskpar-" not in html
+
+
+def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the command's process group, as a terminal sends it) ends with 0."""
+    import signal
+    import time
+
+    import psutil
+
+    import daskpar as dp
+
+    store = tmp_path / "data.zarr"
+    X, y = dp.make_classification(4000, 5, chunks=1000, random_state=0)
+    dp.write_zarr(store, X, y)
+    exe = Path(sys.executable).with_name("daskpar")
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    args = ["train", str(store), "--epochs", "1", "--workers", "2", "--dashboard-port", "0"]
+    proc = subprocess.Popen(
+        [str(exe), *args, "--keep-open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a command in a terminal
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "press Ctrl-C to stop" in line:
+                break
+        assert any("(the cluster is kept open)" in line for line in lines), lines
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert len(workers) >= 2  # the worker processes (and multiprocessing's tracker)
+        time.sleep(1.0)  # still up
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopping the cluster" in out
+    assert "Traceback" not in err
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
 
 
 def write_table(path: Path, *, rows: int = 16_000, nan_at: int | None = None) -> None:

@@ -99,10 +99,10 @@ def test_chunks_known_aligned_and_named() -> None:
     assert y.chunks == ((200, 200, 200, 200, 200, 50),)
     assert X.dtype == np.float64
     assert y.dtype == np.int64
-    assert X.name.startswith("daskpar-make-classification-X-")
-    assert y.name.startswith("daskpar-make-classification-y-")
+    assert X.name.startswith("make-data-X-")
+    assert y.name.startswith("make-data-y-")
     keys = [k[0] if isinstance(k, tuple) else k for k in X.__dask_graph__()]
-    assert all(k.startswith("daskpar-make-classification-") for k in keys)
+    assert all(k.startswith(("make-data-", "make-problem-")) for k in keys)
     # One problem node, one generating task and one getitem per chunk.
     assert len(X.__dask_graph__()) == 1 + 2 * 6
     X_np, y_np = compute(X, y)

@@ -20,7 +20,7 @@ from daskpar._states import combine_states
 
 def _parts(n_blocks: int) -> da.Array:
     y = da.arange(n_blocks * 3, chunks=3)
-    return map_partitions(np.sum, y, stage="daskpar-test")
+    return map_partitions(np.sum, y, stage="test")
 
 
 @pytest.mark.parametrize("n_blocks", [1, 2, 7, 8, 9, 64, 65])
@@ -28,7 +28,7 @@ def _parts(n_blocks: int) -> da.Array:
 def test_fan_in_is_bounded_and_result_independent_of_tree(n_blocks: int, split_every: int) -> None:
     root = tree_combine(_parts(n_blocks), sum, float, split_every=split_every)
     graph = dict(root.__dask_graph__())
-    combine = {k: v for k, v in graph.items() if key_split(k) == "daskpar-combine"}
+    combine = {k: v for k, v in graph.items() if key_split(k) == "merge"}
     for task in combine.values():
         assert 1 <= len(task.dependencies) <= split_every
     # Levels: ceil(log_split_every(n_blocks)), at least one.
@@ -57,11 +57,11 @@ def test_training_tasks_carry_stage_names_and_read_blocks_themselves(tmp_path: P
         dp.ParallelIncremental(SGDClassifier(), epochs=2, split_every=4, random_state=0).fit(Xd, yd)
     # 8 blocks, fan-in 4: 2 + 1 combines per tree. The classes are found once (one tree),
     # then each epoch has 8 fits, one tree and one model update.
-    assert seen["daskpar-classes-partition"] == 8
-    assert seen["daskpar-classes-result"] == 1
-    assert seen["daskpar-fit-partition"] == 16
-    assert seen["daskpar-classes-combine"] + seen["daskpar-fit-combine"] == 3 * 3
-    assert seen["daskpar-fit-result"] == 2
+    assert seen["classes-block"] == 8
+    assert seen["classes-final"] == 1
+    assert seen["fit-block"] == 16
+    assert seen["classes-merge"] + seen["fit-merge"] == 3 * 3
+    assert seen["fit-final"] == 2
     # Reading a block is fused into the task that fits it: no separate read tasks.
     assert not any(name.startswith("from-zarr") for name in seen)
 

@@ -11,6 +11,7 @@ import dask.array as da
 import numpy as np
 import pytest
 from dask.array.core import PerformanceWarning
+from dask.utils import key_split
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Perceptron, SGDClassifier, SGDRegressor
@@ -123,17 +124,17 @@ def test_predictions_are_lazy_for_dask_and_numpy_for_numpy(
     est = model.estimator_
     # scikit-learn's predict_log_proba takes log(0) for confident rows.
     with np.errstate(divide="ignore"):
-        for method, shape in [
-            ("predict", (6000,)),
-            ("predict_proba", (6000, 4)),
-            ("predict_log_proba", (6000, 4)),
-            ("decision_function", (6000, 4)),
+        for method, shape, stage in [
+            ("predict", (6000,), "predict"),
+            ("predict_proba", (6000, 4), "predict-proba"),
+            ("predict_log_proba", (6000, 4), "log-proba"),
+            ("decision_function", (6000, 4), "decision"),
         ]:
             lazy = getattr(model, method)(Xd)
             assert isinstance(lazy, da.Array)
             assert lazy.shape == shape
             assert lazy.chunks[0] == Xd.chunks[0]
-            assert lazy.name.startswith("daskpar-" + method.replace("_", "-"))
+            assert key_split(lazy.name) == stage
             np.testing.assert_allclose(lazy.compute(), getattr(est, method)(X))
             eager = getattr(model, method)(X)
             assert isinstance(eager, np.ndarray)
@@ -165,7 +166,10 @@ def test_verbose_shows_progress(
     dp.ParallelIncremental(SGDClassifier(), epochs=2, verbose=1, random_state=0).fit(
         *as_dask(*binary, 2000)
     )
-    assert "epochs" in capsys.readouterr().err
+    err = capsys.readouterr().err.replace("\r", "\n")
+    states = [line for line in err.splitlines() if line.startswith("epochs:")]
+    assert "| 0/2 " in states[0]
+    assert "| 2/2 " in states[-1]
 
 
 def test_sklearn_parameter_plumbing() -> None:
@@ -211,14 +215,14 @@ def test_partitions_run_in_parallel_with_threads(binary: tuple[np.ndarray, np.nd
 
     class Overlap(Callback):  # type: ignore[misc]
         def _pretask(self, key: object, dsk: object, state: object) -> None:
-            if "daskpar-fit-partition" in str(key):
+            if key_split(key) == "fit-block":
                 with lock:
                     running[0] += 1
                     peak[0] = max(peak[0], running[0])
                 time.sleep(0.05)
 
         def _posttask(self, key: object, *args: object) -> None:
-            if "daskpar-fit-partition" in str(key):
+            if key_split(key) == "fit-block":
                 with lock:
                     running[0] -= 1
 

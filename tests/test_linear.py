@@ -262,10 +262,10 @@ def test_one_pass_and_stage_names(badly_scaled: tuple[np.ndarray, np.ndarray, np
 
     with Record():
         dp.LinearRegression(split_every=3).fit(Xd, yd)
-    assert calls.count("daskpar-least-squares-partition") == Xd.numblocks[0]
+    assert calls.count("lstsq-block") == Xd.numblocks[0]
     # 6 partitions at fan-in 3: two combine nodes, then the root.
-    assert calls.count("daskpar-least-squares-combine") == 3
-    assert calls.count("daskpar-least-squares-result") == 1
+    assert calls.count("lstsq-merge") == 3
+    assert calls.count("lstsq-final") == 1
 
 
 def expected_failed_checks(estimator: Any) -> dict[str, str]:

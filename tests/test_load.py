@@ -79,7 +79,7 @@ def test_zarr_round_trip_through_write_zarr(tmp_path: Path) -> None:
     X2, y2 = read_zarr(tmp_path / "d.zarr")
     assert X2.chunks == X.chunks
     assert y2 is not None
-    assert X2.name.startswith("daskpar-read-zarr-X-")
+    assert X2.name.startswith("read-zarr-X-")
     check_arrays(X2, y2, *dask.compute(X, y))
 
 
@@ -161,7 +161,7 @@ def test_npy_round_trip(
     np.save(tmp_path / "y.npy", y_np)
     X, y = read_npy(tmp_path / "X.npy", tmp_path / "y.npy", chunks=300)
     assert X.chunks == ((300, 300, 300, 100), (D,))
-    assert X.name.startswith("daskpar-read-npy-X-")
+    assert X.name.startswith("read-npy-X-")
     check_arrays(X, y, X_np, y_np)
     X, y = read_npy(tmp_path / "X.npy", tmp_path / "y.npy", chunks=(100, 900))
     check_arrays(X, y, X_np, y_np)
@@ -214,7 +214,7 @@ def test_hdf5_round_trip(
         f.create_dataset("targets/y", data=y_np)
     X, y = read_hdf5(tmp_path / "d.h5", y="targets/y", chunks=400)
     assert X.chunks == ((400, 400, 200), (D,))
-    assert X.name.startswith("daskpar-read-hdf5-X-")
+    assert X.name.startswith("read-hdf-X-")
     check_arrays(X, y, X_np, y_np)
     X, y = read_hdf5(tmp_path / "d.h5", y="targets/y")  # default: multiple of HDF5 chunks
     assert X.chunks[0] == (N,)
@@ -273,7 +273,7 @@ def test_parquet_one_block_per_row_group(
     assert X.chunks == ((300, 300, 300, 100), (D + 2,))
     assert X.dtype == np.float64
     assert y.dtype == np.int64
-    assert X.name.startswith("daskpar-read-parquet-X-")
+    assert X.name.startswith("read-parquet-X-")
     features = [c for c in frame.columns if c != "label"]
     check_arrays(X, y, _expected_X(frame, features), frame["label"].to_numpy())
     # X and y were read together: each row group once.

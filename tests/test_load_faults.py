@@ -171,7 +171,7 @@ def test_chunk_deleted_after_read_zarr_is_an_error_in_the_task(
 ) -> None:
     dense_store(tmp_path / "d.zarr", zarr_format)
     X, y = read_zarr(tmp_path / "d.zarr")
-    assert X.name.startswith("daskpar-read-zarr-X-")
+    assert X.name.startswith("read-zarr-X-")
     (tmp_path / "d.zarr" / "X" / CHUNK_1_0[zarr_format]).unlink()
     missing = CHUNK_1_0[zarr_format].replace(".", r"\.")
     with pytest.raises(

@@ -541,12 +541,7 @@ def test_stage_names_and_only_states_travel() -> None:
     with Callback(pretask=record):
         dm.f1_score(split(y_true, 500), split(y_pred, 500), average="macro", split_every=3)
     # 6 blocks, fan-in 3: 2 + 1 combines. Reading a block is fused into its partition task.
-    assert seen == {
-        "daskpar-confusion-partition": 6,
-        "daskpar-confusion-combine": 3,
-        "daskpar-confusion-result": 1,
-        "finalize-hlgfinalizecompute": 1,
-    }
+    assert seen == {"confusion-block": 6, "confusion-merge": 3, "confusion-final": 1}
     for name, y, p, stage in [
         ("log_loss", y_true, _probabilities(y_true, 4), "log-loss"),
         ("roc_auc_score", y_true % 2, SCORES, "roc-auc"),
@@ -555,10 +550,10 @@ def test_stage_names_and_only_states_travel() -> None:
         seen.clear()
         with Callback(pretask=record):
             getattr(dm, name)(split(y, 500), split(p, 500))
-        assert {k for k in seen if k.startswith("daskpar")} == {
-            f"daskpar-{stage}-{step}" for step in ("partition", "combine", "result")
+        assert {k for k in seen if k.startswith(stage)} == {
+            f"{stage}-{step}" for step in ("block", "merge", "final")
         }
-        assert seen[f"daskpar-{stage}-partition"] == 6
+        assert seen[f"{stage}-block"] == 6
 
 
 # --------------------------------------------------------------------------------------------
@@ -681,9 +676,9 @@ def test_score_defaults_to_the_estimators_score_and_names_its_tasks(
         with Callback(pretask=record):
             got = dm.score(model, split(X, 500), split(y, 500), split_every=2)
         assert got == pytest.approx(model.score(X, y), rel=1e-11)
-        assert seen["daskpar-score-partition"] == 4
-        assert seen["daskpar-score-combine"] == 3
-        assert seen["daskpar-score-result"] == 1
+        assert seen["score-block"] == 4
+        assert seen["score-merge"] == 3
+        assert seen["score-final"] == 1
 
 
 def test_warnings_point_at_the_callers_line(

@@ -36,11 +36,6 @@ OURS: dict[type, type] = {
     MinMaxScaler: skp.MinMaxScaler,
     MaxAbsScaler: skp.MaxAbsScaler,
 }
-STAGES = {
-    StandardScaler: "daskpar-standard-scaler",
-    MinMaxScaler: "daskpar-min-max-scaler",
-    MaxAbsScaler: "daskpar-max-abs-scaler",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,8 +270,8 @@ def test_transform_is_lazy_and_blockwise(kind: type) -> None:
     assert rec.keys == []  # building the graphs computed nothing
     assert isinstance(Xt, da.Array)
     assert Xt.chunks == Xd.chunks
-    assert key_split(Xt.name) == f"{STAGES[kind]}-transform"
-    assert key_split(X_back.name) == f"{STAGES[kind]}-inverse-transform"
+    assert key_split(Xt.name) == "scale"
+    assert key_split(X_back.name) == "unscale"
     assert_same_fit(scaler, ref)
     assert_transforms_like_numpy(scaler, X, (0, 150, 450))
     # Round trip, to the precision the badly scaled feature allows.
@@ -289,10 +284,9 @@ def test_fit_runs_named_stages_once_per_partition(kind: type) -> None:
     with Recorder() as rec:
         kind(split_every=2).fit(dask_rows(X, 100))
     stages = rec.stages()
-    prefix = STAGES[kind]
-    assert stages[f"{prefix}-fit-partition"] == 6
-    assert stages[f"{prefix}-fit-combine"] == 3 + 2 + 1  # 6 -> 3 -> 2 -> 1 with fan-in 2
-    assert stages[f"{prefix}-fit-result"] == 1
+    assert stages["scaler-block"] == 6
+    assert stages["scaler-merge"] == 3 + 2 + 1  # 6 -> 3 -> 2 -> 1 with fan-in 2
+    assert stages["scaler-final"] == 1
 
 
 @pytest.mark.parametrize("kind", list(OURS), ids=lambda k: k.__name__)
@@ -321,8 +315,8 @@ def test_fit_transform_of_dask_input_is_lazy() -> None:
     X = badly_scaled(seed=13)
     with Recorder() as rec:
         Xt = StandardScaler().fit_transform(dask_rows(X, 100))
-    assert key_split(Xt.name) == "daskpar-standard-scaler-transform"
-    assert "daskpar-standard-scaler-transform" not in rec.stages()
+    assert key_split(Xt.name) == "scale"
+    assert "scale" not in rec.stages()
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,11 +334,11 @@ def test_pipeline_fuses_the_scaling_into_the_model_tasks(
         pipe.fit(Xd, yd)
     stages = rec.stages()
     # The scaler's statistics, the classes and one epoch of the model: nothing else. The
-    # scaling runs inside the model's fit-partition tasks, never as tasks of its own whose
+    # scaling runs inside the model's fit-block tasks, never as tasks of its own whose
     # output (the whole scaled data) would be stored.
-    assert stages["daskpar-standard-scaler-fit-partition"] == 6
-    assert stages["daskpar-fit-partition"] == 6
-    assert not any("transform" in stage for stage in stages)
+    assert stages["scaler-block"] == 6
+    assert stages["fit-block"] == 6
+    assert not {"scale", "unscale"} & set(stages)
 
     # Same model as scaling first and fitting on the lazily scaled data.
     scaler = StandardScaler().fit(Xd)

@@ -67,6 +67,8 @@ def synopsis() -> dict[str, set[str]]:
 
 
 def help_options(command: click.Command) -> set[str]:
+    if isinstance(command, click.Group):  # ``daskpar audit verify``: its subcommands' options
+        return set().union(*(help_options(c) for c in command.commands.values()))
     names = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
     return {n for n in names if n.startswith("--")} - {"--help"}
 

@@ -137,8 +137,8 @@ def test_scaler_fitted_once_per_fold(data: tuple[np.ndarray, np.ndarray]) -> Non
     with StageCounter() as counter:
         search = dp.GridSearchCV(pipe, grid, cv=3, refit=False).fit(Xd, yd)
     # Two scaler settings x three folds, all from one pass over the blocks.
-    assert counter.counts["daskpar-search-prepare-partition"] == 12
-    assert counter.counts["daskpar-search-partition"] == 12 * (EPOCHS + 1)
+    assert counter.counts["prepare-block"] == 12
+    assert counter.counts["search-block"] == 12 * (EPOCHS + 1)
     assert search.cv_results_["mean_test_score"].min() > 0.75
 
 
@@ -319,19 +319,43 @@ def test_graph_does_not_grow_with_candidates(
     with StageCounter() as counter:
         dp.GridSearchCV(model(epochs=2), grid, cv=3, refit=False).fit(Xd, yd, classes=[0, 1])
     passes = 2 + 1  # two epochs and the final scoring
-    assert counter.counts["daskpar-search-partition"] == 6 * passes
-    assert counter.counts["daskpar-search-result"] == passes
-    assert counter.counts["daskpar-search-combine"] == 1 * passes  # 6 blocks, split_every=8
+    assert counter.counts["search-block"] == 6 * passes
+    assert counter.counts["search-final"] == passes
+    assert counter.counts["search-merge"] == 1 * passes  # 6 blocks, split_every=8
 
 
-def test_progress_bar_over_the_search_epochs(
+def progress_totals(err: str, desc: str) -> list[str]:
+    """The "done/total" of every state a tqdm bar ``desc`` was drawn in, in order."""
+    states = [s for s in err.replace("\r", "\n").splitlines() if s.startswith(f"{desc}:")]
+    return [s.split("|")[2].split()[0] for s in states]
+
+
+def test_progress_bar_counts_candidates_times_epochs(
     data: tuple[np.ndarray, np.ndarray], capsys: pytest.CaptureFixture[str]
 ) -> None:
     Xd, yd = as_dask(*data, 1000)
-    dp.GridSearchCV(model(epochs=2), {"estimator__alpha": [1e-4]}, verbose=1).fit(Xd, yd)
-    err = capsys.readouterr().err
-    assert "search epochs" in err
-    assert "2/2" in err
+    grid = {"estimator__alpha": [1e-4, 1e-3, 1e-2]}
+    dp.GridSearchCV(model(epochs=2), grid, cv=3, refit=False, verbose=1).fit(Xd, yd)
+    totals = progress_totals(capsys.readouterr().err, "search")
+    # 3 candidates x 2 epochs, each step one candidate's epoch on its 3 folds.
+    assert totals[0] == "0/6"
+    assert totals[-1] == "6/6"
+
+
+def test_progress_bar_of_halving_counts_the_candidates_left(
+    data: tuple[np.ndarray, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    Xd, yd = as_dask(*data, 500)
+    grid = {"estimator__alpha": [1e-5, 1e-4, 1e-3, 1e-2]}
+    halving = dp.HalvingSearchCV(model(epochs=3), grid, factor=2, cv=3, refit=False, verbose=1)
+    search = halving.fit(Xd, yd)
+    totals = progress_totals(capsys.readouterr().err, "search")
+    trained = sum(r["n_trials_trained"] for r in search.history_) // 3  # models of 3 folds
+    # Planned: 4 candidates x 3 epochs; the two dropped after the ranking of epoch 1 (which
+    # arrives with epoch 2) leave one epoch untrained each: 4 + 4 + 2 trainings.
+    assert totals[0] == "0/12"
+    assert trained == 10
+    assert totals[-1] == "10/10"
 
 
 class FailsOnSomeBlocks(SGDClassifier):

@@ -27,6 +27,7 @@ from daskpar._linear import least_squares_partition
 from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
 from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState, Weighted
+from daskpar.audit import ContentHash
 from daskpar.metrics._classification import Accuracy, LogLoss, RocAuc
 from daskpar.metrics._regression import R2
 
@@ -137,6 +138,10 @@ def residual_state(n: int) -> Any:
     return R2().partition_state(target, target * 0.9, None)
 
 
+def content_hash(n: int) -> Any:
+    return ContentHash.of(block(n)[0])
+
+
 def state_tuple(n: int) -> Any:
     return StateTuple((labels_state(n), None, extrema_state(n)))
 
@@ -168,6 +173,8 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "LogLossState": (log_loss_state, F8 * K * (K + 1) + OVERHEAD),
     "ScoreHistogram": (score_histogram_state, F8 * 3 * 256 + OVERHEAD),
     "ResidualState": (residual_state, F8 * 8 + OVERHEAD),
+    # A row count and four hash lanes.
+    "ContentHash": (content_hash, F8 * 5 + OVERHEAD),
     "StateTuple": (state_tuple, F8 * (K + 2 * D) + 3 * OVERHEAD),
     "TrialState": (
         trial_state,

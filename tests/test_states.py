@@ -320,6 +320,8 @@ STATES: dict[str, Case] = {
     "LogLossState": Case(log_loss, FLOAT),
     "ScoreHistogram": Case(score_histogram, EXACT),
     "ResidualState": Case(residuals, FLOAT),
+    # The audit log's data fingerprint: an order-sensitive polynomial hash of the rows.
+    "ContentHash": Case(lambda b: defined("ContentHash").of(b.X), EXACT),
 }
 
 # --------------------------------------------------------------------------------------------

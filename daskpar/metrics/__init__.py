@@ -4,9 +4,9 @@ Each function takes dask arrays (or numpy arrays and array-likes, which become d
 returns what the scikit-learn function of the same name returns on the same data, to float
 rounding. One task per block computes a small state (label counts, score histograms, residual
 sums); the states merge through a tree of fan-in ``split_every`` and only the metric reaches the
-client. The dashboard shows the tasks as ``daskpar-<state>-partition``,
-``daskpar-<state>-combine`` and ``daskpar-<state>-result``, where ``<state>`` is ``confusion``,
-``log-loss``, ``roc-auc`` or ``residuals``.
+client. The dashboard shows the tasks as ``<state>-block``,
+``<state>-merge`` and ``<state>-final``, where ``<state>`` is ``confusion``,
+``log-loss``, ``roc-auc``, ``roc-curve``, ``pr-curve`` or ``residuals``.
 
 Where daskpar differs from scikit-learn, it mostly raises instead of returning a misleading
 number:
@@ -17,6 +17,9 @@ number:
   ``labels=`` is given (scikit-learn warns at most);
 - :func:`roc_auc_score` with one class in ``y_true`` raises (scikit-learn 1.9 warns and returns
   NaN);
+- :func:`roc_curve` and :func:`precision_recall_curve` are scikit-learn's up to ``max_bins``
+  distinct scores (2**20 by default); past that, each bin of neighbouring scores gives one
+  exact point of the curve, at the bin's lowest value;
 - :func:`r2_score` of a constant ``y_true`` follows scikit-learn's convention (1.0 for perfect
   predictions, else 0.0) even when the rounded mean of the constant leaves scikit-learn a tiny
   nonzero total sum of squares and an arbitrary score;
@@ -44,9 +47,11 @@ from ._classification import (
     confusion_matrix,
     f1_score,
     log_loss,
+    precision_recall_curve,
     precision_score,
     recall_score,
     roc_auc_score,
+    roc_curve,
 )
 from ._regression import mean_absolute_error, mean_squared_error, r2_score
 from ._scorer import SCORER_NAMES, Scorer, get_scorer, score
@@ -64,9 +69,11 @@ __all__ = [
     "log_loss",
     "mean_absolute_error",
     "mean_squared_error",
+    "precision_recall_curve",
     "precision_score",
     "r2_score",
     "recall_score",
     "roc_auc_score",
+    "roc_curve",
     "score",
 ]

@@ -100,7 +100,7 @@ class Metric(Protocol):
     ``partition_state`` runs on one block (``None`` for an empty block); the states merge with
     their ``combine``; ``evaluate`` computes the metric and collects the warnings, and ``value``
     emits them and returns the number. ``stage`` names the graph's tasks
-    (``daskpar-<stage>-partition``).
+    (``<stage>-block``; at most 9 letters, see :func:`daskpar._graph.stage_name`).
     """
 
     stage: ClassVar[str]

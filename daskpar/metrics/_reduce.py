@@ -7,10 +7,11 @@
         --finalize_metric--> Evaluation --client--> the value, its warnings emitted there
 
 The task bodies are plain functions of numpy blocks, with no dask inside. The stage names are
-what the dashboard shows: ``daskpar-<stage>-partition``, ``daskpar-<stage>-combine`` and
-``daskpar-<stage>-result`` for a metric function, where ``<stage>`` is the metric's
-(``confusion``, ``log-loss``, ``roc-auc`` or ``residuals``), and ``daskpar-score-partition``,
-``daskpar-score-combine`` and ``daskpar-score`` for :func:`~daskpar.metrics.score`.
+what the dashboard shows: ``<stage>-block``, ``<stage>-merge`` and
+``<stage>-final`` for a metric function, where ``<stage>`` is the metric's
+(``confusion``, ``log-loss``, ``roc-auc``, ``roc-curve``, ``pr-curve`` or ``residuals``),
+and ``score-block``, ``score-merge`` and ``score-final`` for
+:func:`~daskpar.metrics.score`.
 :class:`~daskpar.ParallelIncremental` and the searches call :func:`scorer_partition` inside
 their own training tasks instead, one read of a block serving both training and scoring.
 """
@@ -27,11 +28,10 @@ import numpy as np
 from .._graph import reduce_partitions
 from .._states import State
 from ..errors import PartitionError
-from ._base import Evaluation, Metric
+from ._base import Evaluation, Metric, MetricBase
 
 if TYPE_CHECKING:
-    # Annotations only: both modules import this one to build their graphs.
-    from ._classification import ConfusionMatrix
+    # Annotations only: the scorers' module imports this one to build its graphs.
     from ._scorer import Scorer
 
 __all__ = ["finalize_metric", "metric_partition", "scorer_partition"]
@@ -57,7 +57,7 @@ def metric_partition(
     rows: tuple[slice, ...],
     block_id: tuple[int, ...],
     *,
-    metric: Metric | ConfusionMatrix,
+    metric: Metric | MetricBase[Any],
 ) -> State | None:
     """One block's state of ``metric`` (``None`` for an empty block)."""
     with _naming_partition(rows, block_id):
@@ -80,7 +80,7 @@ def scorer_partition(
 
 
 def finalize_metric(
-    state: State | None, *, metric: Metric | ConfusionMatrix | Scorer
+    state: State | None, *, metric: Metric | MetricBase[Any] | Scorer
 ) -> Evaluation[Any]:
     """The metric (or signed score) of the merged state, and the warnings for the client."""
     return metric.evaluate(state)
@@ -94,7 +94,7 @@ def reduce_metric(
     task: Callable[..., Any],
     arrays: tuple[da.Array, da.Array, da.Array | None],
     *,
-    evaluator: Metric | ConfusionMatrix | Scorer,
+    evaluator: Metric | MetricBase[Any] | Scorer,
     stage: str,
     split_every: int | None,
     stacklevel: int,
@@ -115,7 +115,7 @@ def reduce_metric(
 
 
 def evaluate_metric(
-    metric: Metric | ConfusionMatrix,
+    metric: Metric | MetricBase[Any],
     y_true: da.Array,
     y_pred: da.Array,
     sample_weight: da.Array | None,
@@ -127,7 +127,7 @@ def evaluate_metric(
     The default points the warnings at the caller of a public metric function that calls this
     one: the function runs inside ``validate_params``'s wrapper, one frame deeper.
     """
-    stage = f"daskpar-{metric.stage}"
+    stage = metric.stage
     return reduce_metric(
         metric_partition,
         (y_true, y_pred, sample_weight),

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import is_classifier
 
+from .. import audit
 from .._graph import SPLIT_EVERY, broadcast
 from .._sklearn_compat import validate_params
 from .._states import State
@@ -215,16 +216,18 @@ def score(
     if scoring is None:
         scoring = "accuracy" if is_classifier(estimator) else "r2"
     scorer = get_scorer(scoring)
-    X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
-    (y,), weight = aligned_inputs([(y, "y", "labels")], sample_weight, reference=(X, "X"))
-    value = reduce_metric(
-        scorer_partition,
-        (X, y, weight),
-        evaluator=scorer,
-        stage="daskpar-score",
-        split_every=split_every,
-        stacklevel=4,  # the caller of score, past validate_params's wrapper
-        scorer=scorer,
-        model=broadcast(estimator),
-    )
+    with audit.operation("score", estimator=estimator, X=X, y=y) as record:
+        X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
+        (y,), weight = aligned_inputs([(y, "y", "labels")], sample_weight, reference=(X, "X"))
+        value = reduce_metric(
+            scorer_partition,
+            (X, y, weight),
+            evaluator=scorer,
+            stage="score",
+            split_every=split_every,
+            stacklevel=4,  # the caller of score, past validate_params's wrapper
+            scorer=scorer,
+            model=broadcast(estimator),
+        )
+        record.metrics[scorer.name] = float(value)
     return float(value)

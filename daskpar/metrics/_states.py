@@ -13,7 +13,7 @@ associative, so the tree may group the blocks in any way:
 - :class:`LogLossState`: per true label, the summed ``-log p`` of every probability column, so
   that a partition need not know which column belongs to which label until the end.
 - :class:`ScoreHistogram`: weighted label counts per distinct score, coarsened only when more
-  than ``max_bins`` distinct scores exist, for ROC AUC.
+  than ``max_bins`` distinct scores exist, for ROC AUC and the ROC and precision-recall curves.
 - :class:`ResidualState`: weighted moments of ``y_true`` and the residual sums, for R², MSE
   and MAE.
 
@@ -33,7 +33,14 @@ import numpy as np
 from .._validation import label_types
 from ..errors import PartitionError
 
-__all__ = ["ConfusionState", "LogLossState", "ResidualState", "ScoreHistogram", "sortable_keys"]
+__all__ = [
+    "ConfusionState",
+    "LogLossState",
+    "ResidualState",
+    "ScoreHistogram",
+    "bin_edges",
+    "sortable_keys",
+]
 
 # --------------------------------------------------------------------------------------------
 # Helpers of the states
@@ -245,9 +252,26 @@ def sortable_keys(scores: np.ndarray) -> np.ndarray:
     return np.where(bits < 0, bits ^ np.int64(0x7FFF_FFFF_FFFF_FFFF), bits)
 
 
+#: The key of the lowest finite float64: the lower edge of a bin never goes below it.
+_LOWEST_KEY = int(sortable_keys(np.array([np.finfo(np.float64).min]))[0])
+
+
+def bin_edges(keys: np.ndarray, shift: int) -> np.ndarray:
+    """The lowest float64 of each bin of :func:`sortable_keys` shifted right by ``shift`` bits.
+
+    Every score of bin ``k`` is at least ``bin_edges(k)``, and every score of the bins below
+    is less, so the edges are thresholds that split the scores exactly where the bins do; with
+    ``shift == 0`` they are the distinct scores themselves.
+    """
+    lowest = np.maximum(np.asarray(keys, dtype=np.int64) << shift, _LOWEST_KEY)
+    # sortable_keys is its own inverse on the int64 bit patterns.
+    bits = np.where(lowest < 0, lowest ^ np.int64(0x7FFF_FFFF_FFFF_FFFF), lowest)
+    return bits.view(np.float64)
+
+
 @dataclass(frozen=True, eq=False)
 class ScoreHistogram:
-    """Weighted counts of each ``y_true`` label per score bin, for the ROC AUC.
+    """Weighted counts of each ``y_true`` label per score bin: ROC AUC, ROC and PR curves.
 
     ``keys`` are :func:`sortable_keys` of the scores shifted right by ``shift`` bits; ``shift``
     is the smallest that leaves at most ``max_bins`` distinct keys. It only grows when merging,
@@ -272,6 +296,11 @@ class ScoreHistogram:
         labels, label_index = np.unique(y_true, return_inverse=True)
         if len(labels) > 2:
             return cls._multiclass(labels)
+        if not w.all():
+            # Rows of weight zero count nowhere, as scikit-learn drops them before ranking: they
+            # make no threshold of a curve, and take no bin from the scores that count.
+            kept = w != 0
+            scores, label_index, w = scores[kept], label_index[kept], w[kept]
         keys, key_index = np.unique(sortable_keys(scores), return_inverse=True)
         counts = np.zeros((len(keys), len(labels)), dtype=w.dtype)
         np.add.at(counts, (key_index, label_index), w)

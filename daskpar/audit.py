@@ -1,0 +1,992 @@
+"""The audit log: one tamper-evident record per fit, search, score, save or load.
+
+The log is a JSON-lines file that only grows. The client writes it (tasks may run more than
+once; the client's operation runs once), one line per operation, when the operation ends,
+whether it succeeded or failed::
+
+    from daskpar import audit
+
+    with audit.operation("fit", estimator=model, X=X, y=y, log="audit.jsonl") as record:
+        model.fit(X, y)
+        record.metrics["validation_score"] = model.history_[-1]["validation_score"]
+
+A record holds the time, user, host, operation, status (and error), library versions, the
+estimator and its parameters, a fingerprint of the data (:func:`fingerprint`), the metrics, a
+model file's SHA-256, and two hashes: the previous record's, and its own (SHA-256 of the
+record's canonical JSON without it). Each record thus vouches for every record before it;
+:func:`verify` walks the chain and names the first record that breaks it. Writers lock the
+file (``fcntl.flock``) while they read the last record's hash and append, so that two
+processes writing one log never interleave or fork the chain.
+
+Logging is on when ``log=`` names a file, or when dask's configuration has a ``daskpar.audit``
+path (``dask.config.set({"daskpar.audit": "audit.jsonl"})``, or the environment variable
+``DASK_DASKPAR__AUDIT``); otherwise :func:`operation` does nothing.
+
+The data fingerprint is computed where the data lives: one task per block hashes its rows
+into a :class:`ContentHash`, and the hashes merge through the tree of
+:func:`~daskpar._graph.reduce_partitions`; only 40 bytes per block travel. The hash depends
+on the rows' bytes and order, not on how they are chunked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import getpass
+import hashlib
+import json
+import math
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import dask.array as da
+import numpy as np
+from dask import config
+
+from ._graph import SPLIT_EVERY, reduce_partitions
+from ._sklearn_compat import validate_params
+from ._states import StateTuple
+from .errors import DaskparError
+
+__all__ = [
+    "CONFIG_KEY",
+    "CONTENT_HASH_KEY",
+    "GENESIS",
+    "AuditLogError",
+    "AuditRecord",
+    "ContentHash",
+    "VerifiedLog",
+    "current_user",
+    "fingerprint",
+    "fingerprint_partition",
+    "format_table",
+    "operation",
+    "read",
+    "show",
+    "verify",
+]
+
+#: The dask configuration key that switches the log on: a path.
+CONFIG_KEY: Final[str] = "daskpar.audit"
+#: The dask configuration key that turns the data's content hash off (``False``).
+CONTENT_HASH_KEY: Final[str] = "daskpar.audit-content-hash"
+#: The "previous hash" of the first record.
+GENESIS: Final[str] = "0" * 64
+#: The name of the content hash's algorithm, recorded next to it.
+CONTENT_HASH: Final[str] = "daskpar-rows-v1"
+
+_MASK64 = (1 << 64) - 1
+#: Four primes below 2**31: the moduli of the four lanes of the polynomial row hash. Their
+#: products with residues fit in uint64, so numpy computes them exactly.
+_PRIMES: Final[tuple[int, ...]] = (2147483647, 2147483629, 2147483587, 2147483579)
+_BASES: Final[tuple[int, ...]] = (1103515245, 1664525013, 1013904223, 1597334677)
+#: uint64 words per slab when a block's rows are hashed (64 KiB, in cache).
+_SLAB_WORDS = 1 << 13
+#: Whether an operation is being recorded in this thread or task: nested ones are part of it.
+_RECORDING: contextvars.ContextVar[bool] = contextvars.ContextVar("daskpar_audit", default=False)
+
+
+class AuditLogError(DaskparError):
+    """The audit log cannot be written, or :func:`verify` found it broken.
+
+    Attributes
+    ----------
+    line : int or None
+        The line (1-based) of the first broken record, when one is to blame.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+# --------------------------------------------------------------------------------------------
+# The data fingerprint: a mergeable state
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finalizer, element-wise on uint64 (wrapping arithmetic)."""
+    z = z ^ (z >> 30)
+    z *= 0xBF58476D1CE4E5B9
+    z ^= z >> 27
+    z *= 0x94D049BB133111EB
+    z ^= z >> 31
+    return z
+
+
+def row_hashes(block: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's bytes (little-endian), shape ``(n_rows,)``, uint64.
+
+    Each row is cut into 64-bit words (zero-padded); the row's hash is the sum, modulo
+    2**64, of the splitmix64 mix of each word keyed by its position in the row. Vectorized
+    over rows, in slabs that stay in cache.
+    """
+    a = np.asarray(block)
+    n, per_row = a.shape[0], math.prod(a.shape[1:])
+    a = a.reshape(n, per_row)
+    if a.dtype == object:
+        # Python objects (strings from a table): hash each one's text to 8 bytes.
+        text = [hashlib.blake2b(str(v).encode(), digest_size=8).digest() for v in a.ravel()]
+        a = np.frombuffer(b"".join(text), dtype="<u8").reshape(n, per_row)
+    little = a.dtype.newbyteorder("<")
+    if a.dtype != little:
+        a = a.astype(little)  # the same hash on a big-endian machine
+    width = per_row * a.dtype.itemsize
+    raw = np.ascontiguousarray(a).view(np.uint8).reshape(n, width)
+    if width % 8:
+        padded = np.zeros((n, width + 8 - width % 8), dtype=np.uint8)
+        padded[:, :width] = raw
+        raw = padded
+    words = raw.view("<u8").astype(np.uint64, copy=False)
+    keys = _mix(np.arange(1, words.shape[1] + 1, dtype=np.uint64) * 0x9E3779B97F4A7C15)
+    out = np.zeros(n, dtype=np.uint64)
+    step = max(16, _SLAB_WORDS // max(words.shape[1], 1))
+    for start in range(0, n, step):
+        out[start : start + step] = _mix(words[start : start + step] ^ keys).sum(
+            axis=1, dtype=np.uint64
+        )
+    return out
+
+
+def _powers(base: int, prime: int, n: int) -> np.ndarray:
+    """``base ** k mod prime`` for ``k`` in ``0..n-1``, by doubling (log2(n) vector steps)."""
+    out = np.ones(max(n, 1), dtype=np.uint64)
+    filled = 1
+    while filled < n:
+        step = min(filled, n - filled)
+        out[filled : filled + step] = out[:step] * np.uint64(pow(base, filled, prime)) % prime
+        filled += step
+    return out[:n]
+
+
+@dataclass(frozen=True, eq=False)
+class ContentHash:
+    """The rows of an array, in order, as a polynomial hash of their row hashes.
+
+    For rows with hashes ``h_0 .. h_{n-1}``, lane ``k`` holds
+    ``sum_i d_i * b_k ** (n - 1 - i) mod p_k`` with ``d_i = h_i mod (p_k - 1) + 1`` (never
+    0), for four primes ``p_k`` near 2**31:
+    a Rabin-Karp hash of the sequence of rows. ``a.combine(b)`` is the hash of ``a``'s rows
+    followed by ``b``'s (``a * b_k ** n_b + b``), so the merged hash depends on the rows and
+    their order but not on where the blocks were cut, and the combine is associative (not
+    commutative: the tree keeps the blocks in order). An empty block is the identity.
+
+    It detects accidental change: any edited value, added, removed or moved row. It is not
+    a cryptographic hash: someone choosing the data can make two arrays collide.
+    """
+
+    n_rows: int
+    lanes: tuple[int, ...]
+
+    @classmethod
+    def of(cls, block: np.ndarray) -> ContentHash:
+        """The hash of the rows of ``block`` (any shape; its first axis is the rows)."""
+        h = row_hashes(block)
+        n = h.shape[0]
+        lanes = []
+        for prime, base in zip(_PRIMES, _BASES, strict=True):
+            # Digits in [1, p - 1], never 0, so that leading rows always count.
+            digits = h % np.uint64(prime - 1) + np.uint64(1)
+            terms = digits * _powers(base, prime, n)[::-1] % np.uint64(prime)
+            lanes.append(int(terms.sum(dtype=np.uint64)) % prime)
+        return cls(n, tuple(lanes))
+
+    def combine(self, other: ContentHash, /) -> ContentHash:
+        lanes = tuple(
+            (a * pow(base, other.n_rows, prime) + b) % prime
+            for a, b, prime, base in zip(self.lanes, other.lanes, _PRIMES, _BASES, strict=True)
+        )
+        return ContentHash(self.n_rows + other.n_rows, lanes)
+
+    def hexdigest(self) -> str:
+        """The four lanes as 32 hexadecimal digits."""
+        return "".join(f"{lane:08x}" for lane in self.lanes)
+
+
+def fingerprint_partition(
+    X: np.ndarray, y: np.ndarray | None, rows: Any, block_id: Any
+) -> StateTuple:
+    """The content hashes of one block of ``X`` (and of ``y``): the fingerprint's task body."""
+    return StateTuple((ContentHash.of(X), None if y is None else ContentHash.of(y)))
+
+
+def _finalize_fingerprint(state: StateTuple | None) -> tuple[str | None, ...]:
+    if state is None:  # no blocks
+        empty = ContentHash.of(np.zeros((0, 0)))
+        return (empty.hexdigest(), empty.hexdigest())
+    return tuple(None if s is None else s.hexdigest() for s in state.items)
+
+
+def _run_lengths(chunks: Sequence[int]) -> list[list[int]]:
+    """``(100, 100, 100, 50)`` -> ``[[100, 3], [50, 1]]``: chunk sizes and repeat counts."""
+    out: list[list[int]] = []
+    for size in chunks:
+        if out and out[-1][0] == size:
+            out[-1][1] += 1
+        else:
+            out.append([int(size), 1])
+    return out
+
+
+def _describe_array(a: Any) -> dict[str, Any]:
+    shape = [int(s) for s in np.shape(a)]
+    chunks = getattr(a, "chunks", None)
+    if isinstance(a, da.Array):
+        runs = [_run_lengths(c) for c in a.chunks]
+    elif chunks is None:
+        runs = [[[s, 1]] for s in shape]
+    else:
+        runs = None
+    dtype = getattr(a, "dtype", None)
+    return {
+        "type": f"{type(a).__module__.split('.')[0]}.{type(a).__name__}",
+        "shape": shape,
+        "chunks": runs,
+        "dtype": None if dtype is None else str(dtype),
+    }
+
+
+def _rows_first(a: Any) -> Any:
+    """A dask array with one chunk along every axis but the first; else a numpy array."""
+    if not isinstance(a, da.Array):
+        return np.asarray(a)
+    if a.ndim > 1 and any(len(c) > 1 for c in a.chunks[1:]):
+        a = a.rechunk({axis: -1 for axis in range(1, a.ndim)})
+    return a.reshape(a.shape[0], -1) if a.ndim > 2 else a
+
+
+def _content_hashes(X: Any, y: Any, split_every: int | None) -> tuple[str | None, ...]:
+    """The content hashes of ``X`` and ``y``: in one pass when both are aligned dask arrays."""
+    Xr = _rows_first(X)
+    yr = None if y is None else _rows_first(y)
+
+    def reduce(a: da.Array, b: da.Array | None) -> tuple[str | None, ...]:
+        hashes: tuple[str | None, ...] = reduce_partitions(
+            fingerprint_partition,
+            a,
+            b,
+            finalize=_finalize_fingerprint,
+            stage="data-hash",
+            split_every=split_every,
+        )
+        return hashes
+
+    if isinstance(Xr, da.Array) and isinstance(yr, da.Array) and Xr.shape[0] == yr.shape[0]:
+        return reduce(Xr, yr if yr.chunks[0] == Xr.chunks[0] else yr.rechunk({0: Xr.chunks[0]}))
+
+    def one(a: Any) -> str | None:
+        # Numpy arrays are hashed here, where they are; dask arrays where their blocks are.
+        if a is None:
+            return None
+        if isinstance(a, da.Array):
+            return reduce(a, None)[0]
+        return ContentHash.of(a).hexdigest()
+
+    return one(Xr), one(yr)
+
+
+@validate_params(
+    {"content": ["boolean"], "split_every": SPLIT_EVERY}, prefer_skip_nested_validation=True
+)
+def fingerprint(
+    X: Any, y: Any = None, *, content: bool = True, split_every: int | None = None
+) -> dict[str, Any]:
+    """Shape, chunks, dtype and content hash of ``X`` (and ``y``), hashed where the data is.
+
+    One task per block computes the :class:`ContentHash` of its rows of ``X`` and ``y`` (one
+    read of each block); the hashes merge through a tree of fan-in ``split_every`` and only
+    the 32-digit result reaches the client. The dashboard shows the stages as
+    ``data-hash-block``, ``data-hash-merge`` and ``data-hash-final``. The same rows give the
+    same hash however they are chunked, and as a numpy array; a changed value, or two rows
+    swapped, give another.
+
+    Parameters
+    ----------
+    X : dask array or array-like of shape (n_samples, ...)
+    y : dask array or array-like of shape (n_samples, ...), default=None
+    content : bool, default=True
+        Hash the content (a pass over the data); False records shape, chunks and dtype only.
+    split_every : int or None, default=None
+        Fan-in of the tree that merges the block hashes; None uses dask's ``split_every``
+        setting if set, else 8.
+
+    Returns
+    -------
+    dict
+        ``{"X": {...}, "y": {...}}`` (``y`` only when given), each with ``type``, ``shape``,
+        ``chunks`` (per axis, ``[size, count]`` runs), ``dtype``, and, with ``content``,
+        ``content`` (32 hexadecimal digits) and ``algorithm``.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> from daskpar.audit import fingerprint
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> a = fingerprint(da.from_array(X, chunks=(2, 2)))["X"]
+    >>> a["chunks"], a["content"] == fingerprint(X)["X"]["content"]
+    ([[[2, 3]], [[2, 1]]], True)
+    """
+    arrays = {"X": X} if y is None else {"X": X, "y": y}
+    out = {name: _describe_array(a) for name, a in arrays.items()}
+    if not content:
+        return out
+    hashes = _content_hashes(X, y, split_every)
+    for name, digest in zip(arrays, hashes, strict=False):
+        out[name].update(content=digest, algorithm=CONTENT_HASH)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# What a record says
+
+
+def _canonical(record: Mapping[str, Any]) -> bytes:
+    """The one serialization of a record: sorted keys, no spaces, UTF-8, no NaN."""
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def _record_hash(record: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_canonical({k: v for k, v in record.items() if k != "hash"})).hexdigest()
+
+
+def public_name(cls: type) -> str:
+    """``daskpar.ParallelIncremental`` rather than ``daskpar._incremental.ParallelIncremental``."""
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    parts = cls.__module__.split(".")
+    while len(parts) > 1 and parts[-1].startswith("_"):
+        parent = sys.modules.get(".".join(parts[:-1]))
+        if parent is None or getattr(parent, cls.__name__, None) is not cls:
+            break
+        parts.pop()
+    return ".".join([*parts, cls.__qualname__])
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON: estimators as their class and parameters, the rest as ``repr``."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, np.generic):
+        return _json_safe(value.item(), depth)
+    if depth > 8:
+        return repr(value)[:200]
+    if isinstance(value, np.ndarray):
+        if value.size <= 32:
+            return _json_safe(value.tolist(), depth + 1)
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v, depth + 1) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if callable(getattr(value, "get_params", None)) and not isinstance(value, type):
+        return describe_estimator(value, depth=depth + 1)
+    return repr(value)[:200]
+
+
+def describe_estimator(estimator: Any, *, depth: int = 0) -> dict[str, Any]:
+    """An estimator's class and parameters (``get_params(deep=False)``), as JSON."""
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    return {
+        "class": public_name(type(estimator)),
+        "params": {str(k): _json_safe(v, depth + 1) for k, v in sorted(params.items())},
+    }
+
+
+@cache
+def _versions() -> dict[str, str]:
+    out = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in ("daskpar", "dask", "distributed", "scikit-learn", "numpy", "scipy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no $USER and no passwd entry (a container's bare uid)
+        return f"uid {os.getuid()}"
+
+
+def _default_client() -> Any:
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _certificate_subject(cert: str | os.PathLike[str]) -> str | None:
+    """The subject of a PEM certificate, given as a path or (as Dask allows) as its text."""
+    from cryptography import x509
+
+    try:
+        is_text = isinstance(cert, str) and "-----BEGIN" in cert
+        pem = cert.encode() if is_text and isinstance(cert, str) else Path(cert).read_bytes()
+        certificates = x509.load_pem_x509_certificates(pem)
+    except (OSError, ValueError):
+        return None
+    return certificates[0].subject.rfc4514_string() if certificates else None
+
+
+def current_user(security: Any = None) -> str:
+    """Who runs the operation: the TLS client certificate's subject, else the OS user.
+
+    The certificate is ``security.tls_client_cert`` (a ``distributed.Security``), else the
+    default client's, else dask's ``distributed.comm.tls.client.cert`` setting.
+
+    Parameters
+    ----------
+    security : distributed.Security, default=None
+
+    Returns
+    -------
+    str
+        ``"CN=alice,O=daskpar"`` under TLS (RFC 4514), else the login name.
+    """
+    cert = getattr(security, "tls_client_cert", None)
+    if cert is None:
+        client = _default_client()
+        cert = getattr(getattr(client, "security", None), "tls_client_cert", None)
+    if cert is None:
+        cert = config.get("distributed.comm.tls.client.cert", None)
+    subject = None if cert is None else _certificate_subject(cert)
+    return subject if subject is not None else _os_user()
+
+
+@dataclass(eq=False)
+class AuditRecord:
+    """What an :func:`operation` will record; set its fields inside the ``with`` block.
+
+    Attributes
+    ----------
+    operation : str
+        ``"fit"``, ``"search"``, ``"score"``, ``"predict"``, ``"save"``, ``"load"``...
+    estimator : object or None
+        Recorded as its class and ``get_params(deep=False)`` when the block ends.
+    X, y : array or None
+        The data, fingerprinted when the block ends.
+    data : dict or None
+        A fingerprint already computed (what :func:`fingerprint` returns, say from the
+        operation's own pass over the data): recorded as is, and ``X`` and ``y`` are not
+        read again.
+    metrics : dict
+        Scores and other numbers to record (JSON-safe values; others become ``repr``).
+    model_file : str, path-like or None
+        A model file written or read; its SHA-256 is recorded when the block ends.
+    extra : dict
+        Anything else to record, under ``"extra"``.
+    enabled : bool
+        Whether a record will be written (False: no log is configured).
+    """
+
+    operation: str
+    estimator: Any = None
+    X: Any = None
+    y: Any = None
+    data: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model_file: str | os.PathLike[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = False
+
+
+def _file_sha256(path: str | os.PathLike[str]) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _data_of(record: AuditRecord, *, content: bool, split_every: int | None) -> Any:
+    if record.data is not None:
+        return _json_safe(record.data)
+    if record.X is None:
+        return None
+    try:
+        return fingerprint(record.X, record.y, content=content, split_every=split_every)
+    except Exception as exc:  # the record is still written, saying why the hash is missing
+        out = fingerprint(record.X, record.y, content=False)
+        out["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        return out
+
+
+def _record_of(
+    record: AuditRecord,
+    *,
+    started: float,
+    seconds: float,
+    error: BaseException | None,
+    content: bool,
+    split_every: int | None,
+    security: Any,
+) -> dict[str, Any]:
+    client = _default_client()
+    # No pass over the data after an interrupt: only shape and chunks are recorded then.
+    interrupted = error is not None and not isinstance(error, Exception)
+    model_file = None
+    if record.model_file is not None:
+        model_file = {
+            "path": os.fspath(record.model_file),
+            "sha256": _file_sha256(record.model_file),
+        }
+    return {
+        "time": datetime.fromtimestamp(started, UTC).isoformat(timespec="microseconds"),
+        "seconds": round(seconds, 6),
+        "operation": record.operation,
+        "status": "ok" if error is None else "failed",
+        "error": None
+        if error is None
+        else {"type": public_name(type(error)), "message": str(error)[:2000]},
+        "user": current_user(security),
+        "os_user": _os_user(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "scheduler": getattr(getattr(client, "scheduler", None), "address", None),
+        "versions": _versions(),
+        "estimator": None if record.estimator is None else describe_estimator(record.estimator),
+        "data": _data_of(record, content=content and not interrupted, split_every=split_every),
+        "metrics": _json_safe(record.metrics),
+        "model_file": model_file,
+        "extra": _json_safe(record.extra),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Appending, under a lock
+
+
+def _last_line(f: BinaryIO) -> bytes | None:
+    """The last line of the file (without its newline), reading backwards; None if empty."""
+    end = f.seek(0, os.SEEK_END)
+    if end == 0:
+        return None
+    f.seek(end - 1)
+    if f.read(1) != b"\n":
+        raise AuditLogError(
+            "The audit log's last line is incomplete (a write was cut short): run "
+            "daskpar.audit.verify on it; records cannot be appended after a torn line.",
+            line=None,
+        )
+    # The bytes before the final newline, read backwards until the newline before them.
+    pos, tail = end - 1, b""
+    while pos > 0:
+        step = min(pos, 1 << 16)
+        pos -= step
+        f.seek(pos)
+        chunk = f.read(step)
+        tail = chunk + tail
+        if b"\n" in chunk:
+            break
+    return tail.rsplit(b"\n", 1)[-1]
+
+
+def _append(path: Path, content: dict[str, Any]) -> dict[str, Any]:
+    """Append ``content`` as the next record of the chain, holding an exclusive lock."""
+    import fcntl
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise AuditLogError(f"Cannot open the audit log {os.fspath(path)!r}: {exc}") from exc
+    with os.fdopen(fd, "r+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            last = _last_line(f)
+            if last is None:
+                seq, prev = 1, GENESIS
+            else:
+                try:
+                    previous = json.loads(last)
+                    seq, prev = int(previous["seq"]) + 1, str(previous["hash"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise AuditLogError(
+                        f"The audit log {os.fspath(path)!r} ends with a line that is not a "
+                        f"record ({exc}): run daskpar.audit.verify on it."
+                    ) from exc
+            record = {**content, "seq": seq, "prev": prev}
+            record["hash"] = _record_hash(record)
+            f.write(_canonical(record) + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return record
+
+
+def _log_path(log: str | os.PathLike[str] | None) -> Path | None:
+    target = log if log is not None else config.get(CONFIG_KEY, None)
+    return Path(target) if target else None
+
+
+@contextlib.contextmanager
+@validate_params(
+    {
+        "name": [str],
+        "log": [str, os.PathLike, None],
+        "content_hash": ["boolean", None],
+        "split_every": SPLIT_EVERY,
+    },
+    prefer_skip_nested_validation=True,
+)
+def operation(
+    name: str,
+    *,
+    estimator: Any = None,
+    X: Any = None,
+    y: Any = None,
+    log: str | os.PathLike[str] | None = None,
+    content_hash: bool | None = None,
+    split_every: int | None = None,
+    security: Any = None,
+) -> Iterator[AuditRecord]:
+    """Record one operation in the audit log when the ``with`` block ends, even on failure.
+
+    Exactly one record is appended when the block ends: ``"status": "ok"``, or
+    ``"failed"`` with the error, which is then re-raised. Without a log (``log=None`` and no
+    ``daskpar.audit`` setting) nothing is written and nothing is computed. An operation
+    inside another one (a search's refit, a model file saved by a fit) is part of it and
+    writes no record of its own.
+
+    Parameters
+    ----------
+    name : str
+        The operation: ``"fit"``, ``"search"``, ``"score"``, ``"predict"``, ``"save"``,
+        ``"load"``...
+    estimator : object, default=None
+        The estimator; its class and parameters are recorded.
+    X, y : array, default=None
+        The data; fingerprinted with :func:`fingerprint` (a pass over the data on the
+        workers, after the block) unless ``content_hash=False``.
+    log : str or path-like, default=None
+        The log file (created if missing); None uses dask's ``daskpar.audit`` setting.
+    content_hash : bool, default=None
+        Hash the data's content; False records its shape, chunks and dtype only. None uses
+        dask's ``daskpar.audit-content-hash`` setting, True if unset.
+    split_every : int or None, default=None
+        Fan-in of the fingerprint's tree.
+    security : distributed.Security, default=None
+        Whose client certificate names the user (see :func:`current_user`).
+
+    Yields
+    ------
+    record : AuditRecord
+        Set ``record.metrics``, ``record.model_file``, ``record.estimator`` inside the block.
+
+    Raises
+    ------
+    AuditLogError
+        The record cannot be appended. If the block itself failed, its error is re-raised
+        instead, with a note saying that the record is missing.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import daskpar as dp
+    >>> from daskpar import audit
+    >>> log = os.path.join(tempfile.mkdtemp(), "audit.jsonl")
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> scaler = dp.StandardScaler()
+    >>> with audit.operation("fit", estimator=scaler, X=X, log=log) as record:
+    ...     _ = scaler.fit(X)
+    ...     record.metrics["mean"] = scaler.mean_
+    >>> [(r["operation"], r["status"], r["metrics"]) for r in audit.read(log)]
+    [('fit', 'ok', {'mean': [3.0, 4.0]})]
+    >>> audit.verify(log).n_records
+    1
+    """
+    path = None if _RECORDING.get() else _log_path(log)
+    record = AuditRecord(name, estimator=estimator, X=X, y=y, enabled=path is not None)
+    if path is None:
+        yield record
+        return
+    if content_hash is None:
+        content_hash = bool(config.get(CONTENT_HASH_KEY, True))
+    started, clock = time.time(), time.perf_counter()
+
+    def write(error: BaseException | None) -> None:
+        content = _record_of(
+            record,
+            started=started,
+            seconds=time.perf_counter() - clock,
+            error=error,
+            content=content_hash,
+            split_every=split_every,
+            security=security,
+        )
+        _append(path, content)
+
+    recording = _RECORDING.set(True)
+    try:
+        yield record
+    except BaseException as exc:
+        _RECORDING.reset(recording)
+        try:
+            write(exc)
+        except Exception as audit_error:
+            exc.add_note(f"daskpar could not write its audit record: {audit_error}")
+        raise
+    _RECORDING.reset(recording)
+    write(None)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and verifying
+
+
+@dataclass(frozen=True)
+class VerifiedLog:
+    """What :func:`verify` found: an unbroken chain.
+
+    Attributes
+    ----------
+    n_records : int
+    head : str or None
+        The last record's hash (None for an empty log). Keep it elsewhere: a later
+        ``verify(path, head=...)`` then detects a log whose tail was cut off or replaced.
+    """
+
+    n_records: int
+    head: str | None
+
+
+def _read_log(path: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise AuditLogError(f"No audit log at {os.fspath(path)!r}.") from None
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of the log, split at newlines only (a vertical tab is not a line break)."""
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _check(
+    lines: Sequence[bytes], name: str
+) -> tuple[list[dict[str, Any] | None], AuditLogError | None]:
+    """Parse and check each line; the records, and the first break (an AuditLogError)."""
+    records: list[dict[str, Any] | None] = []
+    prev: str = GENESIS
+    first_error: AuditLogError | None = None
+    for number, raw in enumerate(lines, start=1):
+        problem = None
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            if not isinstance(record, dict) or not {"seq", "prev", "hash"} <= record.keys():
+                raise ValueError("not a record: 'seq', 'prev' or 'hash' is missing")
+            expected = _record_hash(record)  # raises for values JSON cannot hold (NaN)
+        except (UnicodeDecodeError, ValueError) as exc:
+            record, problem = None, f"is not a readable record ({exc}): edited or damaged"
+        if record is not None:
+            if record["hash"] != expected:
+                problem = "does not match its own hash: the record was edited"
+            elif _canonical(record) != raw:
+                problem = "is not written as daskpar writes records: the line was edited"
+            elif record["prev"] != prev:
+                problem = (
+                    "does not follow the line before it (its 'prev' is not that record's "
+                    "hash): a record was deleted, inserted or moved"
+                    if number > 1
+                    else "does not start the log (its 'prev' is not the genesis hash): records "
+                    "before it were deleted"
+                )
+            elif record["seq"] != number:
+                problem = f"is record {record['seq']}, not {number}: records were removed"
+            if problem is None:
+                prev = record["hash"]
+        if problem is not None and first_error is None:
+            seq = "" if record is None else f" (record {record.get('seq')})"
+            first_error = AuditLogError(f"{name}: line {number}{seq} {problem}.", line=number)
+        records.append(record)
+    return records, first_error
+
+
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def read(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of an audit log, as written (not verified: see :func:`verify`).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    list of dict
+        One per line; a line that is not JSON raises.
+
+    Raises
+    ------
+    AuditLogError
+        A line is not a record, naming it.
+    """
+    out = []
+    for number, raw in enumerate(_lines(_read_log(path)), start=1):
+        try:
+            out.append(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise AuditLogError(
+                f"{os.fspath(path)!r}: line {number} is not a record ({exc}).", line=number
+            ) from exc
+    return out
+
+
+@validate_params(
+    {"path": [str, os.PathLike], "head": [str, None]}, prefer_skip_nested_validation=True
+)
+def verify(path: str | os.PathLike[str], *, head: str | None = None) -> VerifiedLog:
+    """Check the audit log's hash chain, and name the first record that breaks it.
+
+    Every line must be the canonical JSON of a record whose ``hash`` is the SHA-256 of the
+    rest of it, whose ``prev`` is the line before's ``hash`` (:data:`GENESIS` for the
+    first), and whose ``seq`` is its line number. That detects an edited byte, a deleted,
+    inserted or reordered record, and a torn last line. A log cut short at its end, or
+    rewritten whole by someone who can write the file, is still a valid chain: pass the
+    ``head`` kept from an earlier :func:`verify` to detect that too.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audit log.
+    head : str, default=None
+        A record hash noted earlier (64 hexadecimal digits): the log must still contain it.
+
+    Returns
+    -------
+    VerifiedLog
+        The number of records and the last one's hash.
+
+    Raises
+    ------
+    AuditLogError
+        Naming the first broken line (its ``line`` attribute), or the missing ``head``.
+    """
+    name = repr(os.fspath(path))
+    data = _read_log(path)
+    lines = _lines(data)
+    records, error = _check(lines, name)
+    if error is not None:
+        raise error
+    if data and not data.endswith(b"\n"):
+        raise AuditLogError(
+            f"{name}: line {len(lines)} is incomplete (no newline): a write was cut short.",
+            line=len(lines),
+        )
+    hashes = [r["hash"] for r in records if r is not None]
+    if head is not None and head not in hashes:
+        raise AuditLogError(
+            f"{name} does not contain the record with hash {head}: records were cut from its "
+            "end, or the log was replaced."
+        )
+    return VerifiedLog(len(records), hashes[-1] if hashes else None)
+
+
+def _summary(record: Mapping[str, Any]) -> dict[str, str]:
+    estimator = record.get("estimator") or {}
+    data = record.get("data") or {}
+    X = data.get("X") or {}
+    metrics = record.get("metrics") or {}
+    model_file = record.get("model_file") or {}
+    error = record.get("error") or {}
+
+    def number(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    return {
+        "seq": str(record.get("seq", "")),
+        "time": str(record.get("time", ""))[:19].replace("T", " "),
+        "user": str(record.get("user", "")),
+        "host": str(record.get("host", "")),
+        "operation": str(record.get("operation", "")),
+        "status": str(record.get("status", "")) + (f" ({error.get('type', '')})" if error else ""),
+        "estimator": str(estimator.get("class", "")).rpartition(".")[2],
+        "data": "x".join(map(str, X.get("shape", [])))
+        + (f" {str(X['content'])[:8]}" if X.get("content") else ""),
+        "metrics": ", ".join(f"{k}={number(v)}" for k, v in metrics.items()),
+        "model file": str(model_file.get("sha256") or "")[:12],
+        "hash": str(record.get("hash", ""))[:12],
+    }
+
+
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def show(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """The audit log as rows of a table, each marked with the state of the chain there.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    list of dict
+        One per line, with the columns ``seq``, ``time`` (UTC), ``user``, ``host``,
+        ``operation``, ``status``, ``estimator``, ``data`` (shape and the start of the content
+        hash), ``metrics``, ``model file`` and ``hash`` (their first 12 digits), and ``chain``:
+        ``"ok"`` up to the first broken line, ``"BROKEN"`` there, ``"unverified"`` after.
+        :func:`format_table` renders them; :func:`verify` gives the full head hash to keep.
+    """
+    name = repr(os.fspath(path))
+    records, error = _check(_lines(_read_log(path)), name)
+    broken = None if error is None else error.line
+    rows = []
+    for number, record in enumerate(records, start=1):
+        row = _summary(record) if record is not None else {"seq": "?", "status": "unreadable"}
+        chain = "ok" if broken is None or number < broken else "unverified"
+        row["chain"] = "BROKEN" if number == broken else chain
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: Sequence[Mapping[str, str]]) -> str:
+    """Rows of :func:`show` as a plain-text table with aligned columns.
+
+    Parameters
+    ----------
+    rows : list of dict
+
+    Returns
+    -------
+    str
+        A header line, a rule, and one line per row (no trailing newline).
+    """
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    if not columns:
+        return "(no records)"
+    widths = {c: max([len(c), *(len(row.get(c, "")) for row in rows)]) for c in columns}
+    lines = [
+        "  ".join(c.ljust(widths[c]) for c in columns).rstrip(),
+        "  ".join("-" * widths[c] for c in columns),
+    ]
+    lines += ["  ".join(row.get(c, "").ljust(widths[c]) for c in columns).rstrip() for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,360 @@
+"""The docker-compose cluster: its file checked, and its commands run as local processes.
+
+The real run, with Docker, is ``make compose-test`` (``scripts/compose-test.sh``); these tests
+need no Docker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+#: The scheduler's ports inside the compose network, and the workers' dashboard port.
+SCHEDULER_PORT, DASHBOARD_PORT, WORKER_DASHBOARD_PORT = 8786, 8787, 8789
+DATA = "/data"
+
+
+def interpolate(value: Any) -> Any:
+    """``value`` with compose's ``${NAME:-default}`` replaced by the default, as with no .env."""
+    if isinstance(value, str):
+
+        def default(match: re.Match[str]) -> str:
+            assert match.group(2) is not None, f"{match.group(0)} has no default"
+            return match.group(2)
+
+        return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", default, value)
+    if isinstance(value, list):
+        return [interpolate(v) for v in value]
+    if isinstance(value, dict):
+        return {k: interpolate(v) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return interpolate(compose["services"])
+
+
+def volume_paths(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path of a service's bind mounts."""
+    out = {}
+    for spec in service.get("volumes", []):
+        host, container, *_ = spec.split(":")
+        out[container] = host
+    return out
+
+
+def option(command: list[str], name: str) -> str:
+    """The value after ``name`` in a command."""
+    return command[command.index(name) + 1]
+
+
+def test_services_share_one_image(services: dict[str, Any]) -> None:
+    assert set(services) == {"scheduler", "worker", "notebook", "client"}
+    assert {s["image"] for s in services.values()} == {"daskpar:latest"}
+    builds = [s["build"] for s in services.values()]
+    assert all(b == builds[0] for b in builds)
+    assert builds[0]["context"] == "."
+    # The compose file's default base image is the Dockerfile's.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE={builds[0]['args']['BASE_IMAGE']}\n" in dockerfile
+    assert builds[0]["args"]["BASE_IMAGE"] == "python:3.11-slim"
+
+
+def test_dockerfile_installs_the_project_in_a_venv_from_an_optional_wheelhouse() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "python3 -m venv /opt/venv" in dockerfile
+    assert "--no-index --find-links" in dockerfile
+    assert "ARG EXTRAS=notebook" in dockerfile
+    assert "ENV PATH=/opt/venv/bin:" in dockerfile
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "jupyterlab" in " ".join(extras["optional-dependencies"]["notebook"])
+    # The build context holds only what the image installs: never .venv/ or data/.
+    ignore = (ROOT / ".dockerignore").read_text().split("\n")
+    assert ignore[ignore.index("*") :][:5] == [
+        "*",
+        "!pyproject.toml",
+        "!README.md",
+        "!daskpar",
+        "!wheelhouse",
+    ]
+
+
+def test_scheduler_workers_and_notebook(services: dict[str, Any]) -> None:
+    scheduler, worker, notebook = (services[k] for k in ("scheduler", "worker", "notebook"))
+    assert scheduler["command"][:2] == ["dask", "scheduler"]
+    assert option(scheduler["command"], "--port") == str(SCHEDULER_PORT)
+    assert option(scheduler["command"], "--dashboard-address") == f":{DASHBOARD_PORT}"
+    # The workers find the scheduler by its service name.
+    assert worker["command"][:3] == ["dask", "worker", f"tcp://scheduler:{SCHEDULER_PORT}"]
+    assert option(worker["command"], "--nthreads") == "1"
+    assert option(worker["command"], "--memory-limit") == "2GiB"
+    # `--scale worker=N` needs copies that do not collide.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert notebook["command"][:2] == ["jupyter", "lab"]
+    assert "--port=8888" in notebook["command"]
+    assert volume_paths(notebook)["/notebooks"] == "./notebooks"
+    for name in ("notebook", "client"):
+        env = services[name]["environment"]
+        assert env["DASK_SCHEDULER_ADDRESS"] == f"tcp://scheduler:{SCHEDULER_PORT}"
+    # The client is for `docker compose run`, not started by `up`.
+    assert services["client"]["profiles"] == ["client"]
+    for name in ("worker", "notebook", "client"):
+        assert services[name]["depends_on"]["scheduler"]["condition"] == "service_healthy"
+
+
+def test_ports_are_published_on_localhost_only(services: dict[str, Any]) -> None:
+    published = {
+        name: sorted(service["ports"]) for name, service in services.items() if "ports" in service
+    }
+    assert published == {
+        "scheduler": ["127.0.0.1:8786:8786", "127.0.0.1:8787:8787"],
+        "notebook": ["127.0.0.1:8888:8888"],
+    }
+
+
+def test_data_is_mounted_at_the_same_path_everywhere(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        assert volume_paths(service)[DATA] == "./data", name
+    assert services["client"]["working_dir"] == DATA
+
+
+def test_health_checks_and_restart_policy(services: dict[str, Any]) -> None:
+    health_urls = {}
+    for name in ("scheduler", "worker", "notebook"):
+        service = services[name]
+        assert service["restart"] == "unless-stopped"
+        test = service["healthcheck"]["test"]
+        # Slim images have no curl: the image's own Python asks.
+        assert test[:3] == ["CMD", "python", "-c"]
+        health_urls[name] = re.findall(r"http://[^']+", test[3])
+    assert health_urls == {
+        "scheduler": [f"http://127.0.0.1:{DASHBOARD_PORT}/health"],
+        "worker": [f"http://127.0.0.1:{WORKER_DASHBOARD_PORT}/health"],
+        "notebook": ["http://127.0.0.1:8888/api"],
+    }
+    assert option(services["worker"]["command"], "--dashboard-address") == (
+        f":{WORKER_DASHBOARD_PORT}"
+    )
+    assert services["client"]["restart"] == "no"
+
+
+def compose_program() -> list[str] | None:
+    """``docker compose`` or ``docker-compose``, whichever is installed."""
+    if shutil.which("docker"):
+        probe = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=60, check=False
+        )
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    program = compose_program()
+    if program is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASKPAR_", "COMPOSE_"))}
+    env.pop("BASE_IMAGE", None)
+    result = subprocess.run(
+        [*program, "--profile", "client", "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)["services"]
+    assert set(config) == {"scheduler", "worker", "notebook", "client"}
+    assert config["worker"]["command"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
+    assert config["scheduler"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
+    # Bind mounts come back absolute: the same host folder at /data in every service.
+    mounts = set()
+    for service in config.values():
+        for volume in service["volumes"]:
+            if isinstance(volume, dict):
+                source, target = volume["source"], volume["target"]
+            else:
+                source, target, *_ = volume.split(":")
+            if target == DATA:
+                mounts.add(source)
+    assert mounts == {str(ROOT / "data")}
+
+
+# ---------------------------------------------------------------------------------------------
+# The compose commands as local processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def on_localhost(command: list[str], ports: dict[int, int]) -> list[str]:
+    """A compose command as a local process: the ``dask`` or ``python`` of this environment,
+    every address on 127.0.0.1 (``scheduler``, ``0.0.0.0`` and empty hosts included), and the
+    compose file's ports replaced by ``ports``."""
+
+    def local(arg: str) -> str:
+        if arg.isdigit():
+            return str(ports.get(int(arg), arg))
+        match = re.fullmatch(r"(tcp://|http://)?([\w.-]*):(\d+)(/.*)?", arg)
+        if match is None:
+            return arg
+        scheme, _, port, rest = match.groups()
+        return f"{scheme or ''}127.0.0.1:{ports.get(int(port), port)}{rest or ''}"
+
+    # Inside a healthcheck's Python code, only the URLs change.
+    args = [re.sub(r"http://[^']+", lambda m: local(m.group()), a) for a in command[1:]]
+    return [str(BIN / command[0]), *(local(a) for a in args)]
+
+
+def wait_for(check: Any, what: str, logs: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n{tails(logs)}")
+        time.sleep(0.3)
+
+
+def tails(logs: Path) -> str:
+    return "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-30:])
+        for log in sorted(logs.glob("*.log"))
+    )
+
+
+@pytest.fixture
+def local_compose(services: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """docker-compose.yml's scheduler and two workers as processes on 127.0.0.1, started in
+    their own folder; stopped by PID."""
+    ports = {SCHEDULER_PORT: free_port(), DASHBOARD_PORT: free_port()}
+    workers_dir, logs = tmp_path / "workers", tmp_path / "logs"
+    workers_dir.mkdir()
+    logs.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, command: list[str]) -> None:
+        with (logs / f"{name}.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [*command, "--host", "127.0.0.1"],
+                    cwd=workers_dir,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def healthy(command: list[str]) -> bool:
+        return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0
+
+    try:
+        start("scheduler", on_localhost(services["scheduler"]["command"], ports))
+        scheduler_health = on_localhost(services["scheduler"]["healthcheck"]["test"][1:], ports)
+        wait_for(lambda: healthy(scheduler_health), "the scheduler's healthcheck", logs)
+        worker_health = []
+        for i in range(2):
+            worker_ports = {**ports, WORKER_DASHBOARD_PORT: free_port()}
+            start(f"worker-{i}", on_localhost(services["worker"]["command"], worker_ports))
+            worker_health.append(
+                on_localhost(services["worker"]["healthcheck"]["test"][1:], worker_ports)
+            )
+        wait_for(lambda: all(healthy(c) for c in worker_health), "the workers' healthchecks", logs)
+        counts = f"http://127.0.0.1:{ports[DASHBOARD_PORT]}/json/counts.json"
+
+        def workers() -> int:
+            with urllib.request.urlopen(counts, timeout=5) as response:
+                return int(json.load(response)["workers"])
+
+        wait_for(lambda: workers() == 2, "two workers at the scheduler", logs)
+        yield {
+            "address": f"tcp://127.0.0.1:{ports[SCHEDULER_PORT]}",
+            "workers_dir": workers_dir,
+            "logs": logs,
+        }
+    finally:
+        # Workers first, so that none waits for a scheduler that is gone.
+        stop(procs[1:])
+        stop(procs[:1])
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate processes by PID; kill the ones still running after 20 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+def validation_scores(stdout: str) -> list[float]:
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.split()[:1] == ["epoch"]) + 1
+    return [float(ln.split()[-1]) for ln in lines[start:] if ln.strip()[:1].isdigit()]
+
+
+def test_compose_commands_train_end_to_end_without_docker(
+    local_compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """make-data and train from a client in another folder, DATA given relative to it."""
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    address = local_compose["address"]
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+
+    def daskpar(*args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(BIN / "daskpar"), *args, "--scheduler", address],
+            cwd=client_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert result.returncode == 0, f"{result.stderr}\n{tails(local_compose['logs'])}"
+        return result
+
+    made = daskpar(
+        "make-data", "data/blobs.zarr", "--rows", "20000", "--features", "10",
+        "--chunk-rows", "2000",
+    )  # fmt: skip
+    assert "wrote 20,000 x 10" in made.stdout
+    # The workers wrote where the client meant, not under their own folder.
+    assert (client_dir / "data" / "blobs.zarr").is_dir()
+    assert not (local_compose["workers_dir"] / "data").exists()
+
+    trained = daskpar("train", "data/blobs.zarr", "--epochs", "2")
+    assert f"cluster: 2 workers at {address};" in trained.stdout
+    scores = validation_scores(trained.stdout)
+    assert len(scores) == 2, trained.stdout
+    # Better than the 50% of guessing on balanced binary data.
+    assert all(0.55 < s <= 1.0 for s in scores), trained.stdout
