@@ -284,6 +284,16 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     from distributed import Client, LocalCluster
 
     if scheduler:
+        import dask
+
+        if scheduler.startswith("tls://") and not dask.config.get(
+            "distributed.comm.tls.ca-file", None
+        ):
+            raise click.UsageError(
+                f"{scheduler} needs the cluster's certificates: pass --tls-ca-file, --tls-cert "
+                "and --tls-key, or set DASK_CONFIG to the dask-tls.yaml that `daskpar certs` "
+                "wrote."
+            )
         with Client(scheduler) as client:
             yield client
         return

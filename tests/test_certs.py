@@ -356,3 +356,38 @@ def test_a_worker_of_another_ca_cannot_register(cluster: dict[str, Any]) -> None
     with Client(cluster["address"], security=cluster["files"].security(), timeout=10) as client:
         workers = client.scheduler_info()["workers"]
     assert len(workers) == 1, workers
+
+
+def test_the_cli_trains_on_the_tls_cluster_with_its_options(cluster: dict[str, Any]) -> None:
+    """`daskpar train DATA --scheduler tls://... --tls-ca-file/--tls-cert/--tls-key`; the same
+    command without the certificate options cannot connect, and says so in one line."""
+    files, root = cluster["files"], cluster["root"]
+    exe = str(Path(sys.executable).with_name("daskpar"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASK_", "DASKPAR_"))}
+    X, y = dp.make_classification(n_samples=6000, n_features=5, chunks=1000, random_state=0)
+    dp.write_zarr(root / "cli.zarr", X, y, overwrite=True)
+    tls = ["--tls-ca-file", str(files.ca_file), "--tls-cert", str(files.cert("client")),
+           "--tls-key", str(files.key("client"))]  # fmt: skip
+    base = [
+        exe,
+        "train",
+        str(root / "cli.zarr"),
+        "--epochs",
+        "1",
+        "--scheduler",
+        cluster["address"],
+    ]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *extra], capture_output=True, text=True, timeout=120, env=env, check=False
+        )
+
+    trained = run(*tls)
+    assert trained.returncode == 0, trained.stderr
+    assert f"workers at {cluster['address']}" in trained.stdout
+    assert "validation accuracy" in trained.stdout
+    refused = run()
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    assert "needs the cluster's certificates" in refused.stderr.splitlines()[-1]
