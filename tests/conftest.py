@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dask
 import dask.array as da
 import numpy as np
 import pytest
+from dask.callbacks import Callback
 from sklearn.datasets import make_classification, make_regression
 
 
@@ -48,3 +57,58 @@ def multiclass() -> tuple[np.ndarray, np.ndarray]:
 def regression() -> tuple[np.ndarray, np.ndarray]:
     X, y = make_regression(n_samples=4000, n_features=10, noise=1.0, random_state=2)
     return X, y
+
+
+@contextmanager
+def no_task_runs() -> Iterator[None]:
+    """Fail if any dask task runs inside the block: the error came from the client's checks."""
+    ran: list[object] = []
+
+    class Count(Callback):  # type: ignore[misc]
+        def _pretask(self, key: object, dsk: object, state: object) -> None:
+            ran.append(key)
+
+    with Count():
+        yield
+    assert ran == [], f"{len(ran)} tasks ran before the error"
+
+
+@contextmanager
+def scheduler_processes(cwd: Path) -> Iterator[str]:
+    """``dask scheduler`` and one ``dask worker`` as processes on 127.0.0.1, started in
+    ``cwd``; yields the scheduler's address once the worker is in, and stops both by PID."""
+    from distributed import Client
+
+    scheduler_file = cwd / "scheduler.json"
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> None:
+        procs.append(
+            subprocess.Popen(
+                [dask_cli, *args, "--host", "127.0.0.1", "--no-dashboard"],
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    try:
+        start("scheduler", "--port", "0", "--scheduler-file", str(scheduler_file))
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.2)  # the file is written in one go, but be sure it is complete
+        address: str = json.loads(scheduler_file.read_text())["address"]
+        start("worker", address, "--nthreads", "1")
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)

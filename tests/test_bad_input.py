@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dask
 import dask.array as da
 import numpy as np
 import pytest
-from dask.callbacks import Callback
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, SGDClassifier, SGDRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar as dp
-from tests.conftest import as_dask
-
-
-@contextmanager
-def no_task_runs() -> Iterator[None]:
-    """Fail if any dask task runs inside the block."""
-    ran: list[object] = []
-
-    class Count(Callback):  # type: ignore[misc]
-        def _pretask(self, key: object, dsk: object, state: object) -> None:
-            ran.append(key)
-
-    with Count():
-        yield
-    assert ran == [], f"{len(ran)} tasks ran before the error"
+from tests.conftest import as_dask, no_task_runs
 
 
 @pytest.fixture

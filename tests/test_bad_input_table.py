@@ -12,7 +12,6 @@ import ast
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ import pytest
 import zarr
 from click.testing import CliRunner, Result
 from dask.array.core import PerformanceWarning
-from dask.callbacks import Callback
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
@@ -36,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 import daskpar as dp
 from daskpar._cli import main
 from daskpar.data import check_blocks, read_path
-from tests.conftest import as_dask
+from tests.conftest import as_dask, no_task_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "bad-input.md"
@@ -94,20 +92,6 @@ def test_table_and_tests_agree() -> None:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-@contextmanager
-def no_task_runs() -> Iterator[None]:
-    """Fail if any dask task runs inside the block: the error came from the client's checks."""
-    ran: list[object] = []
-
-    class Count(Callback):  # type: ignore[misc]
-        def _pretask(self, key: object, dsk: object, state: object) -> None:
-            ran.append(key)
-
-    with Count():
-        yield
-    assert ran == [], f"{len(ran)} tasks ran before the error"
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,7 @@ settings unless they come optimized.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ from sklearn.pipeline import make_pipeline
 import daskpar as dp
 from daskpar import metrics
 from daskpar._graph import MAX_STAGE_LENGTH, stage_name
+from tests.conftest import scheduler_processes
 
 
 def task_prefixes(client: Client) -> set[str]:
@@ -172,36 +169,8 @@ def test_names_that_would_not_show_whole_are_refused(stage: str, steps: tuple[st
 @pytest.fixture
 def remote_scheduler(tmp_path: Path) -> Iterator[str]:
     """``dask scheduler`` and one ``dask worker`` as processes on 127.0.0.1, stopped by PID."""
-    scheduler_file = tmp_path / "scheduler.json"
-    dask_cli = str(Path(sys.executable).parent / "dask")
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str) -> None:
-        procs.append(
-            subprocess.Popen(
-                [dask_cli, *args, "--host", "127.0.0.1", "--no-dashboard"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-
-    try:
-        start("scheduler", "--port", "0", "--scheduler-file", str(scheduler_file))
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.2)  # the file is written in one go, but be sure it is complete
-        address: str = json.loads(scheduler_file.read_text())["address"]
-        start("worker", address, "--nthreads", "1")
+    with scheduler_processes(tmp_path) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
 
 
 def test_stage_names_survive_on_a_scheduler_in_another_process(

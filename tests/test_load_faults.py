@@ -3,11 +3,9 @@ missing chunks, and interrupted writes (daskpar._load.read_zarr, daskpar.data.wr
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from daskpar.data import make_classification, read_zarr, write_zarr
 from daskpar.errors import InputError, PartitionError
+from tests.conftest import scheduler_processes
 
 #: The file of chunk (1, 0) of array "X", by zarr format: "c/1/0" in zarr 3, "1.0" in zarr 2.
 CHUNK_1_0 = {3: "c/1/0", 2: "1.0"}
@@ -53,40 +52,8 @@ def elsewhere_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
     Yields the scheduler's address. The processes are stopped by their PIDs.
     """
-    cwd = tmp_path_factory.mktemp("workers-cwd")
-    scheduler_file = cwd / "scheduler.json"
-    dask_cli = str(Path(sys.executable).parent / "dask")
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str) -> None:
-        procs.append(
-            subprocess.Popen(
-                [dask_cli, *args, "--host", "127.0.0.1", "--no-dashboard"],
-                cwd=cwd,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-
-    try:
-        start("scheduler", "--port", "0", "--scheduler-file", str(scheduler_file))
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.2)  # the file is written in one go, but be sure it is complete
-        address: str = json.loads(scheduler_file.read_text())["address"]
-        start("worker", address, "--nthreads", "1")
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=60)
+    with scheduler_processes(tmp_path_factory.mktemp("workers-cwd")) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
 
 
 def test_relative_zarr_path_on_workers_in_another_directory(
