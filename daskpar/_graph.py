@@ -139,6 +139,21 @@ def _boxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
     return out
 
 
+def _boxed_as_declared(
+    func: Callable[..., Any], dtype: np.dtype[Any], X: np.ndarray, *args: Any, **kwargs: Any
+) -> np.ndarray:
+    """:func:`_boxed`, with the numeric block ``X`` cast to its array's declared ``dtype``.
+
+    A dask array's blocks may have another dtype than the array says (a ``map_blocks`` or
+    ``from_delayed`` given a wrong ``dtype=``); every block then reaches ``func`` as the array
+    declares, so that a model's dtype does not depend on which block it met first. Free when
+    they agree.
+    """
+    if X.dtype != dtype and X.dtype.kind in "biuf" and dtype.kind in "biuf":
+        X = X.astype(dtype)
+    return _boxed(func, X, *args, **kwargs)
+
+
 def _unboxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
     """Call ``func`` on the contents of one-element object arrays, and box the result."""
     args = tuple([a.flat[0] for a in arg] if isinstance(arg, list) else arg.flat[0] for arg in args)
@@ -165,7 +180,8 @@ def map_partitions(
     chunks, and a ``None`` among them is passed to ``func`` as ``None`` (an optional array such
     as ``sample_weight``). With ``with_position``, ``func`` also gets the block's row slice and
     index (for seeds and error messages). Keyword arguments that are dask collections (see
-    :func:`broadcast`) become dependencies.
+    :func:`broadcast`) become dependencies. A numeric block of ``X`` whose dtype is not
+    ``X.dtype`` is cast to it first.
     """
     # The output keeps X's column index (X has one column block), so that no index is
     # contracted and dask can fuse this layer with the layers that produce the blocks.
@@ -186,7 +202,7 @@ def map_partitions(
         args += [ArraySliceDep(X.chunks), out_ind, ArrayBlockIdDep(X.chunks), out_ind]
     name = f"{stage_name(stage)}-{tokenize(func, X, others, with_position, kwargs)}"
     return da.blockwise(
-        partial(_boxed, func),
+        partial(_boxed_as_declared, func, X.dtype),
         out_ind,
         *args,
         name=name,

@@ -35,6 +35,7 @@ from ._pass import (
     find_labels_partition,
     run_epochs,
     run_pass,
+    seed_positions,
 )
 from ._saving import SaveMixin
 from ._sklearn_compat import HasMethods, Interval, validate_estimator_params, validate_params
@@ -45,6 +46,7 @@ from ._validation import (
     check_scorer_applies,
     check_X,
     check_X_y,
+    refuse_text,
     warn_if_tiny_partitions,
 )
 from .errors import InputError
@@ -485,6 +487,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             classes=classes,
             scorers=(data.scorer,),
             validation_starts=starts,
+            positions=seed_positions(data.X.chunks[0]),
         )
 
     def _set_fitted(self, model: BaseEstimator, X: da.Array, classes: np.ndarray | None) -> None:
@@ -536,6 +539,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     def _predict(self, X: Any, method: str) -> Any:
         check_is_fitted(self, "estimator_")
         if not isinstance(X, da.Array):
+            refuse_text(X, "X")
             return getattr(self.estimator_, method)(X)
         X = check_X(X, n_features=self.n_features_in_)
         est = self.estimator_
@@ -584,6 +588,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "estimator_")
         in_memory = not isinstance(X, da.Array) and not isinstance(y, da.Array)
+        if in_memory:
+            refuse_text(X, "X")
         if in_memory and self.scoring is None:
             return float(self.estimator_.score(X, y, sample_weight=sample_weight))
         if in_memory:

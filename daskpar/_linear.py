@@ -35,6 +35,7 @@ from ._validation import (
     check_weights_block,
     check_X,
     check_X_y,
+    refuse_text,
 )
 from .errors import InputError
 
@@ -240,12 +241,14 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
                 meta=np.empty((0,), dtype=dtype),
                 name=f"{stage_name('predict')}-{tokenize(self.coef_, self.intercept_, X)}",
             )
+        refuse_text(X, "X")
         X = validate_data(self, X, reset=False)
         return _linear_predict_block(X, coef=self.coef_, intercept=self.intercept_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R² of the predictions, reduced on the workers for dask input."""
         if not isinstance(X, da.Array) and not isinstance(y, da.Array):
+            refuse_text(X, "X")
             return float(super().score(X, y, sample_weight=sample_weight))
         X, y = check_X_y(X, y, n_features=self.n_features_in_, y_numeric=True)
         return metrics.score(

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import socket
+import zipfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -546,6 +547,16 @@ class NpyFile:
 
 def _open_npy(path: PathLike, what: str) -> NpyFile:
     p = _existing(path, what)
+    with open(p, "rb") as f:
+        try:
+            np.lib.format.read_magic(f)
+        except ValueError:
+            if not zipfile.is_zipfile(p):
+                raise InputError(
+                    f"{what}: {os.fspath(path)!r} is not a .npy file: it does not start with the "
+                    "NumPy header. Write it with numpy.save, or read it with the reader of its "
+                    "format."
+                ) from None
     try:
         mm = np.load(p, mmap_mode="r")
     except (ValueError, OSError) as exc:

@@ -49,6 +49,7 @@ __all__ = [
     "prepared_attributes",
     "run_epochs",
     "run_pass",
+    "seed_positions",
     "transform_block",
     "update_models",
 ]
@@ -86,6 +87,15 @@ class PassPlan:
     # With validation rows beside every block (row-aligned validation data): the first row
     # of each block of them, for messages. Models then score on those rows, not on X's.
     validation_starts: tuple[int, ...] | None = None
+    # Each block's position among the non-empty blocks (seed_positions), which seeds its
+    # partial_fit: an empty block (rows filtered out) then shifts no other block's seed.
+    # None: the block index.
+    positions: tuple[int, ...] | None = None
+
+
+def seed_positions(row_chunks: Sequence[int]) -> tuple[int, ...]:
+    """Each block's position among the non-empty ones (an empty block gets its neighbour's)."""
+    return tuple(int(p) for p in np.cumsum([n > 0 for n in row_chunks]) - 1)
 
 
 def partition_seed(base_seed: int, epoch: int, block: int) -> int:
@@ -209,9 +219,11 @@ def _fit_block(
     epoch: int,
     block: int,
 ) -> State:
-    """The state of model ``j`` after ``partial_fit`` on this block (seeded by its position)."""
+    """The state of model ``j`` after ``partial_fit`` on this block (seeded by its position
+    among the non-empty blocks)."""
     candidate = plan.models[j].candidate
-    seed = partition_seed(plan.base_seeds[candidate], epoch, block)
+    position = block if plan.positions is None else plan.positions[block]
+    seed = partition_seed(plan.base_seeds[candidate], epoch, position)
     with _checked_already(epoch):
         return plan.families[candidate].partition_state(
             model, X, y, classes=plan.classes, seed=seed, sample_weight=sample_weight

@@ -43,7 +43,13 @@ from ._sklearn_compat import (
     validate_estimator_params,
 )
 from ._states import Extrema, Moments, Weighted
-from ._validation import check_finite_block, check_sample_weight, check_X, describe_partition
+from ._validation import (
+    check_finite_block,
+    check_sample_weight,
+    check_X,
+    describe_partition,
+    refuse_text,
+)
 from .errors import InputError, PartitionError
 
 __all__ = [
@@ -242,7 +248,8 @@ def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 
 def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
-    """True for a dask array; an error for other dask collections (which have no row blocks)."""
+    """True for a dask array; an error for other dask collections (which have no row blocks)
+    and for in-memory text (:func:`~daskpar._validation.refuse_text`)."""
     if isinstance(X, da.Array):
         return True
     if is_dask_collection(X):
@@ -250,6 +257,7 @@ def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
             f"{type(estimator).__name__}.{method} takes a dask array, not a "
             f"{type(X).__name__}. Convert a dask DataFrame with X.to_dask_array(lengths=True)."
         )
+    refuse_text(X, "X")
     return False
 
 

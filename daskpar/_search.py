@@ -51,6 +51,7 @@ from ._pass import (
     prepared_attributes,
     run_epochs,
     run_pass,
+    seed_positions,
     transform_block,
 )
 from ._preprocessing import OutOfCoreScaler, scaler_fit_plan, set_scaler_fitted
@@ -514,6 +515,7 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             classes=(found if classes is None else classes) if classifier else None,
             scorers=tuple(scorers.values()),
             record_errors=self.error_score != "raise",
+            positions=seed_positions(X.chunks[0]),
         )
         epochs = [1 if fam.exact else m.epochs for fam, m in zip(families, models, strict=True)]
         return _Setup(X, y, candidates, models, plan, fitted, epochs, scorers, refit_name, failed)

@@ -2,8 +2,8 @@
 
 Each row of the table has an id (``B07``) and a test: here, a ``test_b07_...`` function, or
 an existing test elsewhere whose node id the row gives. ``test_table_and_tests_agree`` keeps
-the table and the tests from drifting apart. Rows that show a bug not fixed yet are strict
-``xfail`` tests whose reason says what the fix is.
+the table and the tests from drifting apart. A row that showed a bug not fixed yet would be a
+strict ``xfail`` test whose reason says what the fix is.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 import zarr
 from click.testing import CliRunner, Result
 from dask.array.core import PerformanceWarning
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
@@ -170,14 +171,6 @@ def test_b07_zero_row_block_from_filtering(small: tuple[np.ndarray, np.ndarray])
         np.testing.assert_array_equal(a.intercept_, b.intercept_)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="partition seeds follow the block's index, so an empty block shifts the shuffling "
-    "seeds of the blocks after it. Fix in daskpar/_pass.py: seed each block by its position "
-    "among the non-empty blocks (a PassPlan field set from X.chunks[0] by _incremental.py and "
-    "_search.py, used by _fit_block instead of the block index).",
-)
 def test_b08_zero_row_block_with_shuffling(small: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = small
     with_empty, without = filtered(X, y)
@@ -249,20 +242,29 @@ def test_b13_numeric_strings_are_refused(small: tuple[np.ndarray, np.ndarray]) -
     np.testing.assert_array_equal(model.estimator_.coef_, fit(X, y).estimator_.coef_)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="predict, predict_proba, decision_function and score of in-memory input go straight "
-    "to the fitted scikit-learn estimator, which converts numeric strings. Fix in "
-    "daskpar/_incremental.py: call _validation.refuse_text(X, 'X') first in _predict and "
-    "score for input that is not a dask array (and likewise in the scalers' in-memory paths "
-    "in daskpar/_preprocessing.py).",
-)
 def test_b14_numeric_strings_to_predict(small: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = small
     model = fit(X, y)
-    with pytest.raises(dp.InputError, match="X holds strings"):
-        model.predict(X.astype(str).astype(object))
+    text = X.astype(str).astype(object)
+    calls = {
+        "predict": lambda: model.predict(text),
+        "predict_proba": lambda: fit(X, y, GaussianNB()).predict_proba(text),
+        "decision_function": lambda: model.decision_function(text),
+        "score": lambda: model.score(text, y),
+        "Ridge.predict": lambda: dp.Ridge(alpha=1.0).fit(*as_dask(X, y, 500)).predict(text),
+        "Ridge.score": lambda: dp.Ridge(alpha=1.0).fit(*as_dask(X, y, 500)).score(text, y),
+    }
+    for scaler in (dp.StandardScaler(), dp.MinMaxScaler(), dp.MaxAbsScaler()):
+        fitted = scaler.fit(as_dask(X, y, 500)[0])
+        name = type(scaler).__name__
+        calls[f"{name}.transform"] = lambda fitted=fitted: fitted.transform(text)
+        calls[f"{name}.inverse_transform"] = lambda fitted=fitted: fitted.inverse_transform(text)
+        calls[f"{name}.partial_fit"] = lambda fitted=fitted: fitted.partial_fit(text)
+        calls[f"{name}.fit"] = lambda scaler=scaler: clone(scaler).fit(text)
+    for name, call in calls.items():
+        with pytest.raises(dp.InputError, match="X holds strings"):  # noqa: PT012
+            call()
+            pytest.fail(f"{name} took numeric strings")
 
 
 def test_b15_complex_X(small: tuple[np.ndarray, np.ndarray]) -> None:
@@ -311,13 +313,6 @@ def test_b17_float32_and_float64_concatenated(small: tuple[np.ndarray, np.ndarra
     assert model32.coef_.dtype == SGDClassifier().fit(X32, y).coef_.dtype == np.float32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the model takes the dtype of the first non-empty block, not X.dtype. Fix in "
-    "daskpar/_graph.py: map_partitions' task wrapper casts each block to its array's declared "
-    "dtype (block.astype(array.dtype, copy=False), free when they agree) before the task body.",
-)
 def test_b18_blocks_whose_dtype_is_not_the_arrays(small: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = small
 
@@ -435,14 +430,6 @@ def test_b33_file_that_is_not_its_format(tmp_path: Path) -> None:
         dp.read_zarr(tmp_path / "g.zarr")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="numpy reads a file without the .npy header as a pickle, and read_npy passes on its "
-    "advice to load it with allow_pickle. Fix in daskpar/_load.py, _open_npy: check the magic "
-    "first (np.lib.format.read_magic in a try) and raise InputError('... is not a .npy file: "
-    "it does not start with the NumPy header').",
-)
 def test_b34_npy_file_that_is_not_one(tmp_path: Path) -> None:
     (tmp_path / "g.npy").write_bytes(b"not numpy at all")
     with pytest.raises(dp.InputError, match=r"is not a \.npy file") as info:

@@ -197,7 +197,7 @@ def test_npy_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="adding up to the 10 rows"):
         read_npy(tmp_path / "X.npy", chunks=(4, 4))
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
-    with pytest.raises(InputError, match="cannot memory-map"):
+    with pytest.raises(InputError, match=r"is not a \.npy file"):
         read_npy(tmp_path / "junk.npy")
 
 
