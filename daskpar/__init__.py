@@ -25,7 +25,15 @@ from .data import (
     train_test_split,
     write_zarr,
 )
-from .errors import DaskparError, InputError, PartitionError, UnsupportedEstimatorError
+from .errors import (
+    CheckpointError,
+    DaskparError,
+    DivergenceError,
+    InputError,
+    PartitionError,
+    SchedulerLostError,
+    UnsupportedEstimatorError,
+)
 from .persist import load, save
 
 __version__ = "0.1.0"
@@ -34,7 +42,9 @@ __all__ = [
     "SUPPORTED_ESTIMATORS",
     "AdaptiveSGDClassifier",
     "AdaptiveSGDRegressor",
+    "CheckpointError",
     "DaskparError",
+    "DivergenceError",
     "GridSearchCV",
     "HalvingSearchCV",
     "InputError",
@@ -45,6 +55,7 @@ __all__ = [
     "PartitionError",
     "RandomizedSearchCV",
     "Ridge",
+    "SchedulerLostError",
     "StandardScaler",
     "UnsupportedEstimatorError",
     "__version__",

@@ -124,6 +124,21 @@ report_option = click.option(
     help="Write Dask's performance report of the work (task stream with the stage names, "
     "worker profiles, bandwidth) to FILE.html; an existing file is replaced.",
 )
+checkpoint_option = click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=_output_file,
+    default=None,
+    metavar="DIR",
+    help="Write the training's state to DIR after every epoch; rerunning the same command "
+    "resumes after the last epoch written (after a Ctrl-C, a kill or a lost client).",
+)
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start over: discard the checkpoint in --checkpoint DIR, and replace a --report "
+    "file that is not a Dask performance report.",
+)
 keep_open_option = click.option(
     "--keep-open",
     is_flag=True,
@@ -271,21 +286,68 @@ def _save_model(model: Any, path: Path | None, encrypt: bool) -> None:
     click.echo(f"saved the model to {path}: {signed}, sha256 {persist.file_sha256(path)}")
 
 
+def _connect(scheduler: str) -> Any:
+    """A ``Client`` of ``scheduler``, or a one-line error within dask's connect timeout.
+
+    distributed bounds the TCP connection by that timeout, but not the handshake after it: an
+    address that accepts connections and never answers (a wrong port, a firewall, another
+    service) would hang the client for ever. The client is therefore made in a daemon thread,
+    waited for as long as the timeout (and a little more), and abandoned after it.
+    """
+    import threading
+
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed import Client
+
+    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    outcome: list[Any] = []
+
+    def connect() -> None:
+        try:
+            outcome.append(Client(scheduler, timeout=timeout))
+        except BaseException as error:  # reported by the caller
+            outcome.append(error)
+
+    thread = threading.Thread(target=connect, name="daskpar-connect", daemon=True)
+    thread.start()
+    thread.join(parse_timedelta(timeout) + 2)
+    result = outcome[0] if outcome else TimeoutError("no answer to the handshake")
+    if isinstance(result, BaseException):
+        if not isinstance(result, OSError | TimeoutError):
+            raise result
+        raise click.ClickException(
+            f"cannot reach the scheduler at {scheduler} within {timeout} ({result}). Is it "
+            "running, and is the address right? To wait longer, set "
+            "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT (such as 60s)."
+        )
+    return result
+
+
+#: The embedded cluster drops a worker that has not been heard from for this long (a frozen
+#: process or host), and runs its tasks elsewhere; distributed's default is 5 minutes.
+EMBEDDED_WORKER_TTL = "10s"
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to an embedded LocalCluster.
 
     The embedded cluster binds the scheduler, the workers and the dashboard to 127.0.0.1: a
     default LocalCluster serves its dashboard on every interface, and anything that reaches a
-    scheduler can run code on its workers.
+    scheduler can run code on its workers. Its scheduler drops a worker silent for
+    :data:`EMBEDDED_WORKER_TTL`. A scheduler that does not answer within dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s by default) is a one-line error.
     """
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
+    # distributed's client leaves a task failed on purpose when a Ctrl-C stops its gather,
+    # which asyncio reports with a traceback ("Task exception was never retrieved").
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if scheduler:
-        import dask
-
         if scheduler.startswith("tls://") and not dask.config.get(
             "distributed.comm.tls.ca-file", None
         ):
@@ -294,12 +356,13 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
                 "and --tls-key, or set DASK_CONFIG to the dask-tls.yaml that `daskpar certs` "
                 "wrote."
             )
-        with Client(scheduler) as client:
+        with _connect(scheduler) as client:
             yield client
         return
     # The embedded cluster's own INFO logging would drown the command's output.
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with (
+        dask.config.set({"distributed.scheduler.worker-ttl": EMBEDDED_WORKER_TTL}),
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
@@ -356,10 +419,58 @@ def _describe_cluster(client: Any) -> None:
     )
 
 
-def _check_report_path(report: Path | None) -> None:
-    """Refuse, before any work, a report that could not be written after it."""
-    if report is not None and not report.resolve().parent.is_dir():
+def _check_report_path(report: Path | None, overwrite: bool = True) -> None:
+    """Refuse, before any work, a report that could not be written after it, or that would
+    replace a file daskpar did not write (without ``--overwrite``)."""
+    if report is None:
+        return
+    if not report.resolve().parent.is_dir():
         raise click.ClickException(f"--report: the folder of {report} does not exist.")
+    if report.is_file() and not overwrite:
+        with open(report, "rb") as f:
+            head = f.read(1 << 16)
+        if b"Dask Performance Report" not in head:
+            raise click.ClickException(
+                f"--report: {report} exists and is not a Dask performance report; pick "
+                "another name, or pass --overwrite to replace it."
+            )
+
+
+def _start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
+    """With ``--overwrite``, discard the checkpoint in ``checkpoint`` (and its refit's);
+    else say that the run resumes from it."""
+    from daskpar._checkpoint import FILE_NAME
+
+    if checkpoint is None:
+        return
+    if overwrite:
+        for path in (checkpoint / FILE_NAME, checkpoint / "refit" / FILE_NAME):
+            path.unlink(missing_ok=True)
+    elif (checkpoint / FILE_NAME).exists():
+        click.echo(
+            f"resuming from the checkpoint in {checkpoint} (--overwrite starts over instead)"
+        )
+
+
+@contextlib.contextmanager
+def _interruptible(checkpoint: Path | None) -> Iterator[None]:
+    """Ctrl-C: one line saying where the run can resume from, and exit status 130.
+
+    The interrupt has already gone through the cluster's context managers by then: the fit's
+    futures are released (distributed cancels what no client wants) and an embedded
+    cluster is closed, its worker processes with it.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        if checkpoint is not None and (checkpoint / "checkpoint.skops").exists():
+            where = f"the checkpoint in {checkpoint} resumes it: run the same command again"
+        elif checkpoint is not None:
+            where = f"no epoch had ended, so {checkpoint} holds no checkpoint yet"
+        else:
+            where = "no checkpoint (pass --checkpoint DIR to make the run resumable)"
+        click.echo(f"\ninterrupted; {where}", err=True)
+        sys.exit(130)
 
 
 @contextlib.contextmanager
@@ -399,8 +510,14 @@ def _stay_open(client: Any, scheduler: str | None, keep_open: bool) -> None:
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into a one-line message and exit status 1."""
+    from daskpar.errors import CheckpointError
+
     try:
         yield
+    except CheckpointError as exc:
+        made = "was made" in str(exc)
+        hint = " With the daskpar command, --overwrite starts over." if made else ""
+        raise click.ClickException(f"{exc}{hint}") from None
     except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -532,6 +649,7 @@ def _train_and_report(
     seed: int,
     read_seconds: float,
     scale: bool | None = None,
+    checkpoint: Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit ``model_name`` (after a scaler if ``scale``), print its epochs; (pipeline, summary).
 
@@ -567,7 +685,12 @@ def _train_and_report(
             f"--epochs {epochs} does not apply, so it trains for 1 epoch"
         )
     model = dp.ParallelIncremental(
-        estimator, epochs=epochs, split_every=split_every, random_state=seed, verbose=1
+        estimator,
+        epochs=epochs,
+        split_every=split_every,
+        random_state=seed,
+        verbose=1,
+        checkpoint=checkpoint,
     )
     click.echo(
         f"training {type(estimator).__name__} on {X_train.shape[0]:,} rows x "
@@ -627,6 +750,8 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
 @workers_option
 @dashboard_option
 @report_option
+@checkpoint_option
+@overwrite_option
 @keep_open_option
 @save_options[0]
 @save_options[1]
@@ -646,6 +771,8 @@ def train_command(
     workers: int | None,
     dashboard_port: int,
     report: Path | None,
+    checkpoint: Path | None,
+    overwrite: bool,
     keep_open: bool,
     save_path: Path | None,
     encrypt: bool,
@@ -661,8 +788,9 @@ def train_command(
 
     import daskpar as dp
 
-    with _user_errors():
-        _check_report_path(report)
+    with _interruptible(checkpoint), _user_errors():
+        _check_report_path(report, overwrite)
+        _start_checkpoint(checkpoint, overwrite)
         X, y = _read(data, x_name, y_name, target)
         classifier = is_classifier(_make_model(model_name))
         with cluster(scheduler, workers, dashboard_port) as client:
@@ -679,6 +807,7 @@ def train_command(
                     seed=seed,
                     read_seconds=median_read_seconds(split[0]),
                     scale=scale,
+                    checkpoint=checkpoint,
                 )
             _save_model(pipe, save_path, encrypt)
             _stay_open(client, scheduler, keep_open)
@@ -733,6 +862,8 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
 @workers_option
 @dashboard_option
 @report_option
+@checkpoint_option
+@overwrite_option
 @keep_open_option
 @save_options[0]
 @save_options[1]
@@ -754,6 +885,8 @@ def search_command(
     workers: int | None,
     dashboard_port: int,
     report: Path | None,
+    checkpoint: Path | None,
+    overwrite: bool,
     keep_open: bool,
     save_path: Path | None,
     encrypt: bool,
@@ -778,11 +911,20 @@ def search_command(
         model = make_pipeline(_make_scaler(model_name), model)
         prefix = "parallelincremental__estimator__"
     grid = _parse_grid(grid_text, prefix)
-    with _user_errors():
-        _check_report_path(report)
+    with _interruptible(checkpoint), _user_errors():
+        _check_report_path(report, overwrite)
+        _start_checkpoint(checkpoint, overwrite)
         X, y = _read(data, x_name, y_name, target)
         search_class: Any = dp.HalvingSearchCV if halving else dp.GridSearchCV
-        search = search_class(model, grid, cv=cv, scoring=scoring, random_state=seed, verbose=1)
+        search = search_class(
+            model,
+            grid,
+            cv=cv,
+            scoring=scoring,
+            random_state=seed,
+            verbose=1,
+            checkpoint=checkpoint,
+        )
         with cluster(scheduler, workers, dashboard_port) as client:
             _describe_cluster(client)
             with _reporting(report):

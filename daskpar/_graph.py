@@ -19,7 +19,8 @@ optimizations, linear fusion among them) runs tasks under these names too.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+import contextvars
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from numbers import Integral
 from operator import getitem
@@ -41,6 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from ._sklearn_compat import Interval
 from ._states import combine_states
+from .errors import InputError, PartitionError, SchedulerLostError
 
 __all__ = [
     "MAX_STAGE_LENGTH",
@@ -56,6 +58,7 @@ __all__ = [
     "reduce_partitions",
     "renamed",
     "stage_name",
+    "task_retries",
     "tree_combine",
 ]
 
@@ -393,16 +396,65 @@ def reduce_partitions(
         finalize_stage=final,
         **(finalize_kwargs or {}),
     )
-    return compute_one(root)
+    return compute_one(root, partitions={parts.name: X.chunks[0]})
 
 
-def compute_one(arr: da.Array) -> Any:
+def compute_one(arr: da.Array, partitions: Mapping[str, tuple[int, ...]] | None = None) -> Any:
     """Compute a one-element object array from :func:`tree_combine` and return its element."""
-    (out,) = compute_blocks(arr)
+    (out,) = compute_blocks(arr, partitions=partitions)
     return out.flat[0]
 
 
-def compute_blocks(*arrays: da.Array) -> list[Any]:
+#: Dask's task retries for the computations started inside :func:`task_retries`.
+_RETRIES: contextvars.ContextVar[int | None] = contextvars.ContextVar("retries", default=None)
+
+
+@contextlib.contextmanager
+def task_retries(retries: int | None) -> Iterator[None]:
+    """Inside, every computation daskpar starts on a distributed cluster lets each task fail
+    ``retries`` times before the failure counts (dask's own task retries, for flaky storage).
+    ``None`` keeps what an enclosing call set."""
+    if retries is None:
+        yield
+        return
+    token = _RETRIES.set(retries)
+    try:
+        yield
+    finally:
+        _RETRIES.reset(token)
+
+
+def _distributed_client(scheduler: Any) -> Any:
+    """The ``distributed.Client`` whose ``get`` is ``scheduler``, else ``None``."""
+    owner = getattr(scheduler, "__self__", None)
+    return owner if type(owner).__name__ == "Client" else None
+
+
+def _killed_worker_message(error: Any, partitions: Mapping[str, tuple[int, ...]]) -> str:
+    """What a task that killed its workers was working on, and what to do about it."""
+    key = error.task
+    name = key[0] if isinstance(key, tuple) else str(key)
+    what = f"the task {key!r}"
+    if isinstance(key, tuple) and name in partitions and len(key) > 1:
+        block = int(key[1])
+        chunks = partitions[name]
+        start = int(sum(chunks[:block]))
+        what = f"partition {block} (rows {start} to {start + chunks[block] - 1})"
+    failures = getattr(error, "allowed_failures", None)
+    times = f" {failures + 1} times" if isinstance(failures, int) else ""
+    return (
+        f"{what} killed the worker running it{times}, so distributed gave up on it "
+        f"({key_split(name)}; last on {getattr(error.last_worker, 'address', '?')}). A crash "
+        "in native code or a worker out of memory does this: split the data into smaller "
+        "chunks (X.rechunk({0: ...}), or chunks= of the reader), give each worker more "
+        "memory (--memory-limit), or look for bad values in those rows. The cluster itself "
+        "is fine: the workers were restarted."
+    )
+
+
+def compute_blocks(
+    *arrays: da.Array, partitions: Mapping[str, tuple[int, ...]] | None = None
+) -> list[Any]:
     """Compute the blocks of ``arrays`` under their stage names; returns them in key order.
 
     The graph is optimized here, in the calling process: blockwise fusion (one task reads a
@@ -415,8 +467,40 @@ def compute_blocks(*arrays: da.Array) -> list[Any]:
     """
     graph = HighLevelGraph.merge(*(a.__dask_graph__() for a in arrays))
     keys = [key for a in arrays for key in flatten(a.__dask_keys__())]
-    with config.set({"optimization.fuse.active": False}), _one_blas_thread_per_task():
-        return list(compute_as_if_collection(da.Array, graph, keys))
+    options: dict[str, Any] = {}
+    retries = _RETRIES.get()
+    client = _distributed_client(get_scheduler())
+    if retries:
+        if client is None:
+            raise InputError(
+                f"retries={retries} needs a distributed cluster (a distributed.Client): "
+                "dask's local schedulers do not retry tasks. Connect a Client, or leave "
+                "retries=None."
+            )
+        options["retries"] = retries
+    try:
+        with config.set({"optimization.fuse.active": False}), _one_blas_thread_per_task():
+            return list(compute_as_if_collection(da.Array, graph, keys, **options))
+    except Exception as error:
+        if type(error).__name__ == "KilledWorker" and hasattr(error, "task"):
+            raise PartitionError(_killed_worker_message(error, partitions or {})) from error
+        if client is not None and _scheduler_lost(error):
+            raise SchedulerLostError(
+                f"Lost the scheduler at {client.scheduler.address} in the middle of the "
+                f"computation ({type(error).__name__}: {error}): its process died or the "
+                "network to it dropped, and its workers stop with it. Start the scheduler again "
+                "(the compose services restart by themselves) and rerun; a fit or search given "
+                "checkpoint= (--checkpoint) goes on after its last epoch."
+            ) from error
+        raise
+
+
+def _scheduler_lost(error: BaseException) -> bool:
+    """Whether ``error`` is how distributed's client says that its scheduler went away."""
+    name = type(error).__name__
+    if name == "FutureCancelledError":
+        return getattr(error, "reason", None) in ("scheduler-connection-lost", "unknown")
+    return name in ("ClosedClientError", "CommClosedError")
 
 
 def _one_blas_thread_per_task() -> Any:

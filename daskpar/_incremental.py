@@ -13,6 +13,7 @@ plan the pass (:class:`~daskpar._pass.PassPlan`, one model), run the epochs
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -26,8 +27,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit, metrics
+from ._checkpoint import Checkpoint, records
 from ._families import family_for
-from ._graph import SPLIT_EVERY, reduce_partitions, stage_name
+from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
     ModelSpec,
     ModelUpdate,
@@ -49,7 +51,7 @@ from ._validation import (
     refuse_text,
     warn_if_tiny_partitions,
 )
-from .errors import InputError
+from .errors import DivergenceError, InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -177,6 +179,9 @@ class _Epochs:
         self.owner, self.plan, self.data, self.tracker = owner, plan, data, tracker
         self.model, self.n_epochs = model, n_epochs
         self.last_record: dict[str, Any] | None = None
+        self.history: list[dict[str, Any]] = []  # run_epochs' records of the passes done
+        self.checkpoint: Checkpoint | None = None
+        self.start, self.scored, self.stopped = 0, frozenset[int](), False
         train_blocks = plan.folds[0][0]
         self.n_samples = int(sum(data.X.chunks[0][i] for i in train_blocks))
         self.n_partitions = len(train_blocks)
@@ -222,7 +227,52 @@ class _Epochs:
         self.last_record = record
         # Held-out blocks (or rows) score this model in the next pass, if there is one.
         more = epoch + 1 < self.n_epochs and not stop and bool(self.plan.folds[0][1])
-        return (frozenset({0}) if more else frozenset()), stop
+        scored = frozenset({0}) if more else frozenset()
+        if self.checkpoint is not None:
+            self._save(epoch + 1, scored, stop, [*self.history, record])
+        return scored, stop
+
+    def to_train(self, epoch: int) -> frozenset[int]:
+        return frozenset() if self.stopped else frozenset({0})
+
+    def _save(
+        self, start: int, scored: frozenset[int], stop: bool, history: list[dict[str, Any]]
+    ) -> None:
+        """Write where the fit is, to resume from after its ``start - 1``-th epoch."""
+        assert self.checkpoint is not None
+        tracker = self.tracker
+        state = {
+            "epoch": start,
+            "scored": sorted(scored),
+            "stopped": bool(stop),
+            "history": records(history),
+            "base_seed": self.plan.base_seeds[0],
+            # The blocks held out of training (none with row-aligned validation data).
+            "validation_blocks": sorted(
+                set(range(len(self.plan.positions or ()))) - self.plan.folds[0][0]
+            ),
+            "best_score": float(tracker.best_score),
+            "best_epoch": int(tracker.best_epoch),
+            "no_change": int(tracker.no_change),
+        }
+        objects = {
+            "model": self.model,
+            "best_model": tracker.best_model,
+            "classes": self.plan.classes,
+        }
+        self.checkpoint.save(state, objects)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Go on from a checkpoint's state (:meth:`_save`)."""
+        objects = saved["objects"]
+        self.model = objects["model"]
+        self.history[:] = saved["history"]
+        self.last_record = self.history[-1] if self.history else None
+        self.start, self.scored = saved["epoch"], frozenset(saved["scored"])
+        self.stopped = saved["stopped"]
+        tracker = self.tracker
+        tracker.best_score, tracker.best_epoch = saved["best_score"], saved["best_epoch"]
+        tracker.best_model, tracker.no_change = objects["best_model"], saved["no_change"]
 
 
 class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
@@ -275,6 +325,20 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         Epochs without improvement before early stopping.
     tol : float, default=1e-4
         The improvement of the validation score that counts as one.
+    checkpoint : str or path-like, default=None
+        A folder where ``fit`` writes its state after every epoch (one file, replaced
+        atomically: a temporary file, then a rename). If the client dies (``kill -9``, a
+        kernel restart), calling ``fit`` again with the same parameters on the same data
+        resumes after the last epoch written and ends with the same model as an uninterrupted
+        run. A checkpoint made by other parameters or from other data is refused with a
+        message saying which, and a folder that holds something else is never written into.
+        The last checkpoint stays when ``fit`` ends: fitting again returns its model without
+        training. Checkpoints are written as model files are (skops, nothing unpickled).
+    retries : int, default=None
+        On a distributed cluster, let every task fail this many times before its failure
+        counts (dask's own task retries): for storage that fails now and then. Tasks are
+        pure, so a retried task gives the same bits. Without it, a failed read raises its
+        error, which names the partition and its rows. Needs a ``distributed.Client``.
 
     Attributes
     ----------
@@ -316,6 +380,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, None, None, closed="neither")],
+        "checkpoint": [str, os.PathLike, None],
+        "retries": [Interval(Integral, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -332,6 +398,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         early_stopping: bool = False,
         n_iter_no_change: int = 5,
         tol: float = 1e-4,
+        checkpoint: str | os.PathLike[str] | None = None,
+        retries: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.epochs = epochs
@@ -344,6 +412,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.checkpoint = checkpoint
+        self.retries = retries
 
     # ----------------------------------------------------------------------------------------
     # fitting
@@ -388,7 +458,10 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         self : ParallelIncremental
             The fitted meta-estimator.
         """
-        with audit.operation("fit", estimator=self, X=X, y=y) as record:
+        with (
+            audit.operation("fit", estimator=self, X=X, y=y) as record,
+            task_retries(self.retries),
+        ):
             self._fit(X, y, classes, validation_data, sample_weight)
             score = self.history_[-1].get("validation_score") if self.history_ else None
             if score is not None:
@@ -398,21 +471,49 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any, classes: Any, validation_data: Any, sample_weight: Any) -> None:
         validate_estimator_params(self)
         data = self._checked_input(X, y, sample_weight, validation_data)
+        checkpoint, saved = None, None
+        if self.checkpoint is not None:
+            validation = data.validation or (None, None)
+            checkpoint = Checkpoint.of(
+                self.checkpoint, self, data.X, data.y, data.sample_weight, *validation
+            )
+            saved = checkpoint.load()
         rng = check_random_state(self.random_state)
-        plan = self._plan(data, self._resolve_classes(data.y, classes), rng)
+        if saved is not None:
+            classes = saved["objects"]["classes"]
+        else:
+            classes = self._resolve_classes(data.y, classes)
+        plan = self._plan(data, classes, rng, saved)
         tracker = _ValidationTracker(self.tol, self.n_iter_no_change, self.early_stopping)
         model = clone(self.estimator)
         if hasattr(model, "shuffle"):
             model.set_params(shuffle=self.shuffle)
         n_epochs = 1 if plan.families[0].exact else self.epochs
         epochs = _Epochs(self, plan, data, tracker, model, n_epochs)
-        self.history_ = run_epochs(
-            epochs.run,
-            to_train=lambda epoch: frozenset({0}),
-            after_pass=epochs.after_pass,
-            n_epochs=n_epochs,
-            verbose=self.verbose,
-        )
+        epochs.checkpoint = checkpoint
+        if saved is not None:
+            epochs.restore(saved)
+        try:
+            self.history_ = run_epochs(
+                epochs.run,
+                to_train=epochs.to_train,
+                after_pass=epochs.after_pass,
+                n_epochs=n_epochs,
+                verbose=self.verbose,
+                start=epochs.start,
+                scored=epochs.scored,
+                history=epochs.history,
+            )
+        except DivergenceError as error:
+            if epochs.last_record is None:
+                raise
+            # Keep the last epoch's model, which is finite, as a fit that stopped there.
+            self.history_ = epochs.history
+            self._set_fitted(epochs.model, data.X, plan.classes)
+            raise DivergenceError(
+                f"{error} {type(self).__name__}.estimator_ is the model of epoch "
+                f"{epochs.last_record['epoch']}, the last finite one."
+            ) from None
         model = epochs.model
         validation_blocks = plan.folds[0][1]
         if validation_blocks:
@@ -467,11 +568,19 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         return _FitInput(X, y, sample_weight, validation, scorer)
 
     def _plan(
-        self, data: _FitInput, classes: np.ndarray | None, rng: np.random.RandomState
+        self,
+        data: _FitInput,
+        classes: np.ndarray | None,
+        rng: np.random.RandomState,
+        saved: dict[str, Any] | None = None,
     ) -> PassPlan:
-        """The one-model pass: train on every block but those held out for validation."""
+        """The one-model pass: train on every block but those held out for validation (with
+        a checkpoint's seed and validation blocks when resuming)."""
         base_seed = int(rng.randint(np.iinfo(np.int32).max))
         validation_blocks = self._validation_blocks(data.X, rng)
+        if saved is not None:
+            base_seed = saved["base_seed"]
+            validation_blocks = frozenset(saved["validation_blocks"])
         train_blocks = frozenset(range(data.X.numblocks[0])) - validation_blocks
         starts = None
         if data.aligned_validation is not None:

@@ -391,6 +391,14 @@ class ZarrArray:
                 )
         try:
             return np.asarray(arr[key])
+        except OSError as exc:  # the storage failed: perhaps only this time
+            start, stop = _index_range(key[0] if isinstance(key, tuple) else key, arr.shape[0])
+            raise PartitionError(
+                f"read_zarr: reading rows {start} to {stop - 1} of {where} on host "
+                f"{socket.gethostname()!r} failed ({type(exc).__name__}: {exc}). If the storage "
+                "fails now and then, pass retries=N to the estimator or search: dask then runs "
+                "a failed task again, up to N times."
+            ) from exc
         except Exception as exc:  # a codec's error on bytes that are not what was written
             start, stop = _index_range(key[0] if isinstance(key, tuple) else key, arr.shape[0])
             prefix = f"{arr.path}/" if arr.path else ""

@@ -32,7 +32,7 @@ from ._families import Family
 from ._graph import broadcast, reduce_partitions
 from ._states import LabelSet, State, StateTuple, TrialState
 from ._validation import check_training_block, describe_partition, label_types
-from .errors import InputError, PartitionError
+from .errors import DivergenceError, InputError, PartitionError
 from .metrics import Scorer
 from .metrics._base import Evaluation
 from .metrics._reduce import scorer_partition
@@ -177,7 +177,12 @@ def fit_partition(
             fit_state = None
             if fits and learns and X.shape[0]:
                 try:
-                    fit_state = _fit_block(plan, models[j], j, Xt, y, sample_weight, epoch, block)
+                    try:
+                        fit_state = _fit_block(
+                            plan, models[j], j, Xt, y, sample_weight, epoch, block
+                        )
+                    except (ValueError, FloatingPointError) as error:
+                        raise _diverged(error, epoch, rows[0], block) from error
                 except PartitionError:
                     raise  # bad data fails every model alike
                 except Exception as error:
@@ -207,6 +212,37 @@ def fit_partition(
                 fit_state, score_states, middle - start, time.perf_counter() - middle
             )
     return StateTuple(tuple(items))
+
+
+#: How one partition's ``partial_fit`` says that it overflowed (scikit-learn's SGD).
+_OVERFLOW_MESSAGES = ("under-/overflow", "overflow encountered")
+#: What to do about a model that diverges.
+DIVERGENCE_ADVICE = (
+    "Scale the features first (daskpar.StandardScaler), or lower the learning rate (a smaller "
+    "eta0, or a larger alpha with learning_rate='optimal'); daskpar.AdaptiveSGDClassifier "
+    "needs neither."
+)
+
+
+def _diverged(error: Exception, epoch: int, rows: slice, block: int) -> Exception:
+    """A :class:`DivergenceError` for ``partial_fit``'s overflow on a block, else ``error``."""
+    if not any(m in str(error) for m in _OVERFLOW_MESSAGES):
+        return error
+    return DivergenceError(
+        f"The model diverged in epoch {epoch + 1}: partial_fit on "
+        f"{describe_partition(rows, block)} gave parameters that are NaN or infinite "
+        f"({error}). {DIVERGENCE_ADVICE}"
+    )
+
+
+def non_finite_parameters(model: BaseEstimator) -> list[str]:
+    """The names of ``model``'s learnt parameters (``coef_``, ``intercept_``) that hold NaN or
+    infinity."""
+    return [
+        name
+        for name in ("coef_", "intercept_")
+        if name in vars(model) and not np.all(np.isfinite(getattr(model, name)))
+    ]
 
 
 def _fit_block(
@@ -277,6 +313,17 @@ def update_models(
                 )
             family = plan.families[spec.candidate]
             model = family.finalize(item.fit, models[j], classes=plan.classes, epoch=epoch)
+            bad = [] if family.exact else non_finite_parameters(model)
+            if bad:
+                message = (
+                    f"The model diverged in epoch {epoch + 1}: after merging the partitions' "
+                    f"models, its {' and '.join(bad)} {'hold' if len(bad) > 1 else 'holds'} "
+                    f"NaN or infinity. {DIVERGENCE_ADVICE}"
+                )
+                if not plan.record_errors:
+                    raise DivergenceError(message)
+                out.append(ModelUpdate(None, None, item.fit_seconds, item.score_seconds, message))
+                continue
         evaluations = None
         if j in score:
             if item.scores is None:
@@ -363,6 +410,9 @@ def run_epochs(
     unit: str = "epoch",
     count: Callable[[frozenset[int]], int] = len,
     postfix: Sequence[str] = ("seconds", "validation_score"),
+    start: int = 0,
+    scored: frozenset[int] = frozenset(),
+    history: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run passes until no model trains and none is left to score; returns the history.
 
@@ -374,8 +424,11 @@ def run_epochs(
     the candidates trained in the pass for a search. Its total is what is done plus what is
     left for the models still training, asked of ``to_train`` after every pass, so that it
     shrinks when a search drops candidates or a fit stops early.
+
+    A run resumed from a checkpoint starts at epoch ``start``, with the models ``scored`` that
+    the checkpoint's last pass left to score and its ``history``.
     """
-    history: list[dict[str, Any]] = []
+    history = [] if history is None else history
 
     def planned(start: int) -> int:
         """What ``to_train`` has left from epoch ``start`` on, as the models stand now."""
@@ -385,19 +438,18 @@ def run_epochs(
     if verbose:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=planned(0), desc=desc, unit=unit, file=sys.stderr)
-    scored = frozenset[int]()
-    epoch = 0
+        progress = tqdm(total=planned(start), desc=desc, unit=unit, file=sys.stderr)
+    epoch = start
     try:
         while True:
             train = to_train(epoch) if epoch < n_epochs else frozenset[int]()
             if not train and not scored:
                 break
-            start = time.perf_counter()
+            began = time.perf_counter()
             updates = run(epoch, train, scored)
             record: dict[str, Any] = {
                 "epoch": epoch + 1 if train else epoch,
-                "seconds": time.perf_counter() - start,
+                "seconds": time.perf_counter() - began,
             }
             scored, stop = after_pass(epoch, train, scored, updates, record)
             history.append(record)

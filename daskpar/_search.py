@@ -18,6 +18,7 @@ Folds are whole row blocks: ``cv=K`` puts every non-empty block in exactly one v
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections import Counter, defaultdict
@@ -39,8 +40,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import audit, metrics
+from ._checkpoint import Checkpoint, plain, records
 from ._families import family_for
-from ._graph import SPLIT_EVERY, broadcast, reduce_partitions
+from ._graph import SPLIT_EVERY, broadcast, reduce_partitions, task_retries
 from ._incremental import ParallelIncremental
 from ._linear import LinearRegression, Ridge
 from ._pass import (
@@ -63,7 +65,7 @@ from ._validation import (
     check_X_y,
     warn_if_tiny_partitions,
 )
-from .errors import InputError
+from .errors import CheckpointError, InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]
@@ -251,6 +253,8 @@ class _Setup:
     scorers: dict[str, Scorer]
     refit_name: str | None  # the metric that ranks candidates
     failed: dict[int, str]  # model -> why its fit failed (filled in as the passes go)
+    checkpoint: Checkpoint | None = None
+    saved: dict[str, Any] | None = None  # the checkpoint's state, when resuming
 
 
 class _SearchPasses:
@@ -274,16 +278,8 @@ class _SearchPasses:
         self.newly_failed = set(setup.failed)
         names = list(setup.scorers)
         self.metric = None if setup.refit_name is None else names.index(setup.refit_name)
-
-    def to_train(self, epoch: int) -> frozenset[int]:
-        setup = self.setup
-        return frozenset(
-            j
-            for j, spec in enumerate(setup.plan.models)
-            if spec.candidate in self.active
-            and epoch < setup.epochs[spec.candidate]
-            and j not in setup.failed
-        )
+        self.history: list[dict[str, Any]] = []  # run_epochs' records of the passes done
+        self.start, self.scored, self.stopped = 0, frozenset[int](), False
 
     def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
         setup = self.setup
@@ -346,7 +342,80 @@ class _SearchPasses:
         next_scored = frozenset(
             j for j in train if plan.models[j].candidate in self.active and j not in failed
         )
+        if self.setup.checkpoint is not None:
+            self._save(epoch + 1 if train else epoch, next_scored, stop, record)
         return next_scored, stop
+
+    def to_train(self, epoch: int) -> frozenset[int]:
+        if self.stopped:
+            return frozenset()
+        setup = self.setup
+        return frozenset(
+            j
+            for j, spec in enumerate(setup.plan.models)
+            if spec.candidate in self.active
+            and epoch < setup.epochs[spec.candidate]
+            and j not in setup.failed
+        )
+
+    def _save(self, start: int, scored: frozenset[int], stop: bool, record: dict[str, Any]) -> None:
+        """Write where the search is, to resume from at epoch ``start``."""
+        setup = self.setup
+        assert setup.checkpoint is not None
+        state = {
+            "epoch": start,
+            "scored": sorted(scored),
+            "stopped": bool(stop),
+            "history": records([*self.history, record]),
+            "folds": [[sorted(train), sorted(test)] for train, test in setup.plan.folds],
+            "candidates": plain(setup.candidates),
+            "base_seeds": list(setup.plan.base_seeds),
+            "active": sorted(self.active),
+            "failed": [[j, why] for j, why in sorted(setup.failed.items())],
+            "newly_failed": sorted(self.newly_failed),
+            "last_scores": [list(s) for s in self.last_scores],
+            "snapshots": [
+                {"epochs": s.epochs, "candidates": sorted(s.scores)}
+                for s in getattr(self.search, "_iterations", [])
+            ],
+        }
+        snapshots = getattr(self.search, "_iterations", [])
+        objects = {
+            "models": list(self.current),
+            "fitted": [[c, k, list(steps)] for (c, k), steps in sorted(setup.fitted.items())],
+            "labels": setup.plan.classes,
+            "times": [self.fit_times, self.score_times],
+            "snapshots": [
+                [[s.scores[c], s.fit_times[c], s.score_times[c]] for c in sorted(s.scores)]
+                for s in snapshots
+            ],
+        }
+        setup.checkpoint.save(state, objects)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Go on from a checkpoint's state (:meth:`_save`)."""
+        objects, setup = saved["objects"], self.setup
+        self.current[:] = objects["models"]
+        self.history[:] = saved["history"]
+        self.start, self.scored = saved["epoch"], frozenset(saved["scored"])
+        self.stopped = saved["stopped"]
+        self.active = set(saved["active"])
+        setup.failed.clear()
+        setup.failed.update({int(j): why for j, why in saved["failed"]})
+        self.newly_failed = set(saved["newly_failed"])
+        self.last_scores = [tuple(s) for s in saved["last_scores"]]
+        self.fit_times, self.score_times = (np.asarray(t) for t in objects["times"])
+        if hasattr(self.search, "_iterations"):
+            self.search._iterations[:] = [
+                Snapshot(
+                    meta["epochs"],
+                    *(
+                        {c: arrays[c_index][i] for c_index, c in enumerate(meta["candidates"])}
+                        for i in range(3)
+                    ),
+                )
+                for meta, arrays in zip(saved["snapshots"], objects["snapshots"], strict=True)
+            ]
 
 
 class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
@@ -367,6 +436,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         "split_every": SPLIT_EVERY,
         "verbose": ["verbose"],
         "error_score": [StrOptions({"raise"}), Real],
+        "checkpoint": [str, os.PathLike, None],
+        "retries": [Interval(Integral, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -382,6 +453,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
+        checkpoint: str | os.PathLike[str] | None = None,
+        retries: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.scoring = scoring
@@ -393,6 +466,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         self.split_every = split_every
         self.verbose = verbose
         self.error_score = error_score
+        self.checkpoint = checkpoint
+        self.retries = retries
 
     def _candidates(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -424,7 +499,10 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted search.
         """
-        with audit.operation("search", estimator=self, X=X, y=y) as record:
+        with (
+            audit.operation("search", estimator=self, X=X, y=y) as record,
+            task_retries(self.retries),
+        ):
             self._search(X, y, classes)
             if getattr(self, "best_score_", None) is not None:
                 record.metrics["best_score"] = float(self.best_score_)
@@ -466,8 +544,14 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         classifier = is_classifier(template.estimator)
         X, y = check_X_y(X, y, y_numeric=not classifier)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
+        checkpoint, saved = None, None
+        if self.checkpoint is not None:
+            checkpoint = Checkpoint.of(self.checkpoint, self, X, y)
+            saved = checkpoint.load()
         rng = check_random_state(self.random_state)
         folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
+        if saved is not None:
+            folds = [(frozenset(train), frozenset(test)) for train, test in saved["folds"]]
         n_candidates = self._n_candidates()
         if n_candidates * len(folds) > self.max_trials:
             raise InputError(
@@ -480,6 +564,12 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         scorers = _scorers(self.scoring, template)
         refit_name = self._refit_metric(scorers)
         candidates = self._candidates()
+        if saved is not None and plain(candidates) != saved["candidates"]:
+            raise CheckpointError(
+                f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "  # type: ignore[union-attr]
+                "candidates (sampled with random_state=None?). Pass an int random_state to "
+                "resume a randomized search, or delete the folder to start over."
+            )
         estimators = [clone(self.estimator).set_params(**params) for params in candidates]
         parts = [_split_estimator(est) for est in estimators]
         models = [model for _, model in parts]
@@ -497,9 +587,13 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         configs, config_of = self._scaler_settings([steps for steps, _ in parts])
         if classes is not None:
             classes = np.unique(np.asarray(classes))
-        fitted, found = self._fit_scalers(
-            X, y, configs, folds, find_labels=classifier and classes is None
-        )
+        if saved is None:
+            fitted, found = self._fit_scalers(
+                X, y, configs, folds, find_labels=classifier and classes is None
+            )
+        else:
+            fitted = {(c, k): tuple(steps) for c, k, steps in saved["objects"]["fitted"]}
+            found = saved["objects"]["labels"]
         plan = PassPlan(
             models=tuple(
                 ModelSpec(c, k, config_of[c])
@@ -511,14 +605,29 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             base_seeds=tuple(
                 int(check_random_state(m.random_state).randint(np.iinfo(np.int32).max))
                 for m in models
-            ),
+            )
+            if saved is None
+            else tuple(saved["base_seeds"]),
             classes=(found if classes is None else classes) if classifier else None,
             scorers=tuple(scorers.values()),
             record_errors=self.error_score != "raise",
             positions=seed_positions(X.chunks[0]),
         )
         epochs = [1 if fam.exact else m.epochs for fam, m in zip(families, models, strict=True)]
-        return _Setup(X, y, candidates, models, plan, fitted, epochs, scorers, refit_name, failed)
+        return _Setup(
+            X,
+            y,
+            candidates,
+            models,
+            plan,
+            fitted,
+            epochs,
+            scorers,
+            refit_name,
+            failed,
+            checkpoint,
+            saved,
+        )
 
     def _refit_best(self, setup: _Setup) -> None:
         """The best candidate trained on all of X (``best_estimator_``)."""
@@ -532,6 +641,10 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 else f"{best.steps[-1][0]}__classes"
             )
             fit_params[key] = setup.plan.classes
+        if setup.checkpoint is not None:
+            last = best if isinstance(best, ParallelIncremental) else best.steps[-1][0]
+            inner = "checkpoint" if last is best else f"{last}__checkpoint"
+            best.set_params(**{inner: setup.checkpoint.folder / "refit"})
         self.best_estimator_ = best.fit(setup.X, setup.y, **fit_params)
         self.refit_time_ = time.perf_counter() - start
 
@@ -688,6 +801,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 model.set_params(shuffle=setup.models[spec.candidate].shuffle)
             current.append(model)
         passes = _SearchPasses(self, setup, current)
+        if setup.saved is not None:
+            passes.restore(setup.saved)
         self.history_ = run_epochs(
             passes.run,
             to_train=passes.to_train,
@@ -699,6 +814,9 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             unit="candidate-epoch",
             count=lambda train: len({plan.models[j].candidate for j in train}),
             postfix=("seconds", "best_mean_score"),
+            start=passes.start,
+            scored=passes.scored,
+            history=passes.history,
         )
         return passes.last_scores, passes.fit_times, passes.score_times
 
@@ -787,6 +905,17 @@ _SEARCH_PARAMS_DOC = """
         model stops training, the search goes on, and a ``FitFailedWarning`` says why. Invalid
         parameters are found on the client, before any task runs. ``"raise"`` raises the
         error instead. Bad data (a :class:`~daskpar.PartitionError`) always raises.
+    checkpoint : str or path-like, default=None
+        A folder where ``fit`` writes the search's state after every pass (every model, the
+        scores so far, the fitted scalers; one file replaced atomically), and the refit's
+        checkpoint in ``<checkpoint>/refit``. If the client dies, calling ``fit`` again with
+        the same parameters on the same data resumes after the last pass written and ends
+        with the same ``cv_results_`` scores and best model as an uninterrupted search (the
+        times are the runs' own). Another run's checkpoint is refused, as
+        :class:`~daskpar.ParallelIncremental`'s ``checkpoint`` says.
+    retries : int, default=None
+        On a distributed cluster, let every task fail this many times before its failure
+        counts (dask's task retries, for flaky storage), in the search and in its refit.
 """
 
 _SEARCH_ATTRIBUTES_DOC = """
@@ -867,6 +996,8 @@ class GridSearchCV(_BaseSearch):
         split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
+        checkpoint: str | os.PathLike[str] | None = None,
+        retries: int | None = None,
     ) -> None:
         super().__init__(
             estimator,
@@ -879,6 +1010,8 @@ class GridSearchCV(_BaseSearch):
             split_every=split_every,
             verbose=verbose,
             error_score=error_score,
+            checkpoint=checkpoint,
+            retries=retries,
         )
         self.param_grid = param_grid
 
@@ -931,6 +1064,8 @@ class RandomizedSearchCV(_BaseSearch):
         split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
+        checkpoint: str | os.PathLike[str] | None = None,
+        retries: int | None = None,
     ) -> None:
         super().__init__(
             estimator,
@@ -943,6 +1078,8 @@ class RandomizedSearchCV(_BaseSearch):
             split_every=split_every,
             verbose=verbose,
             error_score=error_score,
+            checkpoint=checkpoint,
+            retries=retries,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter
@@ -1018,6 +1155,8 @@ class HalvingSearchCV(_BaseSearch):
         split_every: int | None = None,
         verbose: int = 0,
         error_score: str | float = np.nan,
+        checkpoint: str | os.PathLike[str] | None = None,
+        retries: int | None = None,
     ) -> None:
         super().__init__(
             estimator,
@@ -1030,6 +1169,8 @@ class HalvingSearchCV(_BaseSearch):
             split_every=split_every,
             verbose=verbose,
             error_score=error_score,
+            checkpoint=checkpoint,
+            retries=retries,
         )
         self.param_grid = param_grid
         self.factor = factor

@@ -38,6 +38,7 @@ import hmac
 import importlib
 import json
 import os
+import pathlib
 import secrets
 import struct
 import sys
@@ -133,8 +134,9 @@ def trusted_types() -> list[str]:
     daskpar's estimators and searches, its scorer, and the metric classes of
     :mod:`daskpar.metrics` that a scorer holds. skops itself trusts scikit-learn's estimators
     (so a ``Pipeline`` or an ``SGDClassifier`` inside a ``ParallelIncremental``), numpy's
-    arrays and scalars, scipy's sparse matrices and Python's built-in containers. Subclasses
-    defined outside daskpar are not trusted: loading one would run its code.
+    arrays and scalars, scipy's sparse matrices and Python's built-in containers. Paths are
+    trusted too (a ``checkpoint=`` parameter). Subclasses defined outside daskpar are not
+    trusted: loading one would run its code.
 
     Returns
     -------
@@ -166,7 +168,10 @@ def trusted_types() -> list[str]:
         for cls in _subclasses(MetricBase)
         if cls.__module__.startswith("daskpar.") and not cls.__name__.startswith("_")
     ]
-    return sorted({_type_name(cls) for cls in [*estimators, *metrics]})
+    # A path parameter (checkpoint=Path(...)) is a string with a type: building one runs no
+    # code of the file's choosing.
+    paths = [pathlib.PurePosixPath, pathlib.PureWindowsPath, pathlib.PosixPath]
+    return sorted({_type_name(cls) for cls in [*estimators, *metrics, *paths]})
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,7 +280,8 @@ def _untrusted(payload: bytes) -> list[str]:
     return sorted(set(_skops_io().get_untrusted_types(data=payload)) - trusted)
 
 
-def _serialize(obj: Any) -> bytes:
+def trusted_dumps(obj: Any) -> bytes:
+    """``obj`` as skops bytes; refused if it holds a type :func:`trusted_loads` would refuse."""
     try:
         payload: bytes = _skops_io().dumps(obj)
     except Exception as exc:
@@ -311,7 +317,7 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` under a temporary name next to ``path``, then rename it into place."""
     temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
@@ -424,7 +430,7 @@ def _save(
                 "encrypt=True needs a key: pass key= (or encryption_key=), or set "
                 f"${KEY_ENV} or ${KEY_FILE_ENV}. Make one with daskpar.persist.generate_key()."
             )
-    payload = _serialize(obj)
+    payload = trusted_dumps(obj)
     header: dict[str, Any] = {
         "object": _public_type_name(obj),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -442,7 +448,7 @@ def _save(
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
     if signing is not None:
         body += _tag(signing, body)
-    _write_atomically(path, body)
+    write_atomically(path, body)
     return signing is not None
 
 
@@ -551,7 +557,9 @@ def _decrypt(
         raise ModelFileError(f"{name} is damaged: its encryption header is wrong ({exc}).") from exc
 
 
-def _deserialize(payload: bytes, name: str) -> Any:
+def trusted_loads(payload: bytes, name: str) -> Any:
+    """The object in skops bytes, built from :func:`trusted_types` and skops' trusted types
+    only; nothing is unpickled. ``name`` says what the bytes are, in errors."""
     untrusted_error = importlib.import_module("skops.io.exceptions").UntrustedTypesFoundException
     try:
         untrusted = _untrusted(payload)
@@ -663,7 +671,7 @@ def _load(
         )
         aad = {k: v for k, v in header.items() if k != "payload"}
         payload = _decrypt(payload, header, name, material or signing, _canonical(aad))
-    return _deserialize(payload, name)
+    return trusted_loads(payload, name)
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)

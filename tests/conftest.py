@@ -74,9 +74,18 @@ def no_task_runs() -> Iterator[None]:
 
 
 @contextmanager
-def scheduler_processes(cwd: Path) -> Iterator[str]:
-    """``dask scheduler`` and one ``dask worker`` as processes on 127.0.0.1, started in
-    ``cwd``; yields the scheduler's address once the worker is in, and stops both by PID."""
+def scheduler_processes(
+    cwd: Path,
+    n_workers: int = 1,
+    env: dict[str, str] | None = None,
+    worker_args: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """``dask scheduler`` and ``n_workers`` ``dask worker`` processes (each under its nanny,
+    with ``worker_args``) on 127.0.0.1, started in ``cwd`` with ``env`` added to the
+    environment; yields the scheduler's address once the workers are in, and stops them all
+    by PID."""
+    import os
+
     from distributed import Client
 
     scheduler_file = cwd / "scheduler.json"
@@ -90,6 +99,7 @@ def scheduler_processes(cwd: Path) -> Iterator[str]:
                 cwd=cwd,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
             )
         )
 
@@ -100,9 +110,10 @@ def scheduler_processes(cwd: Path) -> Iterator[str]:
             time.sleep(0.2)
         time.sleep(0.2)  # the file is written in one go, but be sure it is complete
         address: str = json.loads(scheduler_file.read_text())["address"]
-        start("worker", address, "--nthreads", "1")
+        for _ in range(n_workers):
+            start("worker", address, "--nthreads", "1", *worker_args)
         with Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=60)
+            client.wait_for_workers(n_workers, timeout=60)
         yield address
     finally:
         for proc in reversed(procs):

@@ -729,6 +729,53 @@ def test_b50_write_zarr_keeps_an_existing_path(tmp_path: Path) -> None:
     np.testing.assert_array_equal(dp.read_zarr(tmp_path / "d.zarr")[0].compute(), X.compute())
 
 
+def test_b53_report_over_a_file_of_the_user(cli_data: dict[str, str], tmp_path: Path) -> None:
+    mine = tmp_path / "mine.html"
+    mine.write_text("<html>my notes</html>")
+    args = ["train", cli_data["zarr"], "--epochs", "1", "--report", str(mine)]
+    # Refused before the cluster starts: no --scheduler is needed to get this far.
+    assert_one_line_error(invoke(args), "is not a Dask performance report")
+    assert mine.read_text() == "<html>my notes</html>"
+
+
+def test_b54_checkpoint_folder_of_the_user_or_of_another_run(
+    cli_data: dict[str, str], tmp_path: Path, scheduler: str
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me\n")
+    train = ["train", cli_data["zarr"], "--epochs", "1", "--scheduler", scheduler]
+    for overwrite in ([], ["--overwrite"]):
+        result = invoke([*train, "--checkpoint", str(mine), *overwrite])
+        assert_one_line_error(result, "holds files but no daskpar checkpoint")
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    ours = tmp_path / "ours"
+    assert invoke([*train, "--checkpoint", str(ours)]).exit_code == 0
+    before = (ours / "checkpoint.skops").read_bytes()
+    other = invoke(
+        [*train[:-2], "--epochs", "2", "--scheduler", scheduler, "--checkpoint", str(ours)]
+    )
+    error = assert_one_line_error(other, "other parameters")
+    assert "--overwrite starts over" in error
+    assert (ours / "checkpoint.skops").read_bytes() == before
+    again = invoke([*train, "--checkpoint", str(ours)])
+    assert again.exit_code == 0, again.output
+    assert f"resuming from the checkpoint in {ours}" in again.output
+    fresh = invoke(
+        [
+            *train[:-2],
+            "--epochs",
+            "2",
+            "--scheduler",
+            scheduler,
+            "--checkpoint",
+            str(ours),
+            "--overwrite",
+        ]
+    )
+    assert fresh.exit_code == 0, fresh.output
+
+
 def test_b52_write_zarr_over_the_store_being_read(tmp_path: Path) -> None:
     X, y = dp.make_classification(400, 5, chunks=100, random_state=0)
     dp.write_zarr(tmp_path / "d.zarr", X, y)

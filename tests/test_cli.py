@@ -39,7 +39,7 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert "wrote 20,000 x 8" in made.stdout
     report = tmp_path / "report.html"
-    report.write_text("an earlier report")  # replaced
+    report.write_text("<title>Dask Performance Report</title>")  # an earlier one: replaced
     trained = run(
         "train", str(store), "--epochs", "2", "--workers", "2", "--dashboard-port", "0",
         "--report", str(report),

@@ -157,6 +157,15 @@ def test_health_checks_and_restart_policy(services: dict[str, Any]) -> None:
     assert services["client"]["restart"] == "no"
 
 
+def test_the_scheduler_drops_a_frozen_worker_as_the_embedded_cluster_does(
+    services: dict[str, Any],
+) -> None:
+    from daskpar._cli import EMBEDDED_WORKER_TTL
+
+    setting = services["scheduler"]["environment"]["DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL"]
+    assert setting == EMBEDDED_WORKER_TTL  # the default of ${DASKPAR_WORKER_TTL}
+
+
 def compose_program() -> list[str] | None:
     """``docker compose`` or ``docker-compose``, whichever is installed."""
     if shutil.which("docker"):

@@ -1,0 +1,194 @@
+"""Checkpoints: the state of a fit or a search after every epoch, to resume from.
+
+A checkpoint is one file, ``<folder>/checkpoint.skops``, written after every pass under a
+temporary name and renamed into place, so that a client killed at any moment leaves either the
+previous checkpoint or the new one, never half of one. It holds the models as a model file
+does (skops, with the types :func:`daskpar.persist.trusted_types` allows: nothing is
+unpickled), plus JSON: what made it (the estimator's class and parameters, the data's shape,
+chunks, dtypes and dask names) and where the run was (the epoch, the history, the seeds).
+
+Rerunning the same call finds the checkpoint, checks that it was made by the same parameters
+on the same data, and goes on after its last epoch; any difference is refused with a message
+that says which. A finished run leaves its last checkpoint: rerunning it returns the same
+model without training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .errors import CheckpointError
+
+__all__ = ["FILE_NAME", "Checkpoint", "data_of", "parameters_of", "plain", "records"]
+
+#: The checkpoint's file inside its folder.
+FILE_NAME = "checkpoint.skops"
+_FORMAT = "daskpar-checkpoint"
+_VERSION = 1
+#: Parameters that change how a run reports, not what it computes.
+_IGNORED = {"verbose", "checkpoint"}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON can hold it, for comparing parameters."""
+    if isinstance(value, BaseEstimator):
+        return {"class": type(value).__name__, "params": parameters_of(value)}
+    if isinstance(value, np.random.RandomState):
+        # Its state changes as it is used: the run's seeds are kept in the checkpoint.
+        return "RandomState"
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "nan" equals "nan"; NaN does not equal NaN
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def records(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A fit's ``history_`` records with numpy scalars as Python numbers (JSON keeps NaN)."""
+    return [
+        {k: v.item() if isinstance(v, np.generic) else v for k, v in record.items()}
+        for record in history
+    ]
+
+
+def parameters_of(estimator: BaseEstimator) -> dict[str, Any]:
+    """``estimator``'s parameters as JSON values, without those that only change reporting."""
+    params = estimator.get_params(deep=False)
+    return {k: plain(v) for k, v in sorted(params.items()) if k not in _IGNORED}
+
+
+def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any]:
+    """What identifies the data: shapes, chunks, dtypes and dask names (content tokens) of
+    ``X``, ``y`` and ``others`` (sample weights, validation data; ``None`` if not given)."""
+    return {
+        "shape": [int(s) for s in X.shape],
+        "chunks": [int(c) for c in X.chunks[0]],
+        "dtypes": [str(X.dtype), str(y.dtype)],
+        "names": [X.name, y.name, *(None if a is None else a.name for a in others)],
+    }
+
+
+@dataclass
+class Checkpoint:
+    """The checkpoint of one run in ``folder``: made by ``kind`` with ``params`` on ``data``."""
+
+    folder: Path
+    kind: str
+    params: dict[str, Any]
+    data: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        folder: str | os.PathLike[str],
+        estimator: BaseEstimator,
+        X: da.Array,
+        y: da.Array,
+        *others: da.Array | None,
+    ) -> Checkpoint:
+        return cls(
+            Path(folder).resolve(),
+            type(estimator).__name__,
+            parameters_of(estimator),
+            data_of(X, y, *others),
+        )
+
+    @property
+    def path(self) -> Path:
+        return self.folder / FILE_NAME
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none; refuses another run's."""
+        from .persist import ModelFileError, trusted_loads
+
+        if not self.path.exists():
+            if self.folder.is_dir() and any(self.folder.iterdir()):
+                raise CheckpointError(
+                    f"The checkpoint folder {os.fspath(self.folder)!r} holds files but no "
+                    f"daskpar checkpoint ({FILE_NAME}); daskpar does not write into it. Pass "
+                    "an empty or new folder."
+                )
+            if self.folder.exists() and not self.folder.is_dir():
+                raise CheckpointError(
+                    f"The checkpoint folder {os.fspath(self.folder)!r} is a file. Pass a folder."
+                )
+            return None
+        where = f"The checkpoint {os.fspath(self.path)!r}"
+        try:
+            saved = trusted_loads(self.path.read_bytes(), where)
+            meta = json.loads(saved["meta"])
+        except (ModelFileError, KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(
+                f"{where} cannot be read ({error}). Delete it to start over."
+            ) from None
+        if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
+            raise CheckpointError(f"{where} is not a daskpar checkpoint of this version.")
+        self._check(meta, where)
+        state: dict[str, Any] = meta["state"]
+        state["objects"] = saved["objects"]
+        return state
+
+    def _check(self, meta: dict[str, Any], where: str) -> None:
+        fix = (
+            f"Delete {os.fspath(self.folder)!r} (or pass another checkpoint folder) to start "
+            "over; it is never reused for another run."
+        )
+        if meta["kind"] != self.kind:
+            raise CheckpointError(f"{where} was made by {meta['kind']}, not {self.kind}. {fix}")
+        if meta["params"] != self.params:
+            changed = sorted(
+                k
+                for k in set(meta["params"]) | set(self.params)
+                if meta["params"].get(k) != self.params.get(k)
+            )
+            raise CheckpointError(
+                f"{where} was made with other parameters (they differ in {changed}). {fix}"
+            )
+        saved, now = meta["data"], self.data
+        for key, what in (
+            ("shape", "shape"),
+            ("chunks", "row chunks"),
+            ("dtypes", "dtypes"),
+            ("names", "content (its dask names)"),
+        ):
+            if saved[key] != now[key]:
+                raise CheckpointError(
+                    f"{where} was made from other data: its {what} differ. A checkpoint resumes "
+                    "only the run that made it, on the same data. (A dask array made without "
+                    "a deterministic name, such as from_array of an object dask cannot hash, "
+                    f"gets a new name in every process.) {fix}"
+                )
+
+    def save(self, state: dict[str, Any], objects: Any) -> None:
+        """Write ``state`` (JSON values) and ``objects`` (estimators, arrays) atomically."""
+        from .persist import trusted_dumps, write_atomically
+
+        meta = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "kind": self.kind,
+            "params": self.params,
+            "data": self.data,
+            "state": state,
+        }
+        payload = trusted_dumps({"meta": json.dumps(meta), "objects": objects})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, payload)

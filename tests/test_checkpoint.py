@@ -1,0 +1,284 @@
+"""Checkpoints: written after every epoch, resumed after an interruption to the same result,
+refused when made by another run, and read without unpickling anything."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn.linear_model import SGDClassifier
+from sklearn.pipeline import make_pipeline
+
+import daskpar as dp
+import daskpar._incremental as incremental
+import daskpar._search as search_module
+from daskpar import CheckpointError
+from daskpar._checkpoint import FILE_NAME
+from tests.conftest import as_dask, no_task_runs
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[da.Array, da.Array]:
+    return dp.make_classification(n_samples=8000, n_features=10, chunks=1000, random_state=0)
+
+
+@contextmanager
+def passes(module: Any, interrupt_at: int | None = None) -> Iterator[list[int]]:
+    """Count the passes ``module.run_pass`` runs; raise KeyboardInterrupt at pass
+    ``interrupt_at`` (from 1), as a Ctrl-C during that pass would."""
+    real, count = module.run_pass, [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        if count[0] == interrupt_at:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with mock.patch.object(module, "run_pass", counted):
+        yield count
+
+
+def interrupted_then_resumed(
+    make: Callable[[Path | None], Any], fit: Callable[[Any], Any], folder: Path, at: int
+) -> tuple[Any, int]:
+    """Fit ``make(folder)``, interrupted in pass ``at``; then again: (model, passes rerun)."""
+    module = search_module if hasattr(make(None), "param_grid") else incremental
+    with passes(module, interrupt_at=at), pytest.raises(KeyboardInterrupt):
+        fit(make(folder))
+    assert (folder / FILE_NAME).exists()
+    with passes(module) as count:
+        resumed = fit(make(folder))
+    return resumed, count[0]
+
+
+FITS = {
+    "plain": ({}, False),
+    "early-stopping": (
+        {"validation_fraction": 0.25, "early_stopping": True, "n_iter_no_change": 2},
+        False,
+    ),
+    "validation-data": ({}, True),
+}
+
+
+@pytest.mark.parametrize("case", list(FITS))
+def test_fit_resumes_to_the_same_model(
+    data: tuple[da.Array, da.Array], tmp_path: Path, case: str
+) -> None:
+    X, y = data
+    params, aligned = FITS[case]
+    X_train, X_val, y_train, y_val = dp.train_test_split(X, y, test_size=0.25, random_state=0)
+    fit_kwargs = {"validation_data": (X_val, y_val)} if aligned else {}
+
+    def make(folder: Path | None) -> dp.ParallelIncremental:
+        return dp.ParallelIncremental(
+            SGDClassifier(random_state=0), epochs=5, random_state=0, checkpoint=folder, **params
+        )
+
+    def fit(model: dp.ParallelIncremental) -> dp.ParallelIncremental:
+        return model.fit(X_train, y_train, **fit_kwargs)
+
+    whole = fit(make(None))
+    resumed, rerun = interrupted_then_resumed(make, fit, tmp_path / "ck", at=3)
+    # Passes 1 and 2 were written; the rerun runs the rest only.
+    assert rerun == len(whole.history_) - 2
+    np.testing.assert_array_equal(resumed.estimator_.coef_, whole.estimator_.coef_)
+    np.testing.assert_array_equal(resumed.estimator_.intercept_, whole.estimator_.intercept_)
+    assert resumed.estimator_.t_ == whole.estimator_.t_
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.history_]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history_] == strip
+    assert getattr(resumed, "best_epoch_", None) == getattr(whole, "best_epoch_", None)
+    # A finished run leaves its checkpoint: fitting again trains nothing, same model.
+    with passes(incremental) as count:
+        again = fit(make(tmp_path / "ck"))
+    assert count[0] == 0
+    np.testing.assert_array_equal(again.estimator_.coef_, whole.estimator_.coef_)
+
+
+def test_fit_resumes_with_the_seed_of_the_interrupted_run(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """random_state=None draws a seed once: the resumed run keeps it."""
+    X, y = data
+
+    def make(folder: Path | None) -> dp.ParallelIncremental:
+        return dp.ParallelIncremental(SGDClassifier(), epochs=4, checkpoint=folder)
+
+    resumed, rerun = interrupted_then_resumed(make, lambda m: m.fit(X, y), tmp_path, at=3)
+    assert rerun == 2
+    assert [r["epoch"] for r in resumed.history_] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("search_class", [dp.GridSearchCV, dp.HalvingSearchCV])
+def test_search_resumes_to_the_same_results(
+    data: tuple[da.Array, da.Array], tmp_path: Path, search_class: Any
+) -> None:
+    X, y = data
+    pipe = make_pipeline(
+        dp.StandardScaler(),
+        dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=3, random_state=0),
+    )
+    grid = {"parallelincremental__estimator__alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
+    extra = {"factor": 2} if search_class is dp.HalvingSearchCV else {}
+
+    def make(folder: Path | None) -> Any:
+        return search_class(pipe, grid, cv=2, checkpoint=folder, **extra)
+
+    def fit(search: Any) -> Any:
+        return search.fit(X, y)
+
+    whole = fit(make(None))
+    resumed, rerun = interrupted_then_resumed(make, fit, tmp_path / "ck", at=3)
+    assert rerun == len(whole.history_) - 2
+    for key, value in whole.cv_results_.items():
+        if "time" in key:
+            continue
+        if key == "params":
+            assert resumed.cv_results_[key] == value
+        else:
+            np.testing.assert_array_equal(np.asarray(resumed.cv_results_[key]), np.asarray(value))
+    assert resumed.best_params_ == whole.best_params_
+    np.testing.assert_array_equal(
+        resumed.best_estimator_[-1].estimator_.coef_, whole.best_estimator_[-1].estimator_.coef_
+    )
+    # The refit has its own checkpoint, under the search's.
+    assert (tmp_path / "ck" / "refit" / FILE_NAME).exists()
+
+
+def test_checkpoint_is_written_atomically(data: tuple[da.Array, da.Array], tmp_path: Path) -> None:
+    """A write that fails half-way (the client killed while writing) leaves the previous
+    checkpoint whole, and no temporary file behind."""
+    X, y = data
+    folder = tmp_path / "ck"
+    dp.ParallelIncremental(SGDClassifier(), epochs=1, random_state=0, checkpoint=folder).fit(X, y)
+    before = (folder / FILE_NAME).read_bytes()
+    with (
+        mock.patch("daskpar.persist.os.replace", side_effect=OSError("disk full")),
+        pytest.raises(OSError, match="disk full"),
+    ):
+        dp.ParallelIncremental(
+            SGDClassifier(), epochs=1, random_state=1, checkpoint=tmp_path / "o"
+        ).fit(X, y)
+    assert sorted(os.listdir(tmp_path / "o")) == []
+    assert (folder / FILE_NAME).read_bytes() == before
+
+
+def test_checkpoint_of_another_run_is_refused_before_any_task(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+    folder = tmp_path / "ck"
+
+    def model(**params: Any) -> dp.ParallelIncremental:
+        return dp.ParallelIncremental(
+            SGDClassifier(**params.pop("sgd", {})),
+            epochs=params.pop("epochs", 2),
+            random_state=0,
+            checkpoint=folder,
+        )
+
+    model().fit(X, y)
+    cases = {
+        "other parameters": (lambda: model(epochs=3).fit(X, y), r"differ in \['epochs'\]"),
+        "other inner parameters": (
+            lambda: model(sgd={"alpha": 0.1}).fit(X, y),
+            r"differ in \['estimator'\]",
+        ),
+        "other chunks": (lambda: model().fit(X.rechunk(2000), y.rechunk(2000)), "row chunks"),
+        "other content": (lambda: model().fit(X + 1, y), r"content \(its dask names\)"),
+        "other shape": (lambda: model().fit(X[:4000], y[:4000]), "its shape differ"),
+        "another estimator": (
+            lambda: dp.GridSearchCV(
+                dp.ParallelIncremental(SGDClassifier()), {"epochs": [1]}, checkpoint=folder
+            ).fit(X, y),
+            "made by ParallelIncremental, not GridSearchCV",
+        ),
+    }
+    for what, (call, message) in cases.items():
+        with no_task_runs(), pytest.raises(CheckpointError, match=message) as info:
+            call()
+        assert "Delete" in str(info.value), what
+    # verbose does not change what is computed: the same run.
+    dp.ParallelIncremental(
+        SGDClassifier(), epochs=2, random_state=0, checkpoint=folder, verbose=0
+    ).fit(X, y)
+
+
+def test_folder_that_is_not_a_checkpoint_is_never_written(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+    (tmp_path / "notes.txt").write_text("mine")
+    with no_task_runs(), pytest.raises(CheckpointError, match="holds files but no daskpar"):
+        dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path).fit(X, y)
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    with pytest.raises(CheckpointError, match="is a file"):
+        dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path / "notes.txt").fit(X, y)
+
+
+def test_checkpoint_never_unpickles(data: tuple[da.Array, da.Array], tmp_path: Path) -> None:
+    """A pickle put in place of a checkpoint (by another tool, or an attacker) is refused,
+    and the object in it is never built."""
+    X, y = data
+    built: list[int] = []
+
+    class Trap:
+        def __reduce__(self) -> Any:
+            return (built.append, (1,))
+
+    (tmp_path / FILE_NAME).write_bytes(pickle.dumps(Trap()))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path).fit(X, y)
+    assert built == []
+    # A skops file holding a type daskpar does not trust is refused as a model file is.
+    from fractions import Fraction
+
+    import skops.io
+
+    (tmp_path / FILE_NAME).write_bytes(skops.io.dumps({"meta": "{}", "objects": Fraction(1, 3)}))
+    with pytest.raises(CheckpointError, match="does not trust"):
+        dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path).fit(X, y)
+
+
+def test_checkpoint_of_string_labels(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = np.array(["cat", "dog", "eel"], dtype=object)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0)]
+    Xd, yd = as_dask(X, y, 500)
+
+    def make(folder: Path | None) -> dp.ParallelIncremental:
+        return dp.ParallelIncremental(
+            SGDClassifier(random_state=0), epochs=3, random_state=0, checkpoint=folder
+        )
+
+    whole = make(None).fit(Xd, yd)
+    resumed, _ = interrupted_then_resumed(make, lambda m: m.fit(Xd, yd), tmp_path, at=2)
+    np.testing.assert_array_equal(resumed.classes_, whole.classes_)
+    np.testing.assert_array_equal(resumed.estimator_.coef_, whole.estimator_.coef_)
+    assert resumed.predict(X[:5]).tolist() == whole.predict(X[:5]).tolist()
+
+
+def test_a_model_with_a_checkpoint_path_saves_and_loads(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """checkpoint= may be a Path (as the search gives its refit); model files keep it."""
+    X, y = data
+    search = dp.GridSearchCV(
+        dp.ParallelIncremental(SGDClassifier(random_state=0), random_state=0),
+        {"estimator__alpha": [1e-4, 1e-3]},
+        cv=2,
+        checkpoint=tmp_path / "ck",
+    ).fit(X, y)
+    assert search.best_estimator_.checkpoint == tmp_path / "ck" / "refit"
+    dp.save(search.best_estimator_, tmp_path / "best.dp", key=None)
+    loaded = dp.load(tmp_path / "best.dp", allow_unsigned=True)
+    assert loaded.checkpoint == tmp_path / "ck" / "refit"
+    np.testing.assert_array_equal(loaded.estimator_.coef_, search.best_estimator_.estimator_.coef_)
