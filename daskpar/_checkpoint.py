@@ -58,6 +58,14 @@ def plain(value: Any) -> Any:
         return repr(value)  # "nan" equals "nan"; NaN does not equal NaN
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    dist = getattr(value, "dist", None)
+    if dist is not None and hasattr(value, "args") and hasattr(value, "kwds"):
+        # A frozen scipy.stats distribution, whose repr holds its address in memory.
+        return {
+            "distribution": getattr(dist, "name", type(dist).__name__),
+            "args": plain(list(value.args)),
+            "kwds": plain(value.kwds),
+        }
     return repr(value)
 
 

@@ -282,3 +282,37 @@ def test_a_model_with_a_checkpoint_path_saves_and_loads(
     loaded = dp.load(tmp_path / "best.dp", allow_unsigned=True)
     assert loaded.checkpoint == tmp_path / "ck" / "refit"
     np.testing.assert_array_equal(loaded.estimator_.coef_, search.best_estimator_.estimator_.coef_)
+
+
+def test_randomized_search_without_a_seed_is_not_resumed_with_other_candidates(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """random_state=None samples other candidates in every run: the checkpoint says so, rather
+    than mixing two searches' results."""
+    from scipy.stats import loguniform
+
+    X, y = data
+
+    def make(folder: Path | None, seed: int | None = None) -> dp.RandomizedSearchCV:
+        return dp.RandomizedSearchCV(
+            dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=2, random_state=0),
+            {"estimator__alpha": loguniform(1e-5, 1e-1)},
+            n_iter=3,
+            cv=2,
+            random_state=seed,
+            checkpoint=folder,
+        )
+
+    with passes(search_module, interrupt_at=2), pytest.raises(KeyboardInterrupt):
+        make(tmp_path).fit(X, y)
+    with no_task_runs(), pytest.raises(CheckpointError, match="other candidates"):
+        make(tmp_path).fit(X, y)
+    # With a seed, the same candidates: resumed to the same results.
+    whole = make(None, seed=0).fit(X, y)
+    resumed, _ = interrupted_then_resumed(
+        lambda folder: make(folder, seed=0), lambda s: s.fit(X, y), tmp_path / "seeded", at=2
+    )
+    assert resumed.cv_results_["params"] == whole.cv_results_["params"]
+    np.testing.assert_array_equal(
+        resumed.cv_results_["mean_test_score"], whole.cv_results_["mean_test_score"]
+    )
