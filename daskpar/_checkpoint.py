@@ -35,8 +35,8 @@ __all__ = ["FILE_NAME", "Checkpoint", "data_of", "parameters_of", "plain", "reco
 FILE_NAME = "checkpoint.skops"
 _FORMAT = "daskpar-checkpoint"
 _VERSION = 1
-#: Parameters that change how a run reports, not what it computes.
-_IGNORED = {"verbose", "checkpoint"}
+#: Parameters that change how a run reports or recovers, not what it computes.
+_IGNORED = {"verbose", "checkpoint", "retries"}
 
 
 def plain(value: Any) -> Any:

@@ -51,7 +51,7 @@ from ._validation import (
     refuse_text,
     warn_if_tiny_partitions,
 )
-from .errors import DivergenceError, InputError
+from .errors import CheckpointError, DivergenceError, InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -227,24 +227,21 @@ class _Epochs:
         self.last_record = record
         # Held-out blocks (or rows) score this model in the next pass, if there is one.
         more = epoch + 1 < self.n_epochs and not stop and bool(self.plan.folds[0][1])
-        scored = frozenset({0}) if more else frozenset()
-        if self.checkpoint is not None:
-            self._save(epoch + 1, scored, stop, [*self.history, record])
-        return scored, stop
+        return (frozenset({0}) if more else frozenset()), stop
 
     def to_train(self, epoch: int) -> frozenset[int]:
         return frozenset() if self.stopped else frozenset({0})
 
-    def _save(
-        self, start: int, scored: frozenset[int], stop: bool, history: list[dict[str, Any]]
+    def save(
+        self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
     ) -> None:
-        """Write where the fit is, to resume from after its ``start - 1``-th epoch."""
+        """Write where the fit is, to resume from at epoch ``start`` (:func:`run_epochs`)."""
         assert self.checkpoint is not None
         tracker = self.tracker
         state = {
             "epoch": start,
             "scored": sorted(scored),
-            "stopped": bool(stop),
+            "stopped": bool(stopped),
             "history": records(history),
             "base_seed": self.plan.base_seeds[0],
             # The blocks held out of training (none with row-aligned validation data).
@@ -479,7 +476,15 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             )
             saved = checkpoint.load()
         rng = check_random_state(self.random_state)
-        if saved is not None:
+        if checkpoint is not None and saved is not None:
+            if classes is not None and not np.array_equal(
+                np.unique(np.asarray(classes)), saved["objects"]["classes"]
+            ):
+                raise CheckpointError(
+                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
+                    "classes than classes= gives now. Delete it (or pass another checkpoint "
+                    "folder) to start over."
+                )
             classes = saved["objects"]["classes"]
         else:
             classes = self._resolve_classes(data.y, classes)
@@ -503,6 +508,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 start=epochs.start,
                 scored=epochs.scored,
                 history=epochs.history,
+                save=None if checkpoint is None else epochs.save,
             )
         except DivergenceError as error:
             if epochs.last_record is None:

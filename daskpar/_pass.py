@@ -399,6 +399,14 @@ class AfterPass(Protocol):
     ) -> tuple[frozenset[int], bool]: ...
 
 
+class SaveCheckpoint(Protocol):
+    """The hook :func:`run_epochs` calls after every pass to write a checkpoint."""
+
+    def __call__(
+        self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
+    ) -> None: ...
+
+
 def run_epochs(
     run: Callable[[int, frozenset[int], frozenset[int]], list[ModelUpdate | None]],
     *,
@@ -413,6 +421,7 @@ def run_epochs(
     start: int = 0,
     scored: frozenset[int] = frozenset(),
     history: list[dict[str, Any]] | None = None,
+    save: SaveCheckpoint | None = None,
 ) -> list[dict[str, Any]]:
     """Run passes until no model trains and none is left to score; returns the history.
 
@@ -425,8 +434,10 @@ def run_epochs(
     left for the models still training, asked of ``to_train`` after every pass, so that it
     shrinks when a search drops candidates or a fit stops early.
 
-    A run resumed from a checkpoint starts at epoch ``start``, with the models ``scored`` that
-    the checkpoint's last pass left to score and its ``history``.
+    After every pass, ``save(start, scored, stopped, history)`` writes a checkpoint: where
+    a resumed run starts (the next epoch, the models left to score, whether training had
+    stopped) and the history so far. A run resumed from one starts at epoch ``start``, with
+    the models ``scored`` that its last pass left to score and its ``history``.
     """
     history = [] if history is None else history
 
@@ -453,6 +464,8 @@ def run_epochs(
             }
             scored, stop = after_pass(epoch, train, scored, updates, record)
             history.append(record)
+            if save is not None:
+                save(epoch + 1 if train else epoch, scored, stop, history)
             if progress is not None and train:
                 done = progress.n + count(train)
                 progress.total = done + (0 if stop else planned(epoch + 1))

@@ -342,8 +342,6 @@ class _SearchPasses:
         next_scored = frozenset(
             j for j in train if plan.models[j].candidate in self.active and j not in failed
         )
-        if self.setup.checkpoint is not None:
-            self._save(epoch + 1 if train else epoch, next_scored, stop, record)
         return next_scored, stop
 
     def to_train(self, epoch: int) -> frozenset[int]:
@@ -358,15 +356,17 @@ class _SearchPasses:
             and j not in setup.failed
         )
 
-    def _save(self, start: int, scored: frozenset[int], stop: bool, record: dict[str, Any]) -> None:
-        """Write where the search is, to resume from at epoch ``start``."""
+    def save(
+        self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
+    ) -> None:
+        """Write where the search is, to resume from at epoch ``start`` (:func:`run_epochs`)."""
         setup = self.setup
         assert setup.checkpoint is not None
         state = {
             "epoch": start,
             "scored": sorted(scored),
-            "stopped": bool(stop),
-            "history": records([*self.history, record]),
+            "stopped": bool(stopped),
+            "history": records(history),
             "folds": [[sorted(train), sorted(test)] for train, test in setup.plan.folds],
             "candidates": plain(setup.candidates),
             "base_seeds": list(setup.plan.base_seeds),
@@ -564,9 +564,13 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         scorers = _scorers(self.scoring, template)
         refit_name = self._refit_metric(scorers)
         candidates = self._candidates()
-        if saved is not None and plain(candidates) != saved["candidates"]:
+        if (
+            checkpoint is not None
+            and saved is not None
+            and plain(candidates) != saved["candidates"]
+        ):
             raise CheckpointError(
-                f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "  # type: ignore[union-attr]
+                f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
                 "candidates (sampled with random_state=None?). Pass an int random_state to "
                 "resume a randomized search, or delete the folder to start over."
             )
@@ -592,8 +596,15 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 X, y, configs, folds, find_labels=classifier and classes is None
             )
         else:
+            assert checkpoint is not None  # saved comes from it
             fitted = {(c, k): tuple(steps) for c, k, steps in saved["objects"]["fitted"]}
             found = saved["objects"]["labels"]
+            if classes is not None and not np.array_equal(classes, found):
+                raise CheckpointError(
+                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
+                    "classes than classes= gives now. Delete it (or pass another checkpoint "
+                    "folder) to start over."
+                )
         plan = PassPlan(
             models=tuple(
                 ModelSpec(c, k, config_of[c])
@@ -817,6 +828,7 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             start=passes.start,
             scored=passes.scored,
             history=passes.history,
+            save=None if setup.checkpoint is None else passes.save,
         )
         return passes.last_scores, passes.fit_times, passes.score_times
 

@@ -206,10 +206,12 @@ def test_checkpoint_of_another_run_is_refused_before_any_task(
         with no_task_runs(), pytest.raises(CheckpointError, match=message) as info:
             call()
         assert "Delete" in str(info.value), what
-    # verbose does not change what is computed: the same run.
+    with no_task_runs(), pytest.raises(CheckpointError, match="other classes"):
+        model().fit(X, y, classes=[0, 1, 2])
+    # verbose and retries do not change what is computed: the same run.
     dp.ParallelIncremental(
-        SGDClassifier(), epochs=2, random_state=0, checkpoint=folder, verbose=0
-    ).fit(X, y)
+        SGDClassifier(), epochs=2, random_state=0, checkpoint=folder, verbose=0, retries=None
+    ).fit(X, y, classes=[0, 1])
 
 
 def test_folder_that_is_not_a_checkpoint_is_never_written(
@@ -316,3 +318,25 @@ def test_randomized_search_without_a_seed_is_not_resumed_with_other_candidates(
     np.testing.assert_array_equal(
         resumed.cv_results_["mean_test_score"], whole.cv_results_["mean_test_score"]
     )
+
+
+def test_search_checkpoint_of_other_data_or_classes_is_refused(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+
+    def search() -> dp.GridSearchCV:
+        return dp.GridSearchCV(
+            dp.ParallelIncremental(SGDClassifier(random_state=0), random_state=0),
+            {"estimator__alpha": [1e-4, 1e-3]},
+            cv=2,
+            refit=False,
+            checkpoint=tmp_path,
+        )
+
+    search().fit(X, y)
+    with no_task_runs(), pytest.raises(CheckpointError, match="other classes"):
+        search().fit(X, y, classes=[0, 1, 2])
+    with no_task_runs(), pytest.raises(CheckpointError, match=r"content \(its dask names\)"):
+        search().fit(X * 2, y)
+    search().fit(X, y, classes=[0, 1])  # the same classes as found: the same run
