@@ -33,6 +33,7 @@ from .errors import (
     PartitionError,
     SchedulerLostError,
     UnsupportedEstimatorError,
+    WorkerKilledError,
 )
 from .persist import load, save
 
@@ -58,6 +59,7 @@ __all__ = [
     "SchedulerLostError",
     "StandardScaler",
     "UnsupportedEstimatorError",
+    "WorkerKilledError",
     "__version__",
     "audit",
     "find_classes",

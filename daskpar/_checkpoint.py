@@ -29,10 +29,22 @@ from sklearn.base import BaseEstimator
 
 from .errors import CheckpointError
 
-__all__ = ["FILE_NAME", "Checkpoint", "data_of", "parameters_of", "plain", "records"]
+__all__ = [
+    "FILE_NAME",
+    "REFIT_FOLDER",
+    "Checkpoint",
+    "data_of",
+    "discard",
+    "is_ours",
+    "parameters_of",
+    "plain",
+    "records",
+]
 
 #: The checkpoint's file inside its folder.
 FILE_NAME = "checkpoint.skops"
+#: The folder, inside a search's, of its refit's checkpoint.
+REFIT_FOLDER = "refit"
 _FORMAT = "daskpar-checkpoint"
 _VERSION = 1
 #: Parameters that change how a run reports or recovers, not what it computes.
@@ -66,7 +78,12 @@ def plain(value: Any) -> Any:
             "args": plain(list(value.args)),
             "kwds": plain(value.kwds),
         }
-    return repr(value)
+    shown = repr(value)
+    if " at 0x" in shown:
+        # Its repr holds its address in memory, new in every process (a generator of folds):
+        # compared by its type; what it made (the folds) is kept and compared apart.
+        return {"object": f"{type(value).__module__}.{type(value).__qualname__}"}
+    return shown
 
 
 def records(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,6 +111,36 @@ def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any
     }
 
 
+def is_ours(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but daskpar checkpoints: its own file, the temporary
+    files of unfinished writes, and a search's ``refit`` folder of the same."""
+    for entry in folder.iterdir():
+        if entry.name == REFIT_FOLDER and entry.is_dir():
+            if not is_ours(entry):
+                return False
+        elif entry.name != FILE_NAME and not entry.name.startswith(f".{FILE_NAME}.tmp-"):
+            return False
+    return True
+
+
+def discard(folder: Path) -> None:
+    """Delete the checkpoints in ``folder`` (and its refit's), to start over; refuses a
+    folder that holds anything else."""
+    if not folder.is_dir():
+        return
+    if not is_ours(folder):
+        raise CheckpointError(
+            f"The checkpoint folder {os.fspath(folder)!r} holds files but no daskpar checkpoint "
+            f"({FILE_NAME}); daskpar does not write into it, nor delete them. Pass an empty or "
+            "new folder."
+        )
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir():
+            path.rmdir()
+        else:
+            path.unlink()
+
+
 @dataclass
 class Checkpoint:
     """The checkpoint of one run in ``folder``: made by ``kind`` with ``params`` on ``data``."""
@@ -102,6 +149,8 @@ class Checkpoint:
     kind: str
     params: dict[str, Any]
     data: dict[str, Any]
+    # What else decides the bits: the tree's fan-in, and the libraries that compute.
+    environment: dict[str, Any]
 
     @classmethod
     def of(
@@ -112,11 +161,18 @@ class Checkpoint:
         y: da.Array,
         *others: da.Array | None,
     ) -> Checkpoint:
+        from importlib import metadata
+
+        from ._graph import fan_in
+
+        versions = {name: metadata.version(name) for name in ("daskpar", "scikit-learn", "numpy")}
+        split_every = getattr(estimator, "split_every", None)
         return cls(
             Path(folder).resolve(),
             type(estimator).__name__,
             parameters_of(estimator),
             data_of(X, y, *others),
+            {"split_every": fan_in(split_every), "versions": versions},
         )
 
     @property
@@ -127,8 +183,9 @@ class Checkpoint:
         """The saved state, or ``None`` when there is none; refuses another run's."""
         from .persist import ModelFileError, trusted_loads
 
+        self._remove_leftovers()
         if not self.path.exists():
-            if self.folder.is_dir() and any(self.folder.iterdir()):
+            if self.folder.is_dir() and not is_ours(self.folder):
                 raise CheckpointError(
                     f"The checkpoint folder {os.fspath(self.folder)!r} holds files but no "
                     f"daskpar checkpoint ({FILE_NAME}); daskpar does not write into it. Pass "
@@ -161,6 +218,18 @@ class Checkpoint:
         )
         if meta["kind"] != self.kind:
             raise CheckpointError(f"{where} was made by {meta['kind']}, not {self.kind}. {fix}")
+        saved_environment = meta["environment"]
+        if saved_environment["versions"] != self.environment["versions"]:
+            raise CheckpointError(
+                f"{where} was made with {saved_environment['versions']}, and this run has "
+                f"{self.environment['versions']}: other versions may compute other bits. {fix}"
+            )
+        if saved_environment["split_every"] != self.environment["split_every"]:
+            raise CheckpointError(
+                f"{where} was made with split_every={saved_environment['split_every']} (dask's "
+                "split_every setting, with split_every=None), and this run has "
+                f"{self.environment['split_every']}. {fix}"
+            )
         if meta["params"] != self.params:
             changed = sorted(
                 k
@@ -185,6 +254,12 @@ class Checkpoint:
                     f"gets a new name in every process.) {fix}"
                 )
 
+    def _remove_leftovers(self) -> None:
+        """Delete the temporary files of writes that a killed client left half done."""
+        if self.folder.is_dir():
+            for leftover in self.folder.glob(f".{FILE_NAME}.tmp-*"):
+                leftover.unlink(missing_ok=True)
+
     def save(self, state: dict[str, Any], objects: Any) -> None:
         """Write ``state`` (JSON values) and ``objects`` (estimators, arrays) atomically."""
         from .persist import trusted_dumps, write_atomically
@@ -195,6 +270,7 @@ class Checkpoint:
             "kind": self.kind,
             "params": self.params,
             "data": self.data,
+            "environment": self.environment,
             "state": state,
         }
         payload = trusted_dumps({"meta": json.dumps(meta), "objects": objects})

@@ -122,7 +122,8 @@ report_option = click.option(
     default=None,
     metavar="FILE.html",
     help="Write Dask's performance report of the work (task stream with the stage names, "
-    "worker profiles, bandwidth) to FILE.html; an existing file is replaced.",
+    "worker profiles, bandwidth) to FILE.html. An earlier report there is replaced, any "
+    "other file only with --overwrite.",
 )
 checkpoint_option = click.option(
     "--checkpoint",
@@ -326,7 +327,16 @@ def _connect(scheduler: str) -> Any:
 
 #: The embedded cluster drops a worker that has not been heard from for this long (a frozen
 #: process or host), and runs its tasks elsewhere; distributed's default is 5 minutes.
-EMBEDDED_WORKER_TTL = "10s"
+EMBEDDED_WORKER_TTL = "15s"
+
+
+def _embedded_worker_ttl() -> str:
+    """:data:`EMBEDDED_WORKER_TTL`, unless the user set ``distributed.scheduler.worker-ttl``."""
+    import dask
+    import distributed  # noqa: F401  (loads distributed's defaults into dask's config)
+
+    setting = dask.config.get("distributed.scheduler.worker-ttl")
+    return EMBEDDED_WORKER_TTL if setting == "5 minutes" else setting
 
 
 @contextlib.contextmanager
@@ -336,7 +346,8 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     The embedded cluster binds the scheduler, the workers and the dashboard to 127.0.0.1: a
     default LocalCluster serves its dashboard on every interface, and anything that reaches a
     scheduler can run code on its workers. Its scheduler drops a worker silent for
-    :data:`EMBEDDED_WORKER_TTL`. A scheduler that does not answer within dask's connect timeout
+    :data:`EMBEDDED_WORKER_TTL` (or ``distributed.scheduler.worker-ttl`` if the user set
+    it). A scheduler that does not answer within dask's connect timeout
     (``distributed.comm.timeouts.connect``, 30 s by default) is a one-line error.
     """
     import logging
@@ -362,7 +373,7 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     # The embedded cluster's own INFO logging would drown the command's output.
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with (
-        dask.config.set({"distributed.scheduler.worker-ttl": EMBEDDED_WORKER_TTL}),
+        dask.config.set({"distributed.scheduler.worker-ttl": _embedded_worker_ttl()}),
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
@@ -419,9 +430,10 @@ def _describe_cluster(client: Any) -> None:
     )
 
 
-def _check_report_path(report: Path | None, overwrite: bool = True) -> None:
+def _check_report_path(report: Path | None, overwrite: bool | None = None) -> None:
     """Refuse, before any work, a report that could not be written after it, or that would
-    replace a file daskpar did not write (without ``--overwrite``)."""
+    replace a file daskpar did not write (without ``--overwrite``; ``None``: the command has
+    no such option)."""
     if report is None:
         return
     if not report.resolve().parent.is_dir():
@@ -430,22 +442,22 @@ def _check_report_path(report: Path | None, overwrite: bool = True) -> None:
         with open(report, "rb") as f:
             head = f.read(1 << 16)
         if b"Dask Performance Report" not in head:
+            hint = "" if overwrite is None else ", or pass --overwrite to replace it"
             raise click.ClickException(
                 f"--report: {report} exists and is not a Dask performance report; pick "
-                "another name, or pass --overwrite to replace it."
+                f"another name{hint}."
             )
 
 
 def _start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
     """With ``--overwrite``, discard the checkpoint in ``checkpoint`` (and its refit's);
     else say that the run resumes from it."""
-    from daskpar._checkpoint import FILE_NAME
+    from daskpar._checkpoint import FILE_NAME, discard
 
     if checkpoint is None:
         return
     if overwrite:
-        for path in (checkpoint / FILE_NAME, checkpoint / "refit" / FILE_NAME):
-            path.unlink(missing_ok=True)
+        discard(checkpoint)
     elif (checkpoint / FILE_NAME).exists():
         click.echo(
             f"resuming from the checkpoint in {checkpoint} (--overwrite starts over instead)"

@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from ._sklearn_compat import Interval
 from ._states import combine_states
-from .errors import InputError, PartitionError, SchedulerLostError
+from .errors import InputError, PartitionError, SchedulerLostError, WorkerKilledError
 
 __all__ = [
     "MAX_STAGE_LENGTH",
@@ -143,16 +143,32 @@ def _boxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
 
 
 def _boxed_as_declared(
-    func: Callable[..., Any], dtype: np.dtype[Any], X: np.ndarray, *args: Any, **kwargs: Any
+    func: Callable[..., Any],
+    dtype: np.dtype[Any],
+    with_position: bool,
+    X: np.ndarray,
+    *args: Any,
+    **kwargs: Any,
 ) -> np.ndarray:
     """:func:`_boxed`, with the numeric block ``X`` cast to its array's declared ``dtype``.
 
     A dask array's blocks may have another dtype than the array says (a ``map_blocks`` or
     ``from_delayed`` given a wrong ``dtype=``); every block then reaches ``func`` as the array
     declares, so that a model's dtype does not depend on which block it met first. Free when
-    they agree.
+    they agree. A cast that would change values (floats declared as integers: 0.86 would
+    become 0, NaN a large negative number) is refused instead.
     """
     if X.dtype != dtype and X.dtype.kind in "biuf" and dtype.kind in "biuf":
+        if not np.can_cast(X.dtype, dtype, "same_kind"):
+            where = "a block of X"
+            if with_position:
+                rows, block = args[-2][0], args[-1][0]
+                where = f"partition {block} (rows {rows.start} to {rows.stop - 1}) of X"
+            raise PartitionError(
+                f"{where} has dtype {X.dtype}, but X says {dtype}: casting would change its "
+                "values. The array was made with a wrong dtype= (in map_blocks or "
+                f"from_delayed): give its blocks' dtype, {X.dtype}."
+            )
         X = X.astype(dtype)
     return _boxed(func, X, *args, **kwargs)
 
@@ -205,7 +221,7 @@ def map_partitions(
         args += [ArraySliceDep(X.chunks), out_ind, ArrayBlockIdDep(X.chunks), out_ind]
     name = f"{stage_name(stage)}-{tokenize(func, X, others, with_position, kwargs)}"
     return da.blockwise(
-        partial(_boxed_as_declared, func, X.dtype),
+        partial(_boxed_as_declared, func, X.dtype, with_position),
         out_ind,
         *args,
         name=name,
@@ -448,7 +464,7 @@ def _killed_worker_message(error: Any, partitions: Mapping[str, tuple[int, ...]]
         "in native code or a worker out of memory does this: split the data into smaller "
         "chunks (X.rechunk({0: ...}), or chunks= of the reader), give each worker more "
         "memory (--memory-limit), or look for bad values in those rows. The cluster itself "
-        "is fine: the workers were restarted."
+        "is fine: a nanny starts a new worker for each one killed."
     )
 
 
@@ -483,7 +499,7 @@ def compute_blocks(
             return list(compute_as_if_collection(da.Array, graph, keys, **options))
     except Exception as error:
         if type(error).__name__ == "KilledWorker" and hasattr(error, "task"):
-            raise PartitionError(_killed_worker_message(error, partitions or {})) from error
+            raise WorkerKilledError(_killed_worker_message(error, partitions or {})) from error
         if client is not None and _scheduler_lost(error):
             raise SchedulerLostError(
                 f"Lost the scheduler at {client.scheduler.address} in the middle of the "
@@ -499,7 +515,7 @@ def _scheduler_lost(error: BaseException) -> bool:
     """Whether ``error`` is how distributed's client says that its scheduler went away."""
     name = type(error).__name__
     if name == "FutureCancelledError":
-        return getattr(error, "reason", None) in ("scheduler-connection-lost", "unknown")
+        return getattr(error, "reason", None) == "scheduler-connection-lost"
     return name in ("ClosedClientError", "CommClosedError")
 
 

@@ -513,12 +513,17 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         except DivergenceError as error:
             if epochs.last_record is None:
                 raise
-            # Keep the last epoch's model, which is finite, as a fit that stopped there.
+            # Keep a finite model, as a fit that stopped there: with early stopping the best
+            # so far (as early stopping would), else the last epoch's.
             self.history_ = epochs.history
-            self._set_fitted(epochs.model, data.X, plan.classes)
+            kept, which = epochs.model, f"{epochs.last_record['epoch']}, the last finite one"
+            if self.early_stopping and tracker.best_model is not None:
+                kept = tracker.best_model
+                self.best_epoch_: int = tracker.best_epoch
+                which = f"{tracker.best_epoch}, the best validated one"
+            self._set_fitted(kept, data.X, plan.classes)
             raise DivergenceError(
-                f"{error} {type(self).__name__}.estimator_ is the model of epoch "
-                f"{epochs.last_record['epoch']}, the last finite one."
+                f"{error} {type(self).__name__}.estimator_ is the model of epoch {which}."
             ) from None
         model = epochs.model
         validation_blocks = plan.folds[0][1]

@@ -182,7 +182,10 @@ def fit_partition(
                             plan, models[j], j, Xt, y, sample_weight, epoch, block
                         )
                     except (ValueError, FloatingPointError) as error:
-                        raise _diverged(error, epoch, rows[0], block) from error
+                        diverged = _diverged(error, epoch, rows[0], block)
+                        if diverged is error:
+                            raise
+                        raise diverged from error
                 except PartitionError:
                     raise  # bad data fails every model alike
                 except Exception as error:
@@ -465,7 +468,8 @@ def run_epochs(
             scored, stop = after_pass(epoch, train, scored, updates, record)
             history.append(record)
             if save is not None:
-                save(epoch + 1 if train else epoch, scored, stop, history)
+                # A run that stopped scores nothing more: it resumes to its end.
+                save(epoch + 1 if train else epoch, frozenset() if stop else scored, stop, history)
             if progress is not None and train:
                 done = progress.n + count(train)
                 progress.total = done + (0 if stop else planned(epoch + 1))

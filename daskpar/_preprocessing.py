@@ -247,6 +247,16 @@ def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float64)
 
 
+def _identity(estimator: Any) -> tuple[Any, ...]:
+    """What a fitted scaler's transform depends on: its class, parameters and fitted
+    attributes. Not the object itself: scikit-learn sets private attributes on a pipeline's
+    steps (its callback context) that differ from one fit to the next, and would give the
+    same transform other task names in every fit, so that a checkpoint made from the
+    transformed data could never be resumed."""
+    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
+    return type(estimator).__name__, estimator.get_params(deep=False), fitted
+
+
 def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
     """True for a dask array; an error for other dask collections (which have no row blocks)
     and for in-memory text (:func:`~daskpar._validation.refuse_text`)."""
@@ -383,7 +393,7 @@ class OutOfCoreScaler(SaveMixin):
             X,
             stage=self._method_stages[method],
             meta=probe,
-            token=(scaler, method),
+            token=(_identity(scaler), method),
             scaler=scaler,
             method=method,
         )

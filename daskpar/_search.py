@@ -40,7 +40,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import audit, metrics
-from ._checkpoint import Checkpoint, plain, records
+from ._checkpoint import REFIT_FOLDER, Checkpoint, plain, records
 from ._families import family_for
 from ._graph import SPLIT_EVERY, broadcast, reduce_partitions, task_retries
 from ._incremental import ParallelIncremental
@@ -550,8 +550,17 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             saved = checkpoint.load()
         rng = check_random_state(self.random_state)
         folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
-        if saved is not None:
-            folds = [(frozenset(train), frozenset(test)) for train, test in saved["folds"]]
+        if checkpoint is not None and saved is not None:
+            saved_folds = [(frozenset(train), frozenset(test)) for train, test in saved["folds"]]
+            # Folds drawn at random (cv=K with shuffle and no seed) are the checkpoint's; folds
+            # the user gave must be the same.
+            if not isinstance(self.cv, Integral | Real) and folds != saved_folds:
+                raise CheckpointError(
+                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
+                    "folds than cv= gives now. Delete it (or pass another checkpoint folder) "
+                    "to start over."
+                )
+            folds = saved_folds
         n_candidates = self._n_candidates()
         if n_candidates * len(folds) > self.max_trials:
             raise InputError(
@@ -655,8 +664,15 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         if setup.checkpoint is not None:
             last = best if isinstance(best, ParallelIncremental) else best.steps[-1][0]
             inner = "checkpoint" if last is best else f"{last}__checkpoint"
-            best.set_params(**{inner: setup.checkpoint.folder / "refit"})
-        self.best_estimator_ = best.fit(setup.X, setup.y, **fit_params)
+            original = best.get_params()[inner]
+            best.set_params(**{inner: setup.checkpoint.folder / REFIT_FOLDER})
+            best.fit(setup.X, setup.y, **fit_params)
+            # The refit's checkpoint belongs to this search: the best estimator, cloned and
+            # fitted elsewhere, must not find it.
+            best.set_params(**{inner: original})
+        else:
+            best.fit(setup.X, setup.y, **fit_params)
+        self.best_estimator_ = best
         self.refit_time_ = time.perf_counter() - start
 
     def _invalid_candidates(

@@ -7,6 +7,7 @@ catches ``ValueError`` around a scikit-learn call keeps working::
     └── DaskparError
         ├── InputError                 bad data, found before the cluster does any work
         ├── PartitionError             bad data found inside one partition, on a worker
+        │   └── WorkerKilledError      a partition whose task killed every worker it ran on
         ├── DivergenceError            the model's parameters became NaN or infinite
         ├── SchedulerLostError         the connection to the scheduler broke mid-computation
         ├── CheckpointError            a checkpoint made by another run, or damaged
@@ -26,6 +27,7 @@ __all__ = [
     "PartitionError",
     "SchedulerLostError",
     "UnsupportedEstimatorError",
+    "WorkerKilledError",
 ]
 
 
@@ -45,6 +47,15 @@ class PartitionError(DaskparError):
 
     Raised inside a task on a worker and re-raised on the client; the message names the
     partition and its row range so that the offending rows can be found.
+    """
+
+
+class WorkerKilledError(PartitionError):
+    """The task of one partition killed every worker that ran it (distributed's allowed
+    failures, 3 by default): a crash in native code, or more memory than a worker has.
+
+    The message names the partition and its rows and suggests smaller chunks or more memory
+    per worker. The cluster stays usable: a nanny restarts each killed worker.
     """
 
 

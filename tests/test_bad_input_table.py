@@ -325,6 +325,19 @@ def test_b18_blocks_whose_dtype_is_not_the_arrays(small: tuple[np.ndarray, np.nd
     assert lying.dtype == np.float64
     assert lying.blocks[0].compute().dtype == np.float32
     assert fit(lying, yd).estimator_.coef_.dtype == np.float64
+    # Floats declared as integers would lose their values (and NaN would pass as a number).
+    with_nan = X.copy()
+    with_nan[700, 1] = np.nan
+    floats_said_ints = as_dask(with_nan, y, 500)[0].map_blocks(lambda b: b, dtype=np.int64)
+    for call in (
+        lambda: fit(floats_said_ints, yd),
+        lambda: dp.StandardScaler().fit(floats_said_ints),
+    ):
+        with pytest.raises(
+            dp.PartitionError,
+            match=r"partition \d+ \(rows \d+ to \d+\) of X has dtype float64, but X says int64",
+        ):
+            call()
 
 
 # --------------------------------------------------------------------------------------------

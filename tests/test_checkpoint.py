@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import make_pipeline
 
@@ -21,7 +23,7 @@ import daskpar as dp
 import daskpar._incremental as incremental
 import daskpar._search as search_module
 from daskpar import CheckpointError
-from daskpar._checkpoint import FILE_NAME
+from daskpar._checkpoint import FILE_NAME, discard
 from tests.conftest import as_dask, no_task_runs
 
 
@@ -151,6 +153,18 @@ def test_search_resumes_to_the_same_results(
     )
     # The refit has its own checkpoint, under the search's.
     assert (tmp_path / "ck" / "refit" / FILE_NAME).exists()
+    # A finished search's checkpoint returns the same results without a pass (halving had
+    # stopped with one candidate left: it scores nothing more).
+    with passes(search_module) as count:
+        again = fit(make(tmp_path / "ck"))
+    assert count[0] == 0
+    np.testing.assert_array_equal(
+        again.cv_results_["mean_test_score"], whole.cv_results_["mean_test_score"]
+    )
+    assert again.best_index_ == whole.best_index_
+    # Starting over deletes the checkpoints, the refit's included, and nothing else.
+    discard(tmp_path / "ck")
+    assert list((tmp_path / "ck").iterdir()) == []
 
 
 def test_checkpoint_is_written_atomically(data: tuple[da.Array, da.Array], tmp_path: Path) -> None:
@@ -271,7 +285,20 @@ def test_checkpoint_of_string_labels(tmp_path: Path) -> None:
 def test_a_model_with_a_checkpoint_path_saves_and_loads(
     data: tuple[da.Array, da.Array], tmp_path: Path
 ) -> None:
-    """checkpoint= may be a Path (as the search gives its refit); model files keep it."""
+    """checkpoint= may be a Path; model files keep it."""
+    X, y = data
+    model = dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path / "ck").fit(X, y)
+    dp.save(model, tmp_path / "model.dp", key=None)
+    loaded = dp.load(tmp_path / "model.dp", allow_unsigned=True)
+    assert loaded.checkpoint == tmp_path / "ck"
+    np.testing.assert_array_equal(loaded.estimator_.coef_, model.estimator_.coef_)
+
+
+def test_the_refits_checkpoint_stays_with_the_search(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """The best estimator, cloned and fitted on other data, does not meet the refit's
+    checkpoint."""
     X, y = data
     search = dp.GridSearchCV(
         dp.ParallelIncremental(SGDClassifier(random_state=0), random_state=0),
@@ -279,11 +306,9 @@ def test_a_model_with_a_checkpoint_path_saves_and_loads(
         cv=2,
         checkpoint=tmp_path / "ck",
     ).fit(X, y)
-    assert search.best_estimator_.checkpoint == tmp_path / "ck" / "refit"
-    dp.save(search.best_estimator_, tmp_path / "best.dp", key=None)
-    loaded = dp.load(tmp_path / "best.dp", allow_unsigned=True)
-    assert loaded.checkpoint == tmp_path / "ck" / "refit"
-    np.testing.assert_array_equal(loaded.estimator_.coef_, search.best_estimator_.estimator_.coef_)
+    assert (tmp_path / "ck" / "refit" / FILE_NAME).exists()
+    assert search.best_estimator_.checkpoint is None
+    clone(search.best_estimator_).fit(X[:4000], y[:4000])
 
 
 def test_randomized_search_without_a_seed_is_not_resumed_with_other_candidates(
@@ -340,3 +365,86 @@ def test_search_checkpoint_of_other_data_or_classes_is_refused(
     with no_task_runs(), pytest.raises(CheckpointError, match=r"content \(its dask names\)"):
         search().fit(X * 2, y)
     search().fit(X, y, classes=[0, 1])  # the same classes as found: the same run
+
+
+def test_a_write_cut_short_leaves_a_folder_that_resumes(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """kill -9 during the first write leaves only a temporary file: it is daskpar's, so the
+    rerun deletes it and starts; a folder with other files is still refused by discard."""
+    X, y = data
+    (tmp_path / f".{FILE_NAME}.tmp-1234abcd").write_bytes(b"half a checkpoint")
+    dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=tmp_path).fit(X, y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME]
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="nor delete them"):
+        discard(tmp_path)
+    assert (tmp_path / "notes.txt").exists()
+    assert (tmp_path / FILE_NAME).exists()
+
+
+def test_explicit_folds_resume_and_other_folds_are_refused(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """cv= as a generator of (train, test) blocks: the same folds resume (a generator's repr
+    is new in every process); other folds are refused."""
+    X, y = data
+
+    def folds(test: tuple[int, ...]) -> Iterator[tuple[list[int], list[int]]]:
+        yield [b for b in range(8) if b not in test], list(test)
+
+    def make(folder: Path | None, test: tuple[int, ...] = (0, 1)) -> dp.GridSearchCV:
+        return dp.GridSearchCV(
+            dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=2, random_state=0),
+            {"estimator__alpha": [1e-4, 1e-3]},
+            cv=folds(test),
+            refit=False,
+            checkpoint=folder,
+        )
+
+    whole = make(None).fit(X, y)
+    resumed, _ = interrupted_then_resumed(make, lambda s: s.fit(X, y), tmp_path, at=2)
+    np.testing.assert_array_equal(
+        resumed.cv_results_["mean_test_score"], whole.cv_results_["mean_test_score"]
+    )
+    with no_task_runs(), pytest.raises(CheckpointError, match="other folds"):
+        make(tmp_path, test=(2, 3)).fit(X, y)
+
+
+def test_checkpoint_of_another_fan_in_or_other_versions_is_refused(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+
+    def model() -> dp.ParallelIncremental:
+        return dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=tmp_path)
+
+    model().fit(X, y)
+    with dask.config.set(split_every=4), pytest.raises(CheckpointError, match="split_every=8"):
+        model().fit(X, y)
+    with (
+        mock.patch("importlib.metadata.version", return_value="0.0.1"),
+        pytest.raises(CheckpointError, match="other versions may compute other bits"),
+    ):
+        model().fit(X, y)
+
+
+def test_a_store_rewritten_in_place_is_other_data(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """zarr writes chunks in place: the store's folder keeps its inode and mtime, its chunk
+    files do not."""
+    import zarr
+
+    X, y = data
+    dp.write_zarr(tmp_path / "d.zarr", X, y)
+    folder = tmp_path / "ck"
+    dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=folder).fit(
+        *dp.read_zarr(tmp_path / "d.zarr")
+    )
+    stored = zarr.open_array(str(tmp_path / "d.zarr"), path="X", mode="r+")
+    stored[:] = -stored[:]
+    with no_task_runs(), pytest.raises(CheckpointError, match="other data"):
+        dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=folder).fit(
+            *dp.read_zarr(tmp_path / "d.zarr")
+        )

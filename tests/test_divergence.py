@@ -107,3 +107,23 @@ def test_retries_need_a_distributed_cluster(linear: tuple[np.ndarray, np.ndarray
     model = dp.ParallelIncremental(SGDRegressor(), retries=2)
     with pytest.raises(dp.InputError, match=r"retries=2 needs a distributed cluster"):
         model.fit(da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000))
+
+
+def test_with_early_stopping_the_best_model_is_kept(
+    linear: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = linear
+    model = dp.ParallelIncremental(
+        SGDRegressor(random_state=0),
+        epochs=6,
+        random_state=0,
+        validation_fraction=0.25,
+        early_stopping=True,
+        n_iter_no_change=5,
+    )
+    with pytest.raises(dp.DivergenceError, match="the best validated one"):
+        model.fit(*data_that_changes_after(3, X, y))
+    scores = {r["epoch"]: r.get("validation_score") for r in model.history_}
+    best = max((s, -e) for e, s in scores.items() if s is not None)
+    assert model.best_epoch_ == -best[1]
+    assert np.isfinite(model.estimator_.coef_).all()

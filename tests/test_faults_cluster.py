@@ -156,6 +156,12 @@ def test_a_frozen_worker_is_dropped_within_the_clusters_ttl(tmp_path: Path) -> N
     with cluster(None, 1, 0) as embedded:
         got = embedded.run_on_scheduler(lambda dask_scheduler: dask_scheduler.worker_ttl)
         assert got == dask.utils.parse_timedelta(EMBEDDED_WORKER_TTL)
+    # A TTL the user set is theirs.
+    with (
+        dask.config.set({"distributed.scheduler.worker-ttl": "42s"}),
+        cluster(None, 1, 0) as embedded,
+    ):
+        assert embedded.run_on_scheduler(lambda dask_scheduler: dask_scheduler.worker_ttl) == 42
 
 
 def poisoned(X: da.Array, block: int, how: str) -> da.Array:
