@@ -190,7 +190,7 @@ def test_a_partition_that_kills_its_workers_is_named(tmp_path: Path, how: str) -
     ):
         whole, undisturbed = timed(lambda: model().fit(X, y, classes=[0, 1]))
         start = time.perf_counter()
-        with pytest.raises(dp.PartitionError) as info:
+        with pytest.raises(dp.WorkerKilledError) as info:
             model().fit(poisoned(X, 5, how), y, classes=[0, 1])
         seconds = time.perf_counter() - start
         message = str(info.value)
