@@ -270,6 +270,7 @@ def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> No
     dp.write_zarr(store, X, y)
     exe = Path(sys.executable).with_name("daskpar")
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    env["PYTHONFAULTHANDLER"] = "1"  # a hang below dumps every thread's stack on SIGABRT
     args = ["train", str(store), "--epochs", "1", "--workers", "2", "--dashboard-port", "0"]
     proc = subprocess.Popen(
         [str(exe), *args, "--keep-open"],
@@ -292,7 +293,12 @@ def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> No
         time.sleep(1.0)  # still up
         assert proc.poll() is None
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, stacks = proc.communicate(timeout=30)
+            pytest.fail(f"the command did not stop within 120 s of Ctrl-C:\n{stacks[-8000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
