@@ -74,6 +74,24 @@ def no_task_runs() -> Iterator[None]:
 
 
 @contextmanager
+def ctrl_c_as_in_a_terminal() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt here, and the default SIGINT in processes started here.
+
+    A shell starts background jobs (``make test &``, nohup, some CI runners) with SIGINT
+    ignored, and Python then keeps ignoring it: a test of Ctrl-C would wait for an interrupt
+    that never comes. A handled signal is reset to its default in a started program, which
+    Python then turns into KeyboardInterrupt, as in a terminal.
+    """
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def scheduler_processes(
     cwd: Path,
     n_workers: int = 1,

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from daskpar._cli import main
+from tests.conftest import ctrl_c_as_in_a_terminal
 
 
 def run(*args: str, scheduler: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -272,14 +273,15 @@ def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
     env["PYTHONFAULTHANDLER"] = "1"  # a hang below dumps every thread's stack on SIGABRT
     args = ["train", str(store), "--epochs", "1", "--workers", "2", "--dashboard-port", "0"]
-    proc = subprocess.Popen(
-        [str(exe), *args, "--keep-open"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # its own process group, as a command in a terminal
-    )
+    with ctrl_c_as_in_a_terminal():
+        proc = subprocess.Popen(
+            [str(exe), *args, "--keep-open"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group, as a command in a terminal
+        )
     try:
         assert proc.stdout is not None
         lines = []

@@ -34,7 +34,7 @@ from sklearn.linear_model import SGDClassifier
 import daskpar as dp
 from daskpar._checkpoint import FILE_NAME
 from daskpar._cli import EMBEDDED_WORKER_TTL
-from tests.conftest import scheduler_processes
+from tests.conftest import ctrl_c_as_in_a_terminal, scheduler_processes
 
 pytestmark = pytest.mark.slow
 
@@ -321,9 +321,10 @@ def test_a_scheduler_that_dies_mid_fit_is_a_clear_error(tmp_path: Path) -> None:
 def test_ctrl_c_in_a_notebook_cancels_the_fits_tasks(tmp_path: Path) -> None:
     X, y = slow_blocks(n_blocks=40, seconds=0.5)
     with scheduler_processes(tmp_path, n_workers=2) as address, client_of(address) as client:
-        timer = after(3, _thread.interrupt_main)
-        with pytest.raises(KeyboardInterrupt):
-            model().fit(X, y, classes=[0, 1])
+        with ctrl_c_as_in_a_terminal():
+            timer = after(3, _thread.interrupt_main)
+            with pytest.raises(KeyboardInterrupt):
+                model().fit(X, y, classes=[0, 1])
         timer.join()
         start = time.perf_counter()
         left = -1
@@ -376,13 +377,14 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes(tmp_path: Path, command: str) ->
         )
     )
     ck = tmp_path / "ck"
-    proc = subprocess.Popen(
-        [*train, "--checkpoint", str(ck), "--save", str(tmp_path / "resumed.dp")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
+    with ctrl_c_as_in_a_terminal():
+        proc = subprocess.Popen(
+            [*train, "--checkpoint", str(ck), "--save", str(tmp_path / "resumed.dp")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
     deadline = time.monotonic() + 120
     while not (ck / FILE_NAME).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
