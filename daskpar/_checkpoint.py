@@ -179,6 +179,14 @@ class Checkpoint:
     def path(self) -> Path:
         return self.folder / FILE_NAME
 
+    def refused(self, made_with: str, advice: str | None = None) -> CheckpointError:
+        """The error for this checkpoint, found to be made with ``made_with`` (other classes,
+        other folds) by the caller's own check."""
+        advice = advice or "Delete it (or pass another checkpoint folder) to start over."
+        return CheckpointError(
+            f"The checkpoint in {os.fspath(self.folder)!r} was made with {made_with}. {advice}"
+        )
+
     def load(self) -> dict[str, Any] | None:
         """The saved state, or ``None`` when there is none; refuses another run's."""
         from .persist import ModelFileError, trusted_loads

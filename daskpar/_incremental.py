@@ -51,7 +51,7 @@ from ._validation import (
     refuse_text,
     warn_if_tiny_partitions,
 )
-from .errors import CheckpointError, DivergenceError, InputError
+from .errors import DivergenceError, InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["ParallelIncremental", "find_classes"]
@@ -480,11 +480,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             if classes is not None and not np.array_equal(
                 np.unique(np.asarray(classes)), saved["objects"]["classes"]
             ):
-                raise CheckpointError(
-                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
-                    "classes than classes= gives now. Delete it (or pass another checkpoint "
-                    "folder) to start over."
-                )
+                raise checkpoint.refused("other classes than classes= gives now")
             classes = saved["objects"]["classes"]
         else:
             classes = self._resolve_classes(data.y, classes)

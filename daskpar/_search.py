@@ -65,7 +65,7 @@ from ._validation import (
     check_X_y,
     warn_if_tiny_partitions,
 )
-from .errors import CheckpointError, InputError
+from .errors import InputError
 from .metrics import Scorer, get_scorer
 
 __all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]
@@ -555,11 +555,7 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             # Folds drawn at random (cv=K with shuffle and no seed) are the checkpoint's; folds
             # the user gave must be the same.
             if not isinstance(self.cv, Integral | Real) and folds != saved_folds:
-                raise CheckpointError(
-                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
-                    "folds than cv= gives now. Delete it (or pass another checkpoint folder) "
-                    "to start over."
-                )
+                raise checkpoint.refused("other folds than cv= gives now")
             folds = saved_folds
         n_candidates = self._n_candidates()
         if n_candidates * len(folds) > self.max_trials:
@@ -578,10 +574,10 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             and saved is not None
             and plain(candidates) != saved["candidates"]
         ):
-            raise CheckpointError(
-                f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
-                "candidates (sampled with random_state=None?). Pass an int random_state to "
-                "resume a randomized search, or delete the folder to start over."
+            raise checkpoint.refused(
+                "other candidates (sampled with random_state=None?)",
+                "Pass an int random_state to resume a randomized search, or delete the folder "
+                "to start over.",
             )
         estimators = [clone(self.estimator).set_params(**params) for params in candidates]
         parts = [_split_estimator(est) for est in estimators]
@@ -609,11 +605,7 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             fitted = {(c, k): tuple(steps) for c, k, steps in saved["objects"]["fitted"]}
             found = saved["objects"]["labels"]
             if classes is not None and not np.array_equal(classes, found):
-                raise CheckpointError(
-                    f"The checkpoint in {os.fspath(checkpoint.folder)!r} was made with other "
-                    "classes than classes= gives now. Delete it (or pass another checkpoint "
-                    "folder) to start over."
-                )
+                raise checkpoint.refused("other classes than classes= gives now")
         plan = PassPlan(
             models=tuple(
                 ModelSpec(c, k, config_of[c])
