@@ -472,10 +472,12 @@ def _interruptible(checkpoint: Path | None) -> Iterator[None]:
     futures are released (distributed cancels what no client wants) and an embedded
     cluster is closed, its worker processes with it.
     """
+    from daskpar._checkpoint import FILE_NAME
+
     try:
         yield
     except KeyboardInterrupt:
-        if checkpoint is not None and (checkpoint / "checkpoint.skops").exists():
+        if checkpoint is not None and (checkpoint / FILE_NAME).exists():
             where = f"the checkpoint in {checkpoint} resumes it: run the same command again"
         elif checkpoint is not None:
             where = f"no epoch had ended, so {checkpoint} holds no checkpoint yet"
