@@ -69,10 +69,13 @@ __all__ = [
     "ModelKeyError",
     "ModelSignatureError",
     "describe",
+    "dumps",
     "file_sha256",
     "generate_key",
     "load",
+    "loads",
     "save",
+    "signing_key_id",
     "trusted_types",
 ]
 
@@ -418,6 +421,27 @@ def _save(
     encryption_key: str | bytes | None,
 ) -> bool:
     """Write the model file; whether it is signed."""
+    body, signed = _dumps(obj, key, encrypt, encryption_key)
+    write_atomically(path, body)
+    return signed
+
+
+def dumps(obj: Any, *, key: str | bytes | None = None) -> tuple[bytes, bool]:
+    """``obj`` in daskpar's model container, signed when a key is set: the bytes :func:`save`
+    writes (checkpoints are written with it too), and whether they are signed.
+
+    ``key`` is read as in :func:`save`: the argument, else ``$DASKPAR_MODEL_KEY``, else the
+    file named by ``$DASKPAR_MODEL_KEY_FILE``.
+    """
+    return _dumps(obj, key, False, None)
+
+
+def _dumps(
+    obj: Any,
+    key: str | bytes | None,
+    encrypt: bool,
+    encryption_key: str | bytes | None,
+) -> tuple[bytes, bool]:
     signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     encryption = None
     if encrypt:
@@ -448,8 +472,7 @@ def _save(
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
     if signing is not None:
         body += _tag(signing, body)
-    write_atomically(path, body)
-    return signing is not None
+    return body, signing is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,6 +680,27 @@ def _load(
     allow_unsigned: bool,
 ) -> Any:
     data, name = _read(path)
+    return _loads(data, name, key, encryption_key, allow_unsigned)
+
+
+def loads(
+    data: bytes, *, name: str, key: str | bytes | None = None, allow_unsigned: bool = False
+) -> Any:
+    """The object in bytes made by :func:`dumps`, checked as :func:`load` checks a file.
+
+    ``name`` says what the bytes are (a file's path), in errors. A key that is set (``key``,
+    else the environment, as in :func:`load`) is always checked.
+    """
+    return _loads(data, name, key, None, allow_unsigned)
+
+
+def _loads(
+    data: bytes,
+    name: str,
+    key: str | bytes | None,
+    encryption_key: str | bytes | None,
+    allow_unsigned: bool,
+) -> Any:
     header, start, end = _parse(data, name)
     signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     _check_signature(data, header, end, name, signing, allow_unsigned)
@@ -672,6 +716,15 @@ def _load(
         aad = {k: v for k, v in header.items() if k != "payload"}
         payload = _decrypt(payload, header, name, material or signing, _canonical(aad))
     return trusted_loads(payload, name)
+
+
+def signing_key_id(key: str | bytes | None = None) -> str | None:
+    """The id of the signing key that is set (``key``, else the environment), or None.
+
+    The id (16 hex digits) names a key without revealing it, as model files' headers do.
+    """
+    material = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
+    return None if material is None else _key_id(material)
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
