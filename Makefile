@@ -54,6 +54,9 @@ clean:
 
 # The docker-compose cluster for real (needs Docker; see docs/compose.md): build the image from a
 # wheelhouse made here, start a scheduler and two workers, train from a client container, run
-# notebook 4, kill a worker mid-fit, stop. BASE_IMAGE picks the base (python:3.11-slim).
+# notebook 4, kill a worker mid-fit, stop. Then the TLS variant (docker-compose.tls.yml):
+# certificates made here, train over tls://, and a task on each worker finds no key but its
+# own. BASE_IMAGE picks the base (python:3.11-slim).
 compose-test: | $(BIN)/python
 	VENV=$(VENV) scripts/compose-test.sh
+	VENV=$(VENV) COMPOSE_TLS=1 scripts/compose-test.sh

@@ -154,19 +154,16 @@ def optimum(store: Path, split: Split) -> dict[str, float]:
 
 @contextlib.contextmanager
 def local_cluster(workers: int = 2, memory_limit: str | None = None) -> Iterator[Any]:
-    """A LocalCluster of ``workers`` x 1 thread on 127.0.0.1, and its client."""
-    from distributed import Client, LocalCluster
+    """A LocalCluster of ``workers`` x 1 thread on 127.0.0.1, and its client: the one daskpar's
+    CLI starts (TLS with certificates of its own), so that the peers run where users would."""
+    from distributed import Client
+
+    import daskpar as dp
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {} if memory_limit is None else {"memory_limit": memory_limit}
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            **kwargs,
-        ) as cluster,
+        dp.local_cluster(workers, **kwargs) as cluster,
         Client(cluster) as client,
     ):
         client.run(_warm_up)

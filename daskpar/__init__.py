@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import audit
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
+from ._cluster import local_cluster
 from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
 from ._linear import LinearRegression, Ridge
@@ -64,6 +65,7 @@ __all__ = [
     "audit",
     "find_classes",
     "load",
+    "local_cluster",
     "make_classification",
     "make_regression",
     "read_csv",

@@ -11,6 +11,14 @@ Rerunning the same call finds the checkpoint, checks that it was made by the sam
 on the same data, and goes on after its last epoch; any difference is refused with a message
 that says which. A finished run leaves its last checkpoint: rerunning it returns the same
 model without training.
+
+The file is a daskpar model file (:func:`daskpar.persist.dumps`): when the model key is set
+(``DASKPAR_MODEL_KEY`` or ``DASKPAR_MODEL_KEY_FILE``), it is signed, and a resumed run checks
+the signature, so that a checkpoint edited between two runs (to poison the model that the
+resumed run signs in turn) is refused. Without a key a checkpoint is not authenticated:
+anyone who can write its folder can change what a resumed run starts from. A symbolic link,
+a hard-linked file, or a refit folder that leads elsewhere is refused either way: a
+checkpoint is read only from the folder it was named by.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ FILE_NAME = "checkpoint.skops"
 #: The folder, inside a search's, of its refit's checkpoint.
 REFIT_FOLDER = "refit"
 _FORMAT = "daskpar-checkpoint"
-_VERSION = 1
+_VERSION = 2  # 2: a daskpar model file, signed when a key is set
 #: Parameters that change how a run reports or recovers, not what it computes.
 _IGNORED = {"verbose", "checkpoint", "retries"}
 
@@ -113,8 +121,11 @@ def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any
 
 def is_ours(folder: Path) -> bool:
     """Whether ``folder`` holds nothing but daskpar checkpoints: its own file, the temporary
-    files of unfinished writes, and a search's ``refit`` folder of the same."""
+    files of unfinished writes, and a search's ``refit`` folder of the same (none of them a
+    symbolic link)."""
     for entry in folder.iterdir():
+        if entry.is_symlink():
+            return False
         if entry.name == REFIT_FOLDER and entry.is_dir():
             if not is_ours(entry):
                 return False
@@ -187,12 +198,21 @@ class Checkpoint:
             f"The checkpoint in {os.fspath(self.folder)!r} was made with {made_with}. {advice}"
         )
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether this run signs its checkpoints and checks them on resume (a key is set)."""
+        from .persist import signing_key_id
+
+        return signing_key_id() is not None
+
     def load(self) -> dict[str, Any] | None:
-        """The saved state, or ``None`` when there is none; refuses another run's."""
-        from .persist import ModelFileError, trusted_loads
+        """The saved state, or ``None`` when there is none; refuses another run's, and one
+        whose signature does not hold (with a key set) or that is reached through a link."""
+        from .persist import ModelFileError, ModelKeyError, ModelSignatureError, loads
 
         self._remove_leftovers()
-        if not self.path.exists():
+        if self.path.is_symlink() or not self.path.exists():
+            self._refuse_links()
             if self.folder.is_dir() and not is_ours(self.folder):
                 raise CheckpointError(
                     f"The checkpoint folder {os.fspath(self.folder)!r} holds files but no "
@@ -205,10 +225,24 @@ class Checkpoint:
                 )
             return None
         where = f"The checkpoint {os.fspath(self.path)!r}"
+        data = self._read(where)
+        key_set = self.authenticated
         try:
-            saved = trusted_loads(self.path.read_bytes(), where)
+            # With a key, only a checkpoint signed with it; without one, only an unsigned one.
+            saved = loads(data, name=where, allow_unsigned=not key_set)
             meta = json.loads(saved["meta"])
-        except (ModelFileError, KeyError, TypeError, ValueError) as error:
+        except (ModelSignatureError, ModelKeyError) as error:
+            raise CheckpointError(
+                f"{error} A checkpoint is resumed only as it was written"
+                + (" and signed" if key_set else "")
+                + f": delete {os.fspath(self.folder)!r} to start over, or set the key it was "
+                "signed with."
+            ) from None
+        except ModelFileError as error:
+            raise CheckpointError(
+                f"{where} cannot be read as a checkpoint: {error} Delete it to start over."
+            ) from None
+        except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(
                 f"{where} cannot be read ({error}). Delete it to start over."
             ) from None
@@ -218,6 +252,34 @@ class Checkpoint:
         state: dict[str, Any] = meta["state"]
         state["objects"] = saved["objects"]
         return state
+
+    def _refuse_links(self) -> None:
+        """Refuse a checkpoint file, or a refit folder, that is a symbolic link: it would
+        resume from, or write to, a place that the folder given does not hold."""
+        for path in (self.path, self.folder / REFIT_FOLDER):
+            if path.is_symlink():
+                raise CheckpointError(
+                    f"{os.fspath(path)!r} is a symbolic link (to {os.readlink(path)!r}); "
+                    "daskpar reads and writes checkpoints only inside the folder it is given. "
+                    "Remove the link, or pass the folder it leads to."
+                )
+
+    def _read(self, where: str) -> bytes:
+        """The checkpoint's bytes, from a regular file of this folder with no other name."""
+        self._refuse_links()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as error:  # a link made since, or unreadable
+            raise CheckpointError(f"{where} cannot be read ({error.strerror}).") from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if info.st_nlink != 1:
+                raise CheckpointError(
+                    f"{where} has {info.st_nlink} names (hard links): it may be another run's "
+                    f"file. Delete {os.fspath(self.folder)!r} (or pass another checkpoint "
+                    "folder) to start over."
+                )
+            return f.read()
 
     def _check(self, meta: dict[str, Any], where: str) -> None:
         fix = (
@@ -270,7 +332,7 @@ class Checkpoint:
 
     def save(self, state: dict[str, Any], objects: Any) -> None:
         """Write ``state`` (JSON values) and ``objects`` (estimators, arrays) atomically."""
-        from .persist import trusted_dumps, write_atomically
+        from .persist import dumps, write_atomically
 
         meta = {
             "format": _FORMAT,
@@ -281,6 +343,7 @@ class Checkpoint:
             "environment": self.environment,
             "state": state,
         }
-        payload = trusted_dumps({"meta": json.dumps(meta), "objects": objects})
+        payload, _ = dumps({"meta": json.dumps(meta), "objects": objects})
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._refuse_links()
         write_atomically(self.path, payload)

@@ -86,8 +86,17 @@ dashboard_option = click.option(
 
 
 def _output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
-    """An output file's folder must exist: refused before any work, not after it."""
-    if value is not None and not value.resolve().parent.is_dir():
+    """An output file's folder must exist: refused before any work, not after it. A symbolic
+    link (dangling or not) is refused too: writing through it would write wherever it leads,
+    outside the folder named (in a shared folder, a place another user chose)."""
+    if value is None:
+        return None
+    if value.is_symlink():
+        raise click.BadParameter(
+            f"{value} is a symbolic link (to {os.readlink(value)}); daskpar does not write "
+            "through links. Name the file itself, or remove the link."
+        )
+    if not value.resolve().parent.is_dir():
         raise click.BadParameter(f"the folder of {value} does not exist.")
     return value
 
@@ -223,7 +232,8 @@ def security_options(command: Any) -> Any:
             if not kwargs.get("scheduler"):
                 raise click.UsageError(
                     "--tls-* options are for a --scheduler tls://HOST:PORT; the embedded "
-                    "cluster listens on 127.0.0.1 only."
+                    "cluster makes certificates of its own, in memory, that no other process "
+                    "holds."
                 )
             settings.update(
                 {
@@ -233,6 +243,7 @@ def security_options(command: Any) -> Any:
                     "distributed.comm.require-encryption": True,
                 }
             )
+        _check_keys(encrypt=bool(kwargs.get("encrypt")))
         with dask.config.set(settings):
             return command(*args, **kwargs)
 
@@ -257,6 +268,24 @@ def security_options(command: Any) -> Any:
     ):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _check_keys(*, encrypt: bool) -> None:
+    """Refuse a model key that is set but unusable (empty, too short, an unreadable file)
+    before any work, not when the model is saved after training (or at the first checkpoint);
+    and ``--encrypt`` without any key."""
+    from daskpar import persist
+
+    try:
+        signing = persist.signing_key_id()
+    except persist.ModelKeyError as error:
+        raise click.ClickException(str(error)) from None
+    encryption_env = (persist.ENCRYPTION_KEY_ENV, persist.ENCRYPTION_KEY_FILE_ENV)
+    if encrypt and signing is None and not any(os.environ.get(e) for e in encryption_env):
+        raise click.UsageError(
+            f"--encrypt needs a key: set ${persist.KEY_ENV} or ${persist.KEY_FILE_ENV} (or "
+            f"${persist.ENCRYPTION_KEY_ENV}). Make one with daskpar.persist.generate_key()."
+        )
 
 
 save_options = [
@@ -343,9 +372,10 @@ def _embedded_worker_ttl() -> str:
 def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to an embedded LocalCluster.
 
-    The embedded cluster binds the scheduler, the workers and the dashboard to 127.0.0.1: a
-    default LocalCluster serves its dashboard on every interface, and anything that reaches a
-    scheduler can run code on its workers. Its scheduler drops a worker silent for
+    The embedded cluster is :func:`daskpar.local_cluster`: the scheduler, the workers and the
+    dashboard on 127.0.0.1, and TLS with certificates made in memory for it alone, since
+    anything that reaches a scheduler can run code on its workers, and other users of this
+    machine reach 127.0.0.1 too. Its scheduler drops a worker silent for
     :data:`EMBEDDED_WORKER_TTL` (or ``distributed.scheduler.worker-ttl`` if the user set
     it). A scheduler that does not answer within dask's connect timeout
     (``distributed.comm.timeouts.connect``, 30 s by default) is a one-line error.
@@ -353,7 +383,9 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     import logging
 
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from daskpar import local_cluster
 
     # distributed's client leaves a task failed on purpose when a Ctrl-C stops its gather,
     # which asyncio reports with a traceback ("Task exception was never retrieved").
@@ -364,8 +396,8 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
         ):
             raise click.UsageError(
                 f"{scheduler} needs the cluster's certificates: pass --tls-ca-file, --tls-cert "
-                "and --tls-key, or set DASK_CONFIG to the dask-tls.yaml that `daskpar certs` "
-                "wrote."
+                "and --tls-key, or set DASK_CONFIG to the dask-tls-client.yaml that `daskpar "
+                "certs` wrote."
             )
         with _connect(scheduler) as client:
             yield client
@@ -374,12 +406,7 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with (
         dask.config.set({"distributed.scheduler.worker-ttl": _embedded_worker_ttl()}),
-        LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=f"127.0.0.1:{dashboard_port}",
-        ) as local,
+        local_cluster(workers, dashboard_address=f"127.0.0.1:{dashboard_port}") as local,
         Client(local) as client,
     ):
         client.register_plugin(_quiet_workers())
@@ -459,8 +486,18 @@ def _start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
     if overwrite:
         discard(checkpoint)
     elif (checkpoint / FILE_NAME).exists():
+        from daskpar import persist
+
+        key_id = persist.signing_key_id()
+        trust = (
+            f"its signature is checked with the model key (key id {key_id})"
+            if key_id is not None
+            else "it is not authenticated, since no model key is set: anyone who can write "
+            f"{checkpoint} can change the model it resumes"
+        )
         click.echo(
-            f"resuming from the checkpoint in {checkpoint} (--overwrite starts over instead)"
+            f"resuming from the checkpoint in {checkpoint}; {trust} (--overwrite starts over "
+            "instead)"
         )
 
 
@@ -493,10 +530,19 @@ def _reporting(report: Path | None) -> Iterator[None]:
     if report is None:
         yield
         return
+    import secrets
+
     from distributed import performance_report
 
-    with performance_report(filename=str(report)):
-        yield
+    # Written under a new name, then renamed over ``report``: a link put in its place since
+    # the options were checked is replaced, not written through.
+    temporary = report.with_name(f".{report.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with performance_report(filename=str(temporary)):
+            yield
+        os.replace(temporary, report)
+    finally:
+        temporary.unlink(missing_ok=True)
     click.echo(f"performance report: {report}")
 
 
@@ -1088,7 +1134,10 @@ model_argument = click.argument(
 allow_unsigned_option = click.option(
     "--allow-unsigned",
     is_flag=True,
-    help="Load a model file that carries no signature (refused otherwise).",
+    help="Load a model file that carries no signature, when no model key is set (neither "
+    "$DASKPAR_MODEL_KEY nor $DASKPAR_MODEL_KEY_FILE). With a key set, an unsigned file is "
+    "refused all the same (its signature may have been stripped), and a signed file is never "
+    "loaded without its key.",
 )
 
 
@@ -1221,14 +1270,15 @@ def predict_command(
     callback=_host_names,
     default=("127.0.0.1", "localhost"),
     show_default=True,
-    help="A name or address the scheduler and workers are reached at (repeatable).",
+    help="A name or address the scheduler and workers are reached at (repeatable); the "
+    "printed commands bind the first.",
 )
 @click.option("--days", type=click.IntRange(min=1), default=365, show_default=True)
 @click.option(
     "--config-dir",
     default=None,
     callback=_absolute,
-    help="Where the files will be inside containers (the Dask configuration's paths).",
+    help="Where the files will be inside containers (the Dask configurations' paths).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing certificate files.")
 def certs_command(
@@ -1236,22 +1286,48 @@ def certs_command(
 ) -> None:
     """Create a CA and TLS certificates for a scheduler, workers and a client in DIRECTORY.
 
-    Key files are written with mode 0600, with a Dask configuration (dask-tls.yaml) that
-    uses them; point DASK_CONFIG at it, or pass the --tls-* options.
+    Key files are written with mode 0600. Each role also gets a Dask configuration,
+    dask-tls-ROLE.yaml, that names ca.pem and the role's own certificate and key only: point
+    DASK_CONFIG at it, or pass the --tls-* options. Give each machine or container those
+    files only; ca-key.pem, which signs certificates, stays here. The printed commands bind
+    the first --host, and the scheduler's dashboard to 127.0.0.1.
     """
-    from daskpar.tls import make_certificates
+    import shlex
+
+    from daskpar.tls import ROLES, make_certificates
 
     with _user_errors():
         files = make_certificates(
             directory, hosts=hosts, days=days, config_directory=config_dir, overwrite=overwrite
         )
-        click.echo(f"wrote a CA and scheduler, worker and client certificates to {directory}")
-        for role in ("scheduler", "worker"):
-            click.echo(f"  dask {role} {' '.join(files.cli_args(role))}")
-        click.echo(
-            f"  daskpar train ... --scheduler tls://HOST:8786 --tls-ca-file {files.ca_file} "
-            f"--tls-cert {files.cert('client')} --tls-key {files.key('client')}"
-        )
+    host = hosts[0]
+    address = f"tls://{f'[{host}]' if ':' in host else host}:8786"
+    # Bound to the given address, not every interface; the dashboard is HTTP, on loopback.
+    commands = {
+        "scheduler": ["dask", "scheduler", "--protocol", "tls", "--host", host,
+                      "--port", "8786", "--dashboard-address", "127.0.0.1:8787"],
+        "worker": ["dask", "worker", address, "--host", host,
+                   "--dashboard-address", "127.0.0.1:0"],
+        "client": ["daskpar", "train", "DATA", "--scheduler", address],
+    }  # fmt: skip
+    click.echo(f"wrote a CA and scheduler, worker and client certificates to {directory}")
+    click.echo(
+        "give each process ca.pem and its own role's files only; ca-key.pem stays here "
+        "(it signs certificates)"
+    )
+    for role in ROLES:
+        click.echo(f"  {role}: {' '.join(path.name for path in files.needed_by(role))}")
+        click.echo(f"    {shlex.join([*commands[role], *files.cli_args(role)])}")
+    configs = Path(config_dir) if config_dir is not None else files.directory
+    click.echo(
+        f"or DASK_CONFIG={configs / 'dask-tls-ROLE.yaml'} in place of the --tls-* options"
+        + (f" (with the role's files mounted at {config_dir})" if config_dir else "")
+    )
+    click.echo("a worker on another machine: --host with that machine's address")
+    click.echo(
+        "the dashboard's pages answer without a certificate: keep it on 127.0.0.1 and reach "
+        "it through an SSH tunnel"
+    )
 
 
 @main.group("audit")

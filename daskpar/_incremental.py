@@ -330,7 +330,12 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         run. A checkpoint made by other parameters or from other data is refused with a
         message saying which, and a folder that holds something else is never written into.
         The last checkpoint stays when ``fit`` ends: fitting again returns its model without
-        training. Checkpoints are written as model files are (skops, nothing unpickled).
+        training. Checkpoints are written as model files are (skops, nothing unpickled),
+        and signed when the model key is set (``DASKPAR_MODEL_KEY`` or
+        ``DASKPAR_MODEL_KEY_FILE``): a resumed fit then refuses a checkpoint that was edited,
+        or signed with another key. Without a key a checkpoint is not authenticated, and
+        anyone who can write the folder can change the model a resumed fit starts from. A
+        checkpoint file or refit folder that is a symbolic link is refused.
     retries : int, default=None
         On a distributed cluster, let every task fail this many times before its failure
         counts (dask's own task retries): for storage that fails now and then. Tasks are

@@ -931,8 +931,9 @@ _SEARCH_PARAMS_DOC = """
         checkpoint in ``<checkpoint>/refit``. If the client dies, calling ``fit`` again with
         the same parameters on the same data resumes after the last pass written and ends
         with the same ``cv_results_`` scores and best model as an uninterrupted search (the
-        times are the runs' own). Another run's checkpoint is refused, as
-        :class:`~daskpar.ParallelIncremental`'s ``checkpoint`` says.
+        times are the runs' own). Another run's checkpoint is refused, and one edited since
+        it was signed with the model key, as :class:`~daskpar.ParallelIncremental`'s
+        ``checkpoint`` says.
     retries : int, default=None
         On a distributed cluster, let every task fail this many times before its failure
         counts (dask's task retries, for flaky storage), in the search and in its refit.

@@ -19,11 +19,14 @@ functions here.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final, TypeVar
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.linear_model._stochastic_gradient import (
     BaseSGDClassifier,
@@ -39,6 +42,7 @@ from sklearn.utils._param_validation import (
     Options,
     RealNotInt,
     StrOptions,
+    make_constraint,
 )
 from sklearn.utils._param_validation import validate_params as sklearn_validate_params
 from sklearn.utils._set_output import _get_output_config as get_output_config
@@ -124,7 +128,10 @@ def parameter_constraints(estimator_class: type[BaseEstimator]) -> dict[str, lis
 
 
 def validate_params(
-    parameter_constraints: Mapping[str, list[Any]], *, prefer_skip_nested_validation: bool
+    parameter_constraints: Mapping[str, list[Any]],
+    *,
+    prefer_skip_nested_validation: bool,
+    secret: Collection[str] = (),
 ) -> Callable[[F], F]:
     """scikit-learn's ``validate_params`` decorator, typed so that a function keeps its signature.
 
@@ -135,8 +142,14 @@ def validate_params(
     Got 1 instead." An ``InvalidParameterError`` raised inside comes out as a new, plain
     ``InvalidParameterError``, its "parameter of <name> must be" naming the decorated function.
 
-    The decorated function runs one frame deeper: a warning it raises needs ``stacklevel``
-    one higher to point at its caller.
+    The parameters named in ``secret`` (keys) are checked here instead, before scikit-learn's
+    check, and their message never shows the value: "The 'key' parameter of save must be an
+    instance of 'str' or None. Got a value of type list (length 1; not shown, the parameter
+    is secret) instead." The error is raised with no ``__cause__`` or ``__context__``, so no
+    chained exception carries the value either.
+
+    The decorated function runs one frame deeper (two with ``secret``): a warning it raises
+    needs ``stacklevel`` that much higher to point at its caller.
 
     Parameters
     ----------
@@ -147,16 +160,69 @@ def validate_params(
         While the function runs (in its thread), skip the checks of the functions decorated
         with ``validate_params`` and of scikit-learn's ``fit`` and ``partial_fit`` that it calls: a
         daskpar function calling another checks the parameters it passes on itself.
+    secret : collection of str, default=()
+        Parameters whose values must never appear in a message (keys); each must have its
+        constraints in ``parameter_constraints``.
 
     Returns
     -------
     callable
         The decorator.
     """
-    decorator: Callable[[F], F] = sklearn_validate_params(
-        parameter_constraints, prefer_skip_nested_validation=prefer_skip_nested_validation
+    secret = frozenset(secret)
+    unknown = sorted(secret - parameter_constraints.keys())
+    if unknown:
+        raise ValueError(f"secret parameters {unknown} have no constraints to check them against.")
+    public = {k: v for k, v in parameter_constraints.items() if k not in secret}
+    secret_checks = {
+        k: [make_constraint(c) for c in parameter_constraints[k]] for k in sorted(secret)
+    }
+    check: Callable[[F], F] = sklearn_validate_params(
+        public, prefer_skip_nested_validation=prefer_skip_nested_validation
     )
+    if not secret_checks:
+        return check
+
+    def decorator(func: F) -> F:
+        checked = check(func)
+        signature = inspect.signature(func)
+
+        @functools.wraps(checked)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not get_config()["skip_parameter_validation"]:
+                try:
+                    bound = signature.bind(*args, **kwargs)
+                except TypeError:
+                    bound = None  # the call itself raises scikit-learn's wrapper's TypeError
+                if bound is not None:
+                    bound.apply_defaults()
+                    for name, constraints in secret_checks.items():
+                        if name in bound.arguments:
+                            _check_secret(name, bound.arguments[name], constraints, func)
+            return checked(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
     return decorator
+
+
+def _check_secret(name: str, value: Any, constraints: list[Any], func: Callable[..., Any]) -> None:
+    """scikit-learn's check of one parameter, with a message that names the value's type only.
+
+    The error is raised outside any ``except`` block: it has no context to leak through.
+    """
+    if any(constraint.is_satisfied_by(value) for constraint in constraints):
+        return
+    shown = [str(c) for c in constraints if not c.hidden]
+    expected = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+    try:
+        length = f"length {len(value)}; "
+    except Exception:  # no length, or one that cannot be computed: the type says enough
+        length = ""
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func.__qualname__} must be {expected}. Got a value of type "
+        f"{type(value).__qualname__} ({length}not shown, the parameter is secret) instead."
+    )
 
 
 def validate_estimator_params(estimator: BaseEstimator) -> None:

@@ -38,8 +38,10 @@ import json
 import math
 import os
 import socket
+import stat
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -373,6 +375,34 @@ def public_name(cls: type) -> str:
     return ".".join([*parts, cls.__qualname__])
 
 
+#: Unicode categories that a terminal does not print as they are: C0 and C1 controls (ESC
+#: sequences, carriage returns, backspaces), format characters (the bidi overrides such as
+#: U+202E, zero-width ones), lone surrogates, and line and paragraph separators.
+_UNPRINTED_CATEGORIES: Final[frozenset[str]] = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on escaped as Python writes it.
+
+    ``"a\\x1b[2Jb"`` comes out as ``a\\x1b[2Jb`` (a backslash and three characters); the
+    same for ``\\r``, ``\\n``, ``\\b``, other C0 and C1 controls, and Unicode format
+    characters such as the right-to-left override U+202E (``\\u202e``). Text from an audit
+    record or a model file goes through it before it is printed, so that a value cannot draw
+    fake rows or hide characters on a terminal.
+
+    Examples
+    --------
+    >>> from daskpar.audit import printable
+    >>> printable("ok\\rFAKE\\u202e")
+    'ok\\\\rFAKE\\\\u202e'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        repr(c)[1:-1] if unicodedata.category(c) in _UNPRINTED_CATEGORIES else c for c in text
+    )
+
+
 def _json_safe(value: Any, depth: int = 0) -> Any:
     """``value`` as JSON: estimators as their class and parameters, the rest as ``repr``."""
     if value is None or isinstance(value, bool | int | str):
@@ -603,15 +633,53 @@ def _last_line(f: BinaryIO) -> bytes | None:
     return tail.rsplit(b"\n", 1)[-1]
 
 
+def _not_a_link(path: Path) -> AuditLogError:
+    try:
+        target = f" (to {os.readlink(path)!r})"
+    except OSError:
+        target = ""
+    return AuditLogError(
+        f"The audit log {os.fspath(path)!r} is a symbolic link{target}; daskpar does not "
+        "write its log through a link, which would put the records in another file than the "
+        "one named. Name the log file itself (its real path), or replace the link with the "
+        "file."
+    )
+
+
+def _open_log(path: Path) -> int:
+    """The log, opened for appending (created with mode 0600): never through a symbolic
+    link, and only a regular file.
+
+    The link is refused by ``O_NOFOLLOW`` in the same call that opens the file, so that a
+    link made after a check cannot redirect the records; the check before it is for the
+    message, which names the link's target.
+    """
+    if path.is_symlink():  # a dangling link too
+        raise _not_a_link(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Non-blocking: a pipe put in the log's place does not hang the open.
+        fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o600)
+    except OSError as exc:
+        if path.is_symlink():  # ELOOP: a link made since the check
+            raise _not_a_link(path) from None
+        raise AuditLogError(f"Cannot open the audit log {os.fspath(path)!r}: {exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AuditLogError(
+            f"The audit log {os.fspath(path)!r} is not a regular file (a device, a pipe or a "
+            "socket). Name a file."
+        )
+    os.set_blocking(fd, True)
+    return fd
+
+
 def _append(path: Path, content: dict[str, Any]) -> dict[str, Any]:
     """Append ``content`` as the next record of the chain, holding an exclusive lock."""
     import fcntl
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    except OSError as exc:
-        raise AuditLogError(f"Cannot open the audit log {os.fspath(path)!r}: {exc}") from exc
+    fd = _open_log(path)
     with os.fdopen(fd, "r+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
@@ -625,7 +693,7 @@ def _append(path: Path, content: dict[str, Any]) -> dict[str, Any]:
                 except (ValueError, KeyError, TypeError) as exc:
                     raise AuditLogError(
                         f"The audit log {os.fspath(path)!r} ends with a line that is not a "
-                        f"record ({exc}): run daskpar.audit.verify on it."
+                        f"record ({printable(str(exc))[:200]}): run daskpar.audit.verify on it."
                     ) from exc
             record = {**content, "seq": seq, "prev": prev}
             record["hash"] = _record_hash(record)
@@ -821,11 +889,12 @@ def _check(
                     "before it were deleted"
                 )
             elif record["seq"] != number:
-                problem = f"is record {record['seq']}, not {number}: records were removed"
+                seq = printable(str(record["seq"]))[:40]
+                problem = f"is record {seq}, not {number}: records were removed"
             if problem is None:
                 prev = record["hash"]
         if problem is not None and first_error is None:
-            seq = "" if record is None else f" (record {record.get('seq')})"
+            seq = "" if record is None else f" (record {printable(str(record.get('seq')))[:40]})"
             first_error = AuditLogError(f"{name}: line {number}{seq} {problem}.", line=number)
         records.append(record)
     return records, first_error
@@ -904,24 +973,31 @@ def verify(path: str | os.PathLike[str], *, head: str | None = None) -> Verified
     hashes = [r["hash"] for r in records if r is not None]
     if head is not None and head not in hashes:
         raise AuditLogError(
-            f"{name} does not contain the record with hash {head}: records were cut from its "
+            f"{name} does not contain the record with hash {printable(head)}: records were cut "
+            "from its "
             "end, or the log was replaced."
         )
     return VerifiedLog(len(records), hashes[-1] if hashes else None)
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    """A record's field as an object: what an edited record holds there instead, as empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _summary(record: Mapping[str, Any]) -> dict[str, str]:
-    estimator = record.get("estimator") or {}
-    data = record.get("data") or {}
-    X = data.get("X") or {}
-    metrics = record.get("metrics") or {}
-    model_file = record.get("model_file") or {}
-    error = record.get("error") or {}
+    """A record as the cells of :func:`show`'s row; an edited record's odd values too."""
+    estimator = _object(record.get("estimator"))
+    X = _object(_object(record.get("data")).get("X"))
+    metrics = _object(record.get("metrics"))
+    model_file = _object(record.get("model_file"))
+    error = _object(record.get("error"))
+    shape = X.get("shape", [])
 
     def number(v: Any) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    return {
+    row = {
         "seq": str(record.get("seq", "")),
         "time": str(record.get("time", ""))[:19].replace("T", " "),
         "user": str(record.get("user", "")),
@@ -929,12 +1005,15 @@ def _summary(record: Mapping[str, Any]) -> dict[str, str]:
         "operation": str(record.get("operation", "")),
         "status": str(record.get("status", "")) + (f" ({error.get('type', '')})" if error else ""),
         "estimator": str(estimator.get("class", "")).rpartition(".")[2],
-        "data": "x".join(map(str, X.get("shape", [])))
+        "data": ("x".join(map(str, shape)) if isinstance(shape, list) else str(shape))
         + (f" {str(X['content'])[:8]}" if X.get("content") else ""),
         "metrics": ", ".join(f"{k}={number(v)}" for k, v in metrics.items()),
         "model file": str(model_file.get("sha256") or "")[:12],
         "hash": str(record.get("hash", ""))[:12],
     }
+    # Every string of a record is the writer's (an estimator's parameters, a metric's name):
+    # escaped, it cannot move the cursor, erase a line or draw a row of its own.
+    return {column: printable(text) for column, text in row.items()}
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
@@ -952,7 +1031,9 @@ def show(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         ``operation``, ``status``, ``estimator``, ``data`` (shape and the start of the content
         hash), ``metrics``, ``model file`` and ``hash`` (their first 12 digits), and ``chain``:
         ``"ok"`` up to the first broken line, ``"BROKEN"`` there, ``"unverified"`` after.
-        :func:`format_table` renders them; :func:`verify` gives the full head hash to keep.
+        Control characters and bidi overrides in the record's strings are escaped
+        (:func:`printable`). :func:`format_table` renders them; :func:`verify` gives the full
+        head hash to keep.
     """
     name = repr(os.fspath(path))
     records, error = _check(_lines(_read_log(path)), name)
@@ -976,8 +1057,11 @@ def format_table(rows: Sequence[Mapping[str, str]]) -> str:
     Returns
     -------
     str
-        A header line, a rule, and one line per row (no trailing newline).
+        A header line, a rule, and one line per row (no trailing newline). Characters a
+        terminal would act on (controls, bidi overrides) are escaped (:func:`printable`):
+        every row is one line.
     """
+    rows = [{printable(c): printable(text) for c, text in row.items()} for row in rows]
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]

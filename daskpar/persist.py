@@ -8,12 +8,16 @@ estimators, scorers and metrics, with the scikit-learn, numpy and scipy types sk
 default). A file holding any other type is refused, on saving and on loading.
 
 Integrity: with a key, the file ends with an HMAC-SHA256 of all its bytes, so that a file
-whose bytes were edited, or that was signed with another key, is refused. A file without a
-signature loads only with ``allow_unsigned=True``. With ``encrypt=True`` the serialized model
-is encrypted with AES-256-GCM. The key comes from the ``key`` argument, else the environment
-variable ``DASKPAR_MODEL_KEY``, else the file named by ``DASKPAR_MODEL_KEY_FILE``; the
-encryption may use a key of its own (``encryption_key``, ``DASKPAR_MODEL_ENCRYPTION_KEY``,
-``DASKPAR_MODEL_ENCRYPTION_KEY_FILE``). :func:`generate_key` makes a random key.
+whose bytes were edited, or that was signed with another key, is refused. A key that is set
+is always used: with one, a file without a signature is refused (its signature may have been
+stripped); with none, a signed file is refused (give its key). An unsigned file loads only
+with ``allow_unsigned=True`` and no key set. With ``encrypt=True`` the serialized model is
+encrypted with AES-256-GCM. The key comes from the ``key`` argument (text, or bytes in a
+``bytes``, ``bytearray`` or ``memoryview``), else the environment variable
+``DASKPAR_MODEL_KEY``, else the file named by ``DASKPAR_MODEL_KEY_FILE``; the encryption may
+use a key of its own (``encryption_key``, ``DASKPAR_MODEL_ENCRYPTION_KEY``,
+``DASKPAR_MODEL_ENCRYPTION_KEY_FILE``). :func:`generate_key` makes a random key. A key's
+value appears in no message: errors name its source, its length or its id.
 
 The container (format version 1), all integers big-endian::
 
@@ -27,8 +31,10 @@ The container (format version 1), all integers big-endian::
 
 The magic's first byte is not ASCII and it holds ``\\r\\n`` and ``\\n``, so that a transfer
 that alters text (7-bit, line endings) is detected at once, as in PNG. The header records
-the payload's length and SHA-256, so that a damaged unsigned file is detected too.
-:func:`describe` reads a file's header without loading the model.
+the payload's length and SHA-256, so that a damaged unsigned file is detected too. Its
+fields are checked against the schema the writer follows before any is used, so that
+reading a file, whatever its bytes, raises :class:`ModelFileError` (or a subclass) and
+nothing else. :func:`describe` reads a file's header without loading the model.
 """
 
 from __future__ import annotations
@@ -42,10 +48,12 @@ import pathlib
 import secrets
 import struct
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from . import audit as audit_log
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
@@ -64,6 +72,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_ENV",
     "KEY_FILE_ENV",
+    "KeyLike",
     "MAGIC",
     "ModelFileError",
     "ModelKeyError",
@@ -179,34 +188,127 @@ def trusted_types() -> list[str]:
 
 # --------------------------------------------------------------------------------------------
 # Keys
+#
+# A key's value never appears in a message, an exception's arguments or its chain: errors
+# about a key name where it came from, its length or its id, and are raised outside ``except``
+# blocks so that no exception holding the value rides along as their context. The key
+# parameters are ``secret`` to the parameter check, whose message then shows their type only.
+
+#: What a key argument may be: text (encoded as UTF-8) or bytes, in any of Python's buffers.
+KeyLike: TypeAlias = str | bytes | bytearray | memoryview
+#: The parameter constraint of a key argument.
+_KEY_CONSTRAINT: Final[list[Any]] = [str, bytes, bytearray, memoryview, None]
+#: A key file holds a key, not a document: a larger one is refused unread.
+_MAX_KEY_FILE = 1 << 16
 
 
-def _read_key_file(path: str | os.PathLike[str], source: str) -> bytes:
-    try:
-        return Path(path).read_bytes().strip()
-    except OSError as exc:
-        raise ModelKeyError(f"Cannot read the model key file {source}: {exc}.") from exc
+@dataclass(frozen=True, repr=False)
+class _Key:
+    """Key material and where it came from (``the key= argument``, ``$DASKPAR_MODEL_KEY``...).
+
+    Its repr names the source and the key's id, never the material.
+    """
+
+    material: bytes
+    source: str
+
+    @property
+    def id(self) -> str:
+        return _key_id(self.material)
+
+    def __repr__(self) -> str:
+        return f"<model key from {self.source}, id {self.id}>"
 
 
-def _resolve_key(
-    key: str | bytes | None, env: str, file_env: str, *, what: str = "key"
-) -> bytes | None:
-    """The key material: the argument, else ``$env``, else the file ``$file_env``, else None."""
-    source = f"the {what}= argument"
-    if key is None and os.environ.get(env):
-        key, source = os.environ[env], f"${env}"
-    elif key is None and os.environ.get(file_env):
-        key = _read_key_file(os.environ[file_env], f"{os.environ[file_env]!r} (${file_env})")
-        source = f"the file ${file_env}"
-    if key is None:
-        return None
-    material = key.encode() if isinstance(key, str) else bytes(key)
-    if len(material) < _MIN_KEY_BYTES:
-        raise ModelKeyError(
-            f"The model key from {source} is {len(material)} bytes long; a key must have at "
-            f"least {_MIN_KEY_BYTES}. Make one with daskpar.persist.generate_key()."
+def _read_key_file(path: str, variable: str) -> bytes:
+    """The key in the file ``$variable`` names, without surrounding whitespace."""
+    problem = None
+    if not path:
+        problem = (
+            f"${variable} is set but empty. Set it to the path of a key file "
+            f"(daskpar.persist.generate_key(path) writes one), or unset it to use no key"
         )
+    else:
+        try:
+            with open(path, "rb") as f:
+                material = f.read(_MAX_KEY_FILE + 1).strip()
+        except FileNotFoundError:
+            # Not shown: a value that names no file may be the key itself, in the wrong
+            # variable.
+            problem = (
+                f"${variable} names no file that exists (its value, {len(path)} characters, "
+                "is not shown: it may be a key set in the wrong variable). Set it to the path "
+                f"of a key file, or put the key itself in ${variable.removesuffix('_FILE')}"
+            )
+        except OSError as exc:
+            problem = f"Cannot read the model key file {path!r} (${variable}): {exc.strerror}"
+        else:
+            if len(material) > _MAX_KEY_FILE:
+                problem = (
+                    f"The model key file {path!r} (${variable}) is larger than "
+                    f"{_MAX_KEY_FILE} bytes: it is not a key file"
+                )
+            elif not material:
+                problem = (
+                    f"The model key file {path!r} (${variable}) is empty. Write a key into it "
+                    f"(daskpar.persist.generate_key() makes one), or unset ${variable} to use "
+                    "no key"
+                )
+    if problem is not None:
+        raise ModelKeyError(f"{problem}.")
     return material
+
+
+def _resolve_key(key: KeyLike | None, env: str, file_env: str, *, what: str = "key") -> _Key | None:
+    """The key: the argument, else ``$env``, else the file ``$file_env``, else None.
+
+    A variable that is set counts, even when empty: an empty one is an error that names it,
+    not "no key".
+    """
+    problem = None
+    if key is not None:
+        source = f"the {what}= argument"
+        if isinstance(key, str):
+            try:
+                material = key.encode()
+            except UnicodeEncodeError as exc:
+                problem = (
+                    f"holds a character that UTF-8 cannot encode (a lone surrogate, at "
+                    f"position {exc.start}). Pass the key as bytes, or make one with "
+                    "daskpar.persist.generate_key()"
+                )
+        elif not isinstance(key, bytes | bytearray | memoryview):
+            # Reached only with scikit-learn's parameter validation turned off: bytes(32)
+            # would be a key of 32 zero bytes.
+            problem = f"is of type {type(key).__name__}, not text or bytes"
+        else:
+            try:
+                material = bytes(key)
+            except (TypeError, ValueError, BufferError):  # a released memoryview
+                problem = "cannot be read as bytes (a released memoryview?)"
+    elif env in os.environ:
+        source = f"${env}"
+        # The variable's bytes as the environment holds them, valid UTF-8 or not.
+        material = os.fsencode(os.environ[env])
+        if not material:
+            problem = (
+                "is empty: the variable is set but holds no key. Set it to a key "
+                f"(daskpar.persist.generate_key() makes one), or unset it (unset {env}) to "
+                "use no key"
+            )
+    elif file_env in os.environ:
+        source = f"the file ${file_env} names"
+        material = _read_key_file(os.environ[file_env], file_env)
+    else:
+        return None
+    if problem is None and len(material) < _MIN_KEY_BYTES:
+        problem = (
+            f"is {len(material)} bytes long; a key must have at least {_MIN_KEY_BYTES}. Make "
+            "one with daskpar.persist.generate_key()"
+        )
+    if problem is not None:
+        raise ModelKeyError(f"The model key from {source} {problem}.")
+    return _Key(material, source)
 
 
 def _derive(material: bytes, info: bytes, *, salt: bytes | None = None, length: int = 32) -> bytes:
@@ -337,20 +439,21 @@ def write_atomically(path: Path, data: bytes) -> None:
 @validate_params(
     {
         "path": [str, os.PathLike],
-        "key": [str, bytes, None],
+        "key": _KEY_CONSTRAINT,
         "encrypt": ["boolean"],
-        "encryption_key": [str, bytes, None],
+        "encryption_key": _KEY_CONSTRAINT,
         "audit": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
+    secret=("key", "encryption_key"),
 )
 def save(
     obj: Any,
     path: str | os.PathLike[str],
     *,
-    key: str | bytes | None = None,
+    key: KeyLike | None = None,
     encrypt: bool = False,
-    encryption_key: str | bytes | None = None,
+    encryption_key: KeyLike | None = None,
     audit: str | os.PathLike[str] | None = None,
 ) -> None:
     """Save a fitted (or unfitted) estimator to a daskpar model file, signed when a key is set.
@@ -365,15 +468,16 @@ def save(
         object made only of :func:`trusted_types` and the types skops trusts by default.
     path : str or path-like
         The file to write (replaced if it exists). ``.dp`` is the customary suffix.
-    key : str or bytes, default=None
-        The signing key (at least 16 bytes; see :func:`generate_key`). None reads
-        ``$DASKPAR_MODEL_KEY``, else the file named by ``$DASKPAR_MODEL_KEY_FILE``; without
+    key : str, bytes, bytearray or memoryview, default=None
+        The signing key (at least 16 bytes; text is encoded as UTF-8; see
+        :func:`generate_key`). None reads ``$DASKPAR_MODEL_KEY``, else the file named by
+        ``$DASKPAR_MODEL_KEY_FILE``; a variable set to an empty value is an error. Without
         any key the file is unsigned, and :func:`load` accepts it only with
-        ``allow_unsigned=True``.
+        ``allow_unsigned=True`` and no key set. The key never appears in a message.
     encrypt : bool, default=False
         Encrypt the serialized model with AES-256-GCM, under a key derived from
         ``encryption_key`` or, without one, from the signing key.
-    encryption_key : str or bytes, default=None
+    encryption_key : str, bytes, bytearray or memoryview, default=None
         A separate encryption key. None reads ``$DASKPAR_MODEL_ENCRYPTION_KEY``, else the file
         named by ``$DASKPAR_MODEL_ENCRYPTION_KEY_FILE``, else uses the signing key.
     audit : str or path-like, default=None
@@ -385,7 +489,8 @@ def save(
     ModelFileError
         ``obj`` holds a type that is not trusted, or skops cannot serialize it.
     ModelKeyError
-        ``encrypt=True`` without any key, or a key shorter than 16 bytes.
+        ``encrypt=True`` without any key, a key shorter than 16 bytes, or a key variable or
+        key file that is set but empty.
 
     See Also
     --------
@@ -416,9 +521,9 @@ def save(
 def _save(
     obj: Any,
     path: Path,
-    key: str | bytes | None,
+    key: KeyLike | None,
     encrypt: bool,
-    encryption_key: str | bytes | None,
+    encryption_key: KeyLike | None,
 ) -> bool:
     """Write the model file; whether it is signed."""
     body, signed = _dumps(obj, key, encrypt, encryption_key)
@@ -426,7 +531,8 @@ def _save(
     return signed
 
 
-def dumps(obj: Any, *, key: str | bytes | None = None) -> tuple[bytes, bool]:
+@validate_params({"key": _KEY_CONSTRAINT}, prefer_skip_nested_validation=True, secret=("key",))
+def dumps(obj: Any, *, key: KeyLike | None = None) -> tuple[bytes, bool]:
     """``obj`` in daskpar's model container, signed when a key is set: the bytes :func:`save`
     writes (checkpoints are written with it too), and whether they are signed.
 
@@ -438,9 +544,9 @@ def dumps(obj: Any, *, key: str | bytes | None = None) -> tuple[bytes, bool]:
 
 def _dumps(
     obj: Any,
-    key: str | bytes | None,
+    key: KeyLike | None,
     encrypt: bool,
-    encryption_key: str | bytes | None,
+    encryption_key: KeyLike | None,
 ) -> tuple[bytes, bool]:
     signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     encryption = None
@@ -462,25 +568,188 @@ def _dumps(
         "serializer": "skops",
         "signature": None
         if signing is None
-        else {"algorithm": "HMAC-SHA256", "kdf": "HKDF-SHA256", "key_id": _key_id(signing)},
+        else {"algorithm": "HMAC-SHA256", "kdf": "HKDF-SHA256", "key_id": signing.id},
         "encryption": None,
     }
     if encryption is not None:
-        payload = _encrypt(encryption, payload, header)
+        payload = _encrypt(encryption.material, payload, header)
     header["payload"] = {"length": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
     header_bytes = _canonical(header)
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
     if signing is not None:
-        body += _tag(signing, body)
+        body += _tag(signing.material, body)
     return body, signing is not None
 
 
 # --------------------------------------------------------------------------------------------
 # Reading
+#
+# Whatever a file holds, reading it raises ModelFileError or one of its subclasses: the header
+# is parsed with limits (no NaN, no duplicate fields, nesting and numbers caught as damage)
+# and then checked against the schema the writer follows, field by field, before any of it
+# is used. Messages describe a bad field by its JSON type, never by its text: the text is the
+# file's, and a terminal would interpret control characters in it.
+
+
+class _HeaderError(Exception):
+    """A header that does not follow the schema; the message says which field and how."""
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, without its text (a small integer is shown)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**12 else f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
+
+
+def _exactly(expected: str) -> tuple[str, Callable[[Any], bool]]:
+    return f"{expected!r}", lambda value: value == expected
+
+
+def _hex(digits: int) -> tuple[str, Callable[[Any], bool]]:
+    def check(value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and len(value) == digits
+            and all(c in "0123456789abcdef" for c in value)
+        )
+
+    return f"{digits} lowercase hexadecimal digits", check
+
+
+def _timestamp(value: Any) -> bool:
+    if not _text(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _versions_map(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) <= 64
+        and all(_text(k) and _text(v) for k, v in value.items())
+    )
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """A JSON object of exactly these fields (or null, if ``nullable``)."""
+
+    fields: Mapping[str, Any]  # name -> _Fields, or (description, check)
+    nullable: bool = False
+
+
+#: The header as :func:`_dumps` writes it: every field, and no other.
+_HEADER_SCHEMA: Final[_Fields] = _Fields(
+    {
+        "object": ("a class name", _text),
+        "created": ("an ISO 8601 time", _timestamp),
+        "versions": ("an object of version strings", _versions_map),
+        "serializer": _exactly("skops"),
+        "signature": _Fields(
+            {
+                "algorithm": _exactly("HMAC-SHA256"),
+                "kdf": _exactly("HKDF-SHA256"),
+                "key_id": _hex(16),
+            },
+            nullable=True,
+        ),
+        "encryption": _Fields(
+            {
+                "algorithm": _exactly("AES-256-GCM"),
+                "kdf": _exactly("HKDF-SHA256"),
+                "salt": _hex(32),
+                "nonce": _hex(24),
+                "key_id": _hex(16),
+            },
+            nullable=True,
+        ),
+        "payload": _Fields({"length": ("a non-negative integer", _count), "sha256": _hex(64)}),
+    }
+)
+
+
+def _check_fields(value: Any, schema: _Fields, where: str) -> None:
+    """Raise :class:`_HeaderError` naming the first field of ``value`` that breaks ``schema``."""
+    what = f"'{where}'" if where else "the header"
+    if not isinstance(value, dict):
+        null = " or null" if schema.nullable else ""
+        raise _HeaderError(f"{what} must be an object{null}, not {_json_type(value)}")
+    missing = [name for name in schema.fields if name not in value]
+    if missing:
+        raise _HeaderError(f"{what} lacks the field(s) {missing}")
+    if len(value) != len(schema.fields):
+        unknown = len(value) - len(schema.fields)
+        raise _HeaderError(f"{what} has {unknown} field(s) that daskpar does not write")
+    for name, rule in schema.fields.items():
+        path = f"{where}.{name}" if where else name
+        if isinstance(rule, _Fields):
+            if not (value[name] is None and rule.nullable):
+                _check_fields(value[name], rule, path)
+            continue
+        description, check = rule
+        if not check(value[name]):
+            raise _HeaderError(f"'{path}' must be {description}, not {_json_type(value[name])}")
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _HeaderError("a field appears twice in one object")
+    return out
+
+
+def _no_constant(constant: str) -> Any:
+    raise _HeaderError(f"it holds {constant}, which JSON does not allow")
+
+
+def _read_header(raw: bytes) -> dict[str, Any]:
+    """The header's JSON, checked against :data:`_HEADER_SCHEMA`; else :class:`_HeaderError`."""
+    problem = None
+    try:
+        header = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_unique_fields, parse_constant=_no_constant
+        )
+    except _HeaderError as exc:
+        problem = str(exc)
+    except UnicodeDecodeError as exc:
+        problem = f"it is not UTF-8 (byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        problem = f"it is not JSON ({exc.msg} at character {exc.pos})"
+    except RecursionError:
+        problem = "it nests too deeply"
+    except (ValueError, OverflowError, MemoryError) as exc:  # an integer of 5000 digits
+        problem = f"it holds a value Python cannot read ({type(exc).__name__})"
+    if problem is not None:
+        raise _HeaderError(problem)
+    _check_fields(header, _HEADER_SCHEMA, "")
+    checked: dict[str, Any] = header
+    return checked
 
 
 def _parse(data: bytes, name: str) -> tuple[dict[str, Any], int, int]:
-    """The header, and the offsets where the payload starts and ends."""
+    """The header, checked against the writer's schema, and the offsets where the payload
+    starts and ends."""
     if not data.startswith(MAGIC):
         hint = ""
         if data[:1] == b"\x80" or data[:2] == b"PK":
@@ -500,15 +769,18 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, Any], int, int]:
     start = _PREFIX.size + header_length
     if header_length > _MAX_HEADER or start > len(data):
         raise ModelFileError(f"{name} is damaged: its header length ({header_length}) is wrong.")
+    problem = None
     try:
-        header = json.loads(data[_PREFIX.size : start].decode())
-        length = int(header["payload"]["length"])
-        if not all(isinstance(header[k], dict | None) for k in ("signature", "encryption")):
-            raise TypeError("'signature' and 'encryption' must be objects or null")
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{name} is damaged: its header cannot be read ({exc}).") from exc
+        header = _read_header(data[_PREFIX.size : start])
+    except _HeaderError as exc:
+        problem = str(exc)
+    except (RecursionError, MemoryError) as exc:  # however deep a check went, it is damage
+        problem = f"it cannot be checked ({type(exc).__name__})"
+    if problem is not None:
+        raise ModelFileError(f"{name} is damaged: its header cannot be read: {problem}.")
+    length: int = header["payload"]["length"]
     expected = start + length + (0 if header["signature"] is None else _TAG_SIZE)
-    if length < 0 or expected != len(data):
+    if expected != len(data):
         raise ModelFileError(
             f"{name} is damaged: it has {len(data)} bytes where its header says {expected} "
             "(truncated, or bytes were added)."
@@ -516,32 +788,43 @@ def _parse(data: bytes, name: str) -> tuple[dict[str, Any], int, int]:
     return header, start, start + length
 
 
+def _unset_key_advice() -> str:
+    return f"key=None, and neither ${KEY_ENV} nor ${KEY_FILE_ENV} set"
+
+
 def _check_signature(
-    data: bytes, header: dict[str, Any], end: int, name: str, key: bytes | None, allow: bool
+    data: bytes, header: dict[str, Any], end: int, name: str, key: _Key | None, allow: bool
 ) -> None:
+    """A key that is set is always used; ``allow`` admits an unsigned file when none is."""
     signature = header["signature"]
-    if signature is None:
+    if key is None:
+        if signature is not None:
+            raise ModelKeyError(
+                f"{name} is signed (key id {signature['key_id']}), and no key is set to check "
+                f"it: give its key (key=, ${KEY_ENV} or ${KEY_FILE_ENV}). A signed file is "
+                "never loaded unchecked."
+            )
         if not allow:
             raise ModelSignatureError(
                 f"{name} is not signed, so daskpar cannot tell whether it was changed. Load it "
-                "with allow_unsigned=True only if you trust where it came from; save models "
-                f"with a key (key=, ${KEY_ENV} or ${KEY_FILE_ENV}) to sign them."
+                "with allow_unsigned=True (and no key set) only if you trust where it came "
+                f"from; save models with a key (key=, ${KEY_ENV} or ${KEY_FILE_ENV}) to sign "
+                "them."
             )
         return
-    if key is None:
-        if not allow:
-            raise ModelKeyError(
-                f"{name} is signed (key id {signature.get('key_id')}): give its key (key=, "
-                f"${KEY_ENV} or ${KEY_FILE_ENV}) to check it, or pass allow_unsigned=True to "
-                "load it without checking."
-            )
+    if signature is None:
+        raise ModelSignatureError(
+            f"{name} carries no signature, though a key is set ({key.source}, id {key.id}): "
+            "its signature may have been stripped, so it is refused, with allow_unsigned=True "
+            "too. To load a file you trust that was never signed, unset the key "
+            f"({_unset_key_advice()}) and pass allow_unsigned=True."
+        )
+    if hmac.compare_digest(_tag(key.material, data[:end]), data[end:]):
         return
-    if hmac.compare_digest(_tag(key, data[:end]), data[end:]):
-        return
-    if signature.get("key_id") != _key_id(key):
+    if signature["key_id"] != key.id:
         raise ModelKeyError(
-            f"{name} was signed with another key (key id {signature.get('key_id')}; the key "
-            f"given has id {_key_id(key)}), or its header was edited. Refusing to load it."
+            f"{name} was signed with another key (key id {signature['key_id']}; the key "
+            f"given has id {key.id}), or its header was edited. Refusing to load it."
         )
     raise ModelSignatureError(
         f"{name} does not match its signature: its bytes were changed after it was saved. "
@@ -550,34 +833,34 @@ def _check_signature(
 
 
 def _decrypt(
-    payload: bytes, header: dict[str, Any], name: str, material: bytes | None, header_aad: bytes
+    payload: bytes, header: dict[str, Any], name: str, key: _Key | None, header_aad: bytes
 ) -> bytes:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     encryption = header["encryption"]
-    if material is None:
+    if key is None:
         raise ModelKeyError(
-            f"{name} is encrypted (key id {encryption.get('key_id')}): give its key (key= or "
+            f"{name} is encrypted (key id {encryption['key_id']}): give its key (key= or "
             f"encryption_key=, ${KEY_ENV} or ${ENCRYPTION_KEY_ENV}, or their _FILE variants)."
         )
-    if encryption.get("algorithm") != "AES-256-GCM":
-        raise ModelFileError(f"{name} uses an unknown encryption: {encryption.get('algorithm')}.")
+    salt, nonce = bytes.fromhex(encryption["salt"]), bytes.fromhex(encryption["nonce"])
+    cipher = AESGCM(_derive(key.material, _ENCRYPTION_INFO, salt=salt))
     try:
-        salt, nonce = bytes.fromhex(encryption["salt"]), bytes.fromhex(encryption["nonce"])
-        cipher = AESGCM(_derive(material, _ENCRYPTION_INFO, salt=salt))
         return cipher.decrypt(nonce, payload, header_aad)
     except InvalidTag:
-        if encryption.get("key_id") != _key_id(material):
-            raise ModelKeyError(
-                f"Cannot decrypt {name}: it was encrypted with another key (key id "
-                f"{encryption.get('key_id')}; the key given has id {_key_id(material)})."
-            ) from None
-        raise ModelSignatureError(
-            f"Cannot decrypt {name}: its encrypted bytes or header were changed."
-        ) from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{name} is damaged: its encryption header is wrong ({exc}).") from exc
+        pass
+    if encryption["key_id"] != key.id:
+        raise ModelKeyError(
+            f"Cannot decrypt {name}: it was encrypted with another key (key id "
+            f"{encryption['key_id']}; the key given has id {key.id})."
+        )
+    raise ModelSignatureError(f"Cannot decrypt {name}: its encrypted bytes or header were changed.")
+
+
+def _described(exc: BaseException) -> str:
+    """An error from reading a payload, as one printable line: its text may be the file's."""
+    return audit_log.printable(str(exc))[:1000]
 
 
 def trusted_loads(payload: bytes, name: str) -> Any:
@@ -587,7 +870,9 @@ def trusted_loads(payload: bytes, name: str) -> Any:
     try:
         untrusted = _untrusted(payload)
     except Exception as exc:
-        raise ModelFileError(f"{name} is damaged: its model cannot be read ({exc}).") from exc
+        raise ModelFileError(
+            f"{name} is damaged: its model cannot be read ({_described(exc)})."
+        ) from exc
     if untrusted:
         raise ModelFileError(
             f"{name} holds types that daskpar does not trust, and is refused: {untrusted}. "
@@ -596,9 +881,13 @@ def trusted_loads(payload: bytes, name: str) -> Any:
     try:
         return _skops_io().loads(payload, trusted=trusted_types())
     except untrusted_error as exc:
-        raise ModelFileError(f"{name} holds types that daskpar does not trust: {exc}") from exc
+        raise ModelFileError(
+            f"{name} holds types that daskpar does not trust: {_described(exc)}"
+        ) from exc
     except Exception as exc:
-        raise ModelFileError(f"{name} is damaged: its model cannot be read ({exc}).") from exc
+        raise ModelFileError(
+            f"{name} is damaged: its model cannot be read ({_described(exc)})."
+        ) from exc
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[bytes, str]:
@@ -606,24 +895,28 @@ def _read(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     try:
         return Path(path).read_bytes(), name
     except FileNotFoundError:
-        raise ModelFileError(f"No model file at {name}.") from None
+        problem = f"No model file at {name}."
+    except OSError as exc:  # a folder, no permission
+        problem = f"Cannot read the model file {name}: {exc.strerror or type(exc).__name__}."
+    raise ModelFileError(problem)
 
 
 @validate_params(
     {
         "path": [str, os.PathLike],
-        "key": [str, bytes, None],
-        "encryption_key": [str, bytes, None],
+        "key": _KEY_CONSTRAINT,
+        "encryption_key": _KEY_CONSTRAINT,
         "allow_unsigned": ["boolean"],
         "audit": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
+    secret=("key", "encryption_key"),
 )
 def load(
     path: str | os.PathLike[str],
     *,
-    key: str | bytes | None = None,
-    encryption_key: str | bytes | None = None,
+    key: KeyLike | None = None,
+    encryption_key: KeyLike | None = None,
     allow_unsigned: bool = False,
     audit: str | os.PathLike[str] | None = None,
 ) -> Any:
@@ -638,15 +931,19 @@ def load(
     ----------
     path : str or path-like
         A file written by :func:`save`.
-    key : str or bytes, default=None
+    key : str, bytes, bytearray or memoryview, default=None
         The key the file was signed with. None reads ``$DASKPAR_MODEL_KEY``, else the file
-        named by ``$DASKPAR_MODEL_KEY_FILE``.
-    encryption_key : str or bytes, default=None
+        named by ``$DASKPAR_MODEL_KEY_FILE``; a variable set to an empty value is an error.
+        A key that is set is always used: a signed file must match it, and a file without a
+        signature is refused (its signature may have been stripped).
+    encryption_key : str, bytes, bytearray or memoryview, default=None
         The key the file was encrypted with, when not ``key``. None reads
         ``$DASKPAR_MODEL_ENCRYPTION_KEY`` and ``$DASKPAR_MODEL_ENCRYPTION_KEY_FILE``.
     allow_unsigned : bool, default=False
-        Load a file that has no signature, or a signed one when no key is set (without
-        checking it). A key that is set and does not match is refused all the same.
+        Load a file that carries no signature, when no key is set (no ``key``, and neither
+        ``$DASKPAR_MODEL_KEY`` nor ``$DASKPAR_MODEL_KEY_FILE``). It admits nothing else: with
+        a key set an unsigned file is refused all the same, and with none set a signed file
+        is refused (give its key), never loaded unchecked.
     audit : str or path-like, default=None
         The audit log to record the load in, refused or not (the file's SHA-256, and the
         estimator); None uses dask's ``daskpar.audit`` setting, and without one nothing is
@@ -660,11 +957,14 @@ def load(
     Raises
     ------
     ModelFileError
-        Not a daskpar model file, damaged, or holding an untrusted type.
+        Not a daskpar model file, damaged, or holding an untrusted type. Reading a file
+        raises nothing else, whatever its bytes.
     ModelSignatureError
-        Not signed (without ``allow_unsigned``), or edited since it was signed.
+        Not signed (without ``allow_unsigned``, or with a key set), or edited since it was
+        signed.
     ModelKeyError
-        Signed or encrypted with another key, or no key where one is needed.
+        Signed or encrypted with another key, or no key where one is needed (a signed
+        file, an encrypted one).
     """
     with audit_log.operation("load", log=audit) as record:
         record.model_file = path
@@ -675,56 +975,88 @@ def load(
 
 def _load(
     path: str | os.PathLike[str],
-    key: str | bytes | None,
-    encryption_key: str | bytes | None,
+    key: KeyLike | None,
+    encryption_key: KeyLike | None,
     allow_unsigned: bool,
 ) -> Any:
     data, name = _read(path)
     return _loads(data, name, key, encryption_key, allow_unsigned)
 
 
+@validate_params(
+    {
+        "data": [bytes, bytearray, memoryview],
+        "name": [str],
+        "key": _KEY_CONSTRAINT,
+        "allow_unsigned": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+    secret=("key",),
+)
 def loads(
-    data: bytes, *, name: str, key: str | bytes | None = None, allow_unsigned: bool = False
+    data: bytes | bytearray | memoryview,
+    *,
+    name: str,
+    key: KeyLike | None = None,
+    allow_unsigned: bool = False,
 ) -> Any:
     """The object in bytes made by :func:`dumps`, checked as :func:`load` checks a file.
 
     ``name`` says what the bytes are (a file's path), in errors. A key that is set (``key``,
-    else the environment, as in :func:`load`) is always checked.
+    else the environment, as in :func:`load`) is always used, and ``allow_unsigned`` admits
+    unsigned bytes only when no key is set. Whatever the bytes, the errors are
+    :class:`ModelFileError` and its subclasses.
     """
-    return _loads(data, name, key, None, allow_unsigned)
+    return _loads(bytes(data), name, key, None, allow_unsigned)
 
 
 def _loads(
     data: bytes,
     name: str,
-    key: str | bytes | None,
-    encryption_key: str | bytes | None,
+    key: KeyLike | None,
+    encryption_key: KeyLike | None,
     allow_unsigned: bool,
 ) -> Any:
     header, start, end = _parse(data, name)
     signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     _check_signature(data, header, end, name, signing, allow_unsigned)
     payload = data[start:end]
-    if not hmac.compare_digest(
-        hashlib.sha256(payload).hexdigest(), str(header["payload"].get("sha256"))
-    ):
+    if not hmac.compare_digest(hashlib.sha256(payload).hexdigest(), header["payload"]["sha256"]):
         raise ModelSignatureError(f"{name} is damaged: its payload does not match its hash.")
-    if header.get("encryption") is not None:
-        material = _resolve_key(
+    if header["encryption"] is not None:
+        encryption = _resolve_key(
             encryption_key, ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV, what="encryption_key"
         )
         aad = {k: v for k, v in header.items() if k != "payload"}
-        payload = _decrypt(payload, header, name, material or signing, _canonical(aad))
+        payload = _decrypt(payload, header, name, encryption or signing, _canonical(aad))
     return trusted_loads(payload, name)
 
 
-def signing_key_id(key: str | bytes | None = None) -> str | None:
+@validate_params({"key": _KEY_CONSTRAINT}, prefer_skip_nested_validation=True, secret=("key",))
+def signing_key_id(key: KeyLike | None = None) -> str | None:
     """The id of the signing key that is set (``key``, else the environment), or None.
 
     The id (16 hex digits) names a key without revealing it, as model files' headers do.
+
+    Parameters
+    ----------
+    key : str, bytes, bytearray or memoryview, default=None
+        A key; None reads ``$DASKPAR_MODEL_KEY``, else the file ``$DASKPAR_MODEL_KEY_FILE``
+        names.
+
+    Returns
+    -------
+    str or None
+        16 hexadecimal digits, or None when no key is set.
+
+    Examples
+    --------
+    >>> from daskpar.persist import signing_key_id
+    >>> signing_key_id("k" * 32) == signing_key_id(b"k" * 32)
+    True
     """
-    material = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
-    return None if material is None else _key_id(material)
+    signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
+    return None if signing is None else signing.id
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)

@@ -1,14 +1,18 @@
 """Certificates for a Dask cluster that encrypts and authenticates every connection.
 
 :func:`make_certificates` creates, with ``cryptography``, a certificate authority (CA) and a
-certificate and key for the scheduler, the workers and a client, all signed by that CA, and a
-Dask configuration file that uses them with ``require-encryption: true``::
+certificate and key for the scheduler, the workers and a client, all signed by that CA, and for
+each of those roles a Dask configuration file that names the CA's certificate and that role's
+own certificate and key, with ``require-encryption: true``::
 
     from daskpar.tls import make_certificates
-    files = make_certificates("certs")           # certs/ca.pem, scheduler.pem, ...-key.pem
-    # dask scheduler --protocol tls --tls-ca-file certs/ca.pem \\
+    files = make_certificates("certs", hosts=["10.0.0.5"])  # certs/ca.pem, ...-key.pem
+    # on 10.0.0.5, with ca.pem, scheduler.pem and scheduler-key.pem:
+    # dask scheduler --protocol tls --host 10.0.0.5 --tls-ca-file certs/ca.pem \\
     #     --tls-cert certs/scheduler.pem --tls-key certs/scheduler-key.pem
-    client = distributed.Client("tls://host:8786", security=files.security())
+    # on a worker, with files.needed_by("worker"):
+    # DASK_CONFIG=certs/dask-tls-worker.yaml dask worker tls://10.0.0.5:8786 --host ...
+    client = distributed.Client("tls://10.0.0.5:8786", security=files.security())
 
 Dask's TLS requires every party to present a certificate signed by the CA, and checks it: a
 plaintext client, a client or worker without a certificate, or with one from another CA or
@@ -17,7 +21,10 @@ the access control.) :func:`issue_certificate` signs one more certificate with t
 as one per user, whose subject the audit log records as the user.
 
 Keys are ECDSA P-256, written unencrypted (Dask's TLS reads no passphrases) and readable by
-their owner only (mode 0600).
+their owner only (mode 0600). Give each process only the files :meth:`TLSFiles.needed_by`
+lists for its role: every connected client can run code on the workers, and that code can
+read any file a worker can, so a key on a worker is a key its clients hold. ``ca-key.pem``
+stays where the certificates were made.
 """
 
 from __future__ import annotations
@@ -26,17 +33,18 @@ import importlib
 import ipaddress
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from numbers import Integral
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from ._sklearn_compat import Interval, StrOptions, validate_params
+from ._sklearn_compat import Interval, InvalidParameterError, StrOptions, validate_params
 
 __all__ = [
-    "CONFIG_FILE",
+    "CONFIG_FILES",
     "ROLES",
     "TLSFiles",
     "issue_certificate",
@@ -45,8 +53,16 @@ __all__ = [
 
 #: The parties of a Dask cluster that hold a certificate.
 ROLES: Final[tuple[str, ...]] = ("scheduler", "worker", "client")
-#: The name of the Dask configuration file written next to the certificates.
-CONFIG_FILE: Final[str] = "dask-tls.yaml"
+#: The name of each role's Dask configuration file, written next to the certificates.
+CONFIG_FILES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "scheduler": "dask-tls-scheduler.yaml",
+        "worker": "dask-tls-worker.yaml",
+        "client": "dask-tls-client.yaml",
+    }
+)
+#: The one configuration naming every role's key, which earlier versions wrote.
+_ALL_ROLES_CONFIG_FILE = "dask-tls.yaml"
 #: Certificates are valid from a little before they are made: clocks differ.
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -60,15 +76,19 @@ class TLSFiles:
     Parameters
     ----------
     directory : path-like
-        The directory holding ``ca.pem``, ``ca-key.pem``, and ``<role>.pem`` and
-        ``<role>-key.pem`` for each role (``scheduler``, ``worker``, ``client``).
+        The directory holding ``ca.pem``, ``ca-key.pem``, and ``<role>.pem``,
+        ``<role>-key.pem`` and ``dask-tls-<role>.yaml`` for each role (``scheduler``,
+        ``worker``, ``client``).
 
     Examples
     --------
     >>> from daskpar.tls import TLSFiles
-    >>> TLSFiles("certs").cli_args("worker")  # doctest: +NORMALIZE_WHITESPACE
+    >>> files = TLSFiles("certs")
+    >>> files.cli_args("worker")  # doctest: +NORMALIZE_WHITESPACE
     ['--tls-ca-file', 'certs/ca.pem', '--tls-cert', 'certs/worker.pem',
      '--tls-key', 'certs/worker-key.pem']
+    >>> [path.name for path in files.needed_by("worker")]
+    ['ca.pem', 'worker.pem', 'worker-key.pem', 'dask-tls-worker.yaml']
     """
 
     directory: Path
@@ -86,10 +106,9 @@ class TLSFiles:
         """The CA's private key: it signs certificates. Keep it away from the cluster."""
         return self.directory / "ca-key.pem"
 
-    @property
-    def config_file(self) -> Path:
-        """The Dask configuration file (YAML) that uses the certificates."""
-        return self.directory / CONFIG_FILE
+    def config_file(self, role: str) -> Path:
+        """The Dask configuration file (YAML) of ``role``: :meth:`config` of ``role``."""
+        return self.directory / CONFIG_FILES[_checked_role(role, "TLSFiles.config_file")]
 
     def cert(self, role: str) -> Path:
         """The certificate of ``role`` ("scheduler", "worker", "client" or an issued name)."""
@@ -98,6 +117,16 @@ class TLSFiles:
     def key(self, role: str) -> Path:
         """The private key of ``role``."""
         return self.directory / f"{role}-key.pem"
+
+    def needed_by(self, role: str) -> tuple[Path, Path, Path, Path]:
+        """The files a process of ``role`` needs, and the only ones to give it.
+
+        ``ca.pem``, the role's certificate and key, and its Dask configuration: mount these
+        into a container one by one (never the directory, which holds every key and the
+        CA's), or copy them to the machine.
+        """
+        role = _checked_role(role, "TLSFiles.needed_by")
+        return self.ca_file, self.cert(role), self.key(role), self.config_file(role)
 
     def cli_args(self, role: str) -> list[str]:
         """The ``--tls-*`` options of ``dask scheduler`` and ``dask worker`` for ``role``."""
@@ -143,32 +172,50 @@ class TLSFiles:
             require_encryption=True,
         )
 
-    def config(self, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """Dask's settings for these files, by dotted key: ``dask.config.set(files.config())``.
+    def config(
+        self, role: str, *, directory: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """Dask's settings for ``role``, by dotted key: ``dask.config.set(files.config(role))``.
+
+        They name the CA's certificate and ``role``'s own certificate and key, and no other
+        role's: a worker's configuration does not hold the client's key, nor the reverse.
 
         Parameters
         ----------
+        role : {"scheduler", "worker", "client"}
+            The process that uses the configuration.
         directory : path-like, default=None
-            Where the processes using the configuration find the files, if not in
-            :attr:`directory` (a container's mount point, such as ``/certs``).
+            Where that process finds the files, if not in :attr:`directory` (a container's
+            mount point, such as ``/certs``).
 
         Returns
         -------
         dict
-            ``distributed.comm.tls.*`` paths, ``distributed.comm.default-scheme: tls`` and
+            ``distributed.comm.tls.ca-file`` and ``distributed.comm.tls.<role>.{cert,key}``
+            paths, ``distributed.comm.default-scheme: tls`` and
             ``distributed.comm.require-encryption: True``.
         """
+        role = _checked_role(role, "TLSFiles.config")
         where = Path(directory) if directory is not None else self.directory.resolve()
         tls = "distributed.comm.tls"
-        out: dict[str, Any] = {
+        return {
             "distributed.comm.default-scheme": "tls",
             "distributed.comm.require-encryption": True,
             f"{tls}.ca-file": str(where / self.ca_file.name),
+            f"{tls}.{role}.cert": str(where / self.cert(role).name),
+            f"{tls}.{role}.key": str(where / self.key(role).name),
         }
-        for role in ROLES:
-            out[f"{tls}.{role}.cert"] = str(where / self.cert(role).name)
-            out[f"{tls}.{role}.key"] = str(where / self.key(role).name)
-        return out
+
+
+def _checked_role(role: str, where: str) -> str:
+    """``role``, if it is one of :data:`ROLES`; scikit-learn's error naming ``where`` if not."""
+    if role not in ROLES:
+        among = ", ".join(map(repr, sorted(ROLES)))
+        raise InvalidParameterError(
+            f"The 'role' parameter of {where} must be a str among {{{among}}}. "
+            f"Got {role!r} instead."
+        )
+    return role
 
 
 def _nested(flat: dict[str, Any]) -> dict[str, Any]:
@@ -327,17 +374,20 @@ def make_certificates(
     config_directory: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
 ) -> TLSFiles:
-    """Create a CA, the scheduler's, workers' and a client's certificates, and a Dask config.
+    """Create a CA, the scheduler's, workers' and a client's certificates, and their Dask configs.
 
     Written to ``directory`` (created, mode 0700, if missing): ``ca.pem`` and ``ca-key.pem``;
     ``scheduler.pem``, ``worker.pem``, ``client.pem`` and their ``-key.pem`` files; and
-    ``dask-tls.yaml``, a Dask configuration that uses them (``distributed.comm.tls.*``,
-    ``default-scheme: tls``, ``require-encryption: true``). Key files have mode 0600,
-    certificates 0644.
+    ``dask-tls-scheduler.yaml``, ``dask-tls-worker.yaml`` and ``dask-tls-client.yaml``, each a
+    Dask configuration (:meth:`TLSFiles.config`) that names ``ca.pem`` and its role's own
+    certificate and key only, with ``default-scheme: tls`` and ``require-encryption: true``.
+    Key files have mode 0600, the others 0644.
 
-    Give each machine only what its role needs: ``ca.pem`` and its own certificate and key.
+    Give each process only what its role needs, :meth:`TLSFiles.needed_by`: ``ca.pem``, its
+    own certificate and key, and its configuration. Every client can run code on the workers,
+    and so read what they can read: a key on a worker is a key every client holds.
     ``ca-key.pem`` signs new certificates (:func:`issue_certificate`); anyone holding it can
-    join the cluster, so keep it off the cluster.
+    make any certificate, so it never leaves the machine that made it.
 
     Parameters
     ----------
@@ -349,17 +399,20 @@ def make_certificates(
     days : int, default=365
         How long the certificates are valid.
     config_directory : str or path-like, default=None
-        The directory named in ``dask-tls.yaml``, when the processes read the files from
+        The directory named in the configurations, when the processes read the files from
         another place than ``directory`` (``/certs`` inside containers); by default the
         absolute path of ``directory``.
     overwrite : bool, default=False
-        Replace existing files; otherwise an existing file is an error.
+        Replace existing files; otherwise an existing file is an error. A ``dask-tls.yaml``
+        there, the configuration with every role's key that earlier versions wrote, is
+        removed.
 
     Returns
     -------
     TLSFiles
-        The paths, with :meth:`TLSFiles.security` for a client and
-        :meth:`TLSFiles.cli_args` for ``dask scheduler`` and ``dask worker``.
+        The paths, with :meth:`TLSFiles.needed_by` for what each role gets,
+        :meth:`TLSFiles.security` for a client and :meth:`TLSFiles.cli_args` for
+        ``dask scheduler`` and ``dask worker``.
 
     Examples
     --------
@@ -368,6 +421,17 @@ def make_certificates(
     >>> files = make_certificates(tempfile.mkdtemp())
     >>> oct(files.key("client").stat().st_mode & 0o777)
     '0o600'
+    >>> print(files.config_file("worker").read_text().replace(str(files.directory.resolve()), "~"))
+    distributed:
+      comm:
+        default-scheme: tls
+        require-encryption: true
+        tls:
+          ca-file: ~/ca.pem
+          worker:
+            cert: ~/worker.pem
+            key: ~/worker-key.pem
+    <BLANKLINE>
     """
     from cryptography.hazmat.primitives import hashes
 
@@ -389,8 +453,12 @@ def make_certificates(
         )
         _write_private(files.key(role), _key_pem(key), mode=0o600, overwrite=overwrite)
         _write_private(files.cert(role), _pem(cert), mode=0o644, overwrite=overwrite)
-    text = yaml.safe_dump(_nested(files.config(config_directory)), sort_keys=False)
-    _write_private(files.config_file, text.encode(), mode=0o644, overwrite=overwrite)
+    for role in ROLES:
+        config = files.config(role, directory=config_directory)
+        text = yaml.safe_dump(_nested(config), sort_keys=False)
+        _write_private(files.config_file(role), text.encode(), mode=0o644, overwrite=overwrite)
+    if overwrite:
+        (files.directory / _ALL_ROLES_CONFIG_FILE).unlink(missing_ok=True)
     return files
 
 

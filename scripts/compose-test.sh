@@ -3,17 +3,26 @@
 #
 #   scripts/compose-test.sh                                     # FROM python:3.11-slim
 #   BASE_IMAGE=localbase/python:3.11 scripts/compose-test.sh    # any Debian base with python3
+#   COMPOSE_TLS=1 scripts/compose-test.sh                       # with docker-compose.tls.yml
 #
-#   1. builds a wheelhouse of the project's dependencies on the host, so that the image builds
-#      without a package index;
-#   2. builds the image;
-#   3. starts the scheduler, two workers and JupyterLab (`up -d --scale worker=2`);
-#   4. waits for their healthchecks, and checks that client, scheduler and workers agree on
-#      library versions;
-#   5. runs `daskpar make-data` and `daskpar train` in one-off client containers;
-#   6. runs notebooks/04-cluster-and-monitoring.ipynb against the cluster in a client container;
-#   7. kills a worker container in the middle of a fit, and checks that the fit finishes;
-#   8. stops the cluster, whatever happened.
+#   - builds a wheelhouse of the project's dependencies on the host, so that the image builds
+#     without a package index;
+#   - builds the image;
+#   - with COMPOSE_TLS=1, makes the CA and the certificates on the host (`daskpar certs`): the
+#     CA's key stays there;
+#   - starts the scheduler, two workers and JupyterLab (`up -d --scale worker=2`);
+#   - waits for their healthchecks, and checks that client, scheduler and workers agree on
+#     library versions;
+#   - runs `daskpar make-data` and `daskpar train` in one-off client containers (over tls://
+#     with COMPOSE_TLS=1);
+#   - without TLS: runs notebooks/04-cluster-and-monitoring.ipynb against the cluster in a
+#     client container, and kills a worker container in the middle of a fit, checking that the
+#     fit finishes;
+#   - with TLS: checks that a plaintext client is refused and that a client on the host
+#     connects with the host's certificates, and runs a task on each worker that tries to read
+#     every key file: only the worker's own may be readable there (and on the scheduler only
+#     the scheduler's, in the client container only the client's);
+#   - stops the cluster, whatever happened.
 #
 # It needs a Docker engine and `docker compose` or `docker-compose`. It runs as its own compose
 # project with its own data folder, so a cluster of yours is left alone, but it publishes the
@@ -24,8 +33,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 venv=${VENV:-.venv}
 notebook=04-cluster-and-monitoring.ipynb
+tls=${COMPOSE_TLS:-0}
+case $tls in
+  0) scheme=tcp variant="" ;;
+  1) scheme=tls variant=" (TLS)" ;;
+  *)
+    echo "compose-test: COMPOSE_TLS must be 0 or 1; got $tls" >&2
+    exit 2
+    ;;
+esac
 export BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}
-export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-daskpar-compose-test}
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-daskpar-compose-test${variant:+-tls}}
 export DASKPAR_IMAGE=${DASKPAR_IMAGE:-daskpar:compose-test}
 # Creating a container can take minutes on a slow storage driver (vfs copies the whole image).
 export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-600}
@@ -45,6 +63,9 @@ elif command -v docker-compose >/dev/null; then
 else
   fail "needs \`docker compose\` or \`docker-compose\`"
 fi
+if ((tls)); then
+  compose+=(-f docker-compose.yml -f docker-compose.tls.yml)
+fi
 docker info >/dev/null 2>&1 || fail "no Docker engine answers \`docker info\`"
 [[ -x $venv/bin/python ]] || fail "no $venv/bin/python: run \`make test\` or \`make demo\` once"
 
@@ -57,8 +78,7 @@ step_no=0
 step_start=$SECONDS
 
 step() {
-  step_no=$1
-  shift
+  step_no=$((step_no + 1))
   step_start=$SECONDS
   echo
   echo "== $step_no. $* ($(date -u +%T) UTC)"
@@ -76,21 +96,21 @@ cleanup() {
     echo "== logs of the cluster"
     "${compose[@]}" logs --no-color --tail=40
   fi
-  step 8 "${compose[*]} down"
+  step "${compose[*]} down"
   "${compose[@]}" --profile client down --remove-orphans --timeout 20
   passed
   rm -rf "$work"
   echo
   if ((status)); then
-    echo "compose-test: FAILED (exit status $status) after $((SECONDS - started)) s"
+    echo "compose-test$variant: FAILED (exit status $status) after $((SECONDS - started)) s"
   else
-    echo "compose-test: passed in $((SECONDS - started)) s"
+    echo "compose-test$variant: passed in $((SECONDS - started)) s"
   fi
   exit "$status"
 }
 trap cleanup EXIT
 
-# Runs a command in a one-off client container (DASK_SCHEDULER_ADDRESS=tcp://scheduler:8786).
+# Runs a command in a one-off client container (DASK_SCHEDULER_ADDRESS=$scheme://scheduler:8786).
 client() {
   "${compose[@]}" run --rm -T client "$@" </dev/null
 }
@@ -100,7 +120,7 @@ epoch_rows() {
   awk '$1 == "epoch" {table = 1; next} table && $1 ~ /^[0-9]+$/' "$1"
 }
 
-step 1 "wheelhouse: the project's dependencies as wheels, fetched on the host"
+step "wheelhouse: the project's dependencies as wheels, fetched on the host"
 # Wheels for the image's Python, which may be older than the host's: a package may require a
 # newer patch release than the image has.
 image_python=$(docker run --rm "$BASE_IMAGE" python3 -c 'import platform; print(platform.python_version())')
@@ -130,7 +150,7 @@ echo "image Python $image_python; ${#requirements[@]} requirements: ${requiremen
 echo "wheelhouse/: $(find wheelhouse -name '*.whl' | wc -l) wheels, $(du -sh wheelhouse | cut -f1)"
 passed
 
-step 2 "image $DASKPAR_IMAGE from $BASE_IMAGE"
+step "image $DASKPAR_IMAGE from $BASE_IMAGE"
 "${compose[@]}" build scheduler
 docker run --rm "$DASKPAR_IMAGE" python -c '
 import sys, dask, distributed, sklearn, jupyterlab
@@ -140,11 +160,19 @@ print("python", sys.version.split()[0], "daskpar", version("daskpar"), "dask", d
       "jupyterlab", jupyterlab.__version__)'
 passed
 
-step 3 "${compose[*]} up -d --scale worker=2"
+if ((tls)); then
+  step "the CA and the certificates, made on the host: the CA's key stays here"
+  export DASKPAR_CERTS=$work/certs
+  "$venv/bin/daskpar" certs "$DASKPAR_CERTS" --host scheduler --host 127.0.0.1 --config-dir /certs
+  ls -l "$DASKPAR_CERTS"
+  passed
+fi
+
+step "${compose[*]} up -d --scale worker=2"
 "${compose[@]}" up -d --no-build --scale worker=2
 passed
 
-step 4 "wait for the healthchecks; the same versions everywhere"
+step "wait for the healthchecks; the same versions everywhere"
 deadline=$((SECONDS + 300))
 while :; do
   mapfile -t ids < <("${compose[@]}" ps -q)
@@ -168,16 +196,102 @@ with warnings.catch_warnings():
 print(len(versions["workers"]), "workers, a scheduler and a client with the same versions")'
 passed
 
-step 5 "daskpar make-data and daskpar train in a client container"
+step "daskpar make-data and daskpar train in a client container, over $scheme://"
 client sh -ec '
   daskpar make-data /data/blobs.zarr --rows 200000 --features 20 --chunk-rows 20000
-  daskpar train /data/blobs.zarr --scheduler tcp://scheduler:8786 --epochs 3' \
+  daskpar train /data/blobs.zarr --scheduler "$1://scheduler:8786" --epochs 3' sh "$scheme" \
   | tee "$work/train.txt"
-grep -q '^cluster: 2 workers at ' "$work/train.txt" || fail "train did not see 2 workers"
+grep -q "^cluster: 2 workers at $scheme://" "$work/train.txt" \
+  || fail "train did not see 2 workers at a $scheme:// address"
 [[ $(epoch_rows "$work/train.txt" | wc -l) == 3 ]] || fail "train printed no table of 3 epochs"
 passed
 
-step 6 "notebooks/$notebook against the cluster"
+if ((tls)); then
+  step "a plaintext client is refused; a client on the host connects with its certificates"
+  client python -c '
+import dask
+from distributed import Client, Security
+with dask.config.set({"distributed.comm.require-encryption": False}):
+    try:
+        Client("tcp://scheduler:8786", security=Security(), timeout=10).close()
+    except OSError as exc:  # the TLS listener does not answer a plaintext handshake
+        print("plaintext client refused:", type(exc).__name__)
+    else:
+        raise SystemExit("a plaintext client connected to the TLS scheduler")'
+  "$venv/bin/python" - "$DASKPAR_CERTS" <<'EOF_PY'
+import sys
+import warnings
+
+from distributed import Client
+
+from daskpar.tls import TLSFiles
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the host's library versions may differ from the image's
+    security = TLSFiles(sys.argv[1]).security()
+    with Client("tls://127.0.0.1:8786", security=security, timeout=30) as client:
+        workers = client.scheduler_info()["workers"]
+print(f"a client on the host, with {sys.argv[1]}/client.pem: {len(workers)} workers")
+assert len(workers) == 2, workers
+EOF_PY
+  passed
+
+  step "which key files a task can read: on each worker, on the scheduler, in a client"
+  # What the red team did: a task reading /certs/ca-key.pem to sign itself a certificate.
+  client python -c '
+import os
+import socket
+
+import dask
+from distributed import Client
+
+KEYS = ["/certs/ca-key.pem", "/certs/scheduler-key.pem", "/certs/worker-key.pem",
+        "/certs/client-key.pem"]
+
+
+def read_keys(paths):
+    """Each key file this process can read; the others with the reason it cannot."""
+    seen = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                seen[path] = f"READABLE, {len(f.read())} bytes"
+        except OSError as exc:
+            seen[path] = type(exc).__name__
+    tls = dask.config.get("distributed.comm.tls")
+    named = sorted(v for role in ("scheduler", "worker", "client")
+                   for v in (tls.get(role) or {}).values() if v)
+    return socket.gethostname(), sorted(os.listdir("/certs")), seen, named
+
+
+def check(where, role, answer):
+    host, listing, seen, named = answer
+    print(f"{where} ({host}): /certs holds {listing}; its Dask configuration names {named}")
+    for path, what in seen.items():
+        print(f"    {path}: {what}")
+    readable = {path for path, what in seen.items() if what.startswith("READABLE")}
+    own = f"/certs/{role}-key.pem"
+    assert readable == {own}, f"{where} can read {sorted(readable)}; only {own} expected"
+    mounted = ["ca.pem", f"{role}.pem", f"{role}-key.pem", f"dask-tls-{role}.yaml"]
+    assert listing == sorted(mounted), listing
+    assert named == sorted([f"/certs/{role}.pem", own]), named
+
+
+with Client(timeout=60) as client:
+    workers = sorted(client.scheduler_info()["workers"])
+    assert len(workers) == 2, workers
+    for i, worker in enumerate(workers):
+        future = client.submit(read_keys, KEYS, key=f"read-keys-{i}", workers=[worker],
+                               allow_other_workers=False, pure=False)
+        check(f"a task on worker {worker}", "worker", future.result())
+    check("the scheduler", "scheduler", client.run_on_scheduler(read_keys, KEYS))
+check("the client container", "client", read_keys(KEYS))
+print("each process can read its own key only, and none can read ca-key.pem")'
+  passed
+  exit 0 # the notebook and the killed worker are the plain variant's; the trap stops the cluster
+fi
+
+step "notebooks/$notebook against the cluster"
 if [[ -f notebooks/$notebook ]]; then
   # What the notebook printed, from the executed copy.
   print_outputs='
@@ -196,7 +310,7 @@ else
 fi
 passed
 
-step 7 "kill a worker container in the middle of a fit; the fit must finish"
+step "kill a worker container in the middle of a fit; the fit must finish"
 client sh -ec '
   daskpar make-data /data/long.zarr --rows 2500000 --features 20 --chunk-rows 50000
   daskpar train /data/long.zarr --scheduler tcp://scheduler:8786 --epochs 12' \

@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.array as da
@@ -141,3 +143,70 @@ def scheduler_processes(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+@contextmanager
+def kept_open(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``daskpar ARGS --keep-open`` started as a terminal starts a command (its own process
+    group, Ctrl-C as in a terminal), and the lines it printed up to its Ctrl-C prompt. Killed
+    on the way out if the test has not stopped it; a hang dumps its threads' stacks (SIGABRT
+    with ``PYTHONFAULTHANDLER``) to its stderr."""
+    import os
+
+    exe = Path(sys.executable).with_name("daskpar")
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    env["PYTHONFAULTHANDLER"] = "1"
+    with ctrl_c_as_in_a_terminal():
+        proc = subprocess.Popen(
+            [str(exe), *args, "--keep-open"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group, as a command in a terminal
+        )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "press Ctrl-C to stop" in line:
+                break
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def tls_paths(config: dict[str, Any]) -> set[str]:
+    """Every path a Dask configuration's ``distributed.comm.tls`` section names, at any depth:
+    its certificates and keys."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str) and node.startswith("/"):
+            found.add(node)
+
+    walk(config["distributed"]["comm"]["tls"])
+    return found
+
+
+def everything_shown(error: BaseException) -> str:
+    """All an error can show: the type, message, repr, args and notes of it and its whole
+    chain (causes and contexts), and its traceback as printed, without locals."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        parts += [type(e).__name__, str(e), repr(e), repr(e.args), *getattr(e, "__notes__", [])]
+        stack += [e.__cause__, e.__context__]
+    parts += traceback.format_exception(error)
+    return "\n".join(parts)

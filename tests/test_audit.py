@@ -6,13 +6,16 @@ of the data that does not depend on its chunking.
   edit, a deleted record, or two records swapped; a cut tail needs the head kept elsewhere;
 - two processes appending at once leave one valid chain;
 - the fingerprint is the same for any chunking and for numpy, and changes with one value or
-  two rows swapped.
+  two rows swapped;
+- control characters in a record are printed escaped, and the log is never written through a
+  symbolic link.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,9 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from dask.callbacks import Callback
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
@@ -475,3 +480,159 @@ def test_every_estimator_saves_itself(tmp_path: Path) -> None:
         back = dp.load(path, key=b"k" * 32)
         assert type(back) is type(est)
         np.testing.assert_array_equal(output(back), output(est))
+
+
+# --------------------------------------------------------------------------------------------
+# Printing records: what a record holds cannot act on the terminal
+
+#: What would act on a terminal: ESC sequences that clear the screen and move the cursor, a
+#: carriage return, a newline, a backspace, a C1 control (CSI), a NUL, the right-to-left
+#: override and a bidi isolate, a line separator.
+CONTROLS = "\x1b[2J\x1b[1;1H\rfake row\n| 9 | ok |\b\x9b31m\x00\u202eevil\u2066\u2028end"
+UNPRINTED = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def unprinted(text: str) -> list[str]:
+    """The characters of ``text`` a terminal would act on, newlines apart."""
+    import unicodedata
+
+    return [c for c in text if c != "\n" and unicodedata.category(c) in UNPRINTED]
+
+
+class Annotated(BaseEstimator):  # type: ignore[misc]
+    """An estimator with a free-text parameter, as a user's own wrapper may have."""
+
+    def __init__(self, note: str = "") -> None:
+        self.note = note
+
+    def fit(self, X: Any, y: Any = None) -> Annotated:
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+
+def test_show_escapes_control_characters_planted_in_a_record(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    X = np.zeros((4, 2))
+    Planted = type(f"Planted{CONTROLS.replace(chr(0), '')}", (Annotated,), {})
+    model = Planted(note=CONTROLS)
+    with audit.operation("fit", estimator=model, X=X, log=log) as record:
+        model.fit(X)
+        record.metrics[CONTROLS] = CONTROLS
+        record.extra["out"] = CONTROLS
+    with (
+        pytest.raises(ValueError, match="refused"),
+        audit.operation(f"fit{CONTROLS}", estimator=model, log=log),
+    ):
+        raise ValueError(f"refused {CONTROLS}")
+    # The log keeps the values as they were; only their display is escaped.
+    first = audit.read(log)[0]
+    assert first["estimator"]["params"]["note"] == CONTROLS
+    assert CONTROLS in first["metrics"]
+    rows = audit.show(log)
+    assert [unprinted(text) for row in rows for text in row.values()] == [[]] * sum(
+        len(row) for row in rows
+    )
+    assert "\\x1b[2J" in rows[0]["estimator"]
+    assert "\\u202eevil" in rows[0]["metrics"]
+    table = audit.format_table(rows)
+    assert unprinted(table) == []
+    assert len(table.splitlines()) == 2 + len(rows)  # no fake rows
+    # format_table escapes rows it is given directly, too.
+    raw = audit.format_table([{"seq": "1", "note": CONTROLS}, {"seq": "2", CONTROLS: "x"}])
+    assert unprinted(raw) == []
+    assert len(raw.splitlines()) == 4
+    # The command prints the table and nothing of the record raw.
+    from daskpar._cli import main
+
+    shown = CliRunner().invoke(main, ["audit", "show", str(log)])
+    assert shown.exit_code == 0, shown.output
+    assert unprinted(shown.output) == []
+    assert "\\x1b[2J" in shown.output
+    assert len(shown.output.splitlines()) == 2 + len(rows) + 2  # the table, a blank, the head
+
+
+def test_a_broken_record_is_named_without_its_control_characters(log: Path) -> None:
+    records = [json.loads(line) for line in lines(log)]
+    records[1]["seq"] = f"2{CONTROLS}"
+    records[1]["hash"] = audit._record_hash(records[1])
+    log.write_bytes(b"".join(audit._canonical(r) + b"\n" for r in records))
+    with pytest.raises(AuditLogError, match="line 2") as caught:
+        audit.verify(log)
+    assert unprinted(str(caught.value)) == []
+    rows = audit.show(log)
+    assert rows[1]["chain"] == "BROKEN"
+    assert unprinted(rows[1]["seq"]) == []
+    # Records edited into shapes daskpar never writes still show as a row.
+    records[2].update(estimator="x", data={"X": {"shape": 7}}, metrics=[1], error="e")
+    records[2]["hash"] = audit._record_hash(records[2])
+    log.write_bytes(b"".join(audit._canonical(r) + b"\n" for r in records))
+    assert audit.show(log)[2]["data"] == "7"
+
+
+# --------------------------------------------------------------------------------------------
+# The log's own file: never through a symbolic link
+
+
+def test_the_log_is_never_written_through_a_symbolic_link(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    other = elsewhere / "other.jsonl"
+    other.write_bytes(b"")
+    link = folder / "audit.jsonl"
+    link.symlink_to(other)
+    with (
+        pytest.raises(
+            AuditLogError,
+            match=r"audit.jsonl' is a symbolic link \(to '.*other.jsonl'\).*Name the log file",
+        ),
+        audit.operation("fit", log=link),
+    ):
+        pass
+    assert other.read_bytes() == b""
+    # A dangling link would create the file it points to.
+    dangling = folder / "dangling.jsonl"
+    dangling.symlink_to(elsewhere / "created.jsonl")
+    with (
+        dask.config.set({audit.CONFIG_KEY: str(dangling)}),
+        pytest.raises(AuditLogError, match=r"dangling\.jsonl' is a symbolic link"),
+    ):
+        persist.save(dp.StandardScaler(), tmp_path / "model.dp", key="k" * 32)
+    assert not (elsewhere / "created.jsonl").exists()
+    # A failed operation keeps its own error, with a note that its record is missing.
+    with (
+        pytest.raises(ZeroDivisionError) as caught,
+        audit.operation("fit", log=dangling),
+    ):
+        _ = 1 / 0
+    assert "symbolic link" in caught.value.__notes__[0]
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["other.jsonl"]
+
+
+def test_the_link_is_refused_by_the_open_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """O_NOFOLLOW: a link made after the check (here: a check that sees none) is refused
+    by the open, not followed."""
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"")
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(other)
+    real_is_symlink = Path.is_symlink
+    calls: list[Path] = []
+
+    def blind_once(self: Path) -> bool:
+        calls.append(self)
+        return False if len(calls) == 1 else real_is_symlink(self)
+
+    monkeypatch.setattr(Path, "is_symlink", blind_once)
+    with pytest.raises(AuditLogError, match="is a symbolic link"), audit.operation("fit", log=link):
+        pass
+    assert other.read_bytes() == b""
+
+
+def test_the_log_must_be_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(AuditLogError, match="not a regular file"), audit.operation("fit", log=fifo):
+        pass

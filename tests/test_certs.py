@@ -4,7 +4,9 @@ The cluster is a real one: ``dask scheduler`` and ``dask worker`` as separate pr
 127.0.0.1, with TLS required everywhere. A client with the CA's client certificate trains on
 it; a plaintext client, a client without a certificate, with one from another CA or with an
 expired one cannot connect, and a worker with another CA's certificate cannot register. Only
-the refusal is asserted (the exception type depends on where the handshake fails).
+the refusal is asserted (the exception type depends on where the handshake fails). Each role's
+Dask configuration names that role's key only, and the commands ``daskpar certs`` prints
+listen on the address it was given, never on every interface.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
+import socket
 import ssl
 import subprocess
 import sys
@@ -22,20 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import psutil
 import pytest
 import yaml
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from distributed import Client, Security, get_task_stream
+from distributed.cli.dask_scheduler import main as dask_scheduler
+from distributed.cli.dask_worker import main as dask_worker
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar import audit
+from daskpar._cli import main
 from daskpar._sklearn_compat import InvalidParameterError
-from daskpar.tls import ROLES, TLSFiles, issue_certificate, make_certificates
+from daskpar.tls import CONFIG_FILES, ROLES, TLSFiles, issue_certificate, make_certificates
+from tests.conftest import tls_paths
 
 BIN = Path(sys.executable).parent
 #: Every process of the cluster requires encryption, as the generated configuration does.
@@ -54,9 +64,11 @@ def load_cert(path: Path) -> x509.Certificate:
 def test_files_and_modes(tmp_path: Path) -> None:
     files = make_certificates(tmp_path / "certs")
     assert files.directory.stat().st_mode & 0o777 == 0o700
-    names = {"ca.pem", "ca-key.pem", "dask-tls.yaml"} | {
+    names = {"ca.pem", "ca-key.pem"} | {
         f"{role}{suffix}" for role in ROLES for suffix in (".pem", "-key.pem")
     }
+    names |= {f"dask-tls-{role}.yaml" for role in ROLES}
+    assert set(CONFIG_FILES.values()) == {f"dask-tls-{role}.yaml" for role in ROLES}
     assert set(os.listdir(files.directory)) == names
     for name in names:
         mode = (files.directory / name).stat().st_mode & 0o777
@@ -92,26 +104,85 @@ def test_the_certificates_chain_to_the_ca(tmp_path: Path) -> None:
     assert [str(ip) for ip in names.value.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
 
 
-def test_the_dask_configuration_uses_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_configuration_names_its_own_key_only(tmp_path: Path, role: str) -> None:
     files = make_certificates(tmp_path / "certs")
-    config = yaml.safe_load(files.config_file.read_text())
+    config = yaml.safe_load(files.config_file(role).read_text())
+    assert files.config_file(role).name == f"dask-tls-{role}.yaml"
     comm = config["distributed"]["comm"]
     assert comm["require-encryption"] is True
     assert comm["default-scheme"] == "tls"
-    assert comm["tls"]["ca-file"] == str(files.ca_file.resolve())
     assert config == {"distributed": {"comm": {**comm}}}
-    with dask.config.set(files.config()):
+    assert comm["tls"] == {
+        "ca-file": str(files.ca_file.resolve()),
+        role: {"cert": str(files.cert(role).resolve()), "key": str(files.key(role).resolve())},
+    }
+    # No other role's key, and never the CA's.
+    assert tls_paths(config) == {str(p.resolve()) for p in files.needed_by(role)[:3]}
+    assert str(files.ca_key.resolve()) not in files.config_file(role).read_text()
+    assert files.config(role) == {
+        "distributed.comm.default-scheme": "tls",
+        "distributed.comm.require-encryption": True,
+        "distributed.comm.tls.ca-file": str(files.ca_file.resolve()),
+        f"distributed.comm.tls.{role}.cert": str(files.cert(role).resolve()),
+        f"distributed.comm.tls.{role}.key": str(files.key(role).resolve()),
+    }
+    with dask.config.set(files.config(role)):
         security = Security()
     assert security.require_encryption
     assert security.tls_ca_file == str(files.ca_file.resolve())
+    for other in ROLES:
+        cert, key = (getattr(security, f"tls_{other}_{kind}") for kind in ("cert", "key"))
+        if other == role:
+            assert (cert, key) == (str(files.cert(role).resolve()), str(files.key(role).resolve()))
+        else:
+            assert (cert, key) == (None, None), other
+
+
+def test_inside_containers_the_configurations_name_the_mount_point(tmp_path: Path) -> None:
+    files = make_certificates(tmp_path / "compose", config_directory="/certs")
     for role in ROLES:
-        assert getattr(security, f"tls_{role}_cert") == str(files.cert(role).resolve())
-        assert getattr(security, f"tls_{role}_key") == str(files.key(role).resolve())
-    # Inside containers the files are read from the volume's mount point.
-    mounted = make_certificates(tmp_path / "compose", config_directory="/certs")
-    tls = yaml.safe_load(mounted.config_file.read_text())["distributed"]["comm"]["tls"]
-    assert tls["ca-file"] == "/certs/ca.pem"
-    assert tls["worker"] == {"cert": "/certs/worker.pem", "key": "/certs/worker-key.pem"}
+        config = yaml.safe_load(files.config_file(role).read_text())
+        assert tls_paths(config) == {f"/certs/{p.name}" for p in files.needed_by(role)[:3]}
+        assert config["distributed"]["comm"]["tls"][role] == {
+            "cert": f"/certs/{role}.pem",
+            "key": f"/certs/{role}-key.pem",
+        }
+    assert files.config("worker", directory="/elsewhere")["distributed.comm.tls.ca-file"] == (
+        "/elsewhere/ca.pem"
+    )
+
+
+def test_what_each_role_needs(tmp_path: Path) -> None:
+    files = make_certificates(tmp_path / "certs")
+    for role in ROLES:
+        needed = files.needed_by(role)
+        assert [p.name for p in needed] == [
+            "ca.pem", f"{role}.pem", f"{role}-key.pem", f"dask-tls-{role}.yaml"
+        ]  # fmt: skip
+        assert all(p.is_file() for p in needed)
+        assert files.ca_key not in needed
+    # Between them the roles need every file but the CA's key.
+    given = {p.name for role in ROLES for p in files.needed_by(role)}
+    assert given == set(os.listdir(files.directory)) - {"ca-key.pem"}
+
+
+@pytest.mark.parametrize("method", ["config", "config_file", "needed_by"])
+def test_an_unknown_role_is_refused(method: str) -> None:
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"The 'role' parameter of TLSFiles\.{method} must be a str among "
+        r"\{'client', 'scheduler', 'worker'\}\. Got 'admin' instead\.",
+    ):
+        getattr(TLSFiles("certs"), method)("admin")
+
+
+def test_overwrite_removes_the_configuration_with_every_key(tmp_path: Path) -> None:
+    """Earlier versions wrote one dask-tls.yaml naming every role's key."""
+    make_certificates(tmp_path)
+    (tmp_path / "dask-tls.yaml").write_text("distributed: {}\n")
+    make_certificates(tmp_path, overwrite=True)
+    assert not (tmp_path / "dask-tls.yaml").exists()
 
 
 def test_existing_files_are_kept_unless_asked(tmp_path: Path) -> None:
@@ -391,3 +462,98 @@ def test_the_cli_trains_on_the_tls_cluster_with_its_options(cluster: dict[str, A
     assert refused.returncode == 2
     assert "Traceback" not in refused.stderr
     assert "needs the cluster's certificates" in refused.stderr.splitlines()[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# The commands `daskpar certs` prints
+
+
+def printed_commands(output: str) -> dict[str, list[str]]:
+    """The commands in ``daskpar certs``' output, by their first two words."""
+    commands = {}
+    for line in output.splitlines():
+        if line.startswith("    "):
+            args = shlex.split(line)
+            commands[" ".join(args[:2])] = args
+    return commands
+
+
+@pytest.mark.parametrize(
+    ("host", "address"), [("10.0.0.5", "tls://10.0.0.5:8786"), ("::1", "tls://[::1]:8786")]
+)
+def test_certs_prints_commands_bound_to_the_given_host(
+    tmp_path: Path, host: str, address: str
+) -> None:
+    directory = tmp_path / "certs"
+    made = CliRunner().invoke(main, ["certs", str(directory), "--host", host, "--host", "sched"])
+    assert made.exit_code == 0, made.output
+    assert "0.0.0.0" not in made.output
+    files = TLSFiles(directory)
+    commands = printed_commands(made.output)
+    assert set(commands) == {"dask scheduler", "dask worker", "daskpar train"}
+    # distributed's own command lines parse them (and find the files they name).
+    scheduler = dask_scheduler.make_context("dask scheduler", commands["dask scheduler"][2:])
+    assert scheduler.params["protocol"] == "tls"
+    assert scheduler.params["host"] == host
+    assert str(scheduler.params["port"]) == "8786"
+    assert scheduler.params["dashboard_address"] == "127.0.0.1:8787"
+    worker = dask_worker.make_context("dask worker", commands["dask worker"][2:])
+    assert worker.params["scheduler"] == address
+    assert worker.params["host"] == host
+    assert worker.params["dashboard_address"] == "127.0.0.1:0"
+    train = commands["daskpar train"]
+    assert train[train.index("--scheduler") + 1] == address
+    # Each command names its own role's certificate and key, and no other key.
+    for role, params in (("scheduler", scheduler.params), ("worker", worker.params)):
+        assert params["tls_ca_file"] == str(files.ca_file)
+        assert params["tls_cert"] == str(files.cert(role))
+        assert params["tls_key"] == str(files.key(role))
+    assert train[train.index("--tls-key") + 1] == str(files.key("client"))
+    for args in commands.values():
+        assert len([a for a in args if a.endswith("-key.pem")]) == 1, args
+        assert str(files.ca_key) not in args
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_printed_commands_listen_on_the_given_host_only(tmp_path: Path) -> None:
+    """The scheduler and a worker (with its nanny) started exactly as printed, on free ports:
+    the worker joins, and every socket they listen on is bound to 127.0.0.1, the first host."""
+    made = CliRunner().invoke(main, ["certs", str(tmp_path / "certs"), "--host", "127.0.0.1"])
+    assert made.exit_code == 0, made.output
+    files = TLSFiles(tmp_path / "certs")
+    ports = {"8786": str(free_port()), "8787": str(free_port())}
+
+    def on_free_ports(args: list[str]) -> list[str]:
+        out = []
+        for arg in args:
+            for fixed, free in ports.items():
+                arg = arg if arg.startswith("/") else arg.replace(fixed, free)
+            out.append(arg)
+        return out
+
+    commands = printed_commands(made.output)
+    procs = [start(*on_free_ports(commands["dask scheduler"][1:]))]
+    try:
+        procs.append(start(*on_free_ports(commands["dask worker"][1:])))
+        address = f"tls://127.0.0.1:{ports['8786']}"
+        with Client(address, security=files.security(), timeout=30) as client:
+            client.wait_for_workers(1, timeout=60)
+            # The nanny, the worker it started, and their dashboards and listeners too.
+            everything = [p for proc in procs for p in psutil.Process(proc.pid).children(True)]
+            everything += [psutil.Process(proc.pid) for proc in procs]
+            listening = [
+                (p.pid, c.laddr)
+                for p in everything
+                for c in p.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+    finally:
+        stop(procs)
+    assert len(listening) >= 4  # scheduler, its dashboard, nanny, worker (and its dashboard)
+    assert {addr.ip for _, addr in listening} == {"127.0.0.1"}, listening
+    assert {addr.port for _, addr in listening} >= {int(p) for p in ports.values()}

@@ -240,6 +240,24 @@ def test_folder_that_is_not_a_checkpoint_is_never_written(
         dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path / "notes.txt").fit(X, y)
 
 
+def with_payload(payload: bytes) -> bytes:
+    """An unsigned daskpar model file holding ``payload`` (skops bytes of any types): a
+    file as another tool, or an attacker without the key, could write it."""
+    import hashlib
+    import json
+    import struct
+
+    from daskpar import persist
+
+    data, _ = persist.dumps({"meta": "{}"})
+    prefix = struct.Struct(">8sHI")
+    magic, version, length = prefix.unpack_from(data)
+    header = json.loads(data[prefix.size : prefix.size + length])
+    header["payload"] = {"length": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    return prefix.pack(magic, version, len(text)) + text + payload
+
+
 def test_checkpoint_never_unpickles(data: tuple[da.Array, da.Array], tmp_path: Path) -> None:
     """A pickle put in place of a checkpoint (by another tool, or an attacker) is refused,
     and the object in it is never built."""
@@ -259,7 +277,9 @@ def test_checkpoint_never_unpickles(data: tuple[da.Array, da.Array], tmp_path: P
 
     import skops.io
 
-    (tmp_path / FILE_NAME).write_bytes(skops.io.dumps({"meta": "{}", "objects": Fraction(1, 3)}))
+    (tmp_path / FILE_NAME).write_bytes(
+        with_payload(skops.io.dumps({"meta": "{}", "objects": Fraction(1, 3)}))
+    )
     with pytest.raises(CheckpointError, match="does not trust"):
         dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path).fit(X, y)
 
@@ -448,3 +468,151 @@ def test_a_store_rewritten_in_place_is_other_data(
         dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=folder).fit(
             *dp.read_zarr(tmp_path / "d.zarr")
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication: with the model key set, a checkpoint is signed and checked on resume.
+
+KEY = "checkpoint-test-key-0123456789abcdef"
+
+
+def poisoned(path: Path, *, key: str | None) -> None:
+    """Negate the coefficients in the checkpoint at ``path`` (read with :data:`KEY`), as an
+    attacker who can write the folder would, and write it back signed with ``key`` (None:
+    unsigned, since the attacker does not have the key)."""
+    from daskpar import persist
+
+    saved = persist.loads(path.read_bytes(), name="test", key=KEY)
+    model = saved["objects"]["model"]
+    model.coef_ = -model.coef_
+    with mock.patch.dict(os.environ, {}, clear=False):
+        os.environ.pop("DASKPAR_MODEL_KEY", None)
+        data, signed = persist.dumps(saved, key=key)
+    assert signed == (key is not None)
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize("attack", ["unsigned", "another-key", "flipped-byte"])
+def test_an_edited_checkpoint_is_refused_when_a_key_is_set(
+    data: tuple[da.Array, da.Array],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    attack: str,
+) -> None:
+    from daskpar import persist
+
+    X, y = data
+    monkeypatch.setenv("DASKPAR_MODEL_KEY", KEY)
+    make = lambda: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=2, checkpoint=tmp_path, random_state=0
+    )
+    model = make().fit(X, y)
+    path = tmp_path / FILE_NAME
+    assert persist.describe(path)["signed"]
+    if attack == "flipped-byte":
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 1
+        path.write_bytes(bytes(raw))
+    else:
+        poisoned(path, key=None if attack == "unsigned" else "another-key-0123456789abcdef")
+    with no_task_runs(), pytest.raises(CheckpointError) as error:
+        make().fit(X, y)
+    assert repr(os.fspath(path)) in str(error.value)
+    assert KEY not in str(error.value)
+    # Deleting the folder starts over, to the same model as the first run.
+    discard(tmp_path)
+    again = make().fit(X, y)
+    np.testing.assert_array_equal(again.estimator_.coef_, model.estimator_.coef_)
+
+
+def test_a_signed_checkpoint_resumes_with_its_key_only(
+    data: tuple[da.Array, da.Array], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, y = data
+    monkeypatch.setenv("DASKPAR_MODEL_KEY", KEY)
+    make = lambda folder: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=4, checkpoint=folder, random_state=0
+    )
+    whole = make(None).fit(X, y)
+    resumed, rerun = interrupted_then_resumed(make, lambda m: m.fit(X, y), tmp_path, 3)
+    assert rerun == 2
+    np.testing.assert_array_equal(resumed.estimator_.coef_, whole.estimator_.coef_)
+    # Without the key, the signed checkpoint is not taken on trust.
+    monkeypatch.delenv("DASKPAR_MODEL_KEY")
+    with no_task_runs(), pytest.raises(CheckpointError, match="signed"):
+        make(tmp_path).fit(X, y)
+
+
+def test_without_a_key_a_checkpoint_is_not_authenticated(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """The documented limit: without a key, a checkpoint edited by someone who can write its
+    folder resumes. (This is what the key is for.)"""
+    from daskpar import persist
+
+    X, y = data
+    make = lambda: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=2, checkpoint=tmp_path, random_state=0
+    )
+    model = make().fit(X, y)
+    path = tmp_path / FILE_NAME
+    assert not persist.describe(path)["signed"]
+    saved = persist.loads(path.read_bytes(), name="test", allow_unsigned=True)
+    saved["objects"]["model"].coef_ = -saved["objects"]["model"].coef_
+    path.write_bytes(persist.dumps(saved)[0])
+    with no_task_runs():
+        edited = make().fit(X, y)
+    np.testing.assert_array_equal(edited.estimator_.coef_, -model.estimator_.coef_)
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("link", ["symlink", "dangling", "hardlink"])
+def test_a_checkpoint_reached_through_a_link_is_refused(
+    data: tuple[da.Array, da.Array],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str | None,
+    link: str,
+) -> None:
+    """Another run's checkpoint, linked into this run's folder, is not resumed; nor is a link
+    written through."""
+    X, y = data
+    if key is not None:
+        monkeypatch.setenv("DASKPAR_MODEL_KEY", key)
+    other, mine = tmp_path / "other", tmp_path / "mine"
+    make = lambda folder: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=2, checkpoint=folder, random_state=0
+    )
+    make(other).fit(X, y)
+    before = (other / FILE_NAME).read_bytes()
+    mine.mkdir()
+    if link == "symlink":
+        (mine / FILE_NAME).symlink_to(other / FILE_NAME)
+    elif link == "dangling":
+        (mine / FILE_NAME).symlink_to(tmp_path / "nowhere" / FILE_NAME)
+    else:
+        os.link(other / FILE_NAME, mine / FILE_NAME)
+    with no_task_runs(), pytest.raises(CheckpointError, match="link"):
+        make(mine).fit(X, y)
+    assert (other / FILE_NAME).read_bytes() == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_search_refuses_a_refit_folder_that_is_a_link(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder = tmp_path / "search"
+    folder.mkdir()
+    (folder / "refit").symlink_to(elsewhere, target_is_directory=True)
+    search = dp.GridSearchCV(
+        dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=1),
+        {"estimator__alpha": [1e-4, 1e-3]},
+        cv=2,
+        checkpoint=folder,
+    )
+    with no_task_runs(), pytest.raises(CheckpointError, match="symbolic link"):
+        search.fit(X, y)
+    assert list(elsewhere.iterdir()) == []

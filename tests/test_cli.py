@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from daskpar._cli import main
-from tests.conftest import ctrl_c_as_in_a_terminal
+from tests.conftest import kept_open
 
 
 def run(*args: str, scheduler: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -46,7 +46,7 @@ def test_make_data_then_train(tmp_path: Path) -> None:
         "--report", str(report),
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    assert "cluster: 2 workers at tcp://127.0.0.1:" in trained.stdout
+    assert "cluster: 2 workers at tls://127.0.0.1:" in trained.stdout
     assert "dashboard: http://127.0.0.1:" in trained.stdout
     assert f"performance report: {report}" in trained.stdout
     assert "| 2/2 " in trained.stderr.replace("\r", "\n")  # the epochs' progress bar
@@ -113,7 +113,7 @@ def test_demo_small(tmp_path: Path) -> None:
     assert_report_shows(
         tmp_path / "demo.html", "make-data", "store-map", "scaler-block", "fit-block", "score-block"
     )
-    assert "cluster: 2 workers at tcp://127.0.0.1:" in out
+    assert "cluster: 2 workers at tls://127.0.0.1:" in out
     assert "dashboard: http://127.0.0.1:" in out
     assert "one plain read of the training data" in out
     assert "validation accuracy" in out
@@ -269,26 +269,8 @@ def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> No
     store = tmp_path / "data.zarr"
     X, y = dp.make_classification(4000, 5, chunks=1000, random_state=0)
     dp.write_zarr(store, X, y)
-    exe = Path(sys.executable).with_name("daskpar")
-    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
-    env["PYTHONFAULTHANDLER"] = "1"  # a hang below dumps every thread's stack on SIGABRT
     args = ["train", str(store), "--epochs", "1", "--workers", "2", "--dashboard-port", "0"]
-    with ctrl_c_as_in_a_terminal():
-        proc = subprocess.Popen(
-            [str(exe), *args, "--keep-open"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,  # its own process group, as a command in a terminal
-        )
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if "press Ctrl-C to stop" in line:
-                break
+    with kept_open(*args) as (proc, lines):
         assert any("(the cluster is kept open)" in line for line in lines), lines
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len(workers) >= 2  # the worker processes (and multiprocessing's tracker)
@@ -301,10 +283,6 @@ def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> No
             proc.send_signal(signal.SIGABRT)
             _, stacks = proc.communicate(timeout=30)
             pytest.fail(f"the command did not stop within 120 s of Ctrl-C:\n{stacks[-8000:]}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
     assert proc.returncode == 0, err
     assert "stopping the cluster" in out
     assert "Traceback" not in err

@@ -99,7 +99,8 @@ def test_certs_writes_private_keys(tmp_path: Path) -> None:
         "ca-key.pem", "client-key.pem", "scheduler-key.pem", "worker-key.pem"
     ]  # fmt: skip
     assert {stat.S_IMODE(k.stat().st_mode) for k in keys} == {0o600}
-    assert (tmp_path / "certs" / "dask-tls.yaml").exists()
+    configs = sorted(p.name for p in (tmp_path / "certs").glob("dask-tls*.yaml"))
+    assert configs == ["dask-tls-client.yaml", "dask-tls-scheduler.yaml", "dask-tls-worker.yaml"]
     assert "--tls-ca-file" in result.output
 
 
@@ -138,30 +139,130 @@ def test_the_embedded_cluster_listens_on_loopback_only() -> None:
     assert {addr.ip for _, addr in listening} == {"127.0.0.1"}, listening
 
 
-def test_the_tls_compose_override_requires_tls_everywhere(tmp_path: Path) -> None:
-    """docker-compose.tls.yml: TLS addresses, the certificates mounted read-only from
-    outside the image, and dask's settings from the file `daskpar certs --config-dir /certs`
-    writes, which do require encryption and name files under /certs."""
-    import yaml
+def test_a_poisoned_checkpoint_is_not_resumed_nor_signed(tmp_path: Path) -> None:
+    """The attack: a finished run's checkpoint with its coefficients negated, then the same
+    ``train --checkpoint --save`` again, which would sign the poisoned model. With the key
+    set, the checkpoint's signature is checked and the rerun refuses it, naming the file; the
+    audit log records a failed fit and no save."""
+    from daskpar import persist
+    from daskpar._checkpoint import FILE_NAME
 
-    root = Path(__file__).resolve().parents[1]
-    base = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
-    tls = yaml.safe_load((root / "docker-compose.tls.yml").read_text())["services"]
-    assert set(tls) == set(base)
-    assert "--protocol" in tls["scheduler"]["command"]
-    assert tls["scheduler"]["command"][tls["scheduler"]["command"].index("--protocol") + 1] == "tls"
-    assert "tls://scheduler:8786" in tls["worker"]["command"]
-    for name, service in tls.items():
-        assert service["environment"]["DASK_CONFIG"] == "/certs/dask-tls.yaml", name
-        assert any(v.endswith(":/certs:ro") for v in service["volumes"]), name
-        if name in ("notebook", "client"):
-            assert service["environment"]["DASK_SCHEDULER_ADDRESS"] == "tls://scheduler:8786"
-    assert "certs" not in (root / "Dockerfile").read_text().lower()  # none baked in
-    made = CliRunner().invoke(
-        main, ["certs", str(tmp_path), "--host", "scheduler", "--config-dir", "/certs"]
-    )
-    assert made.exit_code == 0, made.output
-    config = yaml.safe_load((tmp_path / "dask-tls.yaml").read_text())["distributed"]["comm"]
-    assert config["require-encryption"] is True
-    assert config["tls"]["ca-file"] == "/certs/ca.pem"
-    assert config["tls"]["worker"]["cert"] == "/certs/worker.pem"
+    data, ck, model, log = (tmp_path / n for n in ("d.zarr", "ck", "m.dp", "audit.log"))
+    made = daskpar("make-data", str(data), "--rows", "6000", "--features", "5",
+                   "--chunk-rows", "1500")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    train = ("train", str(data), "--epochs", "2", "--checkpoint", str(ck), "--save", str(model),
+             "--audit", str(log), *LOCAL)  # fmt: skip
+    first = daskpar(*train)
+    assert first.returncode == 0, first.stderr
+    # Rerun as it is: it resumes the finished run, and says that the signature is checked.
+    again = daskpar(*train)
+    assert again.returncode == 0, again.stderr
+    assert "its signature is checked with the model key" in again.stdout
+    saved_model = model.read_bytes()
+    # The attacker can write the folder but has no key: the poisoned checkpoint is unsigned.
+    path = ck / FILE_NAME
+    saved = persist.loads(path.read_bytes(), name="test", key=KEY)
+    saved["objects"]["model"].coef_ = -saved["objects"]["model"].coef_
+    path.write_bytes(persist.dumps(saved, key=None)[0])
+    poisoned = daskpar(*train)
+    assert poisoned.returncode == 1
+    assert str(path) in poisoned.stderr
+    assert "carries no signature" in poisoned.stderr
+    assert "Traceback" not in poisoned.stderr
+    assert model.read_bytes() == saved_model  # nothing signed
+    records = audit.read(log)
+    assert [(r["operation"], r["status"]) for r in records][-1] == ("fit", "failed")
+
+
+def test_the_resume_message_says_whether_the_checkpoint_is_authenticated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daskpar import persist
+    from daskpar._checkpoint import FILE_NAME
+    from daskpar._cli import _start_checkpoint
+
+    (tmp_path / FILE_NAME).write_bytes(b"")
+    for name in ("DASKPAR_MODEL_KEY", "DASKPAR_MODEL_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    _start_checkpoint(tmp_path, overwrite=False)
+    assert "it is not authenticated, since no model key is set" in capsys.readouterr().out
+    monkeypatch.setenv("DASKPAR_MODEL_KEY", KEY)
+    _start_checkpoint(tmp_path, overwrite=False)
+    out = capsys.readouterr().out
+    assert f"its signature is checked with the model key (key id {persist.signing_key_id()})" in out
+    assert KEY not in out
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("train", "--report"),
+        ("train", "--audit"),
+        ("train", "--save"),
+        ("search", "--report"),
+        ("predict", "--out"),
+    ],
+)
+def test_outputs_are_not_written_through_symbolic_links(
+    tmp_path: Path, command: str, option: str, dangling: bool
+) -> None:
+    """A link named as an output (in a shared folder, one that another user put there) is
+    refused before any work, whether it leads to a file or nowhere; nothing is written."""
+    target = tmp_path / "elsewhere" / "target"
+    target.parent.mkdir()
+    folder = option == "--out"  # a zarr store
+    if not dangling:
+        if folder:
+            target.mkdir()
+        (target / "zarr.json" if folder else target).write_text("not yours")
+    link = tmp_path / "out"
+    link.symlink_to(target)
+    data = tmp_path / "d.zarr"
+    data.mkdir()
+    args = [command, str(data)] if command != "predict" else [command, str(data), str(data)]
+    result = CliRunner().invoke(main, [*args, option, str(link)])
+    assert result.exit_code == 2, result.output
+    assert "is a symbolic link" in result.output
+    if dangling:
+        assert not target.exists()
+    else:
+        assert sorted(target.parent.rglob("*")) == sorted(
+            [target, *([target / "zarr.json"] if folder else [])]
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"DASKPAR_MODEL_KEY": "short"}, ("--save", "m.dp"), "5 bytes long"),
+        ({"DASKPAR_MODEL_KEY": ""}, ("--checkpoint", "ck"), "DASKPAR_MODEL_KEY"),
+        ({"DASKPAR_MODEL_KEY_FILE": "/nonexistent/key"}, (), "DASKPAR_MODEL_KEY_FILE"),
+        ({}, ("--save", "m.dp", "--encrypt"), "--encrypt needs a key"),
+    ],
+)
+def test_a_bad_model_key_is_refused_before_any_work(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    """Not after the whole training, when the model is saved."""
+    for name in list(os.environ):
+        if name.startswith("DASKPAR_MODEL_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.zarr"
+    data.mkdir()
+    started: list[object] = []
+    monkeypatch.setattr("daskpar._cli.cluster", lambda *a, **k: started.append(a))
+    result = CliRunner().invoke(main, ["train", str(data), *args])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert started == []
+    assert not (tmp_path / "m.dp").exists()

@@ -1,7 +1,10 @@
-"""The docker-compose cluster: its file checked, and its commands run as local processes.
+"""The docker-compose cluster: its files checked, and its commands run as local processes.
 
-The real run, with Docker, is ``make compose-test`` (``scripts/compose-test.sh``); these tests
-need no Docker.
+docker-compose.tls.yml is checked for least privilege: each service mounts ``ca.pem`` and its
+own role's certificate, key and Dask configuration, one file at a time, never the certificates
+folder nor the CA's key. The real run, with Docker, is ``make compose-test``
+(``scripts/compose-test.sh``, and ``COMPOSE_TLS=1`` for the TLS variant); these tests need no
+Docker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from daskpar.tls import ROLES, TLSFiles, make_certificates
+from tests.conftest import tls_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -179,14 +185,16 @@ def compose_program() -> list[str] | None:
     return None
 
 
-def test_docker_compose_config_accepts_the_file() -> None:
+def compose_config(*files: str) -> dict[str, Any]:
+    """The services as ``docker compose [FILES] config`` resolves them (skipped without
+    compose), with the project's defaults: none of the user's settings."""
     program = compose_program()
     if program is None:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASKPAR_", "COMPOSE_"))}
     env.pop("BASE_IMAGE", None)
     result = subprocess.run(
-        [*program, "--profile", "client", "config"],
+        [*program, *files, "--profile", "client", "config"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -195,7 +203,12 @@ def test_docker_compose_config_accepts_the_file() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    config = yaml.safe_load(result.stdout)["services"]
+    services: dict[str, Any] = yaml.safe_load(result.stdout)["services"]
+    return services
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    config = compose_config()
     assert set(config) == {"scheduler", "worker", "notebook", "client"}
     assert config["worker"]["command"][:3] == ["dask", "worker", "tcp://scheduler:8786"]
     assert config["scheduler"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
@@ -210,6 +223,149 @@ def test_docker_compose_config_accepts_the_file() -> None:
             if target == DATA:
                 mounts.add(source)
     assert mounts == {str(ROOT / "data")}
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose.tls.yml: each service holds its own role's key only
+
+#: The certificates folder on the host, ``${DASKPAR_CERTS:-./certs}``, and where each
+#: service's files are mounted.
+CERTS, MOUNT_POINT = "./certs", "/certs"
+#: The role whose certificate each service holds: JupyterLab is a client.
+ROLE_OF = {"scheduler": "scheduler", "worker": "worker", "notebook": "client", "client": "client"}
+
+
+@pytest.fixture(scope="module")
+def tls_services() -> dict[str, Any]:
+    compose = yaml.safe_load((ROOT / "docker-compose.tls.yml").read_text())
+    return interpolate(compose["services"])
+
+
+def mounts(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Container path -> ``{"type", "source", "read_only"}`` of a service's volumes, in short
+    (``host:container[:ro]``) or long syntax."""
+    out = {}
+    for spec in service.get("volumes", []):
+        if isinstance(spec, str):
+            source, target, *mode = spec.split(":")
+            spec = {"type": "bind", "source": source, "target": target, "read_only": mode == ["ro"]}
+        out[spec["target"]] = {
+            "type": spec["type"],
+            "source": spec["source"],
+            "read_only": spec.get("read_only", False),
+        }
+    return out
+
+
+def merged_mounts(base: dict[str, Any], override: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A service's mounts with both files: compose merges volumes by container path."""
+    return {**mounts(base), **mounts(override)}
+
+
+def from_certs(mounted: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Container path -> host path of the mounts that come from the certificates folder."""
+    return {
+        target: m["source"]
+        for target, m in mounted.items()
+        if Path(m["source"]) == Path(CERTS) or Path(CERTS) in Path(m["source"]).parents
+    }
+
+
+def test_the_tls_override_requires_tls_everywhere(
+    services: dict[str, Any], tls_services: dict[str, Any]
+) -> None:
+    assert set(tls_services) == set(services) == set(ROLE_OF)
+    scheduler = tls_services["scheduler"]["command"]
+    assert scheduler[:2] == ["dask", "scheduler"]
+    assert option(scheduler, "--protocol") == "tls"
+    assert tls_services["worker"]["command"][:3] == ["dask", "worker", "tls://scheduler:8786"]
+    for name in ("notebook", "client"):
+        env = tls_services[name]["environment"]
+        assert env["DASK_SCHEDULER_ADDRESS"] == f"tls://scheduler:{SCHEDULER_PORT}"
+    assert "certs" not in (ROOT / "Dockerfile").read_text().lower()  # none baked in
+    assert "certs/" in (ROOT / ".dockerignore").read_text().split("\n")  # nor sent to a build
+
+
+def test_no_tls_service_mounts_the_certs_folder_or_the_ca_key(
+    services: dict[str, Any], tls_services: dict[str, Any]
+) -> None:
+    for name in ROLE_OF:
+        mounted = merged_mounts(services[name], tls_services[name])
+        for target, m in mounted.items():
+            assert "ca-key" not in m["source"], (name, target)
+            assert "ca-key" not in target, (name, target)
+            assert Path(m["source"]) != Path(CERTS), (name, target)
+            assert target != MOUNT_POINT, name
+        # What comes from the certificates folder: single files, bind-mounted read-only.
+        for target, source in from_certs(mounted).items():
+            assert Path(source).parent == Path(CERTS), (name, source)
+            assert Path(target).parent == Path(MOUNT_POINT), (name, target)
+            assert mounted[target]["type"] == "bind", (name, target)
+            assert mounted[target]["read_only"] is True, (name, target)
+
+
+@pytest.mark.parametrize("name", list(ROLE_OF))
+def test_each_tls_service_mounts_the_ca_and_its_own_role_only(
+    services: dict[str, Any], tls_services: dict[str, Any], name: str
+) -> None:
+    role = ROLE_OF[name]
+    mounted = from_certs(merged_mounts(services[name], tls_services[name]))
+    needed = TLSFiles(CERTS).needed_by(role)
+    assert mounted == {f"{MOUNT_POINT}/{p.name}": f"{CERTS}/{p.name}" for p in needed}
+    keys = {Path(target).name for target in mounted if target.endswith("-key.pem")}
+    assert keys == {f"{role}-key.pem"}
+    assert f"{MOUNT_POINT}/ca.pem" in mounted
+
+
+@pytest.mark.parametrize("name", list(ROLE_OF))
+def test_each_tls_service_reads_its_own_role_configuration(
+    services: dict[str, Any], tls_services: dict[str, Any], name: str, tmp_path: Path
+) -> None:
+    """The configuration `daskpar certs --config-dir /certs` writes for the service's role
+    names only files mounted in that service, and of keys only the role's own."""
+    role = ROLE_OF[name]
+    files = make_certificates(tmp_path, config_directory=MOUNT_POINT)
+    env = tls_services[name]["environment"]
+    assert env["DASK_CONFIG"] == f"{MOUNT_POINT}/{files.config_file(role).name}"
+    mounted = merged_mounts(services[name], tls_services[name])
+    assert env["DASK_CONFIG"] in mounted
+    config = yaml.safe_load(files.config_file(role).read_text())
+    comm = config["distributed"]["comm"]
+    assert comm["require-encryption"] is True
+    assert comm["default-scheme"] == "tls"
+    named = tls_paths(config)
+    assert named <= set(mounted), (name, named)
+    assert {p for p in named if p.endswith("-key.pem")} == {f"{MOUNT_POINT}/{role}-key.pem"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_make_certificates_configurations_hold_their_own_role_key_only(
+    tmp_path: Path, role: str
+) -> None:
+    files = make_certificates(tmp_path)
+    config = yaml.safe_load(files.config_file(role).read_text())
+    keys = {p for p in tls_paths(config) if p.endswith("-key.pem")}
+    assert keys == {str(files.key(role).resolve())}
+    assert str(files.ca_key.resolve()) not in files.config_file(role).read_text()
+
+
+def test_docker_compose_config_accepts_the_tls_override_as_checked() -> None:
+    """Compose itself merges the two files as :func:`merged_mounts` does."""
+    config = compose_config("-f", "docker-compose.yml", "-f", "docker-compose.tls.yml")
+    certs = ROOT / "certs"
+    for name, role in ROLE_OF.items():
+        mounted = mounts(config[name])
+        assert mounted[DATA]["source"] == str(ROOT / "data"), name
+        given = {
+            target: m
+            for target, m in mounted.items()
+            if Path(m["source"]) == certs or certs in Path(m["source"]).parents
+        }
+        assert {t: m["source"] for t, m in given.items()} == {
+            f"{MOUNT_POINT}/{p.name}": str(certs / p.name) for p in TLSFiles(certs).needed_by(role)
+        }, name
+        assert all(m["read_only"] for m in given.values()), name
+        assert config[name]["environment"]["DASK_CONFIG"] == f"{MOUNT_POINT}/dask-tls-{role}.yaml"
 
 
 # ---------------------------------------------------------------------------------------------

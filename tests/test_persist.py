@@ -2,21 +2,29 @@
 
 The container is checked against its documented layout, and each refusal against the error
 that names its cause: not a model file, damaged, edited (signature), another key, no key,
-unsigned, untrusted type.
+unsigned, untrusted type. A key that is set is always used (a stripped signature is refused
+with allow_unsigned too), keys come in any bytes buffer, and an empty key variable or key file
+is an error. Hypothesis feeds arbitrary headers and edited files to load, loads and describe:
+they raise ModelFileError and nothing else.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import pickle
 import struct
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
@@ -205,7 +213,11 @@ def test_every_edited_byte_is_refused(fitted: dict[str, Any], tmp_path: Path) ->
     _flip(edited, header_end + 100)
     with pytest.raises(ModelSignatureError, match="does not match its signature"):
         persist.load(edited, key=KEY)
-    # Even without checking the signature, the payload's hash catches it.
+    # In an unsigned file, the payload's hash catches it.
+    persist.save(fitted["MaxAbsScaler"], original)
+    unsigned = original.read_bytes()
+    edited.write_bytes(unsigned)
+    _flip(edited, 14 + struct.unpack_from(">I", unsigned, 10)[0] + 100)
     with pytest.raises(ModelSignatureError, match="does not match its hash"):
         persist.load(edited, allow_unsigned=True)
 
@@ -230,20 +242,74 @@ def test_a_file_signed_with_another_key_is_refused(fitted: dict[str, Any], tmp_p
         persist.load(path, key=OTHER_KEY, allow_unsigned=True)
 
 
-def test_unsigned_files_load_only_when_asked(fitted: dict[str, Any], tmp_path: Path) -> None:
+def test_unsigned_files_load_only_when_asked(
+    fitted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "model.dp"
     persist.save(fitted["Ridge"], path)
     assert not persist.describe(path)["signed"]
     with pytest.raises(ModelSignatureError, match=r"not signed.*allow_unsigned=True"):
         persist.load(path)
-    with pytest.raises(ModelSignatureError, match="not signed"):
-        persist.load(path, key=KEY)  # a key does not make an unsigned file trusted
     assert persist.load(path, allow_unsigned=True).alpha == 2.0
-    # A signed file without any key set: refused, unless unchecked loading is asked for.
+    # A key that is set is always used: an unsigned file is refused with it, allow_unsigned
+    # or not, and the message says how to load a file that was never signed.
+    for allow_unsigned in (False, True):
+        with pytest.raises(
+            ModelSignatureError, match=r"carries no signature, though a key is set.*unset the key"
+        ):
+            persist.load(path, key=KEY, allow_unsigned=allow_unsigned)
+    monkeypatch.setenv(persist.KEY_ENV, KEY)
+    with pytest.raises(ModelSignatureError, match=r"though a key is set \(\$DASKPAR_MODEL_KEY"):
+        persist.load(path, allow_unsigned=True)
+    monkeypatch.delenv(persist.KEY_ENV)
+    # A signed file without any key set: refused, allow_unsigned or not; never unchecked.
     persist.save(fitted["Ridge"], path, key=KEY)
+    for allow_unsigned in (False, True):
+        with pytest.raises(ModelKeyError, match=r"is signed .*give its key"):
+            persist.load(path, allow_unsigned=allow_unsigned)
+
+
+def _strip_signature(data: bytes) -> bytes:
+    """A signed file made to look unsigned: the header's signature null, the HMAC removed."""
+    length = struct.unpack_from(">I", data, 10)[0]
+    header = json.loads(data[14 : 14 + length])
+    header["signature"] = None
+    raw = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    return data[:8] + struct.pack(">HI", 1, len(raw)) + raw + data[14 + length : -32]
+
+
+def test_a_stripped_signature_is_refused_while_a_key_is_set(
+    fitted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.dp"
+    persist.save(fitted["Ridge"], path, key=KEY)
+    stripped = _strip_signature(path.read_bytes())
+    path.write_bytes(stripped)
+    assert not persist.describe(path)["signed"]
+    with pytest.raises(ModelSignatureError, match="may have been stripped"):
+        persist.load(path, key=KEY, allow_unsigned=True)
+    with pytest.raises(ModelSignatureError, match="may have been stripped"):
+        persist.loads(stripped, name="stripped", key=KEY, allow_unsigned=True)
+    monkeypatch.setenv(persist.KEY_FILE_ENV, str(tmp_path / "model.key"))
+    (tmp_path / "model.key").write_text(KEY + "\n")
+    with pytest.raises(ModelSignatureError, match="may have been stripped"):
+        persist.load(path, allow_unsigned=True)
+    with pytest.raises(ModelSignatureError, match="may have been stripped"):
+        persist.loads(stripped, name="stripped", allow_unsigned=True)
+
+
+def test_bytes_level_dumps_and_loads_share_the_rule(fitted: dict[str, Any]) -> None:
+    signed, is_signed = persist.dumps(fitted["Ridge"], key=KEY)
+    unsigned, is_unsigned = persist.dumps(fitted["Ridge"])
+    assert (is_signed, is_unsigned) == (True, False)
+    assert persist.loads(signed, name="signed", key=KEY).alpha == 2.0
+    assert persist.loads(unsigned, name="unsigned", allow_unsigned=True).alpha == 2.0
     with pytest.raises(ModelKeyError, match="is signed"):
-        persist.load(path)
-    assert persist.load(path, allow_unsigned=True).alpha == 2.0
+        persist.loads(signed, name="signed", allow_unsigned=True)
+    with pytest.raises(ModelSignatureError, match="though a key is set"):
+        persist.loads(unsigned, name="unsigned", key=KEY, allow_unsigned=True)
+    with pytest.raises(ModelKeyError, match="another key"):
+        persist.loads(signed, name="signed", key=OTHER_KEY)
 
 
 def test_the_key_comes_from_the_environment_or_a_key_file(
@@ -266,8 +332,90 @@ def test_the_key_comes_from_the_environment_or_a_key_file(
     assert persist.load(path, key=key_file.read_text().strip()).alpha == 2.0
     assert persist.load(path).alpha == 2.0
     monkeypatch.setenv(persist.KEY_FILE_ENV, str(tmp_path / "missing.key"))
+    with pytest.raises(ModelKeyError, match=r"\$DASKPAR_MODEL_KEY_FILE names no file") as caught:
+        persist.load(path)
+    assert "missing.key" not in str(caught.value)  # it may be a key in the wrong variable
+    monkeypatch.setenv(persist.KEY_FILE_ENV, str(tmp_path))
     with pytest.raises(ModelKeyError, match="Cannot read the model key file"):
         persist.load(path)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [bytes, bytearray, lambda b: memoryview(bytearray(b))],
+    ids=["bytes", "bytearray", "memoryview"],
+)
+def test_keys_held_in_any_bytes_buffer(
+    make: Callable[[bytes], Any], fitted: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.dp"
+    persist.save(fitted["Ridge"], path, key=make(KEY.encode()), encrypt=True)
+    assert persist.load(path, key=KEY).alpha == 2.0  # the same key as text
+    assert persist.load(path, key=make(KEY.encode())).alpha == 2.0
+    assert persist.signing_key_id(make(KEY.encode())) == persist.signing_key_id(KEY)
+    assert persist.describe(path)["signature"]["key_id"] == persist.signing_key_id(KEY)
+
+
+@pytest.mark.parametrize(
+    ("variable", "encrypt"),
+    [
+        (persist.KEY_ENV, False),
+        (persist.KEY_FILE_ENV, False),
+        (persist.ENCRYPTION_KEY_ENV, True),
+        (persist.ENCRYPTION_KEY_FILE_ENV, True),
+    ],
+)
+def test_a_key_variable_set_empty_is_an_error_naming_it(
+    variable: str,
+    encrypt: bool,
+    fitted: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not "no key": an empty variable is a mistake (a script's unset secret), and saving
+    unsigned because of it would go unnoticed until a load is refused."""
+    monkeypatch.setenv(variable, "")
+    key = KEY if encrypt else None
+    with pytest.raises(ModelKeyError, match=rf"\${variable}.* empty.*unset"):
+        persist.save(fitted["Ridge"], tmp_path / "model.dp", key=key, encrypt=encrypt)
+    assert not (tmp_path / "model.dp").exists()
+    if not encrypt:
+        with pytest.raises(ModelKeyError, match=rf"\${variable}"):
+            persist.signing_key_id()
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\t\n"], ids=["empty", "whitespace"])
+def test_an_empty_key_file_is_an_error_naming_it(
+    content: bytes, fitted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unsigned = tmp_path / "unsigned.dp"
+    persist.save(fitted["Ridge"], unsigned)
+    key_file = tmp_path / "model.key"
+    key_file.write_bytes(content)
+    monkeypatch.setenv(persist.KEY_FILE_ENV, str(key_file))
+    with pytest.raises(ModelKeyError, match=r"model.key.*\$DASKPAR_MODEL_KEY_FILE\) is empty"):
+        persist.save(fitted["Ridge"], tmp_path / "model.dp")
+    with pytest.raises(ModelKeyError, match="is empty"):
+        persist.load(unsigned, allow_unsigned=True)
+
+
+def test_a_key_variable_is_read_as_the_bytes_it_holds(
+    fitted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes that are not UTF-8 in $DASKPAR_MODEL_KEY are the key's bytes, not an error."""
+    raw = bytes(range(128, 160))
+    monkeypatch.setenv(persist.KEY_ENV, os.fsdecode(raw))
+    persist.save(fitted["Ridge"], tmp_path / "model.dp")
+    monkeypatch.delenv(persist.KEY_ENV)
+    assert persist.load(tmp_path / "model.dp", key=raw).alpha == 2.0
+
+
+def test_a_key_that_is_not_utf8_text_is_refused_without_showing_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelKeyError, match="position 3") as caught:
+        persist.signing_key_id("abc\udc80" + "k" * 20)
+    assert "\\udc80" not in repr(caught.value)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
 
 
 def test_short_keys_are_refused(fitted: dict[str, Any], tmp_path: Path) -> None:
@@ -292,8 +440,14 @@ def test_encrypted_files(fitted: dict[str, Any], data: dict[str, Any], tmp_path:
     )
     with pytest.raises(ModelKeyError):
         persist.load(secret, key=OTHER_KEY)
-    with pytest.raises(ModelKeyError, match="encrypted"):
-        persist.load(secret, allow_unsigned=True)  # unchecked, but still needs the key
+    with pytest.raises(ModelKeyError, match="is signed"):
+        persist.load(secret, allow_unsigned=True)  # never unchecked
+    # Encrypted with a key of its own and not signed: the encryption key alone opens it.
+    persist.save(model, secret, encrypt=True, encryption_key=OTHER_KEY)
+    assert not persist.describe(secret)["signed"]
+    persist.load(secret, encryption_key=OTHER_KEY, allow_unsigned=True)
+    with pytest.raises(ModelKeyError, match="is encrypted"):
+        persist.load(secret, allow_unsigned=True)
 
 
 def test_a_separate_encryption_key(fitted: dict[str, Any], tmp_path: Path) -> None:
@@ -372,3 +526,203 @@ def test_the_trusted_types_are_daskpar_types() -> None:
     assert "daskpar._search.HalvingSearchCV" in trusted
     assert "daskpar.metrics._scorer.Scorer" in trusted
     assert trusted == sorted(trusted)
+
+
+# --------------------------------------------------------------------------------------------
+# Whatever a file holds, reading it raises ModelFileError (or a subclass) and nothing else
+
+
+@functools.cache
+def _original() -> tuple[bytes, dict[str, Any], bytes, bytes]:
+    """A signed and encrypted model file; its header, its payload and its signature."""
+    scaler = dp.StandardScaler().fit(np.arange(8.0).reshape(4, 2))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.dp"
+        persist.save(scaler, path, key=KEY, encrypt=True)
+        data = path.read_bytes()
+    length = struct.unpack_from(">I", data, 10)[0]
+    return data, json.loads(data[14 : 14 + length]), data[14 + length : -32], data[-32:]
+
+
+#: Where a field of the header is, for the edits below.
+HEADER_FIELDS = [
+    ("object",),
+    ("created",),
+    ("versions",),
+    ("versions", "python"),
+    ("serializer",),
+    ("signature",),
+    ("signature", "algorithm"),
+    ("signature", "kdf"),
+    ("signature", "key_id"),
+    ("encryption",),
+    ("encryption", "algorithm"),
+    ("encryption", "salt"),
+    ("encryption", "nonce"),
+    ("encryption", "key_id"),
+    ("payload",),
+    ("payload", "length"),
+    ("payload", "sha256"),
+]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+#: JSON text that Python's json reads into what no writer wrote: overflowing, huge, negative
+#: or fractional numbers, the constants JSON does not have, deep nesting, duplicate fields.
+RAW_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "1e400",
+            "-1e400",
+            "-1",
+            "1.5",
+            "1e2",
+            "3825.0",
+            '"12"',
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "9" * 5000,
+            "[]",
+            "{}",
+            "null",
+            "true",
+            '"\\u001b[2J"',
+            '"\\ud800"',
+            '{"a":1,"a":2}',
+            "[" * 5000 + "]" * 5000,
+            '{"a":' * 3000 + "1" + "}" * 3000,
+        ]
+    ),
+    st.integers(min_value=-(10**40), max_value=10**40).map(str),
+    JSON_VALUES.map(json.dumps),
+)
+_HOLE = "\x00hole\x00"
+
+
+@st.composite
+def edited_headers(draw: st.DrawFn) -> str:
+    """The original header's JSON with one field replaced by raw JSON text, removed, or
+    joined by one the writer does not write."""
+    header = copy.deepcopy(_original()[1])
+    path = draw(st.sampled_from(HEADER_FIELDS))
+    parent = header
+    for name in path[:-1]:
+        parent = parent[name]
+    how = draw(st.sampled_from(["replace", "remove", "add"]))
+    if how == "remove":
+        del parent[path[-1]]
+    elif how == "add":
+        parent[draw(st.text(max_size=8)) + "+"] = _HOLE
+    else:
+        parent[path[-1]] = _HOLE
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"))
+    return text.replace(json.dumps(_HOLE), draw(RAW_VALUES))
+
+
+HEADERS = st.one_of(
+    edited_headers(),
+    JSON_VALUES.map(json.dumps),
+    st.integers(min_value=1, max_value=40000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=1, max_value=20000).map(lambda n: '{"a":' * n + "0" + "}" * n),
+)
+
+
+def _refused_or_intact(data: bytes, *, intact: Callable[[], bool]) -> None:
+    """load, loads and describe of ``data``: ModelFileError, or a result for an intact file."""
+    with tempfile.TemporaryDirectory() as folder:
+        _read_or_refuse(data, Path(folder) / "model.dp", intact)
+
+
+def _read_or_refuse(data: bytes, path: Path, intact: Callable[[], bool]) -> None:
+    path.write_bytes(data)
+    for read in (
+        lambda: persist.load(path, key=KEY),
+        lambda: persist.load(path, allow_unsigned=True),
+        lambda: persist.loads(data, name="model", key=KEY),
+        lambda: persist.loads(data, name="model", allow_unsigned=True),
+    ):
+        try:
+            read()
+        except ModelFileError:
+            continue
+        assert intact(), "a damaged file was loaded"
+    try:
+        info = persist.describe(path)
+    except ModelFileError:
+        pass
+    else:  # the header, read as the schema says
+        assert isinstance(info["payload"]["length"], int)
+        assert info["payload"]["length"] >= 0
+        assert info["signature"] is None or len(info["signature"]["key_id"]) == 16
+
+
+def _assemble(header: bytes, payload: bytes, tag: bytes) -> bytes:
+    return (
+        persist.MAGIC
+        + struct.pack(">HI", persist.FORMAT_VERSION, len(header))
+        + header
+        + payload
+        + tag
+    )
+
+
+@given(header=HEADERS, signed=st.booleans())
+@example(header='{"payload":{"length":1e400}}', signed=True)  # OverflowError
+@example(header="[" * 30000 + "]" * 30000, signed=True)  # RecursionError
+@example(header='{"payload":{"length":-1}}', signed=False)
+@settings(max_examples=300, deadline=None)
+def test_any_header_is_read_or_refused_as_damage(header: str, signed: bool) -> None:
+    data, _, payload, tag = _original()
+    assembled = _assemble(header.encode("utf-8", "surrogatepass"), payload, tag if signed else b"")
+    _refused_or_intact(assembled, intact=lambda: assembled == data)
+
+
+@st.composite
+def edited_files(draw: st.DrawFn) -> bytes:
+    """The original file with a few bytes flipped, inserted or deleted, or cut short."""
+    data = bytearray(_original()[0])
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        position = draw(st.integers(min_value=0, max_value=max(len(data) - 1, 0)))
+        how = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        if how == "flip" and data:
+            data[position] ^= draw(st.integers(min_value=1, max_value=255))
+        elif how == "insert":
+            data[position:position] = draw(st.binary(min_size=1, max_size=8))
+        elif how == "delete":
+            del data[position : position + draw(st.integers(min_value=1, max_value=8))]
+        else:
+            del data[position:]
+    return bytes(data)
+
+
+@given(data=edited_files())
+@settings(max_examples=300, deadline=None)
+def test_any_edit_of_a_file_is_refused(data: bytes) -> None:
+    _refused_or_intact(data, intact=lambda: data == _original()[0])
+
+
+def test_a_crafted_header_is_one_line_from_the_command_line(tmp_path: Path) -> None:
+    """``daskpar score`` on a file whose header would overflow: one line, no traceback."""
+    from tests.test_cli_security import daskpar as run_daskpar
+
+    _, _, payload, tag = _original()
+    path = tmp_path / "model.dp"
+    path.write_bytes(_assemble(b'{"payload":{"length":1e400},"signature":{}}', payload, tag))
+    result = run_daskpar("score", str(path), str(tmp_path / "data.zarr"))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "is damaged: its header cannot be read" in result.stderr
+
+
+def test_a_model_file_that_cannot_be_read_is_a_model_file_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="Cannot read the model file"):
+        persist.load(tmp_path, key=KEY)  # a folder
+    with pytest.raises(ModelFileError, match="Cannot read the model file"):
+        persist.describe(tmp_path)

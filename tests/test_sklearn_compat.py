@@ -25,6 +25,8 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import BernoulliNB, MultinomialNB
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
+from tests.conftest import everything_shown
+
 SKLEARN = f"scikit-learn {sklearn.__version__}"
 FIX = "update daskpar/_sklearn_compat.py"
 
@@ -149,6 +151,56 @@ def test_validate_params_checks_and_names_the_function() -> None:
     with pytest.raises(compat.InvalidParameterError, match=re.escape(message)):
         head(n=0)
     if _parameter_names(head) != ["arrays", "n", "data"]:
+        pytest.fail(f"{SKLEARN}'s validate_params no longer keeps the signature: {FIX}")
+
+
+def test_secret_parameters_are_checked_without_showing_their_value() -> None:
+    compat = _compat()
+
+    def sign(data: bytes, *, key: Any = None, name: Any = None) -> Any:
+        return key
+
+    sign.__qualname__ = "sign"
+    sign = compat.validate_params(
+        {"key": [str, bytes, None], "name": [str, None]},
+        prefer_skip_nested_validation=True,
+        secret=("key",),
+    )(sign)
+    canary = "canary-5b0f9e7a1c"
+    assert sign(b"", key=canary) == canary
+    assert sign(b"", key=canary.encode(), name="n") == canary.encode()
+    expected = (
+        "The 'key' parameter of sign must be an instance of 'str', an instance of 'bytes' or "
+        "None. Got a value of type bytearray (length 17; not shown, the parameter is secret) "
+        "instead."
+    )
+    with pytest.raises(compat.InvalidParameterError, match=re.escape(expected)):
+        sign(b"", key=bytearray(canary.encode()))
+    for bad in (
+        bytearray(canary.encode()),
+        memoryview(canary.encode()),
+        [canary],
+        {canary: canary},
+        (canary,),
+        np.frombuffer(canary.encode(), dtype=np.uint8),
+        1234567890123,
+    ):
+        with pytest.raises(compat.InvalidParameterError, match="Got a value of type") as caught:
+            sign(b"", key=bad)
+        shown = everything_shown(caught.value)
+        for needle in (canary, canary.encode().hex(), "1234567890123", "99, 97, 110"):
+            assert needle not in shown, f"{type(bad).__name__}: {shown}"
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None
+    # The other parameters keep scikit-learn's message, value included.
+    with pytest.raises(compat.InvalidParameterError, match="Got 3 instead"):
+        sign(b"", key=canary, name=3)
+    # Skipped like scikit-learn's checks when validation is off.
+    with sklearn.config_context(skip_parameter_validation=True):
+        assert sign(b"", key=[canary]) == [canary]
+    with pytest.raises(ValueError, match="no constraints"):
+        compat.validate_params({}, prefer_skip_nested_validation=True, secret=("key",))
+    if _parameter_names(sign) != ["data", "key", "name"]:
         pytest.fail(f"{SKLEARN}'s validate_params no longer keeps the signature: {FIX}")
 
 
