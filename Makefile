@@ -43,7 +43,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/report.py
 
 test-slow: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m slow
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -m slow
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .

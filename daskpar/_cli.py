@@ -1254,11 +1254,38 @@ def predict_command(
             _describe_cluster(client)
             with audit.operation("predict", estimator=model, X=X) as record:
                 predictions = da.asarray(model.predict(X))
-                if out.exists():
-                    shutil.rmtree(out)
-                predictions.to_zarr(str(out.resolve()), component="predictions")
-                record.extra["out"] = str(out.resolve())
+                final = _write_store(predictions, out)
+                record.extra["out"] = str(final)
             click.echo(f"wrote {predictions.shape[0]:,} predictions to {out}/predictions")
+
+
+def _write_store(predictions: Any, out: Path) -> Path:
+    """Write ``predictions`` to a new zarr store in a fresh folder (mode 0700) beside ``out``,
+    then rename it to ``out``: a failed write leaves nothing at ``out``, and a link put at
+    ``out`` since the options were checked makes the rename fail instead of being written
+    through. The folder's path is resolved, its last part (``out``'s name) is not."""
+    import secrets
+
+    final = out.parent.resolve() / out.name
+    temporary = final.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
+    temporary.mkdir(mode=0o700)
+    try:
+        predictions.to_zarr(str(temporary), component="predictions")
+        mask = os.umask(0)
+        os.umask(mask)
+        temporary.chmod(0o777 & ~mask)
+        if final.is_dir() and not final.is_symlink():  # --overwrite: checked before
+            shutil.rmtree(final)
+        try:
+            os.rename(temporary, final)
+        except OSError as error:
+            raise click.ClickException(
+                f"{out} appeared while predicting ({error.strerror}), as a file or a link; "
+                "the predictions were not written there. Remove it and run again."
+            ) from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return final
 
 
 @main.command("certs")

@@ -26,20 +26,28 @@ from numbers import Integral
 from operator import getitem
 from typing import Any
 
-import dask
 import dask.array as da
-import dask.local
 import numpy as np
 from dask import config
-from dask.base import compute_as_if_collection, get_scheduler, tokenize
-from dask.core import flatten
+from dask.base import tokenize
 from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
-from dask.layers import ArrayBlockIdDep, ArraySliceDep
-from dask.task_spec import DataNode, GraphNode, List, Task, TaskRef
-from dask.utils import key_split
 from threadpoolctl import threadpool_limits
 
+from ._dask_compat import (
+    ArrayBlockIdDep,
+    ArraySliceDep,
+    DataNode,
+    GraphNode,
+    List,
+    Task,
+    TaskRef,
+    compute_as_if_collection,
+    flatten,
+    get_scheduler,
+    get_sync,
+    key_split,
+)
 from ._sklearn_compat import Interval
 from ._states import combine_states
 from .errors import InputError, PartitionError, SchedulerLostError, WorkerKilledError
@@ -528,6 +536,6 @@ def _one_blas_thread_per_task() -> Any:
     their environment (``OPENBLAS_NUM_THREADS=1``); this does it for the local schedulers. The
     limit is process-wide, so it is set and restored here, once, by the calling thread.
     """
-    if get_scheduler() is dask.local.get_sync:
+    if get_scheduler() is get_sync:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")

@@ -31,9 +31,11 @@ from ._checkpoint import Checkpoint, records
 from ._families import family_for
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
+    DataCheck,
     ModelSpec,
     ModelUpdate,
     PassPlan,
+    check_data,
     find_labels_partition,
     run_epochs,
     run_pass,
@@ -181,13 +183,17 @@ class _Epochs:
         self.last_record: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []  # run_epochs' records of the passes done
         self.checkpoint: Checkpoint | None = None
+        # With a checkpoint, what the next pass does with the blocks' digests (record them,
+        # or check the blocks against them): the first pass only.
+        self.check: DataCheck | None = None
         self.start, self.scored, self.stopped = 0, frozenset[int](), False
         train_blocks = plan.folds[0][0]
         self.n_samples = int(sum(data.X.chunks[0][i] for i in train_blocks))
         self.n_partitions = len(train_blocks)
 
     def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
-        return run_pass(
+        check, self.check = self.check, None
+        result = run_pass(
             self.data.X,
             self.data.y,
             self.data.sample_weight,
@@ -200,7 +206,28 @@ class _Epochs:
             score=score,
             split_every=self.owner.split_every,
             stage="fit",
+            check=check,
         )
+        if result.digests is not None:
+            assert self.checkpoint is not None  # only a checkpoint asks for digests
+            self.checkpoint.record(result.digests)
+        return result.updates
+
+    def check_data(self) -> None:
+        """Check the blocks against the checkpoint's digests if no pass has (a finished run's
+        rerun): one read of every block, before its model is returned."""
+        if self.check is None or self.check.expected is None:
+            return
+        data = self.data
+        check_data(
+            data.X,
+            data.y,
+            data.sample_weight,
+            data.aligned_validation,
+            check=self.check,
+            split_every=self.owner.split_every,
+        )
+        self.check = None
 
     def after_pass(
         self,
@@ -327,11 +354,20 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         atomically: a temporary file, then a rename). If the client dies (``kill -9``, a
         kernel restart), calling ``fit`` again with the same parameters on the same data
         resumes after the last epoch written and ends with the same model as an uninterrupted
-        run. A checkpoint made by other parameters or from other data is refused with a
-        message saying which, and a folder that holds something else is never written into.
-        The last checkpoint stays when ``fit`` ends: fitting again returns its model without
-        training. Checkpoints are written as model files are (skops, nothing unpickled),
-        and signed when the model key is set (``DASKPAR_MODEL_KEY`` or
+        run. A checkpoint made by other parameters or from data of another shape, chunking
+        or dtype is refused before any task, with a message saying which, and a folder that
+        holds something else is never written into. The data's content is known by a digest
+        of every block (X, y, ``sample_weight``, and the validation rows read with the
+        block), taken in the first epoch by the tasks that read the blocks anyway (no read
+        is added; without ``checkpoint`` nothing is hashed), never by dask names, which need
+        not change with the content (``from_zarr`` names an array by its path). Resuming
+        checks every block against its digest in the first pass, before the block's update
+        is merged: a block rewritten since is refused, naming it, its rows and what changed.
+        (``validation_data`` with other row blocks than ``X`` is scored by a pass of its
+        own, and known by its shape, chunks and dtype only.) The last checkpoint stays when
+        ``fit`` ends: fitting again returns its model without training, after one read of
+        every block to check its digest. Checkpoints are written as model files are (skops,
+        nothing unpickled), and signed when the model key is set (``DASKPAR_MODEL_KEY`` or
         ``DASKPAR_MODEL_KEY_FILE``): a resumed fit then refuses a checkpoint that was edited,
         or signed with another key. Without a key a checkpoint is not authenticated, and
         anyone who can write the folder can change the model a resumed fit starts from. A
@@ -497,6 +533,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         n_epochs = 1 if plan.families[0].exact else self.epochs
         epochs = _Epochs(self, plan, data, tracker, model, n_epochs)
         epochs.checkpoint = checkpoint
+        if checkpoint is not None:
+            epochs.check = checkpoint.data_check()
         if saved is not None:
             epochs.restore(saved)
         try:
@@ -511,6 +549,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 history=epochs.history,
                 save=None if checkpoint is None else epochs.save,
             )
+            epochs.check_data()
         except DivergenceError as error:
             if epochs.last_record is None:
                 raise

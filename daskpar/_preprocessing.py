@@ -309,7 +309,7 @@ class FitPlan:
 class OutOfCoreScaler(SaveMixin):
     """The dask paths the three scalers share, in front of scikit-learn's scaler in the MRO.
 
-    ``partial_fit``, ``transform`` and ``inverse_transform`` here take ``X`` only, as
+    ``fit``, ``partial_fit``, ``transform`` and ``inverse_transform`` here take ``X`` only, as
     MinMaxScaler's and MaxAbsScaler's do; StandardScaler adds its own parameters. The
     dashboard shows a fit as ``scaler-block``, ``scaler-merge`` and ``scaler-final``, and
     ``transform`` / ``inverse_transform`` tasks (when not fused into the tasks that use their
@@ -397,6 +397,30 @@ class OutOfCoreScaler(SaveMixin):
             scaler=scaler,
             method=method,
         )
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        """Compute the statistics used for later scaling: the minimum and maximum
+        (MinMaxScaler), the maximum absolute value (MaxAbsScaler).
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+            The data. A dask array is read once, in parallel; it must be partitioned along
+            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted scaler.
+        """
+        if not _is_dask_input(X, "fit", self):
+            return self._sklearn().fit(X, y)
+        with audit.operation("fit", estimator=self, X=X):
+            validate_estimator_params(self)
+            X = self._check_fit_X(X)
+            return self._fit_dask(X)
 
     def partial_fit(self, X: Any, y: Any = None) -> Self:
         """Update the statistics with one in-memory batch (scikit-learn's ``partial_fit``).
@@ -569,7 +593,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
             The fitted scaler.
         """
         if not _is_dask_input(X, "fit", self):
-            return super().fit(X, y, sample_weight)
+            return self._sklearn().fit(X, y, sample_weight)
         with audit.operation("fit", estimator=self, X=X):
             validate_estimator_params(self)
             X = self._check_fit_X(X)
@@ -732,29 +756,6 @@ class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
         super().__init__(feature_range, copy=copy, clip=clip)
         self.split_every = split_every
 
-    def fit(self, X: Any, y: Any = None) -> MinMaxScaler:
-        """Compute the minimum and maximum used for later scaling.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            The data. A dask array is read once, in parallel; it must be partitioned along
-            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : MinMaxScaler
-            The fitted scaler.
-        """
-        if not _is_dask_input(X, "fit", self):
-            return super().fit(X, y)
-        with audit.operation("fit", estimator=self, X=X):
-            validate_estimator_params(self)
-            X = self._check_fit_X(X)
-            return self._fit_dask(X)
-
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         if self.feature_range[0] >= self.feature_range[1]:
             # scikit-learn's check and message (made in its partial_fit).
@@ -833,29 +834,6 @@ class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
     ) -> None:
         super().__init__(copy=copy, clip=clip)
         self.split_every = split_every
-
-    def fit(self, X: Any, y: Any = None) -> MaxAbsScaler:
-        """Compute the maximum absolute value used for later scaling.
-
-        Parameters
-        ----------
-        X : dask array or array-like of shape (n_samples, n_features)
-            The data. A dask array is read once, in parallel; it must be partitioned along
-            rows only, with known chunk sizes, and hold no infinity (NaN is a missing value).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : MaxAbsScaler
-            The fitted scaler.
-        """
-        if not _is_dask_input(X, "fit", self):
-            return super().fit(X, y)
-        with audit.operation("fit", estimator=self, X=X):
-            validate_estimator_params(self)
-            X = self._check_fit_X(X)
-            return self._fit_dask(X)
 
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
         return FitPlan(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import persist
+
 __all__ = ["SaveMixin"]
 
 
@@ -25,6 +27,4 @@ class SaveMixin:
         **kwargs
             ``key``, ``encrypt``, ``encryption_key``, ``audit``: see :func:`daskpar.save`.
         """
-        from .persist import save  # persist imports the estimators' modules
-
-        save(self, path, **kwargs)
+        persist.save(self, path, **kwargs)

@@ -46,9 +46,11 @@ from ._graph import SPLIT_EVERY, broadcast, reduce_partitions, task_retries
 from ._incremental import ParallelIncremental
 from ._linear import LinearRegression, Ridge
 from ._pass import (
+    DataCheck,
     ModelSpec,
     ModelUpdate,
     PassPlan,
+    check_data,
     prepare_partition,
     prepared_attributes,
     run_epochs,
@@ -280,10 +282,16 @@ class _SearchPasses:
         self.metric = None if setup.refit_name is None else names.index(setup.refit_name)
         self.history: list[dict[str, Any]] = []  # run_epochs' records of the passes done
         self.start, self.scored, self.stopped = 0, frozenset[int](), False
+        # With a checkpoint, what the first pass does with the blocks' digests (record them,
+        # or check the blocks against them); later passes leave them.
+        self.check: DataCheck | None = (
+            None if setup.checkpoint is None else setup.checkpoint.data_check()
+        )
 
     def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
         setup = self.setup
-        return run_pass(
+        check, self.check = self.check, None
+        result = run_pass(
             setup.X,
             setup.y,
             None,
@@ -295,7 +303,27 @@ class _SearchPasses:
             score=score,
             split_every=self.search.split_every,
             stage="search",
+            check=check,
         )
+        if result.digests is not None:
+            assert setup.checkpoint is not None  # only a checkpoint asks for digests
+            setup.checkpoint.record(result.digests)
+        return result.updates
+
+    def check_data(self) -> None:
+        """Check the blocks against the checkpoint's digests if no pass has (a finished
+        search's rerun): one read of every block, before its results are returned."""
+        if self.check is None or self.check.expected is None:
+            return
+        check_data(
+            self.setup.X,
+            self.setup.y,
+            None,
+            None,
+            check=self.check,
+            split_every=self.search.split_every,
+        )
+        self.check = None
 
     def after_pass(
         self,
@@ -838,6 +866,7 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             history=passes.history,
             save=None if setup.checkpoint is None else passes.save,
         )
+        passes.check_data()
         return passes.last_scores, passes.fit_times, passes.score_times
 
     @staticmethod
@@ -933,7 +962,11 @@ _SEARCH_PARAMS_DOC = """
         with the same ``cv_results_`` scores and best model as an uninterrupted search (the
         times are the runs' own). Another run's checkpoint is refused, and one edited since
         it was signed with the model key, as :class:`~daskpar.ParallelIncremental`'s
-        ``checkpoint`` says.
+        ``checkpoint`` says. The data are known by a digest of every block of X and y, taken
+        in the first training pass by the tasks that read the blocks anyway, and checked in
+        the first pass after resuming: a block rewritten since is refused, naming it. The
+        rerun of a finished search reads every block once to check it before returning its
+        results, and its refit's checkpoint does the same for the refit's data.
     retries : int, default=None
         On a distributed cluster, let every task fail this many times before its failure
         counts (dask's task retries, for flaky storage), in the search and in its refit.

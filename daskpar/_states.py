@@ -288,7 +288,11 @@ class Extrema:
 
 @dataclass(frozen=True, eq=False)
 class LabelSet:
-    """The sorted distinct labels seen."""
+    """The sorted distinct labels seen.
+
+    Also the set of a pass's block digests (``"<block>:<array>:<digest>"`` strings, see
+    :class:`~daskpar._pass.DataCheck`): the union it merges by is what they need.
+    """
 
     labels: np.ndarray
 

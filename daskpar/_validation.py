@@ -15,7 +15,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from dask.array.core import PerformanceWarning
+from dask.array import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
 from ._graph import reduce_partitions

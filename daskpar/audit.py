@@ -68,6 +68,7 @@ __all__ = [
     "ContentHash",
     "VerifiedLog",
     "current_user",
+    "file_sha256",
     "fingerprint",
     "fingerprint_partition",
     "format_table",
@@ -437,15 +438,32 @@ def describe_estimator(estimator: Any, *, depth: int = 0) -> dict[str, Any]:
     }
 
 
-@cache
-def _versions() -> dict[str, str]:
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in ("daskpar", "dask", "distributed", "scikit-learn", "numpy", "scipy"):
+#: The packages whose versions a record holds.
+_RECORDED_PACKAGES: Final[tuple[str, ...]] = (
+    "daskpar",
+    "dask",
+    "distributed",
+    "scikit-learn",
+    "numpy",
+    "scipy",
+)
+
+
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Python's version and those of the installed packages ``names`` (``"unknown"`` if one
+    is not installed): what an audit record, and a model file's header, record."""
+    return dict(_package_versions(names))
+
+
+@cache  # looked up once per process: installed versions do not change under it
+def _package_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = [("python", ".".join(map(str, sys.version_info[:3])))]
+    for name in names:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+            out.append((name, "unknown"))
+    return tuple(out)
 
 
 def _os_user() -> str:
@@ -539,15 +557,32 @@ class AuditRecord:
     enabled: bool = False
 
 
-def _file_sha256(path: str | os.PathLike[str]) -> str | None:
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, in hexadecimal (what the audit log records).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
     digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _recorded_sha256(path: str | os.PathLike[str]) -> str | None:
+    """The file's SHA-256, or None if it cannot be read (a failed save leaves no file)."""
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _data_of(record: AuditRecord, *, content: bool, split_every: int | None) -> Any:
@@ -580,7 +615,7 @@ def _record_of(
     if record.model_file is not None:
         model_file = {
             "path": os.fspath(record.model_file),
-            "sha256": _file_sha256(record.model_file),
+            "sha256": _recorded_sha256(record.model_file),
         }
     return {
         "time": datetime.fromtimestamp(started, UTC).isoformat(timespec="microseconds"),
@@ -595,7 +630,7 @@ def _record_of(
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "scheduler": getattr(getattr(client, "scheduler", None), "address", None),
-        "versions": _versions(),
+        "versions": package_versions(_RECORDED_PACKAGES),
         "estimator": None if record.estimator is None else describe_estimator(record.estimator),
         "data": _data_of(record, content=content and not interrupted, split_every=split_every),
         "metrics": _json_safe(record.metrics),
@@ -665,11 +700,21 @@ def _open_log(path: Path) -> int:
         if path.is_symlink():  # ELOOP: a link made since the check
             raise _not_a_link(path) from None
         raise AuditLogError(f"Cannot open the audit log {os.fspath(path)!r}: {exc}") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise AuditLogError(
             f"The audit log {os.fspath(path)!r} is not a regular file (a device, a pipe or a "
             "socket). Name a file."
+        )
+    if info.st_uid != os.geteuid() or info.st_mode & stat.S_IWOTH:
+        # Made by someone else first (in a shared folder): they could rewrite the records,
+        # or hold its lock to stop every operation that records.
+        os.close(fd)
+        raise AuditLogError(
+            f"The audit log {os.fspath(path)!r} belongs to another user (uid {info.st_uid}) "
+            f"or all users may write it (mode {info.st_mode & 0o777:o}). Keep the log in a "
+            "file of your own, in a folder that only you can write."
         )
     os.set_blocking(fd, True)
     return fd

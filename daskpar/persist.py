@@ -46,25 +46,18 @@ import json
 import os
 import pathlib
 import secrets
+import stat
 import struct
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
 from . import audit as audit_log
-from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
-from ._incremental import ParallelIncremental
-from ._linear import LinearRegression, Ridge
-from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
-from ._search import GridSearchCV, HalvingSearchCV, RandomizedSearchCV
 from ._sklearn_compat import validate_params
+from .audit import file_sha256
 from .errors import DaskparError
-from .metrics import Scorer
-from .metrics._base import MetricBase
 
 __all__ = [
     "ENCRYPTION_KEY_ENV",
@@ -127,17 +120,41 @@ class ModelKeyError(ModelFileError):
 # Trusted types
 
 
+#: daskpar's types that a model file may hold, as skops names them (``<module>.<class>``): the
+#: estimators and searches, the scorer, and every metric class a scorer can hold. Saved files
+#: record these names, so they are part of the file format: a class that moves must stay
+#: importable under its old name. Strings, so that persistence imports no estimator (it is a
+#: layer below them); tests/test_persist.py checks that they name exactly those classes.
+_DASKPAR_TYPES: Final[tuple[str, ...]] = (
+    "daskpar._adaptive.AdaptiveSGDClassifier",
+    "daskpar._adaptive.AdaptiveSGDRegressor",
+    "daskpar._incremental.ParallelIncremental",
+    "daskpar._linear.LinearRegression",
+    "daskpar._linear.Ridge",
+    "daskpar._preprocessing.MaxAbsScaler",
+    "daskpar._preprocessing.MinMaxScaler",
+    "daskpar._preprocessing.StandardScaler",
+    "daskpar._search.GridSearchCV",
+    "daskpar._search.HalvingSearchCV",
+    "daskpar._search.RandomizedSearchCV",
+    "daskpar.metrics._classification.Accuracy",
+    "daskpar.metrics._classification.BalancedAccuracy",
+    "daskpar.metrics._classification.ConfusionMatrix",
+    "daskpar.metrics._classification.LogLoss",
+    "daskpar.metrics._classification.PrecisionRecallCurve",
+    "daskpar.metrics._classification.PrecisionRecallF1",
+    "daskpar.metrics._classification.RocAuc",
+    "daskpar.metrics._classification.RocCurve",
+    "daskpar.metrics._regression.MeanAbsoluteError",
+    "daskpar.metrics._regression.MeanSquaredError",
+    "daskpar.metrics._regression.R2",
+    "daskpar.metrics._scorer.Scorer",
+)
+
+
 def _type_name(cls: type) -> str:
     """The name skops gives a type: ``<module>.<class name>``."""
     return f"{cls.__module__}.{cls.__name__}"
-
-
-def _subclasses(cls: type) -> list[type]:
-    out: list[type] = []
-    subclasses: list[type] = cls.__subclasses__()
-    for sub in subclasses:
-        out += [sub, *_subclasses(sub)]
-    return out
 
 
 def trusted_types() -> list[str]:
@@ -161,29 +178,10 @@ def trusted_types() -> list[str]:
     >>> "daskpar._incremental.ParallelIncremental" in trusted_types()
     True
     """
-    estimators: list[type] = [
-        ParallelIncremental,
-        AdaptiveSGDClassifier,
-        AdaptiveSGDRegressor,
-        StandardScaler,
-        MinMaxScaler,
-        MaxAbsScaler,
-        LinearRegression,
-        Ridge,
-        GridSearchCV,
-        RandomizedSearchCV,
-        HalvingSearchCV,
-        Scorer,
-    ]
-    metrics = [
-        cls
-        for cls in _subclasses(MetricBase)
-        if cls.__module__.startswith("daskpar.") and not cls.__name__.startswith("_")
-    ]
     # A path parameter (checkpoint=Path(...)) is a string with a type: building one runs no
-    # code of the file's choosing.
+    # code of the file's choosing. Named from the classes: their module differs across Pythons.
     paths = [pathlib.PurePosixPath, pathlib.PureWindowsPath, pathlib.PosixPath]
-    return sorted({_type_name(cls) for cls in [*estimators, *metrics, *paths]})
+    return sorted({*_DASKPAR_TYPES, *map(_type_name, paths)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +239,12 @@ def _read_key_file(path: str, variable: str) -> bytes:
                 f"of a key file, or put the key itself in ${variable.removesuffix('_FILE')}"
             )
         except OSError as exc:
-            problem = f"Cannot read the model key file {path!r} (${variable}): {exc.strerror}"
+            # Not shown either: any error may come from a key put in the wrong variable
+            # (too long a name, "not a directory"...).
+            problem = (
+                f"Cannot read the model key file that ${variable} names (its value, "
+                f"{len(path)} characters, is not shown): {exc.strerror}"
+            )
         else:
             if len(material) > _MAX_KEY_FILE:
                 problem = (
@@ -360,14 +363,8 @@ def generate_key(path: str | os.PathLike[str] | None = None) -> str:
 # Writing
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in ("daskpar", "scikit-learn", "skops", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+#: The packages whose versions a model file's header records.
+_RECORDED_PACKAGES: Final[tuple[str, ...]] = ("daskpar", "scikit-learn", "skops", "numpy")
 
 
 def _public_type_name(obj: Any) -> str:
@@ -423,10 +420,16 @@ def _canonical(value: Any) -> bytes:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name next to ``path``, then rename it into place."""
+    """Write ``data`` under a temporary name next to ``path``, then rename it into place.
+
+    The file is readable and writable by its owner only (0600): a model file or a checkpoint
+    holds the model's parameters, which an unencrypted file shows to whoever can read it. A
+    link at ``path`` is replaced by the rename, not written through.
+    """
     temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
-        with open(temporary, "xb") as f:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(temporary, flags, 0o600), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -564,7 +567,7 @@ def _dumps(
     header: dict[str, Any] = {
         "object": _public_type_name(obj),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": audit_log.package_versions(_RECORDED_PACKAGES),
         "serializer": "skops",
         "signature": None
         if signing is None
@@ -893,7 +896,11 @@ def trusted_loads(payload: bytes, name: str) -> Any:
 def _read(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     name = repr(os.fspath(path))
     try:
-        return Path(path).read_bytes(), name
+        # Non-blocking: a FIFO put in a model file's place opens at once, and is refused.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ModelFileError(f"{name} is not a regular file, so not a model file.")
+            return f.read(), name
     except FileNotFoundError:
         problem = f"No model file at {name}."
     except OSError as exc:  # a folder, no permission
@@ -1057,26 +1064,6 @@ def signing_key_id(key: KeyLike | None = None) -> str | None:
     """
     signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     return None if signing is None else signing.id
-
-
-@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes, in hexadecimal (what the audit log records).
-
-    Parameters
-    ----------
-    path : str or path-like
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)

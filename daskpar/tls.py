@@ -231,17 +231,37 @@ def _nested(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_private(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:
-    """Write ``data`` to a new file with ``mode`` (set before any byte is written)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    """Write ``data`` to a new file with ``mode`` (set before any byte is written).
+
+    The file is always new (``O_EXCL``, and ``O_NOFOLLOW``): with ``overwrite``, the old one
+    is unlinked first, never opened, so that a file or link that someone else put there is
+    replaced, not written through (a key written into a file another user owns would stay
+    readable by them, whatever its mode).
+    """
+    if overwrite and (path.is_symlink() or path.exists()):
+        path.unlink()
     try:
-        fd = os.open(path, flags, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except FileExistsError:
         raise FileExistsError(
             f"{path} already exists; pass overwrite=True to replace the certificates."
         ) from None
     with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), mode)  # an existing file keeps its mode through O_TRUNC
+        os.fchmod(f.fileno(), mode)  # the umask may have taken bits off
         f.write(data)
+
+
+def _private_directory(directory: Path) -> None:
+    """Create ``directory`` with mode 0700, or refuse an existing one that another user owns
+    or that others may write: its owner, or they, could read or replace the keys in it."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.lstat()
+    if directory.is_symlink() or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise PermissionError(
+            f"{directory} is a link, belongs to another user, or others may write to it "
+            f"(owner uid {info.st_uid}, mode {info.st_mode & 0o777:o}): the keys written "
+            "there would not be private. Pass a new folder, or one of yours with mode 0700."
+        )
 
 
 def _new_key() -> Any:
@@ -437,7 +457,7 @@ def make_certificates(
 
     yaml = importlib.import_module("yaml")  # dask's own dependency; it ships no types
     files = TLSFiles(Path(directory))
-    files.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_directory(files.directory)
     ca_key = _new_key()
     ca_name = _name(f"daskpar CA {secrets.token_hex(4)}")  # each CA its own name
     ca_cert = (
@@ -536,6 +556,9 @@ def issue_certificate(
     if name == "ca":
         raise ValueError("The certificate name 'ca' is the CA's own; choose another.")
     files = TLSFiles(Path(directory))
+    if not files.ca_key.exists():
+        raise FileNotFoundError(f"{files.ca_key} does not exist: make the CA first.")
+    _private_directory(files.directory)
     ca_cert = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     key, cert = _leaf(role, name, hosts, days, ca_cert, ca_key)

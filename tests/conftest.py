@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.array as da
@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 from dask.callbacks import Callback
 from sklearn.datasets import make_classification, make_regression
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
 
 
 @pytest.fixture(autouse=True)
@@ -210,3 +213,66 @@ def everything_shown(error: BaseException) -> str:
         stack += [e.__cause__, e.__context__]
     parts += traceback.format_exception(error)
     return "\n".join(parts)
+
+
+# Hypothesis profiles of the property tests (tests/test_properties*.py): "ci", the default,
+# derandomized with few examples so that `make test` is fast and the same every run; "deep",
+# which `make test-slow` selects (HYPOTHESIS_PROFILE=deep), many more and random ones.
+def _register_hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    slow_data = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile(
+        "ci",
+        max_examples=12,
+        derandomize=True,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=slow_data,
+    )
+    settings.register_profile(
+        "deep", max_examples=300, deadline=None, print_blob=True, suppress_health_check=slow_data
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_register_hypothesis_profiles()
+
+
+# --------------------------------------------------------------------------------------------
+# Clusters
+
+
+@contextmanager
+def local_cluster(*, processes: bool, n_workers: int = 2, **options: Any) -> Iterator[LocalCluster]:
+    """A ``LocalCluster`` for a test: ``n_workers`` workers of one thread each, no dashboard,
+    critical log messages only; ``options`` override those or add others.
+
+    ``processes=True`` runs the workers in processes of their own on 127.0.0.1, so that
+    models, states and task bodies travel between processes as on a real cluster; False keeps
+    them in this process (``inproc://``), which starts in a fraction of the time.
+    """
+    import logging
+
+    from distributed import LocalCluster
+
+    settings: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": processes,
+        "dashboard_address": None,
+        "silence_logs": logging.CRITICAL,
+    }
+    if processes:
+        settings["host"] = "127.0.0.1"
+    with LocalCluster(**{**settings, **options}) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """Two worker processes (:func:`local_cluster`), shared by the tests of a module."""
+    with local_cluster(processes=True) as local:
+        yield local

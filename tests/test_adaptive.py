@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import dask
@@ -123,19 +122,6 @@ def assert_same_bits(a: BaseEstimator, b: BaseEstimator) -> None:
     for name, value in fa.items():
         assert value.dtype == fb[name].dtype, name
         assert value.tobytes() == fb[name].tobytes(), f"{name} differs"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=50,
-    ) as local:
-        yield local
 
 
 def test_same_bits_on_the_sync_scheduler_and_a_cluster(cluster: LocalCluster) -> None:

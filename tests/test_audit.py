@@ -636,3 +636,22 @@ def test_the_log_must_be_a_regular_file(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(AuditLogError, match="not a regular file"), audit.operation("fit", log=fifo):
         pass
+
+
+def test_a_log_another_user_made_first_or_all_may_write_is_refused(tmp_path: Path) -> None:
+    """In a shared folder, another user could create the log first, then rewrite its records
+    or hold its lock; a log all users may write is the same."""
+    shared = tmp_path / "open.jsonl"
+    shared.touch()
+    shared.chmod(0o666)
+    with pytest.raises(audit.AuditLogError, match="all users may write"):
+        with audit.operation("fit", log=shared):
+            pass
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs.jsonl"
+        theirs.touch(mode=0o600)
+        os.chown(theirs, 65534, 65534)
+        with pytest.raises(audit.AuditLogError, match="another user"):
+            with audit.operation("fit", log=theirs):
+                pass
+        assert theirs.read_bytes() == b""

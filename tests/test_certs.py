@@ -557,3 +557,41 @@ def test_the_printed_commands_listen_on_the_given_host_only(tmp_path: Path) -> N
     assert len(listening) >= 4  # scheduler, its dashboard, nanny, worker (and its dashboard)
     assert {addr.ip for _, addr in listening} == {"127.0.0.1"}, listening
     assert {addr.port for _, addr in listening} >= {int(p) for p in ports.values()}
+
+
+def test_a_folder_another_user_owns_or_may_write_is_refused(tmp_path: Path) -> None:
+    """Keys written into a folder that another user owns (or may write) are not private:
+    its owner could read them, or put a file or link in their place first."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(PermissionError, match="others may write"):
+        make_certificates(shared)
+    assert list(shared.iterdir()) == []
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(PermissionError, match="is a link"):
+        make_certificates(link)
+    if os.geteuid() == 0:  # a folder of another user's (nobody's), mode 0700
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, 65534, 65534)
+        with pytest.raises(PermissionError, match="another user"):
+            make_certificates(theirs)
+
+
+def test_overwrite_replaces_a_planted_file_or_link_instead_of_writing_through_it(
+    tmp_path: Path,
+) -> None:
+    certs = tmp_path / "certs"
+    make_certificates(certs)
+    target = tmp_path / "target"
+    target.write_text("theirs")
+    (certs / "ca-key.pem").unlink()
+    (certs / "ca-key.pem").symlink_to(target)
+    make_certificates(certs, overwrite=True)
+    assert target.read_text() == "theirs"
+    assert not (certs / "ca-key.pem").is_symlink()
+    assert (certs / "ca-key.pem").stat().st_mode & 0o777 == 0o600

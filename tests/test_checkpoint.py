@@ -207,7 +207,6 @@ def test_checkpoint_of_another_run_is_refused_before_any_task(
             r"differ in \['estimator'\]",
         ),
         "other chunks": (lambda: model().fit(X.rechunk(2000), y.rechunk(2000)), "row chunks"),
-        "other content": (lambda: model().fit(X + 1, y), r"content \(its dask names\)"),
         "other shape": (lambda: model().fit(X[:4000], y[:4000]), "its shape differ"),
         "another estimator": (
             lambda: dp.GridSearchCV(
@@ -222,6 +221,11 @@ def test_checkpoint_of_another_run_is_refused_before_any_task(
         assert "Delete" in str(info.value), what
     with no_task_runs(), pytest.raises(CheckpointError, match="other classes"):
         model().fit(X, y, classes=[0, 1, 2])
+    # Other content of the same shape, chunks and dtypes: the data are known by the blocks'
+    # digests, not by dask names (which need not follow the content), so this takes one
+    # read of the blocks (no training) and names the first block found changed.
+    with pytest.raises(CheckpointError, match=r"partition \d \(rows \d+ to \d+\) has other X "):
+        model().fit(X + 1, y)
     # verbose and retries do not change what is computed: the same run.
     dp.ParallelIncremental(
         SGDClassifier(), epochs=2, random_state=0, checkpoint=folder, verbose=0, retries=None
@@ -382,8 +386,10 @@ def test_search_checkpoint_of_other_data_or_classes_is_refused(
     search().fit(X, y)
     with no_task_runs(), pytest.raises(CheckpointError, match="other classes"):
         search().fit(X, y, classes=[0, 1, 2])
-    with no_task_runs(), pytest.raises(CheckpointError, match=r"content \(its dask names\)"):
+    # Other content is found by the blocks' digests (not dask names): one read, no training.
+    with passes(search_module) as count, pytest.raises(CheckpointError, match="has other X"):
         search().fit(X * 2, y)
+    assert count[0] == 0
     search().fit(X, y, classes=[0, 1])  # the same classes as found: the same run
 
 
@@ -453,7 +459,9 @@ def test_a_store_rewritten_in_place_is_other_data(
     data: tuple[da.Array, da.Array], tmp_path: Path
 ) -> None:
     """zarr writes chunks in place: the store's folder keeps its inode and mtime, its chunk
-    files do not."""
+    files do not. The blocks' digests find it (one read, no training): every block changed,
+    and the first one checked is named. (tests/test_checkpoint_data.py has the same for
+    other sources, and stores whose dask names do not change.)"""
     import zarr
 
     X, y = data
@@ -464,10 +472,14 @@ def test_a_store_rewritten_in_place_is_other_data(
     )
     stored = zarr.open_array(str(tmp_path / "d.zarr"), path="X", mode="r+")
     stored[:] = -stored[:]
-    with no_task_runs(), pytest.raises(CheckpointError, match="other data"):
+    with (
+        passes(incremental) as count,
+        pytest.raises(CheckpointError, match=r"other data: partition \d \(rows"),
+    ):
         dp.ParallelIncremental(SGDClassifier(), random_state=0, checkpoint=folder).fit(
             *dp.read_zarr(tmp_path / "d.zarr")
         )
+    assert count[0] == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,8 +572,10 @@ def test_without_a_key_a_checkpoint_is_not_authenticated(
     saved = persist.loads(path.read_bytes(), name="test", allow_unsigned=True)
     saved["objects"]["model"].coef_ = -saved["objects"]["model"].coef_
     path.write_bytes(persist.dumps(saved)[0])
-    with no_task_runs():
+    # No training pass (the rerun of a finished run only reads the blocks to check them).
+    with passes(incremental) as count:
         edited = make().fit(X, y)
+    assert count[0] == 0
     np.testing.assert_array_equal(edited.estimator_.coef_, -model.estimator_.coef_)
 
 
@@ -616,3 +630,84 @@ def test_a_search_refuses_a_refit_folder_that_is_a_link(
     with no_task_runs(), pytest.raises(CheckpointError, match="symbolic link"):
         search.fit(X, y)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_checkpoint_folder_that_is_a_link_or_others_may_write_is_refused(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    """Whoever can write the folder can replace, read or link the checkpoint in it; a link
+    named as the folder could be pointed elsewhere between two runs."""
+    X, y = data
+    make = lambda folder: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=1, checkpoint=folder, random_state=0
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    with no_task_runs(), pytest.raises(CheckpointError, match="is a symbolic link"):
+        make(link).fit(X, y)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with no_task_runs(), pytest.raises(CheckpointError, match="all users may write"):
+        make(shared).fit(X, y)
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        with no_task_runs(), pytest.raises(CheckpointError, match="another user"):
+            make(theirs).fit(X, y)
+    assert list(elsewhere.iterdir()) == list(shared.iterdir()) == []
+    # A new folder is made for its owner only: the checkpoint holds the model's coefficients.
+    make(tmp_path / "new").fit(X, y)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "new" / FILE_NAME).stat().st_mode & 0o077 == 0
+
+
+def test_a_fifo_in_place_of_the_checkpoint_is_refused_without_waiting(
+    data: tuple[da.Array, da.Array], tmp_path: Path
+) -> None:
+    X, y = data
+    os.mkfifo(tmp_path / FILE_NAME)
+    with no_task_runs(), pytest.raises(CheckpointError, match="not a regular file"):
+        dp.ParallelIncremental(SGDClassifier(), checkpoint=tmp_path).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "[1, 2]",
+        '{"format": "daskpar-checkpoint"}',
+        "not json",
+        "kind-with-escapes",
+        "environment-of-another-type",
+    ],
+)
+def test_crafted_checkpoint_contents_are_a_checkpoint_error(
+    data: tuple[da.Array, da.Array], tmp_path: Path, meta: str
+) -> None:
+    """Without a key, whoever wrote the folder wrote the checkpoint (unsigned): anything it
+    holds is refused as a CheckpointError, and its strings reach no terminal raw."""
+    import json
+
+    from daskpar import persist
+
+    X, y = data
+    make = lambda: dp.ParallelIncremental(  # noqa: E731
+        SGDClassifier(random_state=0), epochs=1, checkpoint=tmp_path, random_state=0
+    )
+    make().fit(X, y)
+    path = tmp_path / FILE_NAME
+    saved = persist.loads(path.read_bytes(), name="test", allow_unsigned=True)
+    real = json.loads(saved["meta"])
+    if meta == "kind-with-escapes":
+        meta = json.dumps({**real, "kind": "\x1b[2J\rEVIL\u202e"})
+    elif meta == "environment-of-another-type":
+        meta = json.dumps({**real, "environment": ["split_every", 8]})
+    saved["meta"] = meta
+    path.write_bytes(persist.dumps(saved)[0])
+    with no_task_runs(), pytest.raises(CheckpointError) as error:
+        make().fit(X, y)
+    assert not any(c in str(error.value) for c in "\x1b\r\u202e")

@@ -266,3 +266,25 @@ def test_a_bad_model_key_is_refused_before_any_work(
     assert "Traceback" not in result.output
     assert started == []
     assert not (tmp_path / "m.dp").exists()
+
+
+def test_predictions_are_renamed_into_place_not_written_through_a_link(tmp_path: Path) -> None:
+    """``predict --out``: a link planted at OUT after the options were checked (a race in a
+    shared folder) makes the final rename fail; nothing is written where it leads."""
+    import click
+    import dask.array as da
+
+    from daskpar._cli import _write_store
+
+    predictions = da.arange(10, chunks=5)
+    out = tmp_path / "p.zarr"
+    assert _write_store(predictions, out) == out
+    np.testing.assert_array_equal(zarr.open_array(str(out), path="predictions")[:], range(10))
+    target = tmp_path / "theirs" / "planted"
+    target.parent.mkdir()
+    link = tmp_path / "q.zarr"
+    link.symlink_to(target, target_is_directory=True)  # dangling: exists() is False
+    with pytest.raises(click.ClickException, match="appeared while predicting"):
+        _write_store(predictions, link)
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.zarr", "q.zarr", "theirs"]

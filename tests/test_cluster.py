@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import dask
@@ -15,19 +14,6 @@ from sklearn.naive_bayes import GaussianNB
 
 import daskpar as dp
 from tests.conftest import as_dask
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=50,
-    ) as local:
-        yield local
 
 
 def _executed_count(dask_worker: Any) -> int:

@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 import daskpar as dp
 from daskpar import metrics
 from daskpar._graph import MAX_STAGE_LENGTH, stage_name
-from tests.conftest import scheduler_processes
+from tests.conftest import local_cluster, scheduler_processes
 
 
 def task_prefixes(client: Client) -> set[str]:
@@ -51,9 +51,7 @@ def assert_shows_whole(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as local:
+    with local_cluster(processes=False) as local:
         yield local
 
 

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar._generate as gen
 from daskpar.data import make_classification, make_regression
+from tests.conftest import local_cluster
 
 
 def compute(*arrays: da.Array, scheduler: str = "sync") -> tuple[NDArray[Any], ...]:
@@ -78,12 +79,7 @@ def test_distributed_cluster_gives_the_same_data() -> None:
     distributed = pytest.importorskip("distributed")
     X, y = make_classification(2000, 6, chunks=500, random_state=11)
     expected = compute(X, y)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
+    with local_cluster(processes=False) as cluster, distributed.Client(cluster):
         got = dask.compute(X, y)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from distributed import Client
 
 import daskpar as dp
 from tests.conftest import kept_open
@@ -210,3 +211,29 @@ def test_the_cli_cluster_refuses_another_user(
     assert all(r.startswith("refused") for tried in results.values() for r in tried.values()), (
         results
     )
+
+
+def test_the_scratch_folder_is_private_not_a_shared_one_planted_first() -> None:
+    """distributed's default scratch folder, ``$TMPDIR/dask-scratch-space``, is reused
+    whoever made it and put first on ``sys.path``: a module planted there by another user
+    would be imported by the client, the scheduler and the workers. local_cluster() works
+    in a folder of its own (0700), and removes it."""
+    import stat
+    import sys as client_sys
+
+    shared = Path(tempfile.gettempdir()) / "dask-scratch-space"
+    with dp.local_cluster(2) as cluster, Client(cluster) as client:
+        scheduler_dir = Path(cluster.scheduler.local_directory)
+        worker_dirs = client.run(lambda dask_worker: dask_worker.local_directory)
+        worker_paths = client.run(lambda: __import__("sys").path)
+        private = Path(cluster.scheduler.local_directory)
+        while not private.name.startswith("daskpar-cluster-"):
+            private = private.parent
+        info = private.stat()
+        assert info.st_uid == os.geteuid()
+        assert stat.S_IMODE(info.st_mode) == 0o700
+        for directory in [scheduler_dir, *map(Path, worker_dirs.values())]:
+            assert directory.is_relative_to(private), directory
+        for path in [*client_sys.path, *(p for paths in worker_paths.values() for p in paths)]:
+            assert not Path(path).is_relative_to(shared), path
+    assert not private.exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import json
 import os
 import pickle
@@ -31,7 +32,10 @@ from sklearn.pipeline import make_pipeline
 
 import daskpar as dp
 from daskpar import persist
+from daskpar._saving import SaveMixin
 from daskpar._sklearn_compat import InvalidParameterError
+from daskpar.metrics import SCORER_NAMES, Scorer, get_scorer
+from daskpar.metrics._base import MetricBase
 from daskpar.persist import ModelFileError, ModelKeyError, ModelSignatureError
 
 KEY = "k" * 32
@@ -526,6 +530,33 @@ def test_the_trusted_types_are_daskpar_types() -> None:
     assert "daskpar._search.HalvingSearchCV" in trusted
     assert "daskpar.metrics._scorer.Scorer" in trusted
     assert trusted == sorted(trusted)
+
+
+def _subclasses(cls: type) -> set[type]:
+    return {sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))}
+
+
+def test_the_trusted_names_are_the_classes_a_model_file_holds() -> None:
+    """The trusted names are strings, so that persistence imports no estimator: each must name
+    a class that imports, and together exactly the classes a model file can hold: the public
+    estimators with ``save``, the scorer, and the metric classes a scorer holds (any public
+    one: a user's ``Scorer`` may hold any; the built-in scorers hold some)."""
+    names = {name for name in persist.trusted_types() if name.startswith("daskpar.")}
+    for name in names:
+        module, _, qualname = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), qualname)
+        assert isinstance(cls, type), name
+        assert f"{cls.__module__}.{cls.__qualname__}" == name
+    estimators = {cls for cls in _subclasses(SaveMixin) if getattr(dp, cls.__name__, None) is cls}
+    metrics = {
+        cls
+        for cls in _subclasses(MetricBase)
+        if cls.__module__.startswith("daskpar.") and not cls.__name__.startswith("_")
+    }
+    assert {type(get_scorer(name).metric) for name in SCORER_NAMES} <= metrics
+    assert len(estimators) == 11
+    expected = {f"{c.__module__}.{c.__qualname__}" for c in {*estimators, Scorer, *metrics}}
+    assert names == expected
 
 
 # --------------------------------------------------------------------------------------------

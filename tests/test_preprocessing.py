@@ -13,7 +13,7 @@ import pytest
 from dask.callbacks import Callback
 from dask.delayed import delayed
 from dask.utils import key_split  # what distributed's dashboard and progress bars use
-from distributed import Client, LocalCluster
+from distributed import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import preprocessing as skp
@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import daskpar as dp
 from daskpar._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from daskpar._states import Moments, combine_all
-from tests.conftest import as_dask
+from tests.conftest import as_dask, local_cluster
 
 TOL = 1e-10
 CHUNKINGS: list[Any] = [600, 100, 77, (0, 250, 0, 350), (1, 299, 300)]
@@ -355,17 +355,7 @@ def test_same_bits_on_a_multi_process_cluster() -> None:
     X = badly_scaled(n=2800, seed=20)
     Xd = dask_rows(X, 700)
     local = [kind(split_every=3).fit(Xd) for kind in OURS]
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            silence_logs=50,
-        ) as cluster,
-        Client(cluster),
-    ):
+    with local_cluster(processes=True) as cluster, Client(cluster):
         # Scalers, states and task bodies travel to worker processes and back.
         remote = [kind(split_every=3).fit(Xd) for kind in OURS]
         transformed = [scaler.transform(Xd).compute() for scaler in remote]

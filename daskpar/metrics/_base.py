@@ -5,12 +5,13 @@ Every metric has daskpar's one shape::
     (y_true, y_pred, sample_weight) blocks --partition_state--> state
         --combine (tree)--> one state --evaluate--> Evaluation (the metric and its warnings)
 
-:class:`Metric` is that protocol. ``MetricBase`` implements it for daskpar's metrics from two
-methods, ``_state`` (of one non-empty block, with checked weights) and ``_compute`` (of the
-merged state); the metric classes in :mod:`daskpar.metrics._classification` and
-:mod:`daskpar.metrics._regression` define those two. With sample weights, a block's state is
-wrapped in :class:`~daskpar._states.Weighted`, so that weights that are all zero are refused
-once the whole data is seen, as scikit-learn refuses them.
+:class:`Metric` is that protocol, and :class:`Evaluator` its last step, which scorers have too.
+``MetricBase`` implements it for daskpar's metrics from two methods, ``_state`` (of one
+non-empty block, with checked weights) and ``_compute`` (of the merged state); the metric
+classes in :mod:`daskpar.metrics._classification` and :mod:`daskpar.metrics._regression`
+define those two. With sample weights, a block's state is wrapped in
+:class:`~daskpar._states.Weighted`, so that weights that are all zero are refused once the
+whole data is seen, as scikit-learn refuses them.
 
 ``evaluate`` returns an :class:`Evaluation`, the value together with the warnings scikit-learn
 would have raised, so that a finalize task on a worker can hand them to the client, where the
@@ -28,7 +29,7 @@ import numpy as np
 from .._states import State, Weighted
 from ..errors import InputError, PartitionError
 
-__all__ = ["Evaluation", "Metric", "Note"]
+__all__ = ["Evaluation", "Evaluator", "Metric", "Note"]
 
 T = TypeVar("T")
 Note = tuple[type[Warning], str]
@@ -112,6 +113,16 @@ class Metric(Protocol):
     def evaluate(self, state: State | None) -> Evaluation[float]: ...
 
     def value(self, state: State | None) -> float: ...
+
+
+class Evaluator(Protocol):
+    """What the root of a metric's tree evaluates: a metric or a scorer.
+
+    ``evaluate`` turns the merged state into the value and the warnings computing it raised,
+    on the worker that runs the finalize task; the client emits the warnings.
+    """
+
+    def evaluate(self, state: State | None) -> Evaluation[Any]: ...
 
 
 class MetricBase(Generic[T]):

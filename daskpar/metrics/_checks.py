@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
-from dask.array.core import normalize_chunks
 
+from .._dask_compat import normalize_chunks
 from .._validation import check_known_chunks, check_label_dtype, check_row_chunks
 from ..errors import InputError
 

@@ -2,7 +2,7 @@
 
 ::
 
-    blocks --metric_partition / scorer_partition--> state (one per block)
+    blocks --metric_partition (scorer_partition, in _scorer)--> state (one per block)
         --combine_states (tree of fan-in split_every)--> one state
         --finalize_metric--> Evaluation --client--> the value, its warnings emitted there
 
@@ -12,15 +12,16 @@ what the dashboard shows: ``<stage>-block``, ``<stage>-merge`` and
 (``confusion``, ``log-loss``, ``roc-auc``, ``roc-curve``, ``pr-curve`` or ``residuals``),
 and ``score-block``, ``score-merge`` and ``score-final`` for
 :func:`~daskpar.metrics.score`.
-:class:`~daskpar.ParallelIncremental` and the searches call :func:`scorer_partition` inside
-their own training tasks instead, one read of a block serving both training and scoring.
+:class:`~daskpar.ParallelIncremental` and the searches call
+:func:`~daskpar.metrics._scorer.scorer_partition` inside their own training tasks instead, one
+read of a block serving both training and scoring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -28,20 +29,22 @@ import numpy as np
 from .._graph import reduce_partitions
 from .._states import State
 from ..errors import PartitionError
-from ._base import Evaluation, Metric, MetricBase
+from ._base import Evaluation, Evaluator, Metric, MetricBase
 
-if TYPE_CHECKING:
-    # Annotations only: the scorers' module imports this one to build its graphs.
-    from ._scorer import Scorer
-
-__all__ = ["finalize_metric", "metric_partition", "scorer_partition"]
+__all__ = [
+    "evaluate_metric",
+    "finalize_metric",
+    "metric_partition",
+    "naming_partition",
+    "reduce_metric",
+]
 
 # --------------------------------------------------------------------------------------------
 # Task bodies
 
 
 @contextmanager
-def _naming_partition(rows: tuple[slice, ...], block_id: tuple[int, ...]) -> Iterator[None]:
+def naming_partition(rows: tuple[slice, ...], block_id: tuple[int, ...]) -> Iterator[None]:
     """Add the partition to the message of a :class:`PartitionError` raised inside."""
     try:
         yield
@@ -60,28 +63,11 @@ def metric_partition(
     metric: Metric | MetricBase[Any],
 ) -> State | None:
     """One block's state of ``metric`` (``None`` for an empty block)."""
-    with _naming_partition(rows, block_id):
+    with naming_partition(rows, block_id):
         return metric.partition_state(y_true, y_pred, sample_weight)
 
 
-def scorer_partition(
-    X: np.ndarray,
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    rows: tuple[slice, ...],
-    block_id: tuple[int, ...],
-    *,
-    scorer: Scorer,
-    model: Any,
-) -> State | None:
-    """One block's state of ``scorer`` for the fitted ``model``."""
-    with _naming_partition(rows, block_id):
-        return scorer.partition_state(model, X, y, sample_weight)
-
-
-def finalize_metric(
-    state: State | None, *, metric: Metric | MetricBase[Any] | Scorer
-) -> Evaluation[Any]:
+def finalize_metric(state: State | None, *, metric: Evaluator) -> Evaluation[Any]:
     """The metric (or signed score) of the merged state, and the warnings for the client."""
     return metric.evaluate(state)
 
@@ -94,7 +80,7 @@ def reduce_metric(
     task: Callable[..., Any],
     arrays: tuple[da.Array, da.Array, da.Array | None],
     *,
-    evaluator: Metric | MetricBase[Any] | Scorer,
+    evaluator: Evaluator,
     stage: str,
     split_every: int | None,
     stacklevel: int,

@@ -35,10 +35,10 @@ from ._classification import (
     PrecisionRecallF1,
     RocAuc,
 )
-from ._reduce import reduce_metric, scorer_partition
+from ._reduce import naming_partition, reduce_metric
 from ._regression import R2, MeanAbsoluteError, MeanSquaredError
 
-__all__ = ["SCORER_NAMES", "Scorer", "get_scorer", "score"]
+__all__ = ["SCORER_NAMES", "Scorer", "get_scorer", "score", "scorer_partition"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,22 @@ class Scorer:
     def score(self, state: State | None) -> float:
         """``sign * metric.value(state)``: greater is better."""
         return self.evaluate(state).unwrap(stacklevel=2)
+
+
+def scorer_partition(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rows: tuple[slice, ...],
+    block_id: tuple[int, ...],
+    *,
+    scorer: Scorer,
+    model: Any,
+) -> State | None:
+    """One block's state of ``scorer`` for the fitted ``model`` (a task body: ``score-block``,
+    or inside a training task)."""
+    with naming_partition(rows, block_id):
+        return scorer.partition_state(model, X, y, sample_weight)
 
 
 def _build_scorers() -> dict[str, Scorer]:
