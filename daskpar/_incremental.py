@@ -7,13 +7,15 @@ Per epoch, one task per block (one read of the block)::
 A training block runs ``partial_fit``; a block held out by ``validation_fraction`` scores the
 epoch's starting model instead, so validation costs no extra read. ``fit`` is: check the input,
 plan the pass (:class:`~daskpar._pass.PassPlan`, one model), run the epochs
-(:func:`~daskpar._pass.run_epochs`, shared with the searches), set the fitted attributes.
+(:func:`~daskpar._pass.run_epochs`, shared with the searches, with this fit's
+:class:`~daskpar._pass.EpochDriver`), set the fitted attributes.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -32,6 +34,7 @@ from ._families import family_for
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
     DataCheck,
+    EpochDriver,
     ModelSpec,
     ModelUpdate,
     PassPlan,
@@ -56,7 +59,7 @@ from ._validation import (
 from .errors import DivergenceError, InputError
 from .metrics import Scorer, get_scorer
 
-__all__ = ["ParallelIncremental", "find_classes"]
+__all__ = ["ParallelIncremental", "estimator_has", "find_classes"]
 
 
 def has_partial_fit_parameter(estimator: BaseEstimator, name: str) -> bool:
@@ -119,11 +122,18 @@ def find_classes(y: da.Array, *, split_every: int | None = None) -> np.ndarray:
     return np.asarray(labels)
 
 
-def _estimator_has(attr: str) -> Any:
-    def check(self: ParallelIncremental) -> bool:
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
+def estimator_has(
+    attr: str, *, delegates: Sequence[str] = ("estimator_", "estimator")
+) -> Callable[[Any], bool]:
+    """For ``available_if``: whether a meta-estimator's wrapped estimator has ``attr``.
+
+    The first of ``delegates`` that the meta-estimator has is asked (else the last): its
+    fitted estimator once fitted, else the one it was given, as scikit-learn's do.
+    """
+
+    def check(self: Any) -> bool:
+        delegate = next((name for name in delegates if hasattr(self, name)), delegates[-1])
+        return hasattr(getattr(self, delegate), attr)
 
     return check
 
@@ -166,8 +176,9 @@ class _ValidationTracker:
         return bool(self.early_stopping) and self.no_change >= self.patience
 
 
-class _Epochs:
-    """The passes of one ``ParallelIncremental.fit``: what :func:`run_epochs` runs and asks."""
+class _Epochs(EpochDriver):
+    """The passes of one ``ParallelIncremental.fit``, for :func:`run_epochs`: one model that
+    trains every epoch until early stopping, scored on the held-out blocks or rows."""
 
     def __init__(
         self,
@@ -191,7 +202,9 @@ class _Epochs:
         self.n_samples = int(sum(data.X.chunks[0][i] for i in train_blocks))
         self.n_partitions = len(train_blocks)
 
-    def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
+    def run(
+        self, epoch: int, train: frozenset[int], score: frozenset[int]
+    ) -> list[ModelUpdate | None]:
         check, self.check = self.check, None
         result = run_pass(
             self.data.X,
@@ -213,7 +226,7 @@ class _Epochs:
             self.checkpoint.record(result.digests)
         return result.updates
 
-    def check_data(self) -> None:
+    def finish(self) -> None:
         """Check the blocks against the checkpoint's digests if no pass has (a finished run's
         rerun): one read of every block, before its model is returned."""
         if self.check is None or self.check.expected is None:
@@ -259,11 +272,12 @@ class _Epochs:
     def to_train(self, epoch: int) -> frozenset[int]:
         return frozenset() if self.stopped else frozenset({0})
 
-    def save(
+    def write_checkpoint(
         self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
     ) -> None:
-        """Write where the fit is, to resume from at epoch ``start`` (:func:`run_epochs`)."""
-        assert self.checkpoint is not None
+        """Write where the fit is, to resume from at epoch ``start`` (with a checkpoint)."""
+        if self.checkpoint is None:
+            return
         tracker = self.tracker
         state = {
             "epoch": start,
@@ -287,7 +301,7 @@ class _Epochs:
         self.checkpoint.save(state, objects)
 
     def restore(self, saved: dict[str, Any]) -> None:
-        """Go on from a checkpoint's state (:meth:`_save`)."""
+        """Go on from a checkpoint's state, as :meth:`write_checkpoint` wrote it."""
         objects = saved["objects"]
         self.model = objects["model"]
         self.history[:] = saved["history"]
@@ -535,21 +549,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         epochs.checkpoint = checkpoint
         if checkpoint is not None:
             epochs.check = checkpoint.data_check()
-        if saved is not None:
-            epochs.restore(saved)
         try:
-            self.history_ = run_epochs(
-                epochs.run,
-                to_train=epochs.to_train,
-                after_pass=epochs.after_pass,
-                n_epochs=n_epochs,
-                verbose=self.verbose,
-                start=epochs.start,
-                scored=epochs.scored,
-                history=epochs.history,
-                save=None if checkpoint is None else epochs.save,
-            )
-            epochs.check_data()
+            self.history_ = run_epochs(epochs, n_epochs=n_epochs, verbose=self.verbose, saved=saved)
         except DivergenceError as error:
             if epochs.last_record is None:
                 raise
@@ -725,17 +726,17 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         """Predict with the fitted estimator: a lazy dask array for dask input, else numpy."""
         return self._predict(X, "predict")
 
-    @available_if(_estimator_has("predict_proba"))
+    @available_if(estimator_has("predict_proba"))
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities, shape (n_samples, n_classes); lazy for dask input."""
         return self._predict(X, "predict_proba")
 
-    @available_if(_estimator_has("predict_log_proba"))
+    @available_if(estimator_has("predict_log_proba"))
     def predict_log_proba(self, X: Any) -> Any:
         """Log class probabilities; lazy for dask input."""
         return self._predict(X, "predict_log_proba")
 
-    @available_if(_estimator_has("decision_function"))
+    @available_if(estimator_has("decision_function"))
     def decision_function(self, X: Any) -> Any:
         """Confidence scores; lazy for dask input."""
         return self._predict(X, "decision_function")

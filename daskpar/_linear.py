@@ -330,10 +330,10 @@ class LinearRegression(_LeastSquares):
         unknowns = X.shape[1] + int(self.fit_intercept)
         if X.shape[0] < unknowns:
             raise InputError(
-                f"LinearRegression needs at least as many samples as unknowns ({X.shape[1]} "
-                f"coefficients{' and an intercept' if self.fit_intercept else ''}); got "
-                f"n_samples = {X.shape[0]}, so the least-squares solution is not unique. Use "
-                "daskpar.Ridge with alpha > 0, or more samples."
+                f"X has n_samples = {X.shape[0]}, but LinearRegression needs at least as many "
+                f"samples as unknowns ({X.shape[1]} coefficients"
+                f"{' and an intercept' if self.fit_intercept else ''}), so the least-squares "
+                "solution is not unique. Use daskpar.Ridge with alpha > 0, or more samples."
             )
 
     def _tol(self) -> float:

@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 import os
+import re
 import socket
 import zipfile
 from collections.abc import Callable, Collection, Sequence
@@ -1217,8 +1218,9 @@ def read_csv(
     target : str
         The column holding the target: numbers, booleans or text, without missing values.
     columns : sequence of str, optional
-        The feature columns, in order. Default: every column but ``target``; all must be
-        numeric (integers and booleans become floats).
+        The feature columns, in order. Default: every column but ``target`` and a first
+        column with no name in the header (the index ``DataFrame.to_csv`` writes); all must
+        be numeric (integers and booleans become floats).
     blocksize : "auto", str, int or None, default="auto"
         Bytes of CSV per block. ``"auto"``: at least ``min_partitions`` blocks of at most
         64 MiB each, but no more blocks than leave about 1000 rows in each. None: one block
@@ -1267,20 +1269,34 @@ def read_csv(
         raise InputError(f"{what}: cannot read {path!r}: {exc}") from exc
     available = [str(c) for c in df.columns]
     dtypes = {str(c): np.dtype(t) if _is_numpy_numeric(t) else None for c, t in df.dtypes.items()}
-    features = _feature_columns(
-        available,
-        {c for c, t in dtypes.items() if t is not None},
-        {str(c): str(t) for c, t in df.dtypes.items()},
-        target=target,
-        columns=columns,
-        where=repr(path),
-        what=what,
-    )
+    try:
+        features = _feature_columns(
+            available,
+            {c for c, t in dtypes.items() if t is not None},
+            {str(c): str(t) for c, t in df.dtypes.items()},
+            target=target,
+            columns=columns,
+            where=repr(path),
+            what=what,
+            index_columns=_csv_index_columns(available),
+        )
+    except InputError as error:
+        # A file with a header and no rows has columns of no type: say so, not "not numeric".
+        if "not numeric" in str(error) and len(df.head(1, npartitions=-1)) == 0:
+            raise InputError(
+                f"{what}: {path!r} has a header but no rows; there is nothing to read."
+            ) from None
+        raise
     x_dtype = _float_dtype([t for c, t in dtypes.items() if c in features and t is not None])
     # The counting pass: rows per partition, once, shared by X and y.
     counts = df.map_partitions(count_partition_rows, meta=pd.Series([], dtype=np.int64))
     counts = renamed(counts.to_dask_array(lengths=(1,) * df.npartitions), "count-rows")
-    lengths = tuple(int(block[0]) for block in compute_blocks(counts))
+    try:
+        lengths = tuple(int(block[0]) for block in compute_blocks(counts))
+    except ValueError as exc:
+        if "Mismatched dtypes" not in str(exc):
+            raise
+        raise _late_dtype_error(exc, path, what) from None
     # Named by daskpar: dask names the fused dataframe tasks after what they do.
     X = renamed(df[features].astype(x_dtype).to_dask_array(lengths=lengths), "read-csv-X")
     y_dtype = dtypes[target] if dtypes[target] is not None else np.dtype(object)
@@ -1304,6 +1320,31 @@ def read_csv(
         stacklevel=READER_STACKLEVEL,
     )
     return X, y
+
+
+#: The header pandas writes above its index (``DataFrame.to_csv`` without ``index=False``):
+#: an empty name, which pandas and dask read back as this.
+PANDAS_INDEX_HEADER = "Unnamed: 0"
+
+
+def _csv_index_columns(available: Sequence[str]) -> tuple[str, ...]:
+    """A first column with no name in the header: the index pandas wrote, not a feature (as
+    a Parquet file's index columns are not)."""
+    return (PANDAS_INDEX_HEADER,) if available[:1] == [PANDAS_INDEX_HEADER] else ()
+
+
+def _late_dtype_error(exc: ValueError, path: Any, what: str) -> InputError:
+    """dask's "Mismatched dtypes" (a column typed from the first block that holds something
+    else further on) as one message naming the columns and the fix."""
+    found = re.findall(r"^\|\s*(\S+)\s*\|\s*(\S+)\s*\|\s*(\S+)\s*\|$", str(exc), re.M)
+    rows = [(c, f, e) for c, f, e in found if c != "Column"]
+    columns = ", ".join(f"{c!r} ({e} at first, then {f})" for c, f, e in rows) or "some columns"
+    types = ", ".join(f"{c!r}: 'float64'" for c, _, _ in rows) or "'column': 'float64'"
+    return InputError(
+        f"{what}: the type of column(s) {columns} of {path!r} changes after the first block, "
+        "from which it was inferred. For numbers, pass dtype={" + types + "} to read them all "
+        "as floats; text in a numeric column must be fixed or dropped in the file."
+    )
 
 
 def _is_numpy_numeric(t: Any) -> bool:

@@ -10,9 +10,10 @@ per candidate and fold) is the same pass, one task per block and one read of the
 :class:`PassPlan` says what each block does for each model: train it (``partial_fit`` of the
 epoch's starting model, when the block is in the model's training fold), score it (when the
 block is in its validation fold), and through which fitted scalers. :func:`run_epochs` is the
-one loop around the passes: timing, history, the progress bar, and the hook that decides after
-each pass what to train next (early stopping, halving). A model trained in one pass is scored
-in the next, so validation costs no extra read; one last pass only scores.
+one loop around the passes: timing, history, the progress bar and the checkpoint's rhythm; an
+:class:`EpochDriver` (one per fit or search) says what each pass trains and decides after each
+what to train next (early stopping, halving). A model trained in one pass is scored in the
+next, so validation costs no extra read; one last pass only scores.
 
 With a checkpoint, the same tasks also fingerprint what they read (:class:`DataCheck`): the
 first pass of a run records a content digest of every block, and the first pass after a
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,7 +38,12 @@ from sklearn.base import BaseEstimator
 from ._families import Family
 from ._graph import broadcast, reduce_partitions
 from ._states import LabelSet, State, StateTuple, TrialState
-from ._validation import check_training_block, describe_partition, label_types
+from ._validation import (
+    check_finite_block,
+    check_training_block,
+    describe_partition,
+    label_types,
+)
 from .audit import ContentHash
 from .errors import CheckpointError, DivergenceError, InputError, PartitionError
 from .metrics import Scorer
@@ -46,6 +52,7 @@ from .metrics._scorer import scorer_partition
 
 __all__ = [
     "DataCheck",
+    "EpochDriver",
     "ModelSpec",
     "ModelUpdate",
     "PassPlan",
@@ -343,6 +350,10 @@ def _fit_models(
     if X_val is not None and y_val is not None and plan.validation_starts is not None:
         first = plan.validation_starts[block]
         scored_on = (X_val, y_val, None, (slice(first, first + n_val),))
+        # Scored, not trained on: finite values, named as what the caller passed.
+        val_rows = scored_on[3][0]
+        check_finite_block(X_val, "validation_data's X", val_rows, block)
+        check_finite_block(y_val, "validation_data's y", val_rows, block)
     # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
     learns = sample_weight is None or bool(np.any(sample_weight))
     for key, group in groups.items():
@@ -591,92 +602,124 @@ def run_pass(
 # The epoch loop
 
 
-class AfterPass(Protocol):
-    """The hook :func:`run_epochs` calls after every pass.
+class EpochDriver(Protocol):
+    """One fit's or one search's side of :func:`run_epochs`: which models each pass trains,
+    how a pass runs, what to make of its updates, and the run's checkpoint.
 
-    It gets the epoch, the models trained and scored in the pass, their updates and the
-    pass's history record (to add to); it returns the models to score in the next pass (those
-    it keeps of the ones just trained), and whether to stop training.
+    :func:`run_epochs` calls :meth:`restore` when it resumes a run, then for every pass
+    :meth:`to_train`, :meth:`run`, :meth:`after_pass` and :meth:`write_checkpoint`, and
+    :meth:`finish` once the passes are over. ``ParallelIncremental`` drives one model, the
+    searches one per candidate and fold.
     """
 
-    def __call__(
+    #: What every block does for every model; the progress bar counts the candidates of
+    #: ``plan.models`` that a pass trains.
+    plan: PassPlan
+    #: Where the run starts: the epoch, the models the last pass left to score, the records
+    #: of the passes done (0, none and [] for a new run, as :meth:`restore` read them for a
+    #: resumed one). :func:`run_epochs` appends every pass's record to ``history``.
+    start: int
+    scored: frozenset[int]
+    history: list[dict[str, Any]]
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Go on from a checkpoint's state, as :meth:`write_checkpoint` wrote it."""
+
+    def to_train(self, epoch: int) -> frozenset[int]:
+        """The models that train in ``epoch``, as the run stands now (none: training is over)."""
+
+    def run(
+        self, epoch: int, train: frozenset[int], score: frozenset[int]
+    ) -> list[ModelUpdate | None]:
+        """One pass (:func:`run_pass`): the models ``train`` train, those in ``score`` are
+        scored; a :class:`ModelUpdate` per model of the pass, ``None`` for the others."""
+
+    def after_pass(
         self,
         epoch: int,
         train: frozenset[int],
         scored: frozenset[int],
         updates: list[ModelUpdate | None],
         record: dict[str, Any],
-    ) -> tuple[frozenset[int], bool]: ...
+    ) -> tuple[frozenset[int], bool]:
+        """Take a pass's ``updates`` and add to its history ``record``; return the models to
+        score in the next pass (those kept of the ones just trained), and whether to stop
+        training."""
 
-
-class SaveCheckpoint(Protocol):
-    """The hook :func:`run_epochs` calls after every pass to write a checkpoint."""
-
-    def __call__(
+    def write_checkpoint(
         self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
-    ) -> None: ...
+    ) -> None:
+        """Write where the run is, when it has a checkpoint: the epoch a resumed run starts
+        at, the models left to score, whether training had stopped, and the history."""
+
+    def finish(self) -> None:
+        """After the last pass: what no pass did (check the data against the checkpoint
+        when no pass read them, as in the rerun of a finished run)."""
 
 
 def run_epochs(
-    run: Callable[[int, frozenset[int], frozenset[int]], list[ModelUpdate | None]],
+    driver: EpochDriver,
     *,
-    to_train: Callable[[int], frozenset[int]],
-    after_pass: AfterPass,
     n_epochs: int,
     verbose: int,
+    saved: dict[str, Any] | None = None,
     desc: str = "epochs",
     unit: str = "epoch",
-    count: Callable[[frozenset[int]], int] = len,
     postfix: Sequence[str] = ("seconds", "validation_score"),
-    start: int = 0,
-    scored: frozenset[int] = frozenset(),
-    history: list[dict[str, Any]] | None = None,
-    save: SaveCheckpoint | None = None,
 ) -> list[dict[str, Any]]:
-    """Run passes until no model trains and none is left to score; returns the history.
+    """Run ``driver``'s passes until no model trains and none is left to score; returns the
+    history (``driver.history``, a record per pass).
 
-    ``run(epoch, train, score)`` runs one pass; ``to_train(epoch)`` names the models that
-    train in it. A pass that trains nothing only scores the models of the one before.
+    ``driver.to_train(epoch)`` names the models that train in a pass of ``epoch`` (none from
+    ``n_epochs`` on); a pass that trains nothing only scores the models of the one before.
+    With ``saved`` (a checkpoint's state) the driver restores it first, and the run goes on
+    from its ``start`` epoch with the models its last pass left to score.
 
     With ``verbose``, a progress bar (``tqdm.auto``: a widget in Jupyter, a bar in a
-    terminal) advances by ``count(train)`` after each pass: an epoch of a single model, or
-    the candidates trained in the pass for a search. Its total is what is done plus what is
-    left for the models still training, asked of ``to_train`` after every pass, so that it
-    shrinks when a search drops candidates or a fit stops early.
+    terminal) advances after each pass by the candidates trained in it: one per epoch for a
+    single model, one per candidate and epoch for a search (all its folds train in the same
+    pass). Its total is what is done plus what is left for the models still training, asked
+    of ``to_train`` after every pass, so that it shrinks when a search drops candidates or a
+    fit stops early. ``postfix`` names the record's values shown beside it.
 
-    After every pass, ``save(start, scored, stopped, history)`` writes a checkpoint: where
-    a resumed run starts (the next epoch, the models left to score, whether training had
-    stopped) and the history so far. A run resumed from one starts at epoch ``start``, with
-    the models ``scored`` that its last pass left to score and its ``history``.
+    After every pass the driver writes its checkpoint, if it has one
+    (:meth:`EpochDriver.write_checkpoint`); after the last, :meth:`EpochDriver.finish`.
     """
-    history = [] if history is None else history
+    if saved is not None:
+        driver.restore(saved)
+    history, scored, models = driver.history, driver.scored, driver.plan.models
+
+    def count(train: frozenset[int]) -> int:
+        """The candidates that the models ``train`` train: what the progress bar counts."""
+        return len({models[j].candidate for j in train})
 
     def planned(start: int) -> int:
         """What ``to_train`` has left from epoch ``start`` on, as the models stand now."""
-        return sum(count(to_train(e)) for e in range(start, n_epochs))
+        return sum(count(driver.to_train(e)) for e in range(start, n_epochs))
 
     progress = None
     if verbose:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=planned(start), desc=desc, unit=unit, file=sys.stderr)
-    epoch = start
+        progress = tqdm(total=planned(driver.start), desc=desc, unit=unit, file=sys.stderr)
+    epoch = driver.start
     try:
         while True:
-            train = to_train(epoch) if epoch < n_epochs else frozenset[int]()
+            train = driver.to_train(epoch) if epoch < n_epochs else frozenset[int]()
             if not train and not scored:
                 break
             began = time.perf_counter()
-            updates = run(epoch, train, scored)
+            updates = driver.run(epoch, train, scored)
             record: dict[str, Any] = {
                 "epoch": epoch + 1 if train else epoch,
                 "seconds": time.perf_counter() - began,
             }
-            scored, stop = after_pass(epoch, train, scored, updates, record)
+            scored, stop = driver.after_pass(epoch, train, scored, updates, record)
             history.append(record)
-            if save is not None:
-                # A run that stopped scores nothing more: it resumes to its end.
-                save(epoch + 1 if train else epoch, frozenset() if stop else scored, stop, history)
+            # A run that stopped scores nothing more: it resumes to its end.
+            driver.write_checkpoint(
+                epoch + 1 if train else epoch, frozenset() if stop else scored, stop, history
+            )
             if progress is not None and train:
                 done = progress.n + count(train)
                 progress.total = done + (0 if stop else planned(epoch + 1))
@@ -689,6 +732,7 @@ def run_epochs(
     finally:
         if progress is not None:
             progress.close()
+    driver.finish()
     return history
 
 

@@ -43,10 +43,11 @@ from . import audit, metrics
 from ._checkpoint import REFIT_FOLDER, Checkpoint, plain, records
 from ._families import family_for
 from ._graph import SPLIT_EVERY, broadcast, reduce_partitions, task_retries
-from ._incremental import ParallelIncremental
+from ._incremental import ParallelIncremental, estimator_has
 from ._linear import LinearRegression, Ridge
 from ._pass import (
     DataCheck,
+    EpochDriver,
     ModelSpec,
     ModelUpdate,
     PassPlan,
@@ -232,13 +233,8 @@ def format_results(
     return results
 
 
-def _best_has(attr: str) -> Any:
-    def check(self: _BaseSearch) -> bool:
-        if hasattr(self, "best_estimator_"):
-            return hasattr(self.best_estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
+#: What a search's methods delegate to: the best estimator once refitted, else the estimator.
+_BEST_FIRST = ("best_estimator_", "estimator")
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,15 +255,16 @@ class _Setup:
     saved: dict[str, Any] | None = None  # the checkpoint's state, when resuming
 
 
-class _SearchPasses:
-    """The passes of one search: what :func:`run_epochs` runs, trains and asks after each.
+class _SearchPasses(EpochDriver):
+    """The passes of one search, for :func:`run_epochs`: every candidate on every fold.
 
     A model trained in one pass is scored in the next; a model whose fit fails trains no more
-    and scores ``error_score``; ``_after_scores`` (halving) may drop candidates.
+    and scores ``error_score``; after a pass that scores, ``_after_scores`` (halving) may
+    choose the candidates that go on, which makes the pass one of the search's ``rounds``.
     """
 
     def __init__(self, search: _BaseSearch, setup: _Setup, current: list[Any]) -> None:
-        self.search, self.setup, self.current = search, setup, current
+        self.search, self.setup, self.plan, self.current = search, setup, setup.plan, current
         n, n_metrics = len(setup.plan.models), len(setup.plan.scorers)
         self.active = set(range(len(setup.models)))
         raising = search.error_score == "raise"
@@ -282,13 +279,18 @@ class _SearchPasses:
         self.metric = None if setup.refit_name is None else names.index(setup.refit_name)
         self.history: list[dict[str, Any]] = []  # run_epochs' records of the passes done
         self.start, self.scored, self.stopped = 0, frozenset[int](), False
+        # The scores of the passes after which the search chose the candidates that go on
+        # (halving's iterations, the rows of its cv_results_); none for the other searches.
+        self.rounds: list[Snapshot] = []
         # With a checkpoint, what the first pass does with the blocks' digests (record them,
         # or check the blocks against them); later passes leave them.
         self.check: DataCheck | None = (
             None if setup.checkpoint is None else setup.checkpoint.data_check()
         )
 
-    def run(self, epoch: int, train: frozenset[int], score: frozenset[int]) -> list[Any]:
+    def run(
+        self, epoch: int, train: frozenset[int], score: frozenset[int]
+    ) -> list[ModelUpdate | None]:
         setup = self.setup
         check, self.check = self.check, None
         result = run_pass(
@@ -310,7 +312,7 @@ class _SearchPasses:
             setup.checkpoint.record(result.digests)
         return result.updates
 
-    def check_data(self) -> None:
+    def finish(self) -> None:
         """Check the blocks against the checkpoint's digests if no pass has (a finished
         search's rerun): one read of every block, before its results are returned."""
         if self.check is None or self.check.expected is None:
@@ -365,6 +367,7 @@ class _SearchPasses:
                 record["best_mean_score"] = max(snapshot.means(self.metric).values())
             keep = self.search._after_scores(snapshot, self.metric)
             if keep is not None:
+                self.rounds.append(snapshot)
                 self.active &= keep
                 stop = len(self.active) <= 1
         next_scored = frozenset(
@@ -384,12 +387,13 @@ class _SearchPasses:
             and j not in setup.failed
         )
 
-    def save(
+    def write_checkpoint(
         self, start: int, scored: frozenset[int], stopped: bool, history: list[dict[str, Any]]
     ) -> None:
-        """Write where the search is, to resume from at epoch ``start`` (:func:`run_epochs`)."""
+        """Write where the search is, to resume from at epoch ``start`` (with a checkpoint)."""
         setup = self.setup
-        assert setup.checkpoint is not None
+        if setup.checkpoint is None:
+            return
         state = {
             "epoch": start,
             "scored": sorted(scored),
@@ -403,11 +407,9 @@ class _SearchPasses:
             "newly_failed": sorted(self.newly_failed),
             "last_scores": [list(s) for s in self.last_scores],
             "snapshots": [
-                {"epochs": s.epochs, "candidates": sorted(s.scores)}
-                for s in getattr(self.search, "_iterations", [])
+                {"epochs": s.epochs, "candidates": sorted(s.scores)} for s in self.rounds
             ],
         }
-        snapshots = getattr(self.search, "_iterations", [])
         objects = {
             "models": list(self.current),
             "fitted": [[c, k, list(steps)] for (c, k), steps in sorted(setup.fitted.items())],
@@ -415,13 +417,13 @@ class _SearchPasses:
             "times": [self.fit_times, self.score_times],
             "snapshots": [
                 [[s.scores[c], s.fit_times[c], s.score_times[c]] for c in sorted(s.scores)]
-                for s in snapshots
+                for s in self.rounds
             ],
         }
         setup.checkpoint.save(state, objects)
 
     def restore(self, saved: dict[str, Any]) -> None:
-        """Go on from a checkpoint's state (:meth:`_save`)."""
+        """Go on from a checkpoint's state, as :meth:`write_checkpoint` wrote it."""
         objects, setup = saved["objects"], self.setup
         self.current[:] = objects["models"]
         self.history[:] = saved["history"]
@@ -433,17 +435,16 @@ class _SearchPasses:
         self.newly_failed = set(saved["newly_failed"])
         self.last_scores = [tuple(s) for s in saved["last_scores"]]
         self.fit_times, self.score_times = (np.asarray(t) for t in objects["times"])
-        if hasattr(self.search, "_iterations"):
-            self.search._iterations[:] = [
-                Snapshot(
-                    meta["epochs"],
-                    *(
-                        {c: arrays[c_index][i] for c_index, c in enumerate(meta["candidates"])}
-                        for i in range(3)
-                    ),
-                )
-                for meta, arrays in zip(saved["snapshots"], objects["snapshots"], strict=True)
-            ]
+        self.rounds = [
+            Snapshot(
+                meta["epochs"],
+                *(
+                    {c: arrays[c_index][i] for c_index, c in enumerate(meta["candidates"])}
+                    for i in range(3)
+                ),
+            )
+            for meta, arrays in zip(saved["snapshots"], objects["snapshots"], strict=True)
+        ]
 
 
 class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
@@ -504,7 +505,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         return len(self._candidates())
 
     def _after_scores(self, snapshot: Snapshot, metric: int | None) -> set[int] | None:
-        """Hook after the remaining candidates' models are scored: which candidates to keep."""
+        """Hook after the remaining candidates' models are scored: which candidates to keep
+        (``None``: all, without a round)."""
         return None
 
     # ----------------------------------------------------------------------------------------
@@ -540,7 +542,8 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     def _search(self, X: Any, y: Any, classes: Any) -> None:
         validate_estimator_params(self)
         setup = self._setup(X, y, classes)
-        scores, fit_times, score_times = self._train(setup)
+        passes = self._train(setup)
+        scores, fit_times, score_times = passes.last_scores, passes.fit_times, passes.score_times
         self._warn_about_failures(setup.failed, len(setup.plan.models))
         n_candidates, n_folds = len(setup.candidates), len(setup.plan.folds)
         test_scores = {
@@ -549,7 +552,11 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         }
         shape = (n_candidates, n_folds)
         self.cv_results_ = self._results(
-            setup.candidates, test_scores, fit_times.reshape(shape), score_times.reshape(shape)
+            setup.candidates,
+            test_scores,
+            fit_times.reshape(shape),
+            score_times.reshape(shape),
+            passes.rounds,
         )
         self.multimetric_ = self._scoring_is_multi()
         self.scorer_ = setup.scorers if self.multimetric_ else setup.scorers["score"]
@@ -759,7 +766,9 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         test_scores: dict[str, np.ndarray],
         fit_times: np.ndarray,
         score_times: np.ndarray,
+        rounds: list[Snapshot],
     ) -> dict[str, Any]:
+        """``cv_results_``: one row per candidate (a halving search's rows are its ``rounds``)."""
         return format_results(candidates, test_scores, fit_times, score_times)
 
     @staticmethod
@@ -838,8 +847,9 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             raise InputError(f"y must hold at least 2 classes; found {found}.")
         return fitted, labels
 
-    def _train(self, setup: _Setup) -> tuple[list[tuple[float, ...]], np.ndarray, np.ndarray]:
-        """The epochs of the search; returns each model's last scores and its times."""
+    def _train(self, setup: _Setup) -> _SearchPasses:
+        """The epochs of the search; returns its driver, which holds each model's last scores
+        and times, and the rounds of a halving search."""
         plan = setup.plan
         current: list[Any] = []
         for spec in plan.models:
@@ -848,26 +858,17 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 model.set_params(shuffle=setup.models[spec.candidate].shuffle)
             current.append(model)
         passes = _SearchPasses(self, setup, current)
-        if setup.saved is not None:
-            passes.restore(setup.saved)
         self.history_ = run_epochs(
-            passes.run,
-            to_train=passes.to_train,
-            after_pass=passes.after_pass,
+            passes,
             n_epochs=max(setup.epochs),
             verbose=self.verbose,
+            saved=setup.saved,
             # The bar counts (candidate, epoch) trainings, of the candidates still in.
             desc="search",
             unit="candidate-epoch",
-            count=lambda train: len({plan.models[j].candidate for j in train}),
             postfix=("seconds", "best_mean_score"),
-            start=passes.start,
-            scored=passes.scored,
-            history=passes.history,
-            save=None if setup.checkpoint is None else passes.save,
         )
-        passes.check_data()
-        return passes.last_scores, passes.fit_times, passes.score_times
+        return passes
 
     @staticmethod
     def _snapshot(
@@ -896,19 +897,19 @@ class _BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------------
     # the best estimator
 
-    @available_if(_best_has("predict"))
+    @available_if(estimator_has("predict", delegates=_BEST_FIRST))
     def predict(self, X: Any) -> Any:
         """Predict with the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
-    @available_if(_best_has("predict_proba"))
+    @available_if(estimator_has("predict_proba", delegates=_BEST_FIRST))
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities of the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
 
-    @available_if(_best_has("decision_function"))
+    @available_if(estimator_has("decision_function", delegates=_BEST_FIRST))
     def decision_function(self, X: Any) -> Any:
         """Confidence scores of the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
@@ -1264,14 +1265,12 @@ class HalvingSearchCV(_BaseSearch):
                 "HalvingSearchCV ranks candidates by one metric: with several metrics, set "
                 "refit to the name of that metric."
             )
-        self._iterations: list[Snapshot] = []
         super().fit(X, y, classes=classes)
-        del self._iterations
         return self
 
     def _after_scores(self, snapshot: Snapshot, metric: int | None) -> set[int] | None:
+        """The best ``1 / factor`` of the candidates ``snapshot`` scored: a round."""
         assert metric is not None
-        self._iterations.append(snapshot)
         means = snapshot.means(metric)
         # scikit-learn's rule (``_top_k``): stable order by mean score, NaN lowest.
         ordered = sorted(means, key=lambda c: -np.inf if np.isnan(means[c]) else means[c])
@@ -1283,24 +1282,26 @@ class HalvingSearchCV(_BaseSearch):
         test_scores: dict[str, np.ndarray],
         fit_times: np.ndarray,
         score_times: np.ndarray,
+        rounds: list[Snapshot],
     ) -> dict[str, Any]:
-        """One row per (iteration, candidate scored in it), as scikit-learn's halving searches."""
+        """One row per (iteration, candidate scored in it), as scikit-learn's halving searches:
+        the iterations are the search's ``rounds``."""
         names = list(test_scores)
-        rows = [(i, c) for i, snap in enumerate(self._iterations) for c in sorted(snap.scores)]
+        rows = [(i, c) for i, snap in enumerate(rounds) for c in sorted(snap.scores)]
         results = format_results(
             [candidates[c] for _, c in rows],
             {
-                name: np.array([self._iterations[i].scores[c][m] for i, c in rows])
+                name: np.array([rounds[i].scores[c][m] for i, c in rows])
                 for m, name in enumerate(names)
             },
-            np.array([self._iterations[i].fit_times[c] for i, c in rows]),
-            np.array([self._iterations[i].score_times[c] for i, c in rows]),
+            np.array([rounds[i].fit_times[c] for i, c in rows]),
+            np.array([rounds[i].score_times[c] for i, c in rows]),
         )
         results["iter"] = np.array([i for i, _ in rows])
-        results["n_resources"] = np.array([self._iterations[i].epochs for i, _ in rows])
-        self.n_iterations_ = len(self._iterations)
-        self.n_candidates_ = [len(snap.scores) for snap in self._iterations]
-        self.n_resources_ = [snap.epochs for snap in self._iterations]
+        results["n_resources"] = np.array([rounds[i].epochs for i, _ in rows])
+        self.n_iterations_ = len(rounds)
+        self.n_candidates_ = [len(snap.scores) for snap in rounds]
+        self.n_resources_ = [snap.epochs for snap in rounds]
         self.n_remaining_candidates_ = math.ceil(self.n_candidates_[-1] / self.factor)
         return results
 

@@ -313,7 +313,17 @@ def check_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
     if sample_weight is None:
         return None
     if not isinstance(sample_weight, da.Array):
+        refuse_text(sample_weight, "sample_weight")
         sw = np.asarray(sample_weight)
+        if sw.dtype == object:
+            # Numbers in an object array (a pandas object column) are numbers, as in X.
+            try:
+                sw = sw.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputError(
+                    "sample_weight holds values that are not numbers (such as None); pass one "
+                    "non-negative number per row."
+                ) from None
         if sw.ndim == 0:
             sw = np.full(X.shape[0], float(sw))
         if sw.ndim == 1 and sw.shape[0] == X.shape[0]:

@@ -123,8 +123,9 @@ class ModelKeyError(ModelFileError):
 #: daskpar's types that a model file may hold, as skops names them (``<module>.<class>``): the
 #: estimators and searches, the scorer, and every metric class a scorer can hold. Saved files
 #: record these names, so they are part of the file format: a class that moves must stay
-#: importable under its old name. Strings, so that persistence imports no estimator (it is a
-#: layer below them); tests/test_persist.py checks that they name exactly those classes.
+#: importable under its old name, which goes to :data:`_MOVED_TYPES`. Strings, so that
+#: persistence imports no estimator (it is a layer below them); tests/test_persist.py checks
+#: that they name exactly those classes.
 _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar._adaptive.AdaptiveSGDClassifier",
     "daskpar._adaptive.AdaptiveSGDRegressor",
@@ -141,14 +142,24 @@ _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar.metrics._classification.BalancedAccuracy",
     "daskpar.metrics._classification.ConfusionMatrix",
     "daskpar.metrics._classification.LogLoss",
-    "daskpar.metrics._classification.PrecisionRecallCurve",
     "daskpar.metrics._classification.PrecisionRecallF1",
-    "daskpar.metrics._classification.RocAuc",
-    "daskpar.metrics._classification.RocCurve",
+    "daskpar.metrics._ranking.PrecisionRecallCurve",
+    "daskpar.metrics._ranking.RocAuc",
+    "daskpar.metrics._ranking.RocCurve",
     "daskpar.metrics._regression.MeanAbsoluteError",
     "daskpar.metrics._regression.MeanSquaredError",
     "daskpar.metrics._regression.R2",
     "daskpar.metrics._scorer.Scorer",
+)
+
+#: The names that files saved earlier give to classes that have moved since (the ranking
+#: metrics, from ``daskpar.metrics._classification`` to ``daskpar.metrics._ranking``). Such a
+#: file is still read: the old module re-exports the class, and the old name is trusted as
+#: the class it names. Files written now record the new names.
+_MOVED_TYPES: Final[tuple[str, ...]] = (
+    "daskpar.metrics._classification.PrecisionRecallCurve",
+    "daskpar.metrics._classification.RocAuc",
+    "daskpar.metrics._classification.RocCurve",
 )
 
 
@@ -378,7 +389,7 @@ def _skops_io() -> Any:
 
 
 def _untrusted(payload: bytes) -> list[str]:
-    trusted = set(trusted_types())
+    trusted = {*trusted_types(), *_MOVED_TYPES}
     return sorted(set(_skops_io().get_untrusted_types(data=payload)) - trusted)
 
 
@@ -882,7 +893,7 @@ def trusted_loads(payload: bytes, name: str) -> Any:
             "A daskpar model file holds daskpar's and scikit-learn's estimators only."
         )
     try:
-        return _skops_io().loads(payload, trusted=trusted_types())
+        return _skops_io().loads(payload, trusted=[*trusted_types(), *_MOVED_TYPES])
     except untrusted_error as exc:
         raise ModelFileError(
             f"{name} holds types that daskpar does not trust: {_described(exc)}"

@@ -226,7 +226,7 @@ def _register_hypothesis_profiles() -> None:
     slow_data = [HealthCheck.too_slow, HealthCheck.data_too_large]
     settings.register_profile(
         "ci",
-        max_examples=12,
+        max_examples=100,
         derandomize=True,
         deadline=None,
         print_blob=True,

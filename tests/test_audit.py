@@ -644,14 +644,18 @@ def test_a_log_another_user_made_first_or_all_may_write_is_refused(tmp_path: Pat
     shared = tmp_path / "open.jsonl"
     shared.touch()
     shared.chmod(0o666)
-    with pytest.raises(audit.AuditLogError, match="all users may write"):
-        with audit.operation("fit", log=shared):
-            pass
+    with (
+        pytest.raises(audit.AuditLogError, match="all users may write"),
+        audit.operation("fit", log=shared),
+    ):
+        pass
     if os.geteuid() == 0:
         theirs = tmp_path / "theirs.jsonl"
         theirs.touch(mode=0o600)
         os.chown(theirs, 65534, 65534)
-        with pytest.raises(audit.AuditLogError, match="another user"):
-            with audit.operation("fit", log=theirs):
-                pass
+        with (
+            pytest.raises(audit.AuditLogError, match="another user"),
+            audit.operation("fit", log=theirs),
+        ):
+            pass
         assert theirs.read_bytes() == b""

@@ -180,15 +180,15 @@ def test_the_resume_message_says_whether_the_checkpoint_is_authenticated(
 ) -> None:
     from daskpar import persist
     from daskpar._checkpoint import FILE_NAME
-    from daskpar._cli import _start_checkpoint
+    from daskpar._cli._context import start_checkpoint
 
     (tmp_path / FILE_NAME).write_bytes(b"")
     for name in ("DASKPAR_MODEL_KEY", "DASKPAR_MODEL_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
-    _start_checkpoint(tmp_path, overwrite=False)
+    start_checkpoint(tmp_path, overwrite=False)
     assert "it is not authenticated, since no model key is set" in capsys.readouterr().out
     monkeypatch.setenv("DASKPAR_MODEL_KEY", KEY)
-    _start_checkpoint(tmp_path, overwrite=False)
+    start_checkpoint(tmp_path, overwrite=False)
     out = capsys.readouterr().out
     assert f"its signature is checked with the model key (key id {persist.signing_key_id()})" in out
     assert KEY not in out
@@ -259,7 +259,7 @@ def test_a_bad_model_key_is_refused_before_any_work(
     data = tmp_path / "d.zarr"
     data.mkdir()
     started: list[object] = []
-    monkeypatch.setattr("daskpar._cli.cluster", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("daskpar._cli._training.cluster", lambda *a, **k: started.append(a))
     result = CliRunner().invoke(main, ["train", str(data), *args])
     assert result.exit_code in (1, 2), result.output
     assert message in result.output
@@ -274,17 +274,17 @@ def test_predictions_are_renamed_into_place_not_written_through_a_link(tmp_path:
     import click
     import dask.array as da
 
-    from daskpar._cli import _write_store
+    from daskpar._cli._context import write_store
 
     predictions = da.arange(10, chunks=5)
     out = tmp_path / "p.zarr"
-    assert _write_store(predictions, out) == out
+    assert write_store(predictions, out) == out
     np.testing.assert_array_equal(zarr.open_array(str(out), path="predictions")[:], range(10))
     target = tmp_path / "theirs" / "planted"
     target.parent.mkdir()
     link = tmp_path / "q.zarr"
     link.symlink_to(target, target_is_directory=True)  # dangling: exists() is False
     with pytest.raises(click.ClickException, match="appeared while predicting"):
-        _write_store(predictions, link)
+        write_store(predictions, link)
     assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.zarr", "q.zarr", "theirs"]

@@ -222,6 +222,7 @@ def test_the_scratch_folder_is_private_not_a_shared_one_planted_first() -> None:
     import sys as client_sys
 
     shared = Path(tempfile.gettempdir()) / "dask-scratch-space"
+    before = set(client_sys.path)  # other tests' in-process clusters may have added theirs
     with dp.local_cluster(2) as cluster, Client(cluster) as client:
         scheduler_dir = Path(cluster.scheduler.local_directory)
         worker_dirs = client.run(lambda dask_worker: dask_worker.local_directory)
@@ -234,6 +235,8 @@ def test_the_scratch_folder_is_private_not_a_shared_one_planted_first() -> None:
         assert stat.S_IMODE(info.st_mode) == 0o700
         for directory in [scheduler_dir, *map(Path, worker_dirs.values())]:
             assert directory.is_relative_to(private), directory
-        for path in [*client_sys.path, *(p for paths in worker_paths.values() for p in paths)]:
+        added = [p for p in client_sys.path if p not in before]
+        assert any(Path(p).is_relative_to(private) for p in added)  # the scheduler's
+        for path in [*added, *(p for paths in worker_paths.values() for p in paths)]:
             assert not Path(path).is_relative_to(shared), path
     assert not private.exists()

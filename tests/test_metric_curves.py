@@ -23,7 +23,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 import daskpar as dp
 import daskpar.metrics as dm
-from daskpar.metrics._classification import PrecisionRecallCurve, RocAuc, RocCurve
+from daskpar.metrics._ranking import PrecisionRecallCurve, RocAuc, RocCurve
 from daskpar.metrics._states import ScoreHistogram
 
 N = 3000

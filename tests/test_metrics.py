@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar as dp
 import daskpar.metrics as dm
-from daskpar.metrics._classification import RocAuc
+from daskpar.metrics._ranking import RocAuc
 from daskpar.metrics._states import ScoreHistogram
 
 N = 3000

@@ -757,3 +757,23 @@ def test_a_model_file_that_cannot_be_read_is_a_model_file_error(tmp_path: Path) 
         persist.load(tmp_path, key=KEY)  # a folder
     with pytest.raises(ModelFileError, match="Cannot read the model file"):
         persist.describe(tmp_path)
+
+
+def test_a_model_file_of_an_earlier_layout_still_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tests/model_files/model-0.1.0-roc-auc.dp`` was saved (unsigned) by daskpar before
+    its ranking metrics moved to ``metrics/_ranking.py``: it names
+    ``daskpar.metrics._classification.RocAuc``. Files record class paths, so a class that
+    moves keeps its old path trusted."""
+    import numpy as np
+
+    for name in list(os.environ):
+        if name.startswith("DASKPAR_MODEL_"):
+            monkeypatch.delenv(name)
+    path = Path(__file__).parent / "model_files" / "model-0.1.0-roc-auc.dp"
+    assert b"daskpar.metrics._classification" in path.read_bytes()
+    model = persist.load(path, allow_unsigned=True)
+    assert type(model.scoring.metric).__module__ == "daskpar.metrics._ranking"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    assert float(np.mean(np.asarray(model.predict(X)) == y)) > 0.9

@@ -28,7 +28,8 @@ from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
 from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState, Weighted
 from daskpar.audit import ContentHash
-from daskpar.metrics._classification import Accuracy, LogLoss, RocAuc
+from daskpar.metrics._classification import Accuracy, LogLoss
+from daskpar.metrics._ranking import RocAuc
 from daskpar.metrics._regression import R2
 
 D = 20  # features

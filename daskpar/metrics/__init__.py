@@ -33,26 +33,23 @@ scores a fitted estimator with one of them, predicting each block where it lives
 
 The package reads as the flow (public names are imported from the private modules here):
 ``_checks`` (input checks on the client), ``_states`` (what one block contributes),
-``_base``, ``_classification`` and ``_regression`` (metric classes and functions), ``_scorer``
-(scorers) and ``reduce_metric`` (the task bodies and the tree).
+``_base``, ``_classification``, ``_ranking`` and ``_regression`` (metric classes and
+functions), ``_scorer`` (scorers) and ``reduce_metric`` (the task bodies and the tree).
 """
 
 from __future__ import annotations
 
 from ._base import Metric
 from ._classification import (
-    ApproximateMetricWarning,
     accuracy_score,
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     log_loss,
-    precision_recall_curve,
     precision_score,
     recall_score,
-    roc_auc_score,
-    roc_curve,
 )
+from ._ranking import ApproximateMetricWarning, precision_recall_curve, roc_auc_score, roc_curve
 from ._regression import mean_absolute_error, mean_squared_error, r2_score
 from ._scorer import SCORER_NAMES, Scorer, get_scorer, score
 

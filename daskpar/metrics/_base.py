@@ -8,10 +8,10 @@ Every metric has daskpar's one shape::
 :class:`Metric` is that protocol, and :class:`Evaluator` its last step, which scorers have too.
 ``MetricBase`` implements it for daskpar's metrics from two methods, ``_state`` (of one
 non-empty block, with checked weights) and ``_compute`` (of the merged state); the metric
-classes in :mod:`daskpar.metrics._classification` and :mod:`daskpar.metrics._regression`
-define those two. With sample weights, a block's state is wrapped in
-:class:`~daskpar._states.Weighted`, so that weights that are all zero are refused once the
-whole data is seen, as scikit-learn refuses them.
+classes in :mod:`daskpar.metrics._classification`, :mod:`daskpar.metrics._ranking` and
+:mod:`daskpar.metrics._regression` define those two. With sample weights, a block's state
+is wrapped in :class:`~daskpar._states.Weighted`, so that weights that are all zero are
+refused once the whole data is seen, as scikit-learn refuses them.
 
 ``evaluate`` returns an :class:`Evaluation`, the value together with the warnings scikit-learn
 would have raised, so that a finalize task on a worker can hand them to the client, where the

@@ -33,8 +33,8 @@ from ._classification import (
     BalancedAccuracy,
     LogLoss,
     PrecisionRecallF1,
-    RocAuc,
 )
+from ._ranking import RocAuc
 from ._reduce import naming_partition, reduce_metric
 from ._regression import R2, MeanAbsoluteError, MeanSquaredError
 

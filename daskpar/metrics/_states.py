@@ -18,7 +18,8 @@ associative, so the tree may group the blocks in any way:
   and MAE.
 
 Nothing here knows about dask or about the metrics that read the states (the metric classes in
-:mod:`daskpar.metrics._classification` and :mod:`daskpar.metrics._regression`). Sample weights
+:mod:`daskpar.metrics._classification`, :mod:`daskpar.metrics._ranking` and
+:mod:`daskpar.metrics._regression`). Sample weights
 wrap a state in :class:`~daskpar._states.Weighted`, with daskpar's other generic states.
 """
 

@@ -1,0 +1,187 @@
+"""What runs around a command's work: its checks before, its messages, Ctrl-C, the
+performance report, --keep-open, one-line errors, and the files it reads and writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def check_report_path(report: Path | None, overwrite: bool | None = None) -> None:
+    """Refuse, before any work, a report that could not be written after it, or that would
+    replace a file daskpar did not write (without ``--overwrite``; ``None``: the command has
+    no such option)."""
+    if report is None:
+        return
+    if not report.resolve().parent.is_dir():
+        raise click.ClickException(f"--report: the folder of {report} does not exist.")
+    if report.is_file() and not overwrite:
+        with open(report, "rb") as f:
+            head = f.read(1 << 16)
+        if b"Dask Performance Report" not in head:
+            hint = "" if overwrite is None else ", or pass --overwrite to replace it"
+            raise click.ClickException(
+                f"--report: {report} exists and is not a Dask performance report; pick "
+                f"another name{hint}."
+            )
+
+
+def start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
+    """With ``--overwrite``, discard the checkpoint in ``checkpoint`` (and its refit's);
+    else say that the run resumes from it."""
+    from daskpar._checkpoint import FILE_NAME, discard
+
+    if checkpoint is None:
+        return
+    if overwrite:
+        discard(checkpoint)
+    elif (checkpoint / FILE_NAME).exists():
+        from daskpar import persist
+
+        key_id = persist.signing_key_id()
+        trust = (
+            f"its signature is checked with the model key (key id {key_id})"
+            if key_id is not None
+            else "it is not authenticated, since no model key is set: anyone who can write "
+            f"{checkpoint} can change the model it resumes"
+        )
+        click.echo(
+            f"resuming from the checkpoint in {checkpoint}; {trust} (--overwrite starts over "
+            "instead)"
+        )
+
+
+@contextlib.contextmanager
+def interruptible(checkpoint: Path | None) -> Iterator[None]:
+    """Ctrl-C: one line saying where the run can resume from, and exit status 130.
+
+    The interrupt has already gone through the cluster's context managers by then: the fit's
+    futures are released (distributed cancels what no client wants) and an embedded
+    cluster is closed, its worker processes with it.
+    """
+    from daskpar._checkpoint import FILE_NAME
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        if checkpoint is not None and (checkpoint / FILE_NAME).exists():
+            where = f"the checkpoint in {checkpoint} resumes it: run the same command again"
+        elif checkpoint is not None:
+            where = f"no epoch had ended, so {checkpoint} holds no checkpoint yet"
+        else:
+            where = "no checkpoint (pass --checkpoint DIR to make the run resumable)"
+        click.echo(f"\ninterrupted; {where}", err=True)
+        sys.exit(130)
+
+
+@contextlib.contextmanager
+def reporting(report: Path | None) -> Iterator[None]:
+    """Dask's ``performance_report`` of the work inside, written to ``report`` (if given)."""
+    if report is None:
+        yield
+        return
+    import secrets
+
+    from distributed import performance_report
+
+    # Written under a new name, then renamed over ``report``: a link put in its place since
+    # the options were checked is replaced, not written through.
+    temporary = report.with_name(f".{report.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with performance_report(filename=str(temporary)):
+            yield
+        os.replace(temporary, report)
+    finally:
+        temporary.unlink(missing_ok=True)
+    click.echo(f"performance report: {report}")
+
+
+def stay_open(client: Any, scheduler: str | None, keep_open: bool) -> None:
+    """With ``--keep-open``, wait for Ctrl-C with the embedded cluster and dashboard up.
+
+    Ctrl-C ends the wait, not the command: the cluster then closes as after any command,
+    its worker processes with it, and the exit status is 0.
+    """
+    if not keep_open:
+        return
+    if scheduler:
+        click.echo(f"note: --keep-open keeps an embedded cluster; the one at {scheduler} runs on")
+        return
+    try:  # from before the prompt: a Ctrl-C right after it is caught too
+        click.echo(f"\ndashboard: {client.dashboard_link} (the cluster is kept open)")
+        click.echo("press Ctrl-C to stop")
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("\nstopping the cluster")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into a one-line message and exit status 1."""
+    from daskpar.errors import CheckpointError
+
+    try:
+        yield
+    except CheckpointError as exc:
+        made = "was made" in str(exc)
+        hint = " With the daskpar command, --overwrite starts over." if made else ""
+        raise click.ClickException(f"{exc}{hint}") from None
+    except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def read_data(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any]:
+    """DATA in any format daskpar reads (see ``daskpar.data.read_path``)."""
+    from daskpar.data import read_path
+
+    if not data.exists():
+        raise click.ClickException(f"{data} does not exist.")
+    table = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet"}
+    kind = next((table[s] for s in data.suffixes if s in table), None)
+    if kind is None and data.is_dir() and not (data / "zarr.json").exists():
+        kind = "Parquet" if any(data.rglob("*.parquet")) else None
+    if kind is not None and target is None:
+        raise click.ClickException(f"{kind} data needs --target COLUMN.")
+    X, Y = read_path(data, x=x, y=y, target=target)
+    if Y is None:
+        raise click.ClickException(f"{data} has features but no targets; name them with --y.")
+    return X, Y
+
+
+def write_store(predictions: Any, out: Path) -> Path:
+    """Write ``predictions`` to a new zarr store in a fresh folder (mode 0700) beside ``out``,
+    then rename it to ``out``: a failed write leaves nothing at ``out``, and a link put at
+    ``out`` since the options were checked makes the rename fail instead of being written
+    through. The folder's path is resolved, its last part (``out``'s name) is not."""
+    import secrets
+
+    final = out.parent.resolve() / out.name
+    temporary = final.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
+    temporary.mkdir(mode=0o700)
+    try:
+        predictions.to_zarr(str(temporary), component="predictions")
+        mask = os.umask(0)
+        os.umask(mask)
+        temporary.chmod(0o777 & ~mask)
+        if final.is_dir() and not final.is_symlink():  # --overwrite: checked before
+            shutil.rmtree(final)
+        try:
+            os.rename(temporary, final)
+        except OSError as error:
+            raise click.ClickException(
+                f"{out} appeared while predicting ({error.strerror}), as a file or a link; "
+                "the predictions were not written there. Remove it and run again."
+            ) from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return final

@@ -1,0 +1,292 @@
+"""The options the commands share: click decorators and their checks (callbacks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: ``--model`` choices: a name the user types -> (estimator class path, parameters).
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "adaptive-log": ("daskpar.AdaptiveSGDClassifier", {"loss": "log_loss"}),
+    "adaptive-hinge": ("daskpar.AdaptiveSGDClassifier", {"loss": "hinge"}),
+    "adaptive-modified-huber": ("daskpar.AdaptiveSGDClassifier", {"loss": "modified_huber"}),
+    "adaptive-regressor": ("daskpar.AdaptiveSGDRegressor", {}),
+    "sgd-log": ("sklearn.linear_model.SGDClassifier", {"loss": "log_loss"}),
+    "sgd-hinge": ("sklearn.linear_model.SGDClassifier", {"loss": "hinge"}),
+    "sgd-modified-huber": ("sklearn.linear_model.SGDClassifier", {"loss": "modified_huber"}),
+    "perceptron": ("sklearn.linear_model.Perceptron", {}),
+    "sgd-regressor": ("sklearn.linear_model.SGDRegressor", {}),
+    "multinomial-nb": ("sklearn.naive_bayes.MultinomialNB", {}),
+    "bernoulli-nb": ("sklearn.naive_bayes.BernoulliNB", {}),
+    "gaussian-nb": ("sklearn.naive_bayes.GaussianNB", {}),
+}
+
+#: The default ``--model``: daskpar's own learner, which needs no scaler (see
+#: benchmarks/RESULTS.md for how it compares with SGDClassifier).
+DEFAULT_MODEL = "adaptive-log"
+
+
+scheduler_option = click.option(
+    "--scheduler",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    default=None,
+    metavar="ADDRESS",
+    help="Address of a running Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else an "
+    "embedded LocalCluster on 127.0.0.1).",
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Workers of the embedded LocalCluster (default: one per core).",
+)
+dashboard_option = click.option(
+    "--dashboard-port",
+    type=click.IntRange(min=0, max=65535),
+    default=8787,
+    show_default=True,
+    help="Port of the embedded cluster's dashboard on 127.0.0.1 (0 picks a free one).",
+)
+
+
+def output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
+    """An output file's folder must exist: refused before any work, not after it. A symbolic
+    link (dangling or not) is refused too: writing through it would write wherever it leads,
+    outside the folder named (in a shared folder, a place another user chose)."""
+    if value is None:
+        return None
+    if value.is_symlink():
+        raise click.BadParameter(
+            f"{value} is a symbolic link (to {os.readlink(value)}); daskpar does not write "
+            "through links. Name the file itself, or remove the link."
+        )
+    if not value.resolve().parent.is_dir():
+        raise click.BadParameter(f"the folder of {value} does not exist.")
+    return value
+
+
+def host_names(ctx: Any, param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
+    """IP addresses or DNS names, as a certificate's subject alternative names hold them."""
+    import ipaddress
+    import re
+
+    label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    for host in value:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if len(host) > 253 or not re.fullmatch(rf"{label}(\.{label})*", host):
+                raise click.BadParameter(
+                    f"{host!r} is neither an IP address nor a host name."
+                ) from None
+    return value
+
+
+def absolute_path(ctx: Any, param: Any, value: str | None) -> str | None:
+    if value is not None and not value.startswith("/"):
+        raise click.BadParameter(f"{value!r} is not an absolute path (such as /certs).")
+    return value
+
+
+report_option = click.option(
+    "--report",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=output_file,
+    default=None,
+    metavar="FILE.html",
+    help="Write Dask's performance report of the work (task stream with the stage names, "
+    "worker profiles, bandwidth) to FILE.html. An earlier report there is replaced, any "
+    "other file only with --overwrite.",
+)
+checkpoint_option = click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=output_file,
+    default=None,
+    metavar="DIR",
+    help="Write the training's state to DIR after every epoch; rerunning the same command "
+    "resumes after the last epoch written (after a Ctrl-C, a kill or a lost client).",
+)
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start over: discard the checkpoint in --checkpoint DIR, and replace a --report "
+    "file that is not a Dask performance report.",
+)
+keep_open_option = click.option(
+    "--keep-open",
+    is_flag=True,
+    help="After the work, keep the embedded cluster and its dashboard running until Ctrl-C "
+    "(which then ends the command with status 0).",
+)
+
+
+model_option = click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(sorted(MODELS)),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="The estimator: adaptive-* are daskpar.AdaptiveSGDClassifier / Regressor, the others "
+    "scikit-learn's.",
+)
+epochs_option = click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+scale_option = click.option(
+    "--scale/--no-scale",
+    default=None,
+    help="Scale the features in one pass first: daskpar.StandardScaler, or MinMaxScaler for "
+    "multinomial-nb (which needs non-negative features). Default: on, except for the "
+    "adaptive-* models, which need no scaler.",
+)
+
+
+def data_options(command: Any) -> Any:
+    """``--x``, ``--y`` (zarr arrays) and ``--target`` (parquet / CSV column) of DATA."""
+    for option in reversed(
+        [
+            click.option(
+                "--x",
+                "x_name",
+                default="X",
+                show_default=True,
+                help="Feature array in zarr or HDF5.",
+            ),
+            click.option(
+                "--y",
+                "y_name",
+                default="y",
+                show_default=True,
+                help="Target array in zarr or HDF5; for .npy data, the .npy file of targets.",
+            ),
+            click.option("--target", default=None, help="Target column of parquet or CSV data."),
+            click.option("--seed", type=int, default=0, show_default=True),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def security_options(command: Any) -> Any:
+    """``--audit LOG`` and ``--tls-ca-file/--tls-cert/--tls-key``, applied as dask settings.
+
+    The command runs with dask's ``daskpar.audit`` setting (each fit, search, score, save and
+    load appends one record to LOG) and the ``distributed.comm.tls`` client settings that
+    ``distributed.Client`` reads, with encryption required.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        audit_log: Path | None,
+        tls_ca_file: Path | None,
+        tls_cert: Path | None,
+        tls_key: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        import dask
+
+        settings: dict[str, Any] = {}
+        if audit_log is not None:
+            settings["daskpar.audit"] = str(audit_log.resolve())
+        tls = (tls_ca_file, tls_cert, tls_key)
+        if any(tls):
+            if not all(tls):
+                raise click.UsageError("--tls-ca-file, --tls-cert and --tls-key go together.")
+            if not kwargs.get("scheduler"):
+                raise click.UsageError(
+                    "--tls-* options are for a --scheduler tls://HOST:PORT; the embedded "
+                    "cluster makes certificates of its own, in memory, that no other process "
+                    "holds."
+                )
+            settings.update(
+                {
+                    "distributed.comm.tls.ca-file": str(tls_ca_file),
+                    "distributed.comm.tls.client.cert": str(tls_cert),
+                    "distributed.comm.tls.client.key": str(tls_key),
+                    "distributed.comm.require-encryption": True,
+                }
+            )
+        _check_keys(encrypt=bool(kwargs.get("encrypt")))
+        with dask.config.set(settings):
+            return command(*args, **kwargs)
+
+    file_type = click.Path(exists=True, dir_okay=False, path_type=Path)
+    for option in reversed(
+        [
+            click.option(
+                "--audit",
+                "audit_log",
+                type=click.Path(dir_okay=False, path_type=Path),
+                callback=output_file,
+                default=None,
+                help="Append one record per fit, search, score, save and load to this "
+                "JSON-lines audit log (check it with `daskpar audit verify`).",
+            ),
+            click.option("--tls-ca-file", type=file_type, default=None, help="TLS: the CA."),
+            click.option(
+                "--tls-cert", type=file_type, default=None, help="TLS: the client certificate."
+            ),
+            click.option("--tls-key", type=file_type, default=None, help="TLS: its key."),
+        ]
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _check_keys(*, encrypt: bool) -> None:
+    """Refuse a model key that is set but unusable (empty, too short, an unreadable file)
+    before any work, not when the model is saved after training (or at the first checkpoint);
+    and ``--encrypt`` without any key."""
+    from daskpar import persist
+
+    try:
+        signing = persist.signing_key_id()
+    except persist.ModelKeyError as error:
+        raise click.ClickException(str(error)) from None
+    encryption_env = (persist.ENCRYPTION_KEY_ENV, persist.ENCRYPTION_KEY_FILE_ENV)
+    if encrypt and signing is None and not any(os.environ.get(e) for e in encryption_env):
+        raise click.UsageError(
+            f"--encrypt needs a key: set ${persist.KEY_ENV} or ${persist.KEY_FILE_ENV} (or "
+            f"${persist.ENCRYPTION_KEY_ENV}). Make one with daskpar.persist.generate_key()."
+        )
+
+
+save_options = [
+    click.option(
+        "--save",
+        "save_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=output_file,
+        default=None,
+        help="Save the fitted model to this file: daskpar's model format (no pickle), signed "
+        "when $DASKPAR_MODEL_KEY or $DASKPAR_MODEL_KEY_FILE gives a key.",
+    ),
+    click.option(
+        "--encrypt", is_flag=True, help="Encrypt the --save file (AES-256-GCM, the model key)."
+    ),
+]
+
+
+model_argument = click.argument(
+    "model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+allow_unsigned_option = click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Load a model file that carries no signature, when no model key is set (neither "
+    "$DASKPAR_MODEL_KEY nor $DASKPAR_MODEL_KEY_FILE). With a key set, an unsigned file is "
+    "refused all the same (its signature may have been stripped), and a signed file is never "
+    "loaded without its key.",
+)
+
+
+x_option = click.option(
+    "--x", "x_name", default="X", show_default=True, help="Feature array in zarr or HDF5."
+)
+target_option = click.option(
+    "--target", default=None, help="Target column of parquet or CSV data (not a feature)."
+)
