@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 import daskpar as dp
 from daskpar._cli import main
 from daskpar.data import check_blocks, read_path
-from tests.conftest import as_dask, local_cluster, no_task_runs
+from tests.conftest import as_dask, no_task_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "bad-input.md"
@@ -521,7 +521,13 @@ def test_b42_non_numeric_column(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     """A cluster in this process, for the commands that get as far as connecting to one."""
-    with local_cluster(processes=False, n_workers=1, dashboard_address="127.0.0.1:0") as cluster:
+    from distributed import LocalCluster
+
+    # A plain in-process cluster, not conftest's local_cluster (which silences distributed's
+    # logging while it runs): the commands run here in this process set those loggers too.
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0"
+    ) as cluster:
         yield cluster.scheduler_address
 
 
