@@ -33,12 +33,11 @@ from ._checkpoint import Checkpoint, records
 from ._families import family_for
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
-    DataCheck,
     EpochDriver,
+    FirstPassCheck,
     ModelSpec,
     ModelUpdate,
     PassPlan,
-    check_data,
     find_labels_partition,
     run_epochs,
     run_pass,
@@ -196,7 +195,7 @@ class _Epochs(EpochDriver):
         self.checkpoint: Checkpoint | None = None
         # With a checkpoint, what the next pass does with the blocks' digests (record them,
         # or check the blocks against them): the first pass only.
-        self.check: DataCheck | None = None
+        self.data_check = FirstPassCheck()
         self.start, self.scored, self.stopped = 0, frozenset[int](), False
         train_blocks = plan.folds[0][0]
         self.n_samples = int(sum(data.X.chunks[0][i] for i in train_blocks))
@@ -205,7 +204,6 @@ class _Epochs(EpochDriver):
     def run(
         self, epoch: int, train: frozenset[int], score: frozenset[int]
     ) -> list[ModelUpdate | None]:
-        check, self.check = self.check, None
         result = run_pass(
             self.data.X,
             self.data.y,
@@ -219,28 +217,21 @@ class _Epochs(EpochDriver):
             score=score,
             split_every=self.owner.split_every,
             stage="fit",
-            check=check,
+            check=self.data_check.take(),
         )
-        if result.digests is not None:
-            assert self.checkpoint is not None  # only a checkpoint asks for digests
-            self.checkpoint.record(result.digests)
-        return result.updates
+        return self.data_check.keep(result)
 
     def finish(self) -> None:
         """Check the blocks against the checkpoint's digests if no pass has (a finished run's
         rerun): one read of every block, before its model is returned."""
-        if self.check is None or self.check.expected is None:
-            return
         data = self.data
-        check_data(
+        self.data_check.finish(
             data.X,
             data.y,
             data.sample_weight,
             data.aligned_validation,
-            check=self.check,
             split_every=self.owner.split_every,
         )
-        self.check = None
 
     def after_pass(
         self,
@@ -548,7 +539,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         epochs = _Epochs(self, plan, data, tracker, model, n_epochs)
         epochs.checkpoint = checkpoint
         if checkpoint is not None:
-            epochs.check = checkpoint.data_check()
+            epochs.data_check = FirstPassCheck(checkpoint.data_check(), checkpoint.record)
         try:
             self.history_ = run_epochs(epochs, n_epochs=n_epochs, verbose=self.verbose, saved=saved)
         except DivergenceError as error:

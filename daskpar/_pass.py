@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +53,7 @@ from .metrics._scorer import scorer_partition
 __all__ = [
     "DataCheck",
     "EpochDriver",
+    "FirstPassCheck",
     "ModelSpec",
     "ModelUpdate",
     "PassPlan",
@@ -219,6 +220,47 @@ def check_partition(
 
 def _checked_all(state: None) -> None:
     """The root of :func:`check_data`: every block passed its check."""
+
+
+class FirstPassCheck:
+    """A checkpointed run's data check, shared by the epoch drivers: handed to the run's
+    first pass only (:meth:`take`), whose recorded digests go to ``record`` (:meth:`keep`);
+    when no pass runs (a finished run's rerun), :meth:`finish` checks the blocks with one
+    read. Without a checkpoint (``check`` None) it does nothing."""
+
+    def __init__(
+        self,
+        check: DataCheck | None = None,
+        record: Callable[[dict[int, dict[str, str]]], None] | None = None,
+    ) -> None:
+        self.check = check
+        self.record = record
+
+    def take(self) -> DataCheck | None:
+        """The check for this pass: the first pass gets it, later passes None."""
+        check, self.check = self.check, None
+        return check
+
+    def keep(self, result: PassResult) -> list[ModelUpdate | None]:
+        """The pass's updates, its recorded digests (if any) handed to ``record``."""
+        if result.digests is not None:
+            assert self.record is not None  # only a checkpoint asks for digests
+            self.record(result.digests)
+        return result.updates
+
+    def finish(
+        self,
+        X: da.Array,
+        y: da.Array,
+        sample_weight: da.Array | None,
+        validation: tuple[da.Array, da.Array] | None,
+        *,
+        split_every: int | None,
+    ) -> None:
+        """Check the blocks against the checkpoint's digests if no pass has."""
+        check = self.take()
+        if check is not None and check.expected is not None:
+            check_data(X, y, sample_weight, validation, check=check, split_every=split_every)
 
 
 def check_data(

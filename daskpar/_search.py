@@ -46,12 +46,11 @@ from ._graph import SPLIT_EVERY, broadcast, reduce_partitions, task_retries
 from ._incremental import ParallelIncremental, estimator_has
 from ._linear import LinearRegression, Ridge
 from ._pass import (
-    DataCheck,
     EpochDriver,
+    FirstPassCheck,
     ModelSpec,
     ModelUpdate,
     PassPlan,
-    check_data,
     prepare_partition,
     prepared_attributes,
     run_epochs,
@@ -284,15 +283,16 @@ class _SearchPasses(EpochDriver):
         self.rounds: list[Snapshot] = []
         # With a checkpoint, what the first pass does with the blocks' digests (record them,
         # or check the blocks against them); later passes leave them.
-        self.check: DataCheck | None = (
-            None if setup.checkpoint is None else setup.checkpoint.data_check()
+        self.data_check = (
+            FirstPassCheck()
+            if setup.checkpoint is None
+            else FirstPassCheck(setup.checkpoint.data_check(), setup.checkpoint.record)
         )
 
     def run(
         self, epoch: int, train: frozenset[int], score: frozenset[int]
     ) -> list[ModelUpdate | None]:
         setup = self.setup
-        check, self.check = self.check, None
         result = run_pass(
             setup.X,
             setup.y,
@@ -305,27 +305,16 @@ class _SearchPasses(EpochDriver):
             score=score,
             split_every=self.search.split_every,
             stage="search",
-            check=check,
+            check=self.data_check.take(),
         )
-        if result.digests is not None:
-            assert setup.checkpoint is not None  # only a checkpoint asks for digests
-            setup.checkpoint.record(result.digests)
-        return result.updates
+        return self.data_check.keep(result)
 
     def finish(self) -> None:
         """Check the blocks against the checkpoint's digests if no pass has (a finished
         search's rerun): one read of every block, before its results are returned."""
-        if self.check is None or self.check.expected is None:
-            return
-        check_data(
-            self.setup.X,
-            self.setup.y,
-            None,
-            None,
-            check=self.check,
-            split_every=self.search.split_every,
+        self.data_check.finish(
+            self.setup.X, self.setup.y, None, None, split_every=self.search.split_every
         )
-        self.check = None
 
     def after_pass(
         self,
