@@ -10,6 +10,8 @@ from here, never from dask's internal modules (``tests/test_architecture.py`` ch
 
 from __future__ import annotations
 
+from typing import Any
+
 from dask.array.core import normalize_chunks
 from dask.base import compute_as_if_collection, get_scheduler
 from dask.core import flatten
@@ -20,6 +22,7 @@ from dask.utils import key_split
 
 __all__ = [
     "ArrayBlockIdDep",
+    "known_partition_lengths",
     "ArraySliceDep",
     "DataNode",
     "GraphNode",
@@ -33,3 +36,18 @@ __all__ = [
     "key_split",
     "normalize_chunks",
 ]
+
+
+def known_partition_lengths(frame: Any) -> tuple[int, ...] | None:
+    """The row count of each partition of a dask DataFrame, where dask knows it unread.
+
+    dask-expr knows them from a Parquet dataset's metadata (its row groups' sizes) when no
+    filter applies; ``None`` where it would have to read the data to count.
+    """
+    try:
+        lengths = frame.expr.optimize()._get_lengths()
+    except (AttributeError, NotImplementedError, TypeError, ValueError):
+        return None
+    if lengths is None or len(lengths) != frame.npartitions:
+        return None
+    return tuple(int(n) for n in lengths)

@@ -64,6 +64,25 @@ class Family(ABC):
         the estimator's own ``partial_fit`` does.
         """
 
+    def zero_weight_state(
+        self,
+        model: BaseEstimator,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        classes: np.ndarray | None,
+        sample_weight: np.ndarray,
+    ) -> State | None:
+        """The state of a non-empty partition whose sample weights are all zero.
+
+        Such rows teach the model nothing, and ``partial_fit`` refuses a call with only
+        those, so the pass asks this instead of :meth:`partition_state`. Yet scikit-learn's
+        ``fit`` counts rows of weight zero where it counts rows, not weight (the steps of
+        SGD, the variance of all of X in Gaussian naive Bayes); a family whose model counts
+        rows so gives them here. None (the default): the partition contributes nothing.
+        """
+        return None
+
     @abstractmethod
     def finalize(
         self, state: Any, model: BaseEstimator, *, classes: np.ndarray | None, epoch: int
@@ -161,6 +180,33 @@ class SGDFamily(Family):
         }
         return SumState(X.shape[0], sums, prototype=est, weight=_weight_or_none(sample_weight))
 
+    def zero_weight_state(
+        self,
+        model: BaseEstimator,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        classes: np.ndarray | None,
+        sample_weight: np.ndarray,
+    ) -> SumState:
+        """The rows as steps that learn nothing: ``t_`` counts them, as scikit-learn's ``fit``
+        counts every row, and the weighted average of the iterates gives them no weight.
+
+        With averaging, they are steps at the epoch's starting iterate (zeros before the
+        first fit), cut into the same shares as a partition that trains: the mean counts
+        every step that ``t_`` counts. Arrays left out of the state count as zeros.
+        """
+        n = X.shape[0]
+        sums: dict[str, np.ndarray] = {}
+        if getattr(model, "average", False):
+            counts = np.diff(self._share_bounds(model, n, X.shape[1], classes))
+            sums["average_count"] = counts.astype(np.float64)
+            if hasattr(model, "_standard_coef"):
+                for kind in ("coef", "intercept"):
+                    start = np.asarray(getattr(model, "_standard_" + kind), dtype=np.float64)
+                    sums["average_" + kind] = np.multiply.outer(sums["average_count"], start)
+        return SumState(n, sums, weight=0.0)
+
     def finalize(
         self, state: SumState, model: BaseEstimator, *, classes: np.ndarray | None, epoch: int
     ) -> BaseEstimator:
@@ -197,12 +243,8 @@ class SGDFamily(Family):
         averaging; the sums of iterates count steps (rows), as scikit-learn's mean does.
         """
         n = X.shape[0]
-        n_shares = 1
-        if getattr(est, "t_", 1.0) < int(est.average):
-            n_outputs = 1 if classes is None or len(classes) == 2 else len(classes)
-            share_bytes = 8 * n_outputs * (X.shape[1] + 1)
-            n_shares = int(np.clip(self.crossing_bytes // share_bytes, 1, self.crossing_shares))
-        bounds = np.arange(n_shares + 1) * n // n_shares
+        bounds = self._share_bounds(est, n, X.shape[1], classes)
+        n_shares = len(bounds) - 1
         # With several shares, each is a random subset of the rows, as one shuffled pass
         # would cut them; with one, partial_fit shuffles as usual.
         order = None
@@ -234,6 +276,19 @@ class SGDFamily(Family):
             "average_intercept": stacked(intercept_sums),
         }
         return SumState(n, sums, prototype=est, weight=_weight_or_none(sample_weight))
+
+    def _share_bounds(
+        self, model: BaseEstimator, n: int, n_features: int, classes: np.ndarray | None
+    ) -> np.ndarray:
+        """Where a partition of ``n`` rows cuts its averaged pass into shares: one share
+        once ``t_ >= average``, else up to ``crossing_shares`` (the same for every
+        partition of the epoch)."""
+        n_shares = 1
+        if getattr(model, "t_", 1.0) < int(model.average):
+            n_outputs = 1 if classes is None or len(classes) == 2 else len(classes)
+            share_bytes = 8 * n_outputs * (n_features + 1)
+            n_shares = int(np.clip(self.crossing_bytes // share_bytes, 1, self.crossing_shares))
+        return np.arange(n_shares + 1) * n // n_shares
 
     @staticmethod
     def _set_averaged(est: BaseEstimator, state: SumState, model: BaseEstimator) -> None:
@@ -398,6 +453,21 @@ class GaussianNBFamily(Family):
     ) -> MomentsByClass:
         assert classes is not None  # GaussianNB is a classifier: the trainer always passes them
         return MomentsByClass.of(X, y, classes, sample_weight)
+
+    def zero_weight_state(
+        self,
+        model: BaseEstimator,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        classes: np.ndarray | None,
+        sample_weight: np.ndarray,
+    ) -> MomentsByClass:
+        """Classes of zero weight, and the rows in the moments of all of X: scikit-learn
+        takes ``epsilon_`` from the unweighted variance of every row."""
+        return self.partition_state(
+            model, X, y, classes=classes, seed=0, sample_weight=sample_weight
+        )
 
     def finalize(
         self,

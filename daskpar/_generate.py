@@ -27,9 +27,9 @@ from typing import Any, Literal, overload
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from dask.task_spec import GraphNode, Task, TaskRef
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from ._dask_compat import GraphNode, Task, TaskRef
 from ._graph import arrays_from_pair_tasks, stage_name
 from ._sklearn_compat import Interval, InvalidParameterError, validate_params
 

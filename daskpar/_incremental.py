@@ -28,11 +28,13 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import audit, metrics
+from . import audit
 from ._checkpoint import Checkpoint, records
+from ._columns import is_dask_table, match_feature_names, table_values
 from ._families import family_for
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
+    VALIDATION_NAMES,
     EpochDriver,
     FirstPassCheck,
     ModelSpec,
@@ -57,6 +59,7 @@ from ._validation import (
 )
 from .errors import DivergenceError, InputError
 from .metrics import Scorer, get_scorer
+from .metrics._scorer import DataNames, score_data
 
 __all__ = ["ParallelIncremental", "estimator_has", "find_classes"]
 
@@ -253,7 +256,9 @@ class _Epochs(EpochDriver):
         record.update(n_samples=self.n_samples, n_partitions=self.n_partitions)
         if self.data.validation is not None and self.data.aligned_validation is None:
             X_val, y_val = self.data.validation
-            score = self.owner._score_model(self.model, X_val, y_val, self.data.scorer)
+            score = self.owner._score_model(
+                self.model, X_val, y_val, self.data.scorer, names=VALIDATION_NAMES
+            )
             stop = self.tracker.record(record, score, self.model)
         self.last_record = record
         # Held-out blocks (or rows) score this model in the next pass, if there is one.
@@ -563,7 +568,9 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             # The last model has not met the validation blocks yet: one read of those blocks.
             index = sorted(validation_blocks)
             if data.aligned_validation is not None:
-                score = self._score_model(model, *data.aligned_validation, data.scorer)
+                score = self._score_model(
+                    model, *data.aligned_validation, data.scorer, names=VALIDATION_NAMES
+                )
             else:
                 weights = None if data.sample_weight is None else data.sample_weight.blocks[index]
                 score = self._score_model(
@@ -582,7 +589,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         if validation_data is not None or self.validation_fraction is not None:
             check_scorer_applies(scorer, self.estimator)
         regression = not is_classifier(self.estimator)
-        X, y = check_X_y(X, y, y_numeric=regression)
+        X, y = check_X_y(X, y, y_numeric=regression, estimator=self, reset=True)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None and not has_partial_fit_parameter(
@@ -602,7 +609,9 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise InputError("validation_data must be a pair (X_val, y_val).")
-            validation = check_X_y(*validation_data, n_features=X.shape[1], y_numeric=regression)
+            validation = check_X_y(
+                *validation_data, n_features=X.shape[1], y_numeric=regression, estimator=self
+            )
         elif self.early_stopping and self.validation_fraction is None:
             raise InputError(
                 "early_stopping=True needs validation data: set validation_fraction (whole "
@@ -690,9 +699,10 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _predict(self, X: Any, method: str) -> Any:
         check_is_fitted(self, "estimator_")
-        if not isinstance(X, da.Array):
+        X = match_feature_names(self, X, reset=False)
+        if not isinstance(X, da.Array) and not is_dask_table(X):
             refuse_text(X, "X")
-            return getattr(self.estimator_, method)(X)
+            return getattr(self.estimator_, method)(table_values(X))
         X = check_X(X, n_features=self.n_features_in_)
         est = self.estimator_
         # One probe row tells the output's dtype and width.
@@ -739,9 +749,11 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         and ``y`` are never gathered. In-memory input is scored in this process.
         """
         check_is_fitted(self, "estimator_")
-        in_memory = not isinstance(X, da.Array) and not isinstance(y, da.Array)
+        X = match_feature_names(self, X, reset=False)
+        in_memory = not any(isinstance(a, da.Array) or is_dask_table(a) for a in (X, y))
         if in_memory:
             refuse_text(X, "X")
+            X = table_values(X)
         if in_memory and self.scoring is None:
             return float(self.estimator_.score(X, y, sample_weight=sample_weight))
         if in_memory:
@@ -756,9 +768,18 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         y: da.Array,
         scorer: Scorer,
         sample_weight: Any = None,
+        names: DataNames | None = None,
     ) -> float:
-        return metrics.score(
-            model, X, y, scorer, sample_weight=sample_weight, split_every=self.split_every
+        """``model``'s score on ``X``, ``y`` (one pass); ``names`` says what the caller passed
+        them as (``validation_data``), for the messages of the checks of their values."""
+        return score_data(
+            model,
+            X,
+            y,
+            scorer,
+            sample_weight=sample_weight,
+            split_every=self.split_every,
+            names=names,
         )
 
     # ----------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit, metrics
+from ._columns import is_dask_table, match_feature_names
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name
 from ._saving import SaveMixin
 from ._sklearn_compat import Interval, validate_estimator_params
@@ -192,10 +193,7 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
         """
         with audit.operation("fit", estimator=self, X=X, y=y):
             validate_estimator_params(self)
-            if not isinstance(X, da.Array):
-                # Feature names (pandas input) and n_features_in_, as scikit-learn records them.
-                validate_data(self, X, skip_check_array=True)
-            X, y = check_X_y(X, y, y_numeric=True)
+            X, y = check_X_y(X, y, y_numeric=True, estimator=self, reset=True)
             self._check_n_samples(X)
             sample_weight = check_sample_weight(sample_weight, X)
             solution = reduce_partitions(
@@ -229,7 +227,8 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> Any:
         """``X @ coef_ + intercept_``: a lazy dask array for dask input, else numpy."""
         check_is_fitted(self)
-        if isinstance(X, da.Array):
+        X = match_feature_names(self, X, reset=False)
+        if isinstance(X, da.Array) or is_dask_table(X):
             X = check_X(X, n_features=self.n_features_in_)
             dtype = np.result_type(X.dtype, self.coef_.dtype)
             return X.map_blocks(
@@ -247,7 +246,8 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R² of the predictions, reduced on the workers for dask input."""
-        if not isinstance(X, da.Array) and not isinstance(y, da.Array):
+        X = match_feature_names(self, X, reset=False)
+        if not any(isinstance(a, da.Array) or is_dask_table(a) for a in (X, y)):
             refuse_text(X, "X")
             return float(super().score(X, y, sample_weight=sample_weight))
         X, y = check_X_y(X, y, n_features=self.n_features_in_, y_numeric=True)

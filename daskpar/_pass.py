@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator
 
 from ._families import Family
 from ._graph import broadcast, reduce_partitions
-from ._states import LabelSet, State, StateTuple, TrialState
+from ._states import LabelSet, State, StateTuple, TrialState, Weighted
 from ._validation import (
     check_finite_block,
     check_training_block,
@@ -48,9 +48,10 @@ from .audit import ContentHash
 from .errors import CheckpointError, DivergenceError, InputError, PartitionError
 from .metrics import Scorer
 from .metrics._base import Evaluation
-from .metrics._scorer import scorer_partition
+from .metrics._scorer import DataNames, scorer_partition
 
 __all__ = [
+    "VALIDATION_NAMES",
     "DataCheck",
     "EpochDriver",
     "FirstPassCheck",
@@ -111,6 +112,10 @@ class PassPlan:
     # partial_fit: an empty block (rows filtered out) then shifts no other block's seed.
     # None: the block index.
     positions: tuple[int, ...] | None = None
+
+
+#: What a fit's validation rows are called in messages: what the caller passed them as.
+VALIDATION_NAMES = DataNames("validation_data's X", "validation_data's y")
 
 
 def seed_positions(row_chunks: Sequence[int]) -> tuple[int, ...]:
@@ -394,9 +399,10 @@ def _fit_models(
         scored_on = (X_val, y_val, None, (slice(first, first + n_val),))
         # Scored, not trained on: finite values, named as what the caller passed.
         val_rows = scored_on[3][0]
-        check_finite_block(X_val, "validation_data's X", val_rows, block)
-        check_finite_block(y_val, "validation_data's y", val_rows, block)
-    # Rows of weight zero teach nothing (scikit-learn refuses a call with only those).
+        check_finite_block(X_val, VALIDATION_NAMES.X, val_rows, block)
+        check_finite_block(y_val, VALIDATION_NAMES.y, val_rows, block)
+    # Rows of weight zero teach nothing (scikit-learn refuses a call with only those), but
+    # may count (SGD's steps): such a block gives the family's zero-weight state.
     learns = sample_weight is None or bool(np.any(sample_weight))
     for key, group in groups.items():
         Xt = transform_block(X, scalers.get(key, ()))
@@ -406,11 +412,11 @@ def _fit_models(
         for j, fits, scores in group:
             start = time.perf_counter()
             fit_state = None
-            if fits and learns and X.shape[0]:
+            if fits and X.shape[0]:
                 try:
                     try:
                         fit_state = _fit_block(
-                            plan, models[j], j, Xt, y, sample_weight, epoch, block
+                            plan, models[j], j, Xt, y, sample_weight, epoch, block, learns
                         )
                     except (ValueError, FloatingPointError) as error:
                         diverged = _diverged(error, epoch, rows[0], block)
@@ -488,16 +494,27 @@ def _fit_block(
     sample_weight: np.ndarray | None,
     epoch: int,
     block: int,
-) -> State:
+    learns: bool,
+) -> Weighted[State] | None:
     """The state of model ``j`` after ``partial_fit`` on this block (seeded by its position
-    among the non-empty blocks)."""
+    among the non-empty blocks), and whether it learned: a block whose sample weights are
+    all zero (``learns`` false) gives its family's :meth:`~Family.zero_weight_state` (None:
+    nothing), so that the merged state knows whether any block taught the model."""
     candidate = plan.models[j].candidate
+    family = plan.families[candidate]
+    if not learns:
+        assert sample_weight is not None  # only weights can teach nothing
+        state = family.zero_weight_state(
+            model, X, y, classes=plan.classes, sample_weight=sample_weight
+        )
+        return None if state is None else Weighted(state, any_weight=False)
     position = block if plan.positions is None else plan.positions[block]
     seed = partition_seed(plan.base_seeds[candidate], epoch, position)
     with _checked_already(epoch):
-        return plan.families[candidate].partition_state(
+        state = family.partition_state(
             model, X, y, classes=plan.classes, seed=seed, sample_weight=sample_weight
         )
+    return Weighted(state, any_weight=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -566,13 +583,13 @@ def _updates(
         spec = plan.models[j]
         model = None
         if j in train:
-            if item.fit is None:
+            if item.fit is None or not item.fit.any_weight:
                 raise InputError(
                     "Every partition of the training data is empty, or has sample weights "
                     "that sum to zero; there is nothing to fit."
                 )
             family = plan.families[spec.candidate]
-            model = family.finalize(item.fit, models[j], classes=plan.classes, epoch=epoch)
+            model = family.finalize(item.fit.state, models[j], classes=plan.classes, epoch=epoch)
             bad = [] if family.exact else non_finite_parameters(model)
             if bad:
                 message = (

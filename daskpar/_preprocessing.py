@@ -10,8 +10,10 @@ running scikit-learn's own method on that block: a model that reads the scaled d
 :class:`~daskpar.ParallelIncremental` after the scaler in a ``Pipeline``) gets the scaling fused
 into its own tasks, so the scaled data is never stored whole.
 
-In-memory input (numpy, pandas, sparse) goes straight to scikit-learn: these classes are
-scikit-learn's scalers, with a dask path added.
+In-memory input (numpy, pandas, sparse) goes to scikit-learn: these classes are
+scikit-learn's scalers, with a dask path added. Its values are first checked as the dask
+path's tasks check theirs (:func:`check_in_memory_fit`), so that both refuse the same input
+with the same messages.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any, ClassVar, Self, TypeVar
 import dask.array as da
 import numpy as np
 from dask.base import is_dask_collection
+from scipy import sparse
 from sklearn import preprocessing
 from sklearn.utils.validation import check_is_fitted
 
 from . import audit
+from ._columns import is_dask_table, is_table, match_feature_names
 from ._graph import SPLIT_EVERY, map_rows, reduce_partitions
 from ._saving import SaveMixin
 
@@ -44,19 +48,21 @@ from ._sklearn_compat import (
 )
 from ._states import Extrema, Moments, Weighted
 from ._validation import (
+    bad_rows_error,
     check_finite_block,
     check_sample_weight,
     check_X,
-    describe_partition,
     refuse_text,
 )
-from .errors import InputError, PartitionError
+from .errors import InputError
 
 __all__ = [
+    "ALL_WEIGHTS_ZERO",
     "MaxAbsScaler",
     "MinMaxScaler",
     "OutOfCoreScaler",
     "StandardScaler",
+    "check_in_memory_fit",
     "check_no_infinity_block",
     "extrema_fit_partition",
     "max_abs_scaler_attributes",
@@ -70,25 +76,43 @@ __all__ = [
 
 S = TypeVar("S")
 
+#: scikit-learn's message for sample weights that are all zero, and the fix.
+ALL_WEIGHTS_ZERO = (
+    "Sample weights must contain at least one non-zero number: every sample_weight is zero, "
+    "so there is nothing to fit. Give the rows to learn from a positive weight."
+)
+
 
 # --------------------------------------------------------------------------------------------
 # task bodies: plain functions of numpy blocks
 
 
-def check_no_infinity_block(a: np.ndarray, name: str, rows: slice, block: int) -> None:
-    """Raise a :class:`PartitionError` naming the partition if ``a`` holds infinity.
+def check_no_infinity_block(a: Any, name: str, rows: slice, block: int | None) -> None:
+    """Raise a :class:`PartitionError` naming the partition if ``a`` holds infinity (for an
+    in-memory ``a``, ``block`` None: an :class:`InputError` naming the rows).
 
-    NaN is allowed: the scalers treat it as a missing value, as scikit-learn's do.
+    NaN is allowed: the scalers treat it as a missing value, as scikit-learn's do. ``a`` may
+    be a scipy sparse matrix (in-memory input), whose stored values are checked.
     """
-    if not np.issubdtype(a.dtype, np.inexact):
+    bad: np.ndarray
+    if sparse.issparse(a):
+        coo = a.tocoo()
+        if coo.data.dtype.kind not in "fc":
+            return
+        bad = np.unique(coo.row[np.isinf(coo.data)])
+    elif np.issubdtype(a.dtype, np.inexact):
+        bad = np.flatnonzero(np.isinf(a).any(axis=tuple(range(1, a.ndim))))
+    else:
         return
-    bad = np.flatnonzero(np.isinf(a).any(axis=tuple(range(1, a.ndim))))
     if len(bad):
-        raise PartitionError(
-            f"{name} holds infinity in {describe_partition(rows, block)}, first at row "
-            f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). The "
-            "scalers take NaN as a missing value but need every other value finite: "
-            "replace infinity with NaN or drop these rows first."
+        raise bad_rows_error(
+            name,
+            "infinity",
+            bad,
+            rows,
+            block,
+            "The scalers take NaN as a missing value but need every other value finite: "
+            "replace infinity with NaN or drop these rows first.",
         )
 
 
@@ -123,6 +147,42 @@ def standard_scaler_fit_partition(
     check_finite_block(w, "sample_weight", rows[0], block_id[0])
     moments = Moments.of(X, w if weigh_moments else None)
     return Weighted(moments, any_weight=bool(np.any(w != 0)))
+
+
+def check_in_memory_fit(X: Any, sample_weight: Any = None) -> None:
+    """Check in-memory input to a scaler's ``fit`` as the dask path's tasks check theirs,
+    before scikit-learn sees it: no infinity in ``X``; one finite weight per row, not all
+    zero. The errors are :class:`InputError` with the dask path's messages, naming the rows.
+
+    What these checks cannot read as numbers is left to scikit-learn's own validation.
+    """
+    if not sparse.issparse(X):
+        try:
+            X = np.asarray(X)
+            if X.dtype == object:
+                X = X.astype(np.float64)  # numbers in an object array are numbers
+        except (TypeError, ValueError):
+            return
+        if X.ndim != 2:
+            return
+    rows = slice(0, X.shape[0])
+    check_no_infinity_block(X, "X", rows, None)
+    if sample_weight is None:
+        return
+    try:
+        w = np.asarray(sample_weight, dtype=_weight_dtype(_float_dtype(X.dtype)))
+    except (TypeError, ValueError):
+        return
+    if w.ndim == 0:
+        w = np.full(X.shape[0], w)
+    if w.shape != (X.shape[0],):
+        raise InputError(
+            f"sample_weight must hold one weight per row of X ({X.shape[0]} rows); got shape "
+            f"{w.shape}. Pass a 1-D array of {X.shape[0]} non-negative numbers, or one number."
+        )
+    check_finite_block(w, "sample_weight", rows, None)
+    if not np.any(w != 0):
+        raise InputError(ALL_WEIGHTS_ZERO)
 
 
 def extrema_fit_partition(
@@ -165,7 +225,7 @@ def standard_scaler_attributes(
     """
     state = _fitted_state(state)
     if weighted and not state.any_weight:
-        raise InputError("Sample weights must contain at least one non-zero number.")
+        raise InputError(ALL_WEIGHTS_ZERO)
     m = state.state
     count = np.broadcast_to(m.count[0], m.mean.shape[1:]).astype(np.float64)
     mean: np.ndarray | None = None
@@ -260,12 +320,12 @@ def _identity(estimator: Any) -> tuple[Any, ...]:
 def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
     """True for a dask array; an error for other dask collections (which have no row blocks)
     and for in-memory text (:func:`~daskpar._validation.refuse_text`)."""
-    if isinstance(X, da.Array):
+    if isinstance(X, da.Array) or is_dask_table(X):
         return True
     if is_dask_collection(X):
         raise InputError(
-            f"{type(estimator).__name__}.{method} takes a dask array, not a "
-            f"{type(X).__name__}. Convert a dask DataFrame with X.to_dask_array(lengths=True)."
+            f"{type(estimator).__name__}.{method} takes a dask array or DataFrame, not a "
+            f"{type(X).__name__}."
         )
     refuse_text(X, "X")
     return False
@@ -331,7 +391,7 @@ class OutOfCoreScaler(SaveMixin):
     def _check_fit_X(self, X: da.Array) -> da.Array:
         """Reset the scaler and validate dask ``X``: row partitions only, numeric, not empty."""
         reset_scaler(self._sklearn())
-        X = check_X(X)
+        X = check_X(X, estimator=self, reset=True)
         name = type(self).__name__
         # scikit-learn's messages for the same problems.
         for axis, what in enumerate(("sample", "feature")):
@@ -369,9 +429,6 @@ class OutOfCoreScaler(SaveMixin):
         for name, value in attributes.items():
             setattr(self, name, value)
         self.n_features_in_ = int(X.shape[1])
-        # As scikit-learn does when refitted on data without column names.
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
 
     def _map_blocks(self, X: da.Array, method: str) -> da.Array:
         """``method`` applied lazily to every block of ``X``: one task per block."""
@@ -381,11 +438,15 @@ class OutOfCoreScaler(SaveMixin):
                 f"{type(self).__name__} returns a dask array for dask input; set_output "
                 "containers (pandas, polars) apply to in-memory input only."
             )
-        X = check_X(X, n_features=self.n_features_in_)
+        X = check_X(
+            X, n_features=self.n_features_in_, estimator=self if method == "transform" else None
+        )
         # The blocks are never scaled in place: with copy=False they could be the user's own
         # arrays (da.from_array) or blocks dask reuses.
         scaler = copy_module.copy(self)
         scaler.copy = True  # type: ignore[attr-defined]
+        # The blocks have no column names: a table's were matched by name here.
+        scaler.__dict__.pop("feature_names_in_", None)
         empty = np.zeros((0, X.shape[1]), dtype=X.dtype)
         probe = scale_partition(empty, (slice(0, 0),), (0,), scaler=scaler, method=method)
         return map_rows(
@@ -416,6 +477,7 @@ class OutOfCoreScaler(SaveMixin):
             The fitted scaler.
         """
         if not _is_dask_input(X, "fit", self):
+            check_in_memory_fit(X)
             return self._sklearn().fit(X, y)
         with audit.operation("fit", estimator=self, X=X):
             validate_estimator_params(self)
@@ -438,6 +500,7 @@ class OutOfCoreScaler(SaveMixin):
             The fitted scaler.
         """
         _refuse_dask_partial_fit(X, self)
+        check_in_memory_fit(X)
         return self._sklearn().partial_fit(X, y)
 
     def transform(self, X: Any) -> Any:
@@ -453,6 +516,8 @@ class OutOfCoreScaler(SaveMixin):
         Xt : dask array, ndarray or sparse matrix of shape (n_samples, n_features)
             The scaled data; a lazy dask array for dask input.
         """
+        if is_table(X):  # its columns by name; scikit-learn's checks see them in the fitted order
+            X = match_feature_names(self, X, reset=False)
         if _is_dask_input(X, "transform", self):
             return self._map_blocks(X, "transform")
         return self._sklearn().transform(X)
@@ -593,6 +658,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
             The fitted scaler.
         """
         if not _is_dask_input(X, "fit", self):
+            check_in_memory_fit(X, sample_weight)
             return self._sklearn().fit(X, y, sample_weight)
         with audit.operation("fit", estimator=self, X=X):
             validate_estimator_params(self)
@@ -635,6 +701,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
             The fitted scaler.
         """
         _refuse_dask_partial_fit(X, self)
+        check_in_memory_fit(X, sample_weight)
         return self._sklearn().partial_fit(X, y, sample_weight)
 
     def transform(self, X: Any, copy: bool | None = None) -> Any:
@@ -653,6 +720,8 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
         X_tr : dask array or ndarray of shape (n_samples, n_features)
             The scaled data; a lazy dask array for dask input.
         """
+        if is_table(X):  # its columns by name; scikit-learn's checks see them in the fitted order
+            X = match_feature_names(self, X, reset=False)
         if _is_dask_input(X, "transform", self):
             return self._map_blocks(X, "transform")
         return self._sklearn().transform(X, copy=copy)

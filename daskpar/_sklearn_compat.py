@@ -46,6 +46,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils._param_validation import validate_params as sklearn_validate_params
 from sklearn.utils._set_output import _get_output_config as get_output_config
+from sklearn.utils.validation import _check_feature_names as check_feature_names
 
 __all__ = [
     "ESTIMATOR_VALIDATION_NAMES",
@@ -62,6 +63,7 @@ __all__ = [
     "RealNotInt",
     "StrOptions",
     "fit_binary_keeping_intercept",
+    "check_feature_names",
     "get_output_config",
     "handle_zeros_in_scale",
     "install_fit_binary_keeping_intercept",

@@ -75,6 +75,9 @@ class SumState:
     on every partition (``classes_``, ``n_features_in_``, the loss object), so that finalize
     only has to put the merged arrays into it. The leftmost partition's prototype is kept, so
     the choice is deterministic.
+
+    A state may leave arrays out: they count as zeros. A partition whose rows all weigh zero
+    gives one with rows (and weight 0) but no arrays, as it learned nothing.
     """
 
     n_samples: int
@@ -83,14 +86,12 @@ class SumState:
     weight: float | None = None
 
     def combine(self, other: SumState, /) -> SumState:
-        if self.sums.keys() != other.sums.keys():
-            raise ValueError(
-                f"Cannot combine states with different arrays: {sorted(self.sums)} and "
-                f"{sorted(other.sums)}."
-            )
+        sums = dict(self.sums)
+        for k, v in other.sums.items():
+            sums[k] = sums[k] + v if k in sums else v
         return SumState(
             self.n_samples + other.n_samples,
-            {k: self.sums[k] + other.sums[k] for k in self.sums},
+            sums,
             self.prototype if self.prototype is not None else other.prototype,
             None
             if self.weight is None and other.weight is None
@@ -387,7 +388,8 @@ class Weighted(Generic[S]):
 
     scikit-learn refuses sample weights that are all zero, and only the merged state can tell:
     one partition's weights may all be zero while another's are not. The metrics (given
-    sample weights) and :class:`~daskpar.StandardScaler` wrap their states in it.
+    sample weights), :class:`~daskpar.StandardScaler` and the training pass (a model's
+    state) wrap their states in it.
     """
 
     state: S

@@ -18,8 +18,9 @@ import numpy as np
 from dask.array import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
+from ._columns import is_dask_table, is_table, match_feature_names, table_to_dask
 from ._graph import reduce_partitions
-from .errors import InputError, PartitionError
+from .errors import DaskparError, InputError, PartitionError
 
 __all__ = [
     "LABEL_DTYPE_KINDS",
@@ -27,6 +28,7 @@ __all__ = [
     "MERGE_PARTITIONS",
     "MIN_BLOCK_ROWS",
     "as_dask_array",
+    "bad_rows_error",
     "check_label_dtype",
     "label_types",
     "warn_if_tiny_partitions",
@@ -54,6 +56,8 @@ def as_dask_array(a: Any, *, name: str) -> da.Array:
     """
     if isinstance(a, da.Array):
         return a
+    if is_dask_table(a):
+        return table_to_dask(a, name=name)
     refuse_text(a, name)
     arr = check_array(
         a,
@@ -168,16 +172,32 @@ def describe_partition(rows: slice, block: int) -> str:
     return f"partition {block} (rows {rows.start} to {rows.stop - 1})"
 
 
-def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int) -> None:
-    """Raise a :class:`PartitionError` naming the partition if ``a`` holds NaN or infinity."""
+def bad_rows_error(
+    name: str, what: str, bad: np.ndarray, rows: slice, block: int | None, fix: str
+) -> DaskparError:
+    """The error for rows ``bad`` (positions in the block) of ``name`` that hold ``what``.
+
+    A :class:`PartitionError` naming partition ``block`` and its rows, or, for an in-memory
+    array (``block`` None, seen on the client before anything runs), an :class:`InputError`
+    naming the rows alone.
+    """
+    first = rows.start + int(bad[0])
+    if block is None:
+        return InputError(f"{name} holds {what}, first at row {first} ({len(bad)} bad rows). {fix}")
+    return PartitionError(
+        f"{name} holds {what} in {describe_partition(rows, block)}, first at row {first} "
+        f"({len(bad)} bad rows in this partition). {fix}"
+    )
+
+
+def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int | None) -> None:
+    """Raise a :class:`PartitionError` naming the partition if ``a`` holds NaN or infinity
+    (for an in-memory ``a``, ``block`` None: an :class:`InputError` naming the rows)."""
     if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
         bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
         kind = "NaN" if np.isnan(a).any() else "infinity"
-        raise PartitionError(
-            f"{name} holds {kind} in {describe_partition(rows, block)}, first at row "
-            f"{rows.start + int(bad[0])} ({len(bad)} bad rows in this partition). daskpar's "
-            f"models need finite values: impute or drop these rows first."
-        )
+        fix = "daskpar's models need finite values: impute or drop these rows first."
+        raise bad_rows_error(name, kind, bad, rows, block, fix)
 
 
 #: Fewest rows a reader puts in a block when it chooses; below this, per-task overhead
@@ -212,17 +232,32 @@ def warn_if_tiny_partitions(
         )
 
 
-def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> da.Array:
+def check_X(
+    X: Any,
+    *,
+    n_features: int | None = None,
+    name: str = "X",
+    estimator: Any = None,
+    reset: bool = False,
+) -> da.Array:
     """Validate a 2-D feature array partitioned along rows only.
 
     Parameters
     ----------
-    X : dask or numpy array of shape (n_samples, n_features)
+    X : dask or numpy array, or pandas or dask DataFrame, of shape (n_samples, n_features)
     n_features : int, optional
         The number of features the fitted model expects.
     name : str
         What to call the array in messages.
+    estimator : estimator, optional
+        Whose feature names to record (``reset=True``, in ``fit``) or to take a table's
+        columns by (``reset=False``; arrays pass unchecked, as daskpar's own calls give
+        them): see :func:`~daskpar._columns.match_feature_names`.
+    reset : bool, default=False
+        Whether this is a fit.
     """
+    if estimator is not None and (reset or is_table(X)):
+        X = match_feature_names(estimator, X, reset=reset, name=name)
     X = as_dask_array(X, name=name)
     if X.ndim != 2:
         hint = (
@@ -261,13 +296,21 @@ def check_row_chunks(X: da.Array, y: da.Array, *, x_name: str = "X", y_name: str
 
 
 def check_X_y(
-    X: Any, y: Any, *, n_features: int | None = None, y_numeric: bool = False
+    X: Any,
+    y: Any,
+    *,
+    n_features: int | None = None,
+    y_numeric: bool = False,
+    estimator: Any = None,
+    reset: bool = False,
 ) -> tuple[da.Array, da.Array]:
     """Validate ``X`` (see :func:`check_X`) and a 1-D ``y`` aligned with it."""
+    if is_dask_table(y):
+        y = table_to_dask(y, name="y")
     X_is_dask, y_is_dask = isinstance(X, da.Array), isinstance(y, da.Array)
     if y is None:
         raise InputError("requires y to be passed, but the target y is None.")
-    X = check_X(X, n_features=n_features)
+    X = check_X(X, n_features=n_features, estimator=estimator, reset=reset)
     if not y_is_dask:
         y = np.asarray(y)
         if y_numeric and y.dtype == object:
@@ -312,6 +355,8 @@ def check_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
     """
     if sample_weight is None:
         return None
+    if is_dask_table(sample_weight):
+        sample_weight = table_to_dask(sample_weight, name="sample_weight")
     if not isinstance(sample_weight, da.Array):
         refuse_text(sample_weight, "sample_weight")
         sw = np.asarray(sample_weight)

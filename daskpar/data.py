@@ -30,7 +30,7 @@ import dask.array as da
 
 from ._generate import make_classification, make_regression
 from ._graph import compute_blocks
-from ._load import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
+from ._io import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
 from ._sklearn_compat import validate_params
 from ._split import train_test_split
 from ._validation import check_blocks, check_X, check_X_y

@@ -42,22 +42,42 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
-import json
 import os
 import pathlib
-import secrets
-import stat
-import struct
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from . import audit as audit_log
+from ._model_file import (
+    FORMAT_VERSION,
+    MAGIC,
+    ModelFileError,
+    ModelKeyError,
+    ModelSignatureError,
+    assemble,
+    canonical,
+    parse,
+    read_file,
+)
+from ._model_file import write_atomically as write_atomically  # for daskpar._checkpoint
+from ._model_keys import (
+    ENCRYPTION_KEY_ENV,
+    ENCRYPTION_KEY_FILE_ENV,
+    KEY_CONSTRAINT,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    KeyLike,
+    check_signature,
+    decrypt_payload,
+    encrypt_payload,
+    generate_key,
+    resolve_key,
+    signing_key_id,
+    tag,
+)
 from ._sklearn_compat import validate_params
 from .audit import file_sha256
-from .errors import DaskparError
 
 __all__ = [
     "ENCRYPTION_KEY_ENV",
@@ -81,39 +101,9 @@ __all__ = [
     "trusted_types",
 ]
 
-#: The first bytes of every daskpar model file.
-MAGIC: Final[bytes] = b"\x89DPM\r\n\x1a\n"
-#: The container version this daskpar writes and reads.
-FORMAT_VERSION: Final[int] = 1
-#: The environment variables holding the model key, or naming a file that holds it.
-KEY_ENV: Final[str] = "DASKPAR_MODEL_KEY"
-KEY_FILE_ENV: Final[str] = "DASKPAR_MODEL_KEY_FILE"
-#: The same for a separate encryption key (by default the model key encrypts too).
-ENCRYPTION_KEY_ENV: Final[str] = "DASKPAR_MODEL_ENCRYPTION_KEY"
-ENCRYPTION_KEY_FILE_ENV: Final[str] = "DASKPAR_MODEL_ENCRYPTION_KEY_FILE"
-
-_PREFIX = struct.Struct(">8sHI")  # magic, version, header length
-_TAG_SIZE = 32  # HMAC-SHA256
-_MAX_HEADER = 1 << 16
-#: A key shorter than this is refused: HKDF adds no strength to a weak key.
-_MIN_KEY_BYTES = 16
-_SIGNATURE_INFO = b"daskpar model signature v1"
-_ENCRYPTION_INFO = b"daskpar model encryption v1"
-_KEY_ID_INFO = b"daskpar key id v1"
-
-
-class ModelFileError(DaskparError):
-    """A model file cannot be written or read: not a daskpar model file, damaged, written by
-    a newer format, or holding a type that daskpar does not trust."""
-
-
-class ModelSignatureError(ModelFileError):
-    """A model file's integrity cannot be established: it is not signed (and
-    ``allow_unsigned`` is False), or its bytes do not match its signature (edited)."""
-
-
-class ModelKeyError(ModelFileError):
-    """The key is missing, too short, or not the one the file was signed or encrypted with."""
+# This module is the API (save, load, dumps, loads, describe) and decides what a file may
+# hold (the trusted types, checked on writing and on reading). The container's bytes and
+# header are daskpar._model_file's; keys, signatures and encryption, daskpar._model_keys'.
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,191 +186,7 @@ def trusted_types() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Keys
-#
-# A key's value never appears in a message, an exception's arguments or its chain: errors
-# about a key name where it came from, its length or its id, and are raised outside ``except``
-# blocks so that no exception holding the value rides along as their context. The key
-# parameters are ``secret`` to the parameter check, whose message then shows their type only.
-
-#: What a key argument may be: text (encoded as UTF-8) or bytes, in any of Python's buffers.
-KeyLike: TypeAlias = str | bytes | bytearray | memoryview
-#: The parameter constraint of a key argument.
-_KEY_CONSTRAINT: Final[list[Any]] = [str, bytes, bytearray, memoryview, None]
-#: A key file holds a key, not a document: a larger one is refused unread.
-_MAX_KEY_FILE = 1 << 16
-
-
-@dataclass(frozen=True, repr=False)
-class _Key:
-    """Key material and where it came from (``the key= argument``, ``$DASKPAR_MODEL_KEY``...).
-
-    Its repr names the source and the key's id, never the material.
-    """
-
-    material: bytes
-    source: str
-
-    @property
-    def id(self) -> str:
-        return _key_id(self.material)
-
-    def __repr__(self) -> str:
-        return f"<model key from {self.source}, id {self.id}>"
-
-
-def _read_key_file(path: str, variable: str) -> bytes:
-    """The key in the file ``$variable`` names, without surrounding whitespace."""
-    problem = None
-    if not path:
-        problem = (
-            f"${variable} is set but empty. Set it to the path of a key file "
-            f"(daskpar.persist.generate_key(path) writes one), or unset it to use no key"
-        )
-    else:
-        try:
-            with open(path, "rb") as f:
-                material = f.read(_MAX_KEY_FILE + 1).strip()
-        except FileNotFoundError:
-            # Not shown: a value that names no file may be the key itself, in the wrong
-            # variable.
-            problem = (
-                f"${variable} names no file that exists (its value, {len(path)} characters, "
-                "is not shown: it may be a key set in the wrong variable). Set it to the path "
-                f"of a key file, or put the key itself in ${variable.removesuffix('_FILE')}"
-            )
-        except OSError as exc:
-            # Not shown either: any error may come from a key put in the wrong variable
-            # (too long a name, "not a directory"...).
-            problem = (
-                f"Cannot read the model key file that ${variable} names (its value, "
-                f"{len(path)} characters, is not shown): {exc.strerror}"
-            )
-        else:
-            if len(material) > _MAX_KEY_FILE:
-                problem = (
-                    f"The model key file {path!r} (${variable}) is larger than "
-                    f"{_MAX_KEY_FILE} bytes: it is not a key file"
-                )
-            elif not material:
-                problem = (
-                    f"The model key file {path!r} (${variable}) is empty. Write a key into it "
-                    f"(daskpar.persist.generate_key() makes one), or unset ${variable} to use "
-                    "no key"
-                )
-    if problem is not None:
-        raise ModelKeyError(f"{problem}.")
-    return material
-
-
-def _resolve_key(key: KeyLike | None, env: str, file_env: str, *, what: str = "key") -> _Key | None:
-    """The key: the argument, else ``$env``, else the file ``$file_env``, else None.
-
-    A variable that is set counts, even when empty: an empty one is an error that names it,
-    not "no key".
-    """
-    problem = None
-    if key is not None:
-        source = f"the {what}= argument"
-        if isinstance(key, str):
-            try:
-                material = key.encode()
-            except UnicodeEncodeError as exc:
-                problem = (
-                    f"holds a character that UTF-8 cannot encode (a lone surrogate, at "
-                    f"position {exc.start}). Pass the key as bytes, or make one with "
-                    "daskpar.persist.generate_key()"
-                )
-        elif not isinstance(key, bytes | bytearray | memoryview):
-            # Reached only with scikit-learn's parameter validation turned off: bytes(32)
-            # would be a key of 32 zero bytes.
-            problem = f"is of type {type(key).__name__}, not text or bytes"
-        else:
-            try:
-                material = bytes(key)
-            except (TypeError, ValueError, BufferError):  # a released memoryview
-                problem = "cannot be read as bytes (a released memoryview?)"
-    elif env in os.environ:
-        source = f"${env}"
-        # The variable's bytes as the environment holds them, valid UTF-8 or not.
-        material = os.fsencode(os.environ[env])
-        if not material:
-            problem = (
-                "is empty: the variable is set but holds no key. Set it to a key "
-                f"(daskpar.persist.generate_key() makes one), or unset it (unset {env}) to "
-                "use no key"
-            )
-    elif file_env in os.environ:
-        source = f"the file ${file_env} names"
-        material = _read_key_file(os.environ[file_env], file_env)
-    else:
-        return None
-    if problem is None and len(material) < _MIN_KEY_BYTES:
-        problem = (
-            f"is {len(material)} bytes long; a key must have at least {_MIN_KEY_BYTES}. Make "
-            "one with daskpar.persist.generate_key()"
-        )
-    if problem is not None:
-        raise ModelKeyError(f"The model key from {source} {problem}.")
-    return _Key(material, source)
-
-
-def _derive(material: bytes, info: bytes, *, salt: bytes | None = None, length: int = 32) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(material)
-
-
-def _key_id(material: bytes) -> str:
-    """A public name of a key (16 hex digits), derived one-way: it tells keys apart."""
-    return _derive(material, _KEY_ID_INFO, length=8).hex()
-
-
-def _tag(material: bytes, data: bytes) -> bytes:
-    return hmac.new(_derive(material, _SIGNATURE_INFO), data, hashlib.sha256).digest()
-
-
-@validate_params({"path": [str, os.PathLike, None]}, prefer_skip_nested_validation=True)
-def generate_key(path: str | os.PathLike[str] | None = None) -> str:
-    """A new random model key: 64 hexadecimal digits (256 bits).
-
-    Parameters
-    ----------
-    path : str or path-like, default=None
-        Also write the key to this file, readable by its owner only (mode 0600), for
-        ``DASKPAR_MODEL_KEY_FILE``. An existing file is never overwritten.
-
-    Returns
-    -------
-    key : str
-        The key, to pass as ``key=`` or to put in ``DASKPAR_MODEL_KEY``.
-
-    Examples
-    --------
-    >>> from daskpar.persist import generate_key
-    >>> len(generate_key())
-    64
-    """
-    key = secrets.token_hex(32)
-    if path is not None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key + "\n")
-    return key
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-
-
-#: The packages whose versions a model file's header records.
-_RECORDED_PACKAGES: Final[tuple[str, ...]] = ("daskpar", "scikit-learn", "skops", "numpy")
-
-
-def _public_type_name(obj: Any) -> str:
-    """``daskpar.ParallelIncremental`` rather than ``daskpar._incremental.ParallelIncremental``."""
-    return audit_log.public_name(type(obj))
+# The payload: skops bytes of trusted types only
 
 
 def _skops_io() -> Any:
@@ -411,51 +217,57 @@ def trusted_dumps(obj: Any) -> bytes:
     return payload
 
 
-def _encrypt(material: bytes, payload: bytes, header: dict[str, Any]) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    header["encryption"] = {
-        "algorithm": "AES-256-GCM",
-        "kdf": "HKDF-SHA256",
-        "salt": salt.hex(),
-        "nonce": nonce.hex(),
-        "key_id": _key_id(material),
-    }
-    aad = _canonical(header)  # the header without the payload's length and hash
-    return AESGCM(_derive(material, _ENCRYPTION_INFO, salt=salt)).encrypt(nonce, payload, aad)
+def _described(exc: BaseException) -> str:
+    """An error from reading a payload, as one printable line: its text may be the file's."""
+    return audit_log.printable(str(exc))[:1000]
 
 
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name next to ``path``, then rename it into place.
-
-    The file is readable and writable by its owner only (0600): a model file or a checkpoint
-    holds the model's parameters, which an unencrypted file shows to whoever can read it. A
-    link at ``path`` is replaced by the rename, not written through.
-    """
-    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+def trusted_loads(payload: bytes, name: str) -> Any:
+    """The object in skops bytes, built from :func:`trusted_types` and skops' trusted types
+    only; nothing is unpickled. ``name`` says what the bytes are, in errors."""
+    untrusted_error = importlib.import_module("skops.io.exceptions").UntrustedTypesFoundException
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with os.fdopen(os.open(temporary, flags, 0o600), "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        untrusted = _untrusted(payload)
+    except Exception as exc:
+        raise ModelFileError(
+            f"{name} is damaged: its model cannot be read ({_described(exc)})."
+        ) from exc
+    if untrusted:
+        raise ModelFileError(
+            f"{name} holds types that daskpar does not trust, and is refused: {untrusted}. "
+            "A daskpar model file holds daskpar's and scikit-learn's estimators only."
+        )
+    try:
+        return _skops_io().loads(payload, trusted=[*trusted_types(), *_MOVED_TYPES])
+    except untrusted_error as exc:
+        raise ModelFileError(
+            f"{name} holds types that daskpar does not trust: {_described(exc)}"
+        ) from exc
+    except Exception as exc:
+        raise ModelFileError(
+            f"{name} is damaged: its model cannot be read ({_described(exc)})."
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+#: The packages whose versions a model file's header records.
+_RECORDED_PACKAGES: Final[tuple[str, ...]] = ("daskpar", "scikit-learn", "skops", "numpy")
+
+
+def _public_type_name(obj: Any) -> str:
+    """``daskpar.ParallelIncremental`` rather than ``daskpar._incremental.ParallelIncremental``."""
+    return audit_log.public_name(type(obj))
 
 
 @validate_params(
     {
         "path": [str, os.PathLike],
-        "key": _KEY_CONSTRAINT,
+        "key": KEY_CONSTRAINT,
         "encrypt": ["boolean"],
-        "encryption_key": _KEY_CONSTRAINT,
+        "encryption_key": KEY_CONSTRAINT,
         "audit": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
@@ -545,7 +357,7 @@ def _save(
     return signed
 
 
-@validate_params({"key": _KEY_CONSTRAINT}, prefer_skip_nested_validation=True, secret=("key",))
+@validate_params({"key": KEY_CONSTRAINT}, prefer_skip_nested_validation=True, secret=("key",))
 def dumps(obj: Any, *, key: KeyLike | None = None) -> tuple[bytes, bool]:
     """``obj`` in daskpar's model container, signed when a key is set: the bytes :func:`save`
     writes (checkpoints are written with it too), and whether they are signed.
@@ -562,10 +374,10 @@ def _dumps(
     encrypt: bool,
     encryption_key: KeyLike | None,
 ) -> tuple[bytes, bool]:
-    signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
+    signing = resolve_key(key, KEY_ENV, KEY_FILE_ENV)
     encryption = None
     if encrypt:
-        encryption = _resolve_key(
+        encryption = resolve_key(
             encryption_key, ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV, what="encryption_key"
         )
         encryption = encryption if encryption is not None else signing
@@ -586,344 +398,23 @@ def _dumps(
         "encryption": None,
     }
     if encryption is not None:
-        payload = _encrypt(encryption.material, payload, header)
+        payload = encrypt_payload(encryption.material, payload, header)
     header["payload"] = {"length": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-    header_bytes = _canonical(header)
-    body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
+    body = assemble(header, payload)
     if signing is not None:
-        body += _tag(signing.material, body)
+        body += tag(signing.material, body)
     return body, signing is not None
 
 
 # --------------------------------------------------------------------------------------------
 # Reading
-#
-# Whatever a file holds, reading it raises ModelFileError or one of its subclasses: the header
-# is parsed with limits (no NaN, no duplicate fields, nesting and numbers caught as damage)
-# and then checked against the schema the writer follows, field by field, before any of it
-# is used. Messages describe a bad field by its JSON type, never by its text: the text is the
-# file's, and a terminal would interpret control characters in it.
-
-
-class _HeaderError(Exception):
-    """A header that does not follow the schema; the message says which field and how."""
-
-
-def _json_type(value: Any) -> str:
-    """What a JSON value is, without its text (a small integer is shown)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return str(value) if abs(value) < 10**12 else f"an integer of {len(str(abs(value)))} digits"
-    if isinstance(value, float):
-        return "a number with a fraction or exponent"
-    if isinstance(value, str):
-        return f"a string of {len(value)} characters"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
-
-
-def _exactly(expected: str) -> tuple[str, Callable[[Any], bool]]:
-    return f"{expected!r}", lambda value: value == expected
-
-
-def _hex(digits: int) -> tuple[str, Callable[[Any], bool]]:
-    def check(value: Any) -> bool:
-        return (
-            isinstance(value, str)
-            and len(value) == digits
-            and all(c in "0123456789abcdef" for c in value)
-        )
-
-    return f"{digits} lowercase hexadecimal digits", check
-
-
-def _timestamp(value: Any) -> bool:
-    if not _text(value):
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _versions_map(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) <= 64
-        and all(_text(k) and _text(v) for k, v in value.items())
-    )
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-@dataclass(frozen=True)
-class _Fields:
-    """A JSON object of exactly these fields (or null, if ``nullable``)."""
-
-    fields: Mapping[str, Any]  # name -> _Fields, or (description, check)
-    nullable: bool = False
-
-
-#: The header as :func:`_dumps` writes it: every field, and no other.
-_HEADER_SCHEMA: Final[_Fields] = _Fields(
-    {
-        "object": ("a class name", _text),
-        "created": ("an ISO 8601 time", _timestamp),
-        "versions": ("an object of version strings", _versions_map),
-        "serializer": _exactly("skops"),
-        "signature": _Fields(
-            {
-                "algorithm": _exactly("HMAC-SHA256"),
-                "kdf": _exactly("HKDF-SHA256"),
-                "key_id": _hex(16),
-            },
-            nullable=True,
-        ),
-        "encryption": _Fields(
-            {
-                "algorithm": _exactly("AES-256-GCM"),
-                "kdf": _exactly("HKDF-SHA256"),
-                "salt": _hex(32),
-                "nonce": _hex(24),
-                "key_id": _hex(16),
-            },
-            nullable=True,
-        ),
-        "payload": _Fields({"length": ("a non-negative integer", _count), "sha256": _hex(64)}),
-    }
-)
-
-
-def _check_fields(value: Any, schema: _Fields, where: str) -> None:
-    """Raise :class:`_HeaderError` naming the first field of ``value`` that breaks ``schema``."""
-    what = f"'{where}'" if where else "the header"
-    if not isinstance(value, dict):
-        null = " or null" if schema.nullable else ""
-        raise _HeaderError(f"{what} must be an object{null}, not {_json_type(value)}")
-    missing = [name for name in schema.fields if name not in value]
-    if missing:
-        raise _HeaderError(f"{what} lacks the field(s) {missing}")
-    if len(value) != len(schema.fields):
-        unknown = len(value) - len(schema.fields)
-        raise _HeaderError(f"{what} has {unknown} field(s) that daskpar does not write")
-    for name, rule in schema.fields.items():
-        path = f"{where}.{name}" if where else name
-        if isinstance(rule, _Fields):
-            if not (value[name] is None and rule.nullable):
-                _check_fields(value[name], rule, path)
-            continue
-        description, check = rule
-        if not check(value[name]):
-            raise _HeaderError(f"'{path}' must be {description}, not {_json_type(value[name])}")
-
-
-def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise _HeaderError("a field appears twice in one object")
-    return out
-
-
-def _no_constant(constant: str) -> Any:
-    raise _HeaderError(f"it holds {constant}, which JSON does not allow")
-
-
-def _read_header(raw: bytes) -> dict[str, Any]:
-    """The header's JSON, checked against :data:`_HEADER_SCHEMA`; else :class:`_HeaderError`."""
-    problem = None
-    try:
-        header = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_unique_fields, parse_constant=_no_constant
-        )
-    except _HeaderError as exc:
-        problem = str(exc)
-    except UnicodeDecodeError as exc:
-        problem = f"it is not UTF-8 (byte {exc.start})"
-    except json.JSONDecodeError as exc:
-        problem = f"it is not JSON ({exc.msg} at character {exc.pos})"
-    except RecursionError:
-        problem = "it nests too deeply"
-    except (ValueError, OverflowError, MemoryError) as exc:  # an integer of 5000 digits
-        problem = f"it holds a value Python cannot read ({type(exc).__name__})"
-    if problem is not None:
-        raise _HeaderError(problem)
-    _check_fields(header, _HEADER_SCHEMA, "")
-    checked: dict[str, Any] = header
-    return checked
-
-
-def _parse(data: bytes, name: str) -> tuple[dict[str, Any], int, int]:
-    """The header, checked against the writer's schema, and the offsets where the payload
-    starts and ends."""
-    if not data.startswith(MAGIC):
-        hint = ""
-        if data[:1] == b"\x80" or data[:2] == b"PK":
-            hint = " It looks like a pickle or skops file: load those with their own tools."
-        raise ModelFileError(
-            f"{name} is not a daskpar model file: it does not start with daskpar's magic bytes "
-            f"{MAGIC!r}.{hint}"
-        )
-    if len(data) < _PREFIX.size:
-        raise ModelFileError(f"{name} is damaged: it is truncated within its first bytes.")
-    _, version, header_length = _PREFIX.unpack_from(data)
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{name} has format version {version}; this daskpar reads version {FORMAT_VERSION}. "
-            "Load it with the daskpar release that wrote it."
-        )
-    start = _PREFIX.size + header_length
-    if header_length > _MAX_HEADER or start > len(data):
-        raise ModelFileError(f"{name} is damaged: its header length ({header_length}) is wrong.")
-    problem = None
-    try:
-        header = _read_header(data[_PREFIX.size : start])
-    except _HeaderError as exc:
-        problem = str(exc)
-    except (RecursionError, MemoryError) as exc:  # however deep a check went, it is damage
-        problem = f"it cannot be checked ({type(exc).__name__})"
-    if problem is not None:
-        raise ModelFileError(f"{name} is damaged: its header cannot be read: {problem}.")
-    length: int = header["payload"]["length"]
-    expected = start + length + (0 if header["signature"] is None else _TAG_SIZE)
-    if expected != len(data):
-        raise ModelFileError(
-            f"{name} is damaged: it has {len(data)} bytes where its header says {expected} "
-            "(truncated, or bytes were added)."
-        )
-    return header, start, start + length
-
-
-def _unset_key_advice() -> str:
-    return f"key=None, and neither ${KEY_ENV} nor ${KEY_FILE_ENV} set"
-
-
-def _check_signature(
-    data: bytes, header: dict[str, Any], end: int, name: str, key: _Key | None, allow: bool
-) -> None:
-    """A key that is set is always used; ``allow`` admits an unsigned file when none is."""
-    signature = header["signature"]
-    if key is None:
-        if signature is not None:
-            raise ModelKeyError(
-                f"{name} is signed (key id {signature['key_id']}), and no key is set to check "
-                f"it: give its key (key=, ${KEY_ENV} or ${KEY_FILE_ENV}). A signed file is "
-                "never loaded unchecked."
-            )
-        if not allow:
-            raise ModelSignatureError(
-                f"{name} is not signed, so daskpar cannot tell whether it was changed. Load it "
-                "with allow_unsigned=True (and no key set) only if you trust where it came "
-                f"from; save models with a key (key=, ${KEY_ENV} or ${KEY_FILE_ENV}) to sign "
-                "them."
-            )
-        return
-    if signature is None:
-        raise ModelSignatureError(
-            f"{name} carries no signature, though a key is set ({key.source}, id {key.id}): "
-            "its signature may have been stripped, so it is refused, with allow_unsigned=True "
-            "too. To load a file you trust that was never signed, unset the key "
-            f"({_unset_key_advice()}) and pass allow_unsigned=True."
-        )
-    if hmac.compare_digest(_tag(key.material, data[:end]), data[end:]):
-        return
-    if signature["key_id"] != key.id:
-        raise ModelKeyError(
-            f"{name} was signed with another key (key id {signature['key_id']}; the key "
-            f"given has id {key.id}), or its header was edited. Refusing to load it."
-        )
-    raise ModelSignatureError(
-        f"{name} does not match its signature: its bytes were changed after it was saved. "
-        "Refusing to load it."
-    )
-
-
-def _decrypt(
-    payload: bytes, header: dict[str, Any], name: str, key: _Key | None, header_aad: bytes
-) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    encryption = header["encryption"]
-    if key is None:
-        raise ModelKeyError(
-            f"{name} is encrypted (key id {encryption['key_id']}): give its key (key= or "
-            f"encryption_key=, ${KEY_ENV} or ${ENCRYPTION_KEY_ENV}, or their _FILE variants)."
-        )
-    salt, nonce = bytes.fromhex(encryption["salt"]), bytes.fromhex(encryption["nonce"])
-    cipher = AESGCM(_derive(key.material, _ENCRYPTION_INFO, salt=salt))
-    try:
-        return cipher.decrypt(nonce, payload, header_aad)
-    except InvalidTag:
-        pass
-    if encryption["key_id"] != key.id:
-        raise ModelKeyError(
-            f"Cannot decrypt {name}: it was encrypted with another key (key id "
-            f"{encryption['key_id']}; the key given has id {key.id})."
-        )
-    raise ModelSignatureError(f"Cannot decrypt {name}: its encrypted bytes or header were changed.")
-
-
-def _described(exc: BaseException) -> str:
-    """An error from reading a payload, as one printable line: its text may be the file's."""
-    return audit_log.printable(str(exc))[:1000]
-
-
-def trusted_loads(payload: bytes, name: str) -> Any:
-    """The object in skops bytes, built from :func:`trusted_types` and skops' trusted types
-    only; nothing is unpickled. ``name`` says what the bytes are, in errors."""
-    untrusted_error = importlib.import_module("skops.io.exceptions").UntrustedTypesFoundException
-    try:
-        untrusted = _untrusted(payload)
-    except Exception as exc:
-        raise ModelFileError(
-            f"{name} is damaged: its model cannot be read ({_described(exc)})."
-        ) from exc
-    if untrusted:
-        raise ModelFileError(
-            f"{name} holds types that daskpar does not trust, and is refused: {untrusted}. "
-            "A daskpar model file holds daskpar's and scikit-learn's estimators only."
-        )
-    try:
-        return _skops_io().loads(payload, trusted=[*trusted_types(), *_MOVED_TYPES])
-    except untrusted_error as exc:
-        raise ModelFileError(
-            f"{name} holds types that daskpar does not trust: {_described(exc)}"
-        ) from exc
-    except Exception as exc:
-        raise ModelFileError(
-            f"{name} is damaged: its model cannot be read ({_described(exc)})."
-        ) from exc
-
-
-def _read(path: str | os.PathLike[str]) -> tuple[bytes, str]:
-    name = repr(os.fspath(path))
-    try:
-        # Non-blocking: a FIFO put in a model file's place opens at once, and is refused.
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ModelFileError(f"{name} is not a regular file, so not a model file.")
-            return f.read(), name
-    except FileNotFoundError:
-        problem = f"No model file at {name}."
-    except OSError as exc:  # a folder, no permission
-        problem = f"Cannot read the model file {name}: {exc.strerror or type(exc).__name__}."
-    raise ModelFileError(problem)
 
 
 @validate_params(
     {
         "path": [str, os.PathLike],
-        "key": _KEY_CONSTRAINT,
-        "encryption_key": _KEY_CONSTRAINT,
+        "key": KEY_CONSTRAINT,
+        "encryption_key": KEY_CONSTRAINT,
         "allow_unsigned": ["boolean"],
         "audit": [str, os.PathLike, None],
     },
@@ -997,7 +488,7 @@ def _load(
     encryption_key: KeyLike | None,
     allow_unsigned: bool,
 ) -> Any:
-    data, name = _read(path)
+    data, name = read_file(path)
     return _loads(data, name, key, encryption_key, allow_unsigned)
 
 
@@ -1005,7 +496,7 @@ def _load(
     {
         "data": [bytes, bytearray, memoryview],
         "name": [str],
-        "key": _KEY_CONSTRAINT,
+        "key": KEY_CONSTRAINT,
         "allow_unsigned": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -1035,46 +526,19 @@ def _loads(
     encryption_key: KeyLike | None,
     allow_unsigned: bool,
 ) -> Any:
-    header, start, end = _parse(data, name)
-    signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
-    _check_signature(data, header, end, name, signing, allow_unsigned)
+    header, start, end = parse(data, name)
+    signing = resolve_key(key, KEY_ENV, KEY_FILE_ENV)
+    check_signature(data, header, end, name, signing, allow_unsigned)
     payload = data[start:end]
     if not hmac.compare_digest(hashlib.sha256(payload).hexdigest(), header["payload"]["sha256"]):
         raise ModelSignatureError(f"{name} is damaged: its payload does not match its hash.")
     if header["encryption"] is not None:
-        encryption = _resolve_key(
+        encryption = resolve_key(
             encryption_key, ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV, what="encryption_key"
         )
         aad = {k: v for k, v in header.items() if k != "payload"}
-        payload = _decrypt(payload, header, name, encryption or signing, _canonical(aad))
+        payload = decrypt_payload(payload, header, name, encryption or signing, canonical(aad))
     return trusted_loads(payload, name)
-
-
-@validate_params({"key": _KEY_CONSTRAINT}, prefer_skip_nested_validation=True, secret=("key",))
-def signing_key_id(key: KeyLike | None = None) -> str | None:
-    """The id of the signing key that is set (``key``, else the environment), or None.
-
-    The id (16 hex digits) names a key without revealing it, as model files' headers do.
-
-    Parameters
-    ----------
-    key : str, bytes, bytearray or memoryview, default=None
-        A key; None reads ``$DASKPAR_MODEL_KEY``, else the file ``$DASKPAR_MODEL_KEY_FILE``
-        names.
-
-    Returns
-    -------
-    str or None
-        16 hexadecimal digits, or None when no key is set.
-
-    Examples
-    --------
-    >>> from daskpar.persist import signing_key_id
-    >>> signing_key_id("k" * 32) == signing_key_id(b"k" * 32)
-    True
-    """
-    signing = _resolve_key(key, KEY_ENV, KEY_FILE_ENV)
-    return None if signing is None else signing.id
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
@@ -1099,8 +563,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     ModelFileError
         Not a daskpar model file, or a damaged one.
     """
-    data, name = _read(path)
-    header, _, _ = _parse(data, name)
+    data, name = read_file(path)
+    header, _, _ = parse(data, name)
     out: dict[str, Any] = dict(header)
     out.update(
         format_version=FORMAT_VERSION,

@@ -24,6 +24,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from daskpar_testing import as_dask
 from distributed import Client, LocalCluster
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
@@ -33,7 +34,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 #: How far above the full-batch optimum's held-out loss one epoch may end.
 ONE_EPOCH_RATIO = 1.02

@@ -8,12 +8,12 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import as_dask, no_task_runs
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, SGDClassifier, SGDRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar as dp
-from tests.conftest import as_dask, no_task_runs
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import pytest
 import zarr
 from click.testing import CliRunner, Result
 from dask.array.core import PerformanceWarning
+from daskpar_testing import as_dask, no_task_runs
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
@@ -35,7 +36,6 @@ from sklearn.preprocessing import StandardScaler
 import daskpar as dp
 from daskpar._cli import main
 from daskpar.data import check_blocks, read_path
-from tests.conftest import as_dask, no_task_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "bad-input.md"

@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from daskpar_testing import tls_paths
 from distributed import Client, Security, get_task_stream
 from distributed.cli.dask_scheduler import main as dask_scheduler
 from distributed.cli.dask_worker import main as dask_worker
@@ -45,7 +46,6 @@ from daskpar import audit
 from daskpar._cli import main
 from daskpar._sklearn_compat import InvalidParameterError
 from daskpar.tls import CONFIG_FILES, ROLES, TLSFiles, issue_certificate, make_certificates
-from tests.conftest import tls_paths
 
 BIN = Path(sys.executable).parent
 #: Every process of the cluster requires encryption, as the generated configuration does.

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -15,50 +14,21 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import as_dask, interrupted_then_resumed, no_task_runs, passes
 from sklearn.base import clone
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import make_pipeline
 
 import daskpar as dp
 import daskpar._incremental as incremental
-import daskpar._search as search_module
+import daskpar._search._passes as search_passes
 from daskpar import CheckpointError
 from daskpar._checkpoint import FILE_NAME, discard
-from tests.conftest import as_dask, no_task_runs
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[da.Array, da.Array]:
     return dp.make_classification(n_samples=8000, n_features=10, chunks=1000, random_state=0)
-
-
-@contextmanager
-def passes(module: Any, interrupt_at: int | None = None) -> Iterator[list[int]]:
-    """Count the passes ``module.run_pass`` runs; raise KeyboardInterrupt at pass
-    ``interrupt_at`` (from 1), as a Ctrl-C during that pass would."""
-    real, count = module.run_pass, [0]
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        if count[0] == interrupt_at:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    with mock.patch.object(module, "run_pass", counted):
-        yield count
-
-
-def interrupted_then_resumed(
-    make: Callable[[Path | None], Any], fit: Callable[[Any], Any], folder: Path, at: int
-) -> tuple[Any, int]:
-    """Fit ``make(folder)``, interrupted in pass ``at``; then again: (model, passes rerun)."""
-    module = search_module if hasattr(make(None), "param_grid") else incremental
-    with passes(module, interrupt_at=at), pytest.raises(KeyboardInterrupt):
-        fit(make(folder))
-    assert (folder / FILE_NAME).exists()
-    with passes(module) as count:
-        resumed = fit(make(folder))
-    return resumed, count[0]
 
 
 FITS = {
@@ -155,7 +125,7 @@ def test_search_resumes_to_the_same_results(
     assert (tmp_path / "ck" / "refit" / FILE_NAME).exists()
     # A finished search's checkpoint returns the same results without a pass (halving had
     # stopped with one candidate left: it scores nothing more).
-    with passes(search_module) as count:
+    with passes(search_passes) as count:
         again = fit(make(tmp_path / "ck"))
     assert count[0] == 0
     np.testing.assert_array_equal(
@@ -354,7 +324,7 @@ def test_randomized_search_without_a_seed_is_not_resumed_with_other_candidates(
             checkpoint=folder,
         )
 
-    with passes(search_module, interrupt_at=2), pytest.raises(KeyboardInterrupt):
+    with passes(search_passes, interrupt_at=2), pytest.raises(KeyboardInterrupt):
         make(tmp_path).fit(X, y)
     with no_task_runs(), pytest.raises(CheckpointError, match="other candidates"):
         make(tmp_path).fit(X, y)
@@ -387,7 +357,7 @@ def test_search_checkpoint_of_other_data_or_classes_is_refused(
     with no_task_runs(), pytest.raises(CheckpointError, match="other classes"):
         search().fit(X, y, classes=[0, 1, 2])
     # Other content is found by the blocks' digests (not dask names): one read, no training.
-    with passes(search_module) as count, pytest.raises(CheckpointError, match="has other X"):
+    with passes(search_passes) as count, pytest.raises(CheckpointError, match="has other X"):
         search().fit(X * 2, y)
     assert count[0] == 0
     search().fit(X, y, classes=[0, 1])  # the same classes as found: the same run

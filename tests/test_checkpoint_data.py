@@ -25,15 +25,15 @@ import numpy as np
 import pytest
 from dask.callbacks import Callback
 from dask.utils import key_split
+from daskpar_testing import interrupted_then_resumed, passes
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 import daskpar._incremental as incremental
 import daskpar._pass as pass_module
-import daskpar._search as search_module
+import daskpar._search._passes as search_passes
 from daskpar import CheckpointError
 from daskpar._checkpoint import FILE_NAME
-from tests.test_checkpoint import interrupted_then_resumed, passes
 
 N, D, CHUNK = 4000, 6, 500  # 8 blocks
 BLOCK = 2  # the block rewritten
@@ -252,13 +252,13 @@ def test_a_search_and_its_refit_know_their_data(
             resumed.cv_results_["mean_test_score"], whole.cv_results_["mean_test_score"]
         )
         assert_same_model(resumed.best_estimator_, whole.best_estimator_)
-        with passes(search_module, interrupt_at=2), pytest.raises(KeyboardInterrupt):
+        with passes(search_passes, interrupt_at=2), pytest.raises(KeyboardInterrupt):
             fit(make_search(tmp_path / "half"))
         rows = slice(BLOCK * CHUNK, BLOCK * CHUNK + 3)
         data.rewrite("X", rows, X[rows] * 2)
         with pytest.raises(CheckpointError, match=f"{ROWS} has other X than"):
             fit(make_search(tmp_path / "half"))
-        with passes(search_module) as count, pytest.raises(CheckpointError, match=ROWS):
+        with passes(search_passes) as count, pytest.raises(CheckpointError, match=ROWS):
             fit(make_search(tmp_path / "done"))
         assert count[0] == 0
         # The refit's own checkpoint knows its data too.

@@ -9,20 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from daskpar_testing import kept_open, run
 
 from daskpar._cli import main
-from tests.conftest import kept_open
-
-
-def run(*args: str, scheduler: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as a user runs it; ``scheduler`` goes in the environment."""
-    exe = Path(sys.executable).with_name("daskpar")
-    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
-    if scheduler is not None:
-        env["DASK_SCHEDULER_ADDRESS"] = scheduler
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, timeout=300, env=env, check=False
-    )
 
 
 @pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["make-data"], ["search"]])

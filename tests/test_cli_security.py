@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,23 +13,13 @@ import psutil
 import pytest
 import zarr
 from click.testing import CliRunner
+from daskpar_testing import run_daskpar as daskpar
 
 from daskpar import audit
 from daskpar._cli import cluster, main
 
 EXE = str(Path(sys.executable).with_name("daskpar"))
 KEY = "ab" * 32
-
-
-def daskpar(
-    *args: str, key: str | None = KEY, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASK_", "DASKPAR_"))}
-    if key is not None:
-        env["DASKPAR_MODEL_KEY"] = key
-    return subprocess.run(
-        [EXE, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd, check=False
-    )
 
 
 LOCAL = ("--workers", "2", "--dashboard-port", "0")

@@ -8,12 +8,12 @@ from typing import Any
 import dask
 import numpy as np
 import pytest
+from daskpar_testing import as_dask
 from distributed import Client, LocalCluster
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 
 def _executed_count(dask_worker: Any) -> int:

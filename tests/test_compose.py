@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+from daskpar_testing import tls_paths
 
 from daskpar.tls import ROLES, TLSFiles, make_certificates
-from tests.conftest import tls_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dask.utils import key_split
+from daskpar_testing import local_cluster, scheduler_processes
 from distributed import Client, LocalCluster
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import make_pipeline
@@ -25,7 +26,6 @@ from sklearn.pipeline import make_pipeline
 import daskpar as dp
 from daskpar import metrics
 from daskpar._graph import MAX_STAGE_LENGTH, stage_name
-from tests.conftest import local_cluster, scheduler_processes
 
 
 def task_prefixes(client: Client) -> set[str]:

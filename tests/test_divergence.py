@@ -9,11 +9,11 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import as_dask
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 
 @pytest.fixture(scope="module")

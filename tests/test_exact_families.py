@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from daskpar_testing import as_dask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 TOL = 1e-10
 CHUNKINGS = [6000, 1000, 777, (1, 2999, 3000), (0, 2500, 0, 3500)]

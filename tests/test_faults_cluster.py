@@ -27,6 +27,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import ctrl_c_as_in_a_terminal, scheduler_processes
 from distributed import Client
 from distributed.diagnostics.plugin import WorkerPlugin
 from sklearn.linear_model import SGDClassifier
@@ -34,7 +35,6 @@ from sklearn.linear_model import SGDClassifier
 import daskpar as dp
 from daskpar._checkpoint import FILE_NAME
 from daskpar._cli import EMBEDDED_WORKER_TTL
-from tests.conftest import ctrl_c_as_in_a_terminal, scheduler_processes
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +216,7 @@ def flaky_reads() -> WorkerPlugin:
         name = "flaky-reads"
 
         def setup(self, worker: Any) -> None:
-            import daskpar._load as load
+            import daskpar._io.zarr as load
 
             real = load._open_array
             failed: list[bool] = []

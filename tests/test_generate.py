@@ -9,6 +9,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import local_cluster
 from numpy.typing import NDArray
 from sklearn.datasets import make_classification as sklearn_make_classification
 from sklearn.linear_model import LogisticRegression
@@ -16,7 +17,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar._generate as gen
 from daskpar.data import make_classification, make_regression
-from tests.conftest import local_cluster
 
 
 def compute(*arrays: da.Array, scheduler: str = "sync") -> tuple[NDArray[Any], ...]:

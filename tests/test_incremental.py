@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from dask.array.core import PerformanceWarning
 from dask.utils import key_split
+from daskpar_testing import as_dask
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Perceptron, SGDClassifier, SGDRegressor
@@ -20,7 +21,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 EPOCHS = 5
 

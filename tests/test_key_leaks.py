@@ -28,11 +28,11 @@ import dask
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from daskpar_testing import everything_shown
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar import audit, persist
-from tests.conftest import everything_shown
 
 #: The keys planted: the right one, a wrong one, and one too short. Each is a secret.
 SECRET = "dpk-canary-7Qx2Lm9Vw4Rt8Kp3Zs6Hn"

@@ -15,11 +15,11 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+from daskpar_testing import as_dask
 from sklearn.linear_model import SGDClassifier
 
 import daskpar as dp
 from daskpar import metrics
-from tests.conftest import as_dask
 
 NAMES = np.array(["setosa", "versicolor"])
 

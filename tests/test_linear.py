@@ -8,13 +8,13 @@ import dask.array as da
 import numpy as np
 import pytest
 from dask.callbacks import Callback
+from daskpar_testing import as_dask
 from distributed.utils import key_split
 from scipy import linalg
 from sklearn import linear_model
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 RTOL = 1e-8
 

@@ -1,4 +1,4 @@
-"""Tests of daskpar._load (readers) and daskpar.data.write_zarr: round trips on tmp files."""
+"""Tests of daskpar._io (readers) and daskpar.data.write_zarr: round trips on tmp files."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dask.array.core import PerformanceWarning
 from numpy.typing import NDArray
 from sklearn.utils._param_validation import InvalidParameterError
 
-import daskpar._load as load
+import daskpar._io.parquet as parquet_io
 from daskpar.data import (
     make_classification,
     read_csv,
@@ -261,13 +261,13 @@ def test_parquet_one_block_per_row_group(
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet",
                    row_group_size=300)  # fmt: skip
     calls: list[int] = []
-    body = load.read_parquet_row_group
+    body = parquet_io.read_parquet_row_group
 
     def counting(path: str, row_group: int, *args: Any) -> Any:
         calls.append(row_group)
         return body(path, row_group, *args)
 
-    monkeypatch.setattr(load, "read_parquet_row_group", counting)
+    monkeypatch.setattr(parquet_io, "read_parquet_row_group", counting)
     X, y = read_parquet(tmp_path / "t.parquet", target="label")
     assert calls == []  # nothing read at call time
     assert X.chunks == ((300, 300, 300, 100), (D + 2,))

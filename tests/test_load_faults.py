@@ -1,5 +1,5 @@
 """Data that is not there must never read as zeros: zarr stores seen from workers elsewhere,
-missing chunks, and interrupted writes (daskpar._load.read_zarr, daskpar.data.write_zarr)."""
+missing chunks, and interrupted writes (daskpar._io.zarr.read_zarr, daskpar.data.write_zarr)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
+from daskpar_testing import scheduler_processes
 from distributed import Client
 from numpy.typing import NDArray
 from sklearn.utils._param_validation import InvalidParameterError
 
 from daskpar.data import make_classification, read_zarr, write_zarr
 from daskpar.errors import InputError, PartitionError
-from tests.conftest import scheduler_processes
 
 #: The file of chunk (1, 0) of array "X", by zarr format: "c/1/0" in zarr 3, "1.0" in zarr 2.
 CHUNK_1_0 = {3: "c/1/0", 2: "1.0"}

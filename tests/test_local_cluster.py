@@ -26,10 +26,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from daskpar_testing import kept_open
 from distributed import Client
 
 import daskpar as dp
-from tests.conftest import kept_open
 
 NOBODY = 65534
 

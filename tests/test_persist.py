@@ -739,7 +739,7 @@ def test_any_edit_of_a_file_is_refused(data: bytes) -> None:
 
 def test_a_crafted_header_is_one_line_from_the_command_line(tmp_path: Path) -> None:
     """``daskpar score`` on a file whose header would overflow: one line, no traceback."""
-    from tests.test_cli_security import daskpar as run_daskpar
+    from daskpar_testing import run_daskpar
 
     _, _, payload, tag = _original()
     path = tmp_path / "model.dp"

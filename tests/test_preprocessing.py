@@ -13,6 +13,7 @@ import pytest
 from dask.callbacks import Callback
 from dask.delayed import delayed
 from dask.utils import key_split  # what distributed's dashboard and progress bars use
+from daskpar_testing import as_dask, local_cluster
 from distributed import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import daskpar as dp
 from daskpar._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from daskpar._states import Moments, combine_all
-from tests.conftest import as_dask, local_cluster
 
 TOL = 1e-10
 CHUNKINGS: list[Any] = [600, 100, 77, (0, 250, 0, 350), (1, 299, 300)]
@@ -396,7 +396,7 @@ def test_bad_dask_input(kind: type) -> None:
         kind().fit(dask_rows(X[:0], 100))
     with pytest.raises(dp.InputError, match="Expected a 2-D X"):
         kind().fit(da.from_array(X[:, 0], chunks=100))
-    with pytest.raises(dp.InputError, match="takes a dask array, not a Delayed"):
+    with pytest.raises(dp.InputError, match="takes a dask array or DataFrame, not a Delayed"):
         kind().fit(delayed(X))
     with pytest.raises(dp.InputError, match="partial_fit takes in-memory batches"):
         kind().partial_fit(dask_rows(X, 100))

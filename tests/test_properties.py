@@ -1,7 +1,7 @@
 """Property tests against scikit-learn: generated inputs, not listed cases.
 
 For every estimator, transformer and metric daskpar exports, on inputs drawn by
-``tests/strategies.py`` (shapes, chunkings with empty, 1-row and ragged blocks, numpy or dask,
+``tests/daskpar_strategies.py`` (shapes, chunkings with empty, 1-row and ragged blocks, numpy or dask,
 every dtype users pass, NaN and infinity anywhere, labels of every type, odd weights):
 
 - **Agreement**: daskpar's result is scikit-learn's on the same rows (the exact families, the
@@ -24,15 +24,17 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import dask
 import dask.array as da
+import daskpar_strategies as s
 import numpy as np
 import pytest
 import sklearn.metrics as skm
+from daskpar_strategies import Data
+from daskpar_testing import interrupted_then_resumed
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -44,8 +46,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import daskpar as dp
 from daskpar import metrics as dpm
-from tests import strategies as s
-from tests.strategies import Data
 
 #: scikit-learn's naive Bayes takes the log of (or divides by) a zero prior or variance (a
 #: class of zero weight, a constant feature) and warns; the model is its own, so the warning
@@ -233,8 +233,6 @@ def test_naive_bayes_agrees_with_scikit_learn(
         Xf = X.astype(np.float64)
         assert_close(got.predict_proba(Xf), ref.predict_proba(Xf), 1e-7, 1e-9, "predict_proba")
 
-    if kind is GaussianNB and zero_weight_block(weights, d.chunks):
-        return  # test_gaussian_nb_with_a_block_of_zero_weights
     got, _ = agree_or_both_refuse(
         lambda: model.fit(Xin, d.dask_y, sample_weight=weights),
         # daskpar's exact merge is in float64 whatever X's dtype (B16).
@@ -246,8 +244,6 @@ def test_naive_bayes_agrees_with_scikit_learn(
         return
     # Invariance: another chunking of the same rows, another tree, the threaded scheduler.
     other = data.draw(s.chunkings(len(d.y)))
-    if kind is GaussianNB and zero_weight_block(weights, other):
-        return
     with scheduler("threads"):
         again = dp.ParallelIncremental(est, split_every=data.draw(s.split_every())).fit(
             s.as_input(X, other), s.as_input(d.y, other), sample_weight=weights
@@ -259,24 +255,6 @@ def test_naive_bayes_agrees_with_scikit_learn(
     np.testing.assert_array_equal(loaded.predict(reference_X(X)), got.predict(reference_X(X)))
 
 
-def zero_weight_block(weights: Any, chunks: tuple[int, ...] | None) -> bool:
-    """Whether a non-empty block of ``chunks`` has only zero weights."""
-    if weights is None or np.ndim(weights) == 0:
-        return bool(weights == 0.0) if weights is not None else False
-    starts = np.cumsum((0, *(chunks or (len(weights),))))
-    return any(b > a and not np.any(weights[a:b]) for a, b in pairwise(starts))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="silent wrong result: a block whose sample weights are all zero is skipped "
-    "(_pass.py fit_partition: 'rows of weight zero teach nothing'), so its rows drop out of "
-    "the variance of all of X that GaussianNB's epsilon_ (var_smoothing) is taken from; "
-    "scikit-learn counts every row there. With X=[[0],[1]], y=[0, 1], sample_weight=[0, 1] "
-    "in blocks (1, 1), var_ is [0, 0] (scikit-learn: 2.5e-10 each) and predictions divide by "
-    "zero; in one block of 2 rows it is right. Fix: let zero-weight blocks contribute their "
-    "unweighted moments to GaussianNBFamily's overall state (or keep them in the pass).",
-)
 @pytest.mark.parametrize("chunks", [(1, 1), (0, 1, 1), (1, 1, 0)])
 def test_gaussian_nb_with_a_block_of_zero_weights(chunks: tuple[int, ...]) -> None:
     X, y, w = np.array([[0.0], [1.0]]), np.array([0, 1]), np.array([0.0, 1.0])
@@ -367,9 +345,6 @@ def test_scalers_agree_with_scikit_learn(
     ours = kind().set_params(split_every=split_every)
     Xin = s.as_input(X, d.chunks)
 
-    if d.chunks is None and run(lambda: sk_kind().fit(X, **kw))[1] is not None:
-        return  # in-memory input scikit-learn refuses: test_scalers_refuse_in_memory_input
-
     def compare(got: Any, ref: Any) -> None:
         for name in names:
             if hasattr(ref, name):
@@ -395,17 +370,7 @@ def test_scalers_agree_with_scikit_learn(
         np.testing.assert_array_equal(loaded.transform(Xf), got.transform(Xf))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in-memory X goes to scikit-learn's own fit (_preprocessing.py, _is_dask_input), "
-    "so what scikit-learn refuses raises its raw ValueError: infinity ('Input X contains "
-    "infinity or a value too large'), and sample weights all zero ('Sample weights must "
-    "contain at least one non-zero number'), where a dask X gets daskpar's PartitionError / "
-    "InputError. Fix: check in-memory X and sample_weight with daskpar's checks "
-    "(check_finite_block, the weights' sum) before handing them to scikit-learn, or fit "
-    "them as one dask partition.",
-)
-@KNOWN_BUG
+@PROPERTY
 @given(
     X=hnp.arrays(np.float64, (3, 2), elements=s.finite_floats()),
     kind=st.sampled_from(list(SCALERS)),
@@ -626,15 +591,7 @@ def test_non_finite_values_are_named_for_every_incremental_model(
     assert f"first at row {row}" in str(error), str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation_data that is not row-aligned with X's blocks is scored by the metrics' "
-    "own pass (metrics.score), whose check reports NaN in y_val as 'Input y_true contains "
-    "NaN', naming y_true, not validation_data. (Row-aligned validation rows, read beside X's "
-    "blocks, are checked in fit_partition and named as validation_data.) Fix: let the "
-    "metrics' checks take the caller's names for y_true and X.",
-)
-@KNOWN_BUG
+@PROPERTY
 @given(
     data=st.data(),
     estimator=st.sampled_from(INCREMENTAL),
@@ -647,6 +604,31 @@ def test_non_finite_validation_data_is_named(
     error, _ = fit_with_a_non_finite_value(data, estimator, where, None, aligned)
     assert error is not None, f"{where} holds a non-finite value, yet the fit went through"
     assert_clear_error(error, ("validation_data",), partition=True)
+
+
+@pytest.mark.parametrize("where", ["X_val", "y_val"])
+def test_non_finite_validation_data_in_other_blocks_is_named(where: str) -> None:
+    """Found: validation_data in other row blocks than X is scored by a pass of its own,
+    whose checks called y_val "y_true" and left NaN in X_val to scikit-learn's predict."""
+    X, y = np.arange(12.0).reshape(6, 2), np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    val = {"X_val": X.copy(), "y_val": y.copy()}
+    val[where][4] = np.nan
+    model = dp.ParallelIncremental(sklm.SGDClassifier(random_state=0))
+    with pytest.raises(dp.PartitionError) as raised:
+        model.fit(
+            da.from_array(X, chunks=(2, 2)),
+            da.from_array(y, chunks=2),
+            validation_data=(
+                da.from_array(val["X_val"], chunks=(3, 2)),
+                da.from_array(val["y_val"], chunks=3),
+            ),
+        )
+    name = "X" if where == "X_val" else "y"
+    assert (
+        f"validation_data's {name} holds NaN in partition 1 (rows 3 to 5), first at row 4"
+        in str(raised.value)
+    )
+    assert_clear_error(raised.value, ("validation_data",), partition=True)
 
 
 def _partial_fit_parameters(estimator: Any) -> set[str]:
@@ -936,3 +918,40 @@ PROPERTIES = [
 @pytest.mark.parametrize("prop", PROPERTIES, ids=lambda f: f.__name__.removeprefix("test_"))
 def test_deep(prop: Callable[[], None]) -> None:
     prop()
+
+
+SEARCHES = {
+    "grid": lambda model, grid, **kw: dp.GridSearchCV(model, grid, cv=2, **kw),
+    "randomized": lambda model, grid, **kw: dp.RandomizedSearchCV(
+        model, grid, n_iter=2, cv=2, random_state=0, **kw
+    ),
+    "halving": lambda model, grid, **kw: dp.HalvingSearchCV(model, grid, cv=2, **kw),
+}
+
+
+@settings(PROPERTY, max_examples=min(6, settings().max_examples))
+@given(data=st.data(), kind=st.sampled_from(list(SEARCHES)))
+def test_searches_round_trip_through_files_and_checkpoints(data: st.DataObject, kind: str) -> None:
+    """Every search, saved and loaded, predicts what it predicted; interrupted in its second
+    pass (the first checkpoint is written after the first) and resumed from its checkpoint,
+    it finds the same candidates' scores and the same model."""
+    d: Data = data.draw(s.datasets(min_rows=16, max_rows=40, numpy_input=False, n_classes=(2, 3)))
+    blocks = data.draw(s.chunkings(len(d.y), allow_empty=False).filter(lambda c: len(c) >= 4))
+    X, y = s.as_input(d.X, blocks), s.as_input(d.y, blocks)
+    model = dp.ParallelIncremental(sklm.SGDClassifier(random_state=0), epochs=2, random_state=0)
+    grid = {"estimator__alpha": [1e-4, 1e-2, 1.0]}
+    make = SEARCHES[kind]
+    ours, error = run(lambda: make(model, grid).fit(X, y))
+    if error is not None:
+        assert_clear_error(error, ("X", "y", "cv"))
+        return
+    expected = ours.predict(X).compute()
+    np.testing.assert_array_equal(round_trip(ours).predict(X).compute(), expected)
+    with tempfile.TemporaryDirectory() as folder:
+        resumed, _ = interrupted_then_resumed(
+            lambda f: make(model, grid, checkpoint=f), lambda m: m.fit(X, y), Path(folder), 2
+        )
+    np.testing.assert_array_equal(
+        resumed.cv_results_["mean_test_score"], ours.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(resumed.predict(X).compute(), expected)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import as_dask
 from sklearn.base import clone
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
 import daskpar as dp
 from daskpar._families import family_for
-from tests.conftest import as_dask
 
 
 def fit(estimator: object, X: da.Array, y: da.Array, w: object, **kwargs: object) -> object:

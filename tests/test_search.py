@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dask.callbacks import Callback
+from daskpar_testing import as_dask
 from distributed.utils import key_split
 from scipy.stats import loguniform
 from sklearn import model_selection
@@ -24,7 +25,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import daskpar as dp
-from tests.conftest import as_dask
 
 EPOCHS = 3
 GRID = {"alpha": [1e-4, 1e-2, 1e-1], "penalty": ["l1"]}

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 import sklearn
+from daskpar_testing import everything_shown
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import BernoulliNB, MultinomialNB
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
-
-from tests.conftest import everything_shown
 
 SKLEARN = f"scikit-learn {sklearn.__version__}"
 FIX = "update daskpar/_sklearn_compat.py"
@@ -313,7 +312,10 @@ def test_no_other_module_imports_private_sklearn() -> None:
 
 
 #: Private names of other libraries that daskpar reads, not scikit-learn's.
-OTHER_LIBRARIES = {"_meta"}  # dask arrays' empty prototype (``da.Array._meta``)
+OTHER_LIBRARIES = {
+    "_meta",  # dask collections' empty prototype (``da.Array._meta``, ``DataFrame._meta``)
+    "_get_lengths",  # dask-expr's partition lengths from Parquet metadata (in _dask_compat)
+}
 
 
 def _defined_names(tree: ast.AST) -> set[str]:

@@ -10,6 +10,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from daskpar_testing import as_dask
 from sklearn.linear_model import LogisticRegression, SGDClassifier, SGDRegressor
 from sklearn.metrics import get_scorer
 from sklearn.pipeline import make_pipeline
@@ -17,7 +18,6 @@ from sklearn.preprocessing import StandardScaler
 
 import daskpar as dp
 from daskpar import metrics
-from tests.conftest import as_dask
 
 
 @pytest.mark.parametrize(

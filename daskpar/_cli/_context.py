@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,22 +141,57 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def read_data(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any]:
-    """DATA in any format daskpar reads (see ``daskpar.data.read_path``)."""
+#: The formats whose columns have names, as ``daskpar.data.read_path`` tells them.
+TABLES = {"csv": "CSV", "parquet": "Parquet"}
+
+
+def table_kind(data: Path) -> str | None:
+    """ "CSV" or "Parquet" if DATA is a table, whose columns have names; else None."""
+    from daskpar._io import path_format
+
+    return TABLES.get(path_format(data))
+
+
+def read_data(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any, list[str] | None]:
+    """DATA in any format daskpar reads (see ``daskpar.data.read_path``), as arrays, with the
+    names of the feature columns of a table (None for zarr, ``.npy`` and HDF5).
+
+    A table's columns are read by name: the table (``as_frame=True``, metadata only) says
+    which the features are, then the arrays are read with those columns, in that order.
+    """
     from daskpar.data import read_path
 
     if not data.exists():
         raise click.ClickException(f"{data} does not exist.")
-    table = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet"}
-    kind = next((table[s] for s in data.suffixes if s in table), None)
-    if kind is None and data.is_dir() and not (data / "zarr.json").exists():
-        kind = "Parquet" if any(data.rglob("*.parquet")) else None
-    if kind is not None and target is None:
-        raise click.ClickException(f"{kind} data needs --target COLUMN.")
-    X, Y = read_path(data, x=x, y=y, target=target)
+    names = None
+    kind = table_kind(data)
+    if kind is not None:
+        if target is None:
+            raise click.ClickException(f"{kind} data needs --target COLUMN.")
+        frame, _ = read_path(str(data), target=target, as_frame=True)
+        names = [str(c) for c in frame.columns]
+        X, Y = read_path(str(data), target=target, columns=names)
+    else:
+        X, Y = read_path(data, x=x, y=y, target=target)
     if Y is None:
         raise click.ClickException(f"{data} has features but no targets; name them with --y.")
-    return X, Y
+    return X, Y, names
+
+
+def record_feature_names(model: Any, names: list[str] | None) -> Any:
+    """``model`` (fitted on the arrays read from a table) with the table's column names as
+    ``feature_names_in_``, as a fit on the table records them: on its first step, which a
+    Pipeline's ``feature_names_in_`` reads. ``predict`` and ``score`` then take a table's
+    columns by name, in this order, which is that of the arrays it was fitted on."""
+    if names is None:
+        return model
+    import pandas as pd
+
+    from daskpar._columns import match_feature_names
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    match_feature_names(first, pd.DataFrame(columns=names), reset=True)
+    return model
 
 
 def write_store(predictions: Any, out: Path) -> Path:
@@ -165,11 +201,19 @@ def write_store(predictions: Any, out: Path) -> Path:
     through. The folder's path is resolved, its last part (``out``'s name) is not."""
     import secrets
 
+    rows = max(predictions.chunks[0], default=1)
+    if any(n != rows for n in predictions.chunks[0][:-1]):
+        # zarr's chunks are regular: rechunked here, rather than by to_zarr with a warning.
+        predictions = predictions.rechunk({0: max(rows, 1)})
     final = out.parent.resolve() / out.name
     temporary = final.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     temporary.mkdir(mode=0o700)
     try:
-        predictions.to_zarr(str(temporary), component="predictions")
+        with warnings.catch_warnings():
+            # Text labels: zarr stores fixed-width unicode with a data type that the zarr v3
+            # specification does not define yet, and says so at every write.
+            warnings.filterwarnings("ignore", message="The data type .* does not have a Zarr V3")
+            predictions.to_zarr(str(temporary), component="predictions")
         mask = os.umask(0)
         os.umask(mask)
         temporary.chmod(0o777 & ~mask)

@@ -10,11 +10,15 @@ import click
 
 from ._cluster import cluster
 from ._context import user_errors
-from ._options import scheduler_option
+from ._options import output_folder, scheduler_option
 
 
 @click.command("make-data")
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=output_folder,
+)
 @click.option("--rows", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 @click.option("--features", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True)

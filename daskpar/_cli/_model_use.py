@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ._cluster import cluster, describe_cluster
-from ._context import read_data, user_errors, write_store
+from ._context import read_data, table_kind, user_errors, write_store
 from ._options import (
     allow_unsigned_option,
     dashboard_option,
@@ -20,6 +20,48 @@ from ._options import (
     workers_option,
     x_option,
 )
+
+
+def _fitted_names(model: Any) -> list[str] | None:
+    """The feature columns ``model`` was fitted on, by name, if it was fitted on a table."""
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(c) for c in names]
+
+
+def _late_dtype(data: Path) -> Any:
+    """dask's "Mismatched dtypes" of a CSV column, met while reading DATA, as one line that
+    names the file and the column."""
+    import contextlib
+
+    from daskpar._io.csv import late_dtype_error
+
+    @contextlib.contextmanager
+    def rephrased() -> Any:
+        try:
+            yield
+        except ValueError as exc:
+            if "Mismatched dtypes" not in str(exc):
+                raise
+            raise late_dtype_error(exc, str(data), "read_csv") from None
+
+    return rephrased()
+
+
+def _as_written(predictions: Any, model: Any) -> Any:
+    """Predictions as zarr stores them: labels held as Python objects (text) become
+    fixed-width unicode, as wide as the longest of the model's classes."""
+    import numpy as np
+
+    if predictions.dtype != object:
+        return predictions
+    classes = getattr(model, "classes_", None)
+    if classes is None or not all(isinstance(c, str) for c in classes):
+        raise click.ClickException(
+            "the model predicts values that are neither numbers nor text labels; zarr cannot "
+            "store them."
+        )
+    width = max((len(c) for c in classes), default=1)
+    return predictions.astype(np.dtype(f"<U{max(width, 1)}"))
 
 
 def _load_model(path: Path, allow_unsigned: bool) -> Any:
@@ -61,14 +103,23 @@ def score_command(
     """Score the saved MODEL_FILE on DATA: the metrics are reduced on the workers.
 
     Classifiers get accuracy (and log-loss when they have predict_proba), regressors R^2.
+    A model trained on a table (CSV, Parquet) takes DATA's columns by name, in any order.
     """
     from sklearn.base import is_classifier
 
     from daskpar import audit, metrics
+    from daskpar.data import read_path
 
     with user_errors():
         model = _load_model(model_file, allow_unsigned)
-        X, y = read_data(data, x_name, y_name, target)
+        names = _fitted_names(model)
+        if names is not None and table_kind(data) is not None:
+            if target is None:
+                raise click.ClickException(f"{table_kind(data)} data needs --target COLUMN.")
+            # The model's columns, by name, in its order: a file's own order does not matter.
+            X, y = read_path(str(data), target=target, columns=names)
+        else:
+            X, y, _ = read_data(data, x_name, y_name, target)
         names = ["r2"]
         if is_classifier(model):
             names = ["accuracy"] + (["neg_log_loss"] if hasattr(model, "predict_proba") else [])
@@ -90,7 +141,8 @@ def score_command(
     type=click.Path(file_okay=False, path_type=Path),
     callback=output_file,
     required=True,
-    help="The zarr store to write (array 'predictions', one row block per block of DATA).",
+    help="The zarr store to write (array 'predictions', one row block per block of DATA; "
+    "text labels as fixed-width unicode).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @x_option
@@ -112,7 +164,11 @@ def predict_command(
     workers: int | None,
     dashboard_port: int,
 ) -> None:
-    """Predict with the saved MODEL_FILE on DATA's features, into the zarr store OUT."""
+    """Predict with the saved MODEL_FILE on DATA's features, into the zarr store OUT.
+
+    A model trained on a table (CSV, Parquet) reads the columns it was trained on from DATA,
+    by name, in any order; DATA needs no target column, and --target is not used.
+    """
     import dask.array as da
 
     from daskpar import audit
@@ -122,11 +178,19 @@ def predict_command(
         if out.exists() and not overwrite:
             raise click.ClickException(f"{out} exists; pass --overwrite to replace it.")
         model = _load_model(model_file, allow_unsigned)
-        X, _ = read_path(data, x=x_name, y=None, target=target)
+        names = _fitted_names(model)
+        if names is not None and table_kind(data) is not None:
+            # The table's columns by name: the model matches them to its own order.
+            X, _ = read_path(str(data), columns=names, as_frame=True)
+        else:
+            X, _ = read_path(data, x=x_name, y=None, target=target)
         with cluster(scheduler, workers, dashboard_port) as client:
             describe_cluster(client)
-            with audit.operation("predict", estimator=model, X=X) as record:
-                predictions = da.asarray(model.predict(X))
+            with audit.operation("predict", estimator=model, X=X) as record, _late_dtype(data):
+                predictions = model.predict(X)
+                if not isinstance(predictions, da.Array) and hasattr(predictions, "to_dask_array"):
+                    predictions = predictions.to_dask_array(lengths=True)
+                predictions = _as_written(da.asarray(predictions), model)
                 final = write_store(predictions, out)
                 record.extra["out"] = str(final)
             click.echo(f"wrote {predictions.shape[0]:,} predictions to {out}/predictions")

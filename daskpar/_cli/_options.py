@@ -52,17 +52,28 @@ dashboard_option = click.option(
 )
 
 
+def refuse_link(value: Path) -> None:
+    """Refuse an output path that is a symbolic link, dangling or not."""
+    if value.is_symlink():
+        raise click.BadParameter(
+            f"{value} is a symbolic link (to {os.readlink(value)}); daskpar does not write "
+            "through links. Name the file itself, or remove the link."
+        )
+
+
+def output_folder(ctx: Any, param: Any, value: Path) -> Path:
+    """An output folder (made with its parents if missing) must not be a symbolic link."""
+    refuse_link(value)
+    return value
+
+
 def output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
     """An output file's folder must exist: refused before any work, not after it. A symbolic
     link (dangling or not) is refused too: writing through it would write wherever it leads,
     outside the folder named (in a shared folder, a place another user chose)."""
     if value is None:
         return None
-    if value.is_symlink():
-        raise click.BadParameter(
-            f"{value} is a symbolic link (to {os.readlink(value)}); daskpar does not write "
-            "through links. Name the file itself, or remove the link."
-        )
+    refuse_link(value)
     if not value.resolve().parent.is_dir():
         raise click.BadParameter(f"the folder of {value} does not exist.")
     return value

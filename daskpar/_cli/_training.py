@@ -15,6 +15,7 @@ from ._context import (
     check_report_path,
     interruptible,
     read_data,
+    record_feature_names,
     reporting,
     start_checkpoint,
     stay_open,
@@ -252,7 +253,7 @@ def train_command(
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
         start_checkpoint(checkpoint, overwrite)
-        X, y = read_data(data, x_name, y_name, target)
+        X, y, names = read_data(data, x_name, y_name, target)
         classifier = is_classifier(_make_model(model_name))
         with cluster(scheduler, workers, dashboard_port) as client:
             describe_cluster(client)
@@ -270,7 +271,7 @@ def train_command(
                     scale=scale,
                     checkpoint=checkpoint,
                 )
-            _save_model(pipe, save_path, encrypt)
+            _save_model(record_feature_names(pipe, names), save_path, encrypt)
             stay_open(client, scheduler, keep_open)
 
 
@@ -375,7 +376,7 @@ def search_command(
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
         start_checkpoint(checkpoint, overwrite)
-        X, y = read_data(data, x_name, y_name, target)
+        X, y, names = read_data(data, x_name, y_name, target)
         search_class: Any = dp.HalvingSearchCV if halving else dp.GridSearchCV
         search = search_class(
             model,
@@ -405,7 +406,7 @@ def search_command(
                 f"\nbest: {_short_params(search.best_params_)} (mean score "
                 f"{search.best_score_:.4f}); search and refit took {seconds:.1f} s"
             )
-            _save_model(search.best_estimator_, save_path, encrypt)
+            _save_model(record_feature_names(search.best_estimator_, names), save_path, encrypt)
             stay_open(client, scheduler, keep_open)
 
 

@@ -102,12 +102,19 @@ class Metric(Protocol):
     their ``combine``; ``evaluate`` computes the metric and collects the warnings, and ``value``
     emits them and returns the number. ``stage`` names the graph's tasks
     (``<stage>-block``; at most 9 letters, see :func:`daskpar._graph.stage_name`).
+    ``y_true_name`` is what the caller calls ``y_true``, for the messages of the checks of its
+    values (a fit's ``validation_data``).
     """
 
     stage: ClassVar[str]
 
     def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
+        self,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        sample_weight: np.ndarray | None,
+        *,
+        y_true_name: str = "y_true",
     ) -> State | None: ...
 
     def evaluate(self, state: State | None) -> Evaluation[float]: ...
@@ -128,9 +135,9 @@ class Evaluator(Protocol):
 class MetricBase(Generic[T]):
     """A metric in terms of ``_state`` (one block's) and ``_compute`` (of the merged state).
 
-    ``_state`` gets a non-empty block and checked weights (ones without ``sample_weight``);
-    ``_compute`` gets the merged state and appends the warnings scikit-learn would raise to
-    ``notes``.
+    ``_state`` gets a non-empty block, checked weights (ones without ``sample_weight``) and
+    the name its checks give ``y_true``; ``_compute`` gets the merged state and appends the
+    warnings scikit-learn would raise to ``notes``.
     """
 
     stage: ClassVar[str]
@@ -141,20 +148,27 @@ class MetricBase(Generic[T]):
         """The scikit-learn function this metric mirrors, for messages."""
         return self.function
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> State:
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> State:
         raise NotImplementedError
 
     def _compute(self, state: Any, notes: Notes) -> T:
         raise NotImplementedError
 
     def partition_state(
-        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
+        self,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        sample_weight: np.ndarray | None,
+        *,
+        y_true_name: str = "y_true",
     ) -> State | None:
         """The state of one block: ``None`` if it is empty."""
         if len(y_true) == 0:
             return None
         w = _weights(sample_weight, len(y_true))
-        state = self._state(np.asarray(y_true), np.asarray(y_pred), w)
+        state = self._state(np.asarray(y_true), np.asarray(y_pred), w, y_true_name)
         if sample_weight is None:
             return state
         return Weighted(state, bool(np.any(w != 0)))

@@ -78,10 +78,12 @@ ZeroDivision = Literal["warn"] | float
 class _ConfusionMetric(MetricBase[T]):
     stage = "confusion"
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
-        check_label_values(y_true, "y_true")
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> ConfusionState:
+        check_label_values(y_true, y_true_name)
         check_label_values(y_pred, "y_pred")
-        return ConfusionState.of(y_true, y_pred, w)
+        return ConfusionState.of(y_true, y_pred, w, y_true_name=y_true_name)
 
 
 @dataclass(frozen=True)
@@ -287,13 +289,15 @@ class LogLoss(MetricBase[float]):
     stage: ClassVar[str] = "log-loss"
     function: ClassVar[str] = "log_loss"
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> LogLossState:
-        check_label_values(y_true, "y_true")
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> LogLossState:
+        check_label_values(y_true, y_true_name)
         # As scikit-learn: float64, float32 and float16 stay, the rest become float64.
         if y_pred.dtype not in (np.float64, np.float32, np.float16):
             y_pred = y_pred.astype(np.float64)
         check_finite_values(y_pred, "y_proba")
-        return LogLossState.of(y_true, y_pred, w, self.labels)
+        return LogLossState.of(y_true, y_pred, w, self.labels, y_true_name=y_true_name)
 
     def _compute(self, s: LogLossState, notes: Notes) -> float:
         # The checks and messages of scikit-learn's, in its order.

@@ -71,15 +71,17 @@ class RocAuc(MetricBase[float]):
     stage: ClassVar[str] = "roc-auc"
     function: ClassVar[str] = "roc_auc_score"
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ScoreHistogram:
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> ScoreHistogram:
         if y_pred.ndim != 1:
             raise InputError(
                 f"roc_auc_score needs one score per sample (shape (n_samples,)); got y_score of "
                 f"shape {y_pred.shape}. Multiclass ROC AUC is not supported yet."
             )
-        check_label_values(y_true, "y_true")
+        check_label_values(y_true, y_true_name)
         check_finite_values(y_pred, "y_score")
-        return ScoreHistogram.of(y_true, y_pred, w, self.max_bins)
+        return ScoreHistogram.of(y_true, y_pred, w, self.max_bins, y_true_name=y_true_name)
 
     def error_bound(self, state: ScoreHistogram) -> float:
         """The most the AUC of ``state`` can differ from the exact AUC (0 when not binned)."""
@@ -136,14 +138,16 @@ class _ScoreCurve(MetricBase[Curve]):
     max_bins: int = 2**20
     score_dtype: str = "float64"
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ScoreHistogram:
-        check_label_values(y_true, "y_true")
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> ScoreHistogram:
+        check_label_values(y_true, y_true_name)
         check_finite_values(y_pred, "y_score")
         if self.pos_label is not None:
             # As scikit-learn: any number of labels, the positive one against the rest.
-            label_types(y_true, "y_true")
+            label_types(y_true, y_true_name)
             y_true = y_true == self.pos_label
-        return ScoreHistogram.of(y_true, y_pred, w, self.max_bins)
+        return ScoreHistogram.of(y_true, y_pred, w, self.max_bins, y_true_name=y_true_name)
 
     def _counts(self, s: ScoreHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scikit-learn's ``fps``, ``tps`` and ``thresholds``: by decreasing threshold."""

@@ -40,8 +40,10 @@ __all__ = [
 class _ResidualMetric(MetricBase[float]):
     stage = "residuals"
 
-    def _state(self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ResidualState:
-        check_finite_values(y_true, "y_true")
+    def _state(
+        self, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, y_true_name: str
+    ) -> ResidualState:
+        check_finite_values(y_true, y_true_name)
         check_finite_values(y_pred, "y_pred")
         return ResidualState.of(y_true, y_pred, w)
 

@@ -13,8 +13,9 @@ searches score their validation blocks with the same scorers, inside their train
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -23,7 +24,7 @@ from .. import audit
 from .._graph import SPLIT_EVERY, broadcast
 from .._sklearn_compat import validate_params
 from .._states import State
-from .._validation import check_X
+from .._validation import check_finite_block, check_X
 from ..errors import InputError
 from ._base import Evaluation, Metric
 from ._checks import aligned_inputs
@@ -38,7 +39,27 @@ from ._ranking import RocAuc
 from ._reduce import naming_partition, reduce_metric
 from ._regression import R2, MeanAbsoluteError, MeanSquaredError
 
-__all__ = ["SCORER_NAMES", "Scorer", "get_scorer", "score", "scorer_partition"]
+__all__ = [
+    "SCORER_NAMES",
+    "DataNames",
+    "Scorer",
+    "get_scorer",
+    "score",
+    "score_data",
+    "scorer_partition",
+]
+
+
+class DataNames(NamedTuple):
+    """What a caller calls the ``X`` and ``y`` it scores, for messages (a fit's validation
+    data: ``"validation_data's X"``, ``"validation_data's y"``).
+
+    Given to :func:`scorer_partition`, they also ask for the blocks' values to be checked
+    finite first, as a fit checks the blocks it trains on.
+    """
+
+    X: str
+    y: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +100,10 @@ class Scorer:
                 f"{type(model).__name__} has none of the following attributes: "
                 f"{', '.join(methods)}."
             )
-        out = np.asarray(getattr(model, method)(X))
+        with warnings.catch_warnings():
+            # A block has no column names: a table's were matched by name on the client.
+            warnings.filterwarnings("ignore", NAMELESS_BLOCK_WARNING, UserWarning)
+            out = np.asarray(getattr(model, method)(X))
         if not is_classifier(model) or len(model.classes_) > 2:
             return out
         classes = np.asarray(model.classes_)
@@ -107,12 +131,21 @@ class Scorer:
         return metric
 
     def partition_state(
-        self, model: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        model: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        y_name: str = "y_true",
     ) -> State | None:
-        """The state of one block: ``metric.partition_state(y, response(model, X), w)``."""
+        """The state of one block: ``metric.partition_state(y, response(model, X), w)``;
+        the metric's checks call ``y`` ``y_name``."""
         if X.shape[0] == 0:
             return None
-        return self.metric_for(model).partition_state(y, self.response(model, X), sample_weight)
+        return self.metric_for(model).partition_state(
+            y, self.response(model, X), sample_weight, y_true_name=y_name
+        )
 
     def evaluate(self, state: State | None) -> Evaluation[float]:
         """The signed score, with the warnings to emit."""
@@ -124,6 +157,10 @@ class Scorer:
         return self.evaluate(state).unwrap(stacklevel=2)
 
 
+#: scikit-learn's warning for input without column names to a model fitted on a table.
+NAMELESS_BLOCK_WARNING = "X does not have valid feature names"
+
+
 def scorer_partition(
     X: np.ndarray,
     y: np.ndarray,
@@ -133,11 +170,22 @@ def scorer_partition(
     *,
     scorer: Scorer,
     model: Any,
+    names: DataNames | None = None,
 ) -> State | None:
     """One block's state of ``scorer`` for the fitted ``model`` (a task body: ``score-block``,
-    or inside a training task)."""
+    or inside a training task).
+
+    With ``names`` (what the caller calls ``X`` and ``y``), the block's values are checked
+    finite under those names before the model sees them, and the metric's checks call ``y``
+    so; without, ``y`` is the metric's ``y_true``.
+    """
+    if names is not None:
+        check_finite_block(X, names.X, rows[0], block_id[0])
+        check_finite_block(y, names.y, rows[0], block_id[0])
     with naming_partition(rows, block_id):
-        return scorer.partition_state(model, X, y, sample_weight)
+        return scorer.partition_state(
+            model, X, y, sample_weight, y_name="y_true" if names is None else names.y
+        )
 
 
 def _build_scorers() -> dict[str, Scorer]:
@@ -229,11 +277,31 @@ def score(
     >>> score(model, da.from_array(X, chunks=(2, 1)), da.from_array(y, chunks=2), "roc_auc")
     1.0
     """
+    # The caller of score, past validate_params's wrapper and score itself.
+    return score_data(
+        estimator, X, y, scoring, sample_weight=sample_weight, split_every=split_every, stacklevel=5
+    )
+
+
+def score_data(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    scoring: str | Scorer | None = None,
+    *,
+    sample_weight: Any = None,
+    split_every: int | None = None,
+    names: DataNames | None = None,
+    stacklevel: int = 3,
+) -> float:
+    """:func:`score`, for daskpar's own callers: ``names`` (what the caller calls ``X`` and
+    ``y``, see :func:`scorer_partition`) and the ``stacklevel`` of the metric's warnings
+    (3: the caller of this function)."""
     if scoring is None:
         scoring = "accuracy" if is_classifier(estimator) else "r2"
     scorer = get_scorer(scoring)
     with audit.operation("score", estimator=estimator, X=X, y=y) as record:
-        X = check_X(X, n_features=getattr(estimator, "n_features_in_", None))
+        X = check_X(X, n_features=getattr(estimator, "n_features_in_", None), estimator=estimator)
         (y,), weight = aligned_inputs([(y, "y", "labels")], sample_weight, reference=(X, "X"))
         value = reduce_metric(
             scorer_partition,
@@ -241,9 +309,10 @@ def score(
             evaluator=scorer,
             stage="score",
             split_every=split_every,
-            stacklevel=4,  # the caller of score, past validate_params's wrapper
+            stacklevel=stacklevel,
             scorer=scorer,
             model=broadcast(estimator),
+            **({} if names is None else {"names": names}),
         )
         record.metrics[scorer.name] = float(value)
     return float(value)

@@ -95,10 +95,12 @@ class ConfusionState:
     weight: np.ndarray  # (m,) int64 (counts, integer weights) or float64
 
     @classmethod
-    def of(cls, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> ConfusionState:
-        if label_types(y_true, "y_true") != label_types(y_pred, "y_pred"):
+    def of(
+        cls, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray, *, y_true_name: str = "y_true"
+    ) -> ConfusionState:
+        if label_types(y_true, y_true_name) != label_types(y_pred, "y_pred"):
             raise PartitionError(
-                "Mix of label input types (string and number) in y_true and y_pred."
+                f"Mix of label input types (string and number) in {y_true_name} and y_pred."
             )
         labels = np.union1d(y_true, y_pred)
         t = np.searchsorted(labels, y_true).astype(np.int64)
@@ -207,8 +209,10 @@ class LogLossState:
         proba: np.ndarray,
         w: np.ndarray,
         declared_labels: tuple[Any, ...] | None,
+        *,
+        y_true_name: str = "y_true",
     ) -> LogLossState:
-        label_types(y_true, "y_true")
+        label_types(y_true, y_true_name)
         prob_max, prob_min = float(proba.max()), float(proba.min())
         if proba.ndim == 1:
             proba = proba[:, np.newaxis]
@@ -291,9 +295,15 @@ class ScoreHistogram:
 
     @classmethod
     def of(
-        cls, y_true: np.ndarray, scores: np.ndarray, w: np.ndarray, max_bins: int
+        cls,
+        y_true: np.ndarray,
+        scores: np.ndarray,
+        w: np.ndarray,
+        max_bins: int,
+        *,
+        y_true_name: str = "y_true",
     ) -> ScoreHistogram:
-        label_types(y_true, "y_true")
+        label_types(y_true, y_true_name)
         labels, label_index = np.unique(y_true, return_inverse=True)
         if len(labels) > 2:
             return cls._multiclass(labels)

@@ -1,0 +1,157 @@
+"""Feature columns matched by name: tables (pandas and dask DataFrames) into dask arrays.
+
+A model fitted on a table records its column names, as scikit-learn's do
+(``feature_names_in_``). Every later call that takes a table (``predict``, ``transform``,
+``score``, the search's scoring) takes its columns by name, in the fitted order, before the
+table becomes an array: a table with the same columns in another order gives the same
+result, and a table with other columns is refused with scikit-learn's message. Positions are
+never trusted across a table boundary.
+
+A dask DataFrame becomes a dask array whose blocks are its partitions, without gathering it
+on the client.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from ._dask_compat import known_partition_lengths
+from ._sklearn_compat import check_feature_names
+from .errors import InputError
+
+__all__ = [
+    "column_names",
+    "is_dask_table",
+    "is_table",
+    "match_feature_names",
+    "table_to_dask",
+    "table_values",
+    "without_names",
+]
+
+
+def is_dask_table(X: Any) -> bool:
+    # A dask DataFrame exists only once dask.dataframe is imported: no need to import it here.
+    dd = sys.modules.get("dask.dataframe")
+    return dd is not None and isinstance(X, dd.DataFrame | dd.Series)
+
+
+def is_table(X: Any) -> bool:
+    """Whether ``X`` is a pandas or dask DataFrame or Series."""
+    return isinstance(X, pd.DataFrame | pd.Series) or is_dask_table(X)
+
+
+def _names_view(X: Any) -> Any:
+    """What scikit-learn's name checks read: a dask DataFrame's empty pandas ``_meta``."""
+    return X._meta if is_dask_table(X) else X
+
+
+def column_names(X: Any) -> list[Any] | None:
+    """The column labels of a (pandas or dask) DataFrame; ``None`` for anything else."""
+    view = _names_view(X)
+    return list(view.columns) if isinstance(view, pd.DataFrame) else None
+
+
+def match_feature_names(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> Any:
+    """Record (``reset=True``) or check ``X``'s column names as scikit-learn does.
+
+    With ``reset=True``, ``estimator.feature_names_in_`` is set from a DataFrame's string
+    column names (and removed for input without names). Otherwise a DataFrame whose columns
+    are the fitted names in another order is returned with its columns in the fitted order;
+    other names (missing, unexpected) raise an :class:`~daskpar.errors.InputError` with
+    scikit-learn's message; input without names after a fit with names (or the reverse) gets
+    scikit-learn's warning. ``X`` is returned otherwise unchanged.
+    """
+    names = column_names(X)
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if (
+        not reset
+        and names is not None
+        and fitted is not None
+        and len(names) == len(fitted)
+        and set(names) == set(fitted)
+        and names != list(fitted)
+    ):
+        X = X[list(fitted)]
+    try:
+        check_feature_names(estimator, _names_view(X), reset=reset)
+    except (TypeError, ValueError) as exc:
+        text = str(exc).strip()
+        if name != "X":
+            text = f"{name}: {text}"
+        raise InputError(
+            f"{text}\nSelect the columns the model was fitted with by name "
+            f"({name}[list(model.feature_names_in_)]); daskpar matches table columns by "
+            "name, never by position."
+            if fitted is not None and names is not None
+            else text
+        ) from None
+    return X
+
+
+def without_names(estimator: Any, X: Any) -> Any:
+    """``X``'s columns taken by name for ``estimator``, then as an array (numpy or dask).
+
+    For a meta-estimator whose inner model was fitted on arrays (a search's best estimator).
+    """
+    X = match_feature_names(estimator, X, reset=False)
+    return table_to_dask(X, name="X") if is_dask_table(X) else table_values(X)
+
+
+def table_values(X: Any) -> Any:
+    """A pandas DataFrame's values as a numpy array (nullable numbers' NA as NaN); else ``X``.
+
+    For the scikit-learn model inside a daskpar estimator, which was fitted on arrays: the
+    columns were matched by name already.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return X
+    numeric = all(
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X.dtypes
+    )
+    return X.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else X.to_numpy()
+
+
+def table_to_dask(X: Any, *, name: str) -> da.Array:
+    """A dask DataFrame or Series as a dask array: one block per partition, no gather.
+
+    The partitions' row counts are needed to line rows up with the labels and weights; they
+    are counted on the workers (for parquet, from the files' metadata where dask can).
+    Columns that hold text or categories are refused with what to do.
+    """
+    view = _names_view(X)
+    dtypes = [view.dtype] if isinstance(view, pd.Series) else list(view.dtypes)
+    text = [
+        str(col)
+        for col, t in zip(
+            [view.name] if isinstance(view, pd.Series) else view.columns, dtypes, strict=True
+        )
+        if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+    ]
+    if text and isinstance(view, pd.DataFrame):
+        raise InputError(
+            f"{name} has columns that are not numbers: {', '.join(text[:5])}"
+            f"{' …' if len(text) > 5 else ''}. Encode them as numbers first, or select the "
+            "numeric columns."
+        )
+    # Nullable numbers (Int64, Float64, boolean) hold pd.NA: as float64, NA is NaN.
+    nullable = [
+        isinstance(t, pd.api.extensions.ExtensionDtype)
+        and (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+        for t in dtypes
+    ]
+    if isinstance(view, pd.Series) and not nullable[0] and not isinstance(view.dtype, np.dtype):
+        # Labels as text or categories: an array of Python objects, as the readers give.
+        X = X.astype(object)
+    elif any(nullable):
+        if isinstance(view, pd.Series):
+            X = X.astype(np.float64)
+        else:
+            X = X.astype({c: np.float64 for c, n in zip(view.columns, nullable, strict=True) if n})
+    # Where dask knows the row counts unread (Parquet metadata), no task runs here.
+    return X.to_dask_array(lengths=known_partition_lengths(X) or True)

@@ -1,0 +1,243 @@
+"""Reading any path: :func:`path_format` tells the format, :func:`read_path` calls its reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._sklearn_compat import validate_params
+from ..errors import InputError
+from ._common import (
+    COLUMNS_PARAM,
+    DEFAULT_MIN_PARTITIONS,
+    MIN_PARTITIONS_PARAM,
+    PATH_PARAM,
+    ROW_CHUNKS_PARAM,
+    PathLike,
+    RowChunks,
+    existing,
+    is_url,
+)
+from .csv import CSV_COMPRESSIONS, read_csv
+from .hdf5 import read_hdf5
+from .npy import read_npy
+from .parquet import read_parquet
+from .zarr import MISSING_CHUNKS_PARAM, MissingChunks, read_zarr
+
+__all__ = ["SUPPORTED_FORMATS", "path_format", "read_path"]
+
+
+#: What :func:`read_path` reads, for its error message.
+SUPPORTED_FORMATS = (
+    "a zarr store (a directory holding zarr.json or .zgroup), Parquet (a .parquet file or a "
+    "directory of them), CSV (.csv, .csv.gz, .csv.bz2, .csv.xz, .csv.zst), NumPy (.npy, with "
+    "y='targets.npy') and HDF5 (.h5, .hdf5)"
+)
+
+
+def path_format(path: PathLike, *, what: str = "read_path") -> str:
+    """The format of the data at ``path``, as :func:`read_path` reads it.
+
+    A directory is a zarr store if it holds ``zarr.json`` or ``.zgroup``, else Parquet if it
+    holds ``*.parquet`` files; a file's format is its extension, after any compression's
+    (``data.csv.gz`` is CSV). A URL has no directory to look into: its name alone says.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data, as given to :func:`read_path`.
+    what : str, default="read_path"
+        The function named at the start of the error messages.
+
+    Returns
+    -------
+    format : {"zarr", "parquet", "csv", "npy", "hdf5"}
+
+    Raises
+    ------
+    InputError
+        The path does not exist, or is of no supported format; the message names the formats.
+
+    Examples
+    --------
+    >>> from daskpar._io import path_format
+    >>> path_format("s3://bucket/data.csv.gz")
+    'csv'
+    """
+    name = os.fspath(path).rstrip("/").lower()
+    suffixes = Path(name).suffixes[-2:]
+    if suffixes and suffixes[-1] in CSV_COMPRESSIONS:
+        suffixes = suffixes[:-1]  # data.csv.gz is CSV
+    last = suffixes[-1] if suffixes else ""
+    if is_url(path):
+        # No directory to look into: the name says it.
+        known = {".zarr": "zarr", ".parquet": "parquet", ".csv": "csv"}
+    else:
+        p = existing(path, what)
+        if p.is_dir():
+            if (p / "zarr.json").is_file() or (p / ".zgroup").is_file():
+                return "zarr"
+            if any(q.is_file() for q in p.rglob("*.parquet")):
+                return "parquet"
+            raise InputError(
+                f"{what}: the directory {os.fspath(path)!r} is neither a zarr store (it has no "
+                "zarr.json or .zgroup) nor a directory of *.parquet files. It can read "
+                f"{SUPPORTED_FORMATS}."
+            )
+        known = {
+            ".parquet": "parquet",
+            ".pq": "parquet",
+            ".csv": "csv",
+            ".npy": "npy",
+            ".h5": "hdf5",
+            ".hdf5": "hdf5",
+        }
+    if last in known:
+        return known[last]
+    raise InputError(
+        f"{what}: cannot tell the format of {os.fspath(path)!r} from its name. It can read "
+        f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
+        "format's reader (read_zarr, read_parquet, read_csv, read_npy, read_hdf5)."
+    )
+
+
+@validate_params(
+    {
+        "path": PATH_PARAM,
+        "x": [str],
+        "y": [*PATH_PARAM, None],
+        "target": [str, None],
+        "columns": COLUMNS_PARAM,
+        "chunks": ROW_CHUNKS_PARAM,
+        "min_partitions": MIN_PARTITIONS_PARAM,
+        "missing_chunks": MISSING_CHUNKS_PARAM,
+        "as_frame": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def read_path(
+    path: PathLike,
+    *,
+    x: str = "X",
+    y: PathLike | None = "y",
+    target: str | None = None,
+    columns: Sequence[str] | None = None,
+    chunks: RowChunks = None,
+    min_partitions: int = DEFAULT_MIN_PARTITIONS,
+    missing_chunks: MissingChunks = "raise",
+    as_frame: bool = False,
+) -> tuple[Any, Any]:
+    """Read ``(X, y)`` from any supported path, with the reader its format needs.
+
+    - a directory holding ``zarr.json`` or ``.zgroup``: :func:`read_zarr`, arrays ``x``
+      and ``y``;
+    - a ``.parquet`` (or ``.pq``) file, or a directory of ``*.parquet`` files:
+      :func:`read_parquet`, with ``target``;
+    - ``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``: :func:`read_csv`, with
+      ``target``;
+    - ``.npy``: :func:`read_npy`, the targets from the ``.npy`` file ``y``;
+    - ``.h5``, ``.hdf5``: :func:`read_hdf5`, datasets ``x`` and ``y``.
+
+    Anything else is an :class:`~daskpar.errors.InputError` naming the formats.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix.
+    x : str, default="X"
+        zarr and HDF5: the array (dataset) of features.
+    y : str, path-like or None, default="y"
+        zarr and HDF5: the array (dataset) of targets. ``.npy``: the path of a ``.npy`` file
+        holding the targets (relative to the current directory, like ``path``). None reads
+        ``X`` only. Not used for tables, whose targets are the column ``target``.
+    target : str, optional
+        Parquet and CSV: the column holding the target. Required for them, unless
+        ``as_frame=True`` (None then reads the features alone).
+    columns : sequence of str, optional
+        Parquet and CSV: the feature columns (default: every numeric column but ``target``).
+    chunks : int or sequence of int, optional
+        ``.npy`` and HDF5: rows per block (see :func:`read_npy`).
+    min_partitions : int, default=8
+        Parquet, CSV, ``.npy`` and HDF5: the fewest blocks to make when there are rows enough.
+    missing_chunks : {"raise", "fill"}, default="raise"
+        zarr: what a chunk missing from the store means (see :func:`read_zarr`).
+    as_frame : bool, default=False
+        Parquet and CSV: return the table, a dask DataFrame of the features and a dask
+        Series of the target (see :func:`read_csv`). Other formats hold arrays without
+        column names: refused.
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features)
+    y : dask array of shape (n_samples,), or None if ``y`` is None (zarr, ``.npy``, HDF5)
+        With ``as_frame=True``: a dask DataFrame and a dask Series (or None).
+
+    Raises
+    ------
+    InputError
+        The path does not exist, is of no supported format, or lacks what its format needs
+        (``target`` for tables, a ``.npy`` file ``y`` for ``.npy``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from daskpar.data import read_path
+    >>> tmp_path = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (tmp_path / "t.csv").write_text("a,b,label\\n1,2.5,0\\n3,4.5,1\\n")
+    >>> X, y = read_path(tmp_path / "t.csv", target="label")
+    >>> X.shape, y.compute().tolist()
+    ((2, 2), [0, 1])
+    >>> np.save(tmp_path / "X.npy", np.ones((4, 3)))
+    >>> np.save(tmp_path / "y.npy", np.arange(4))
+    >>> X, y = read_path(tmp_path / "X.npy", y=tmp_path / "y.npy")
+    >>> X.shape, y.compute().tolist()
+    ((4, 3), [0, 1, 2, 3])
+    >>> X, y = read_path(tmp_path / "t.csv", as_frame=True)
+    >>> list(X.columns), y
+    (['a', 'b', 'label'], None)
+    """
+    what = "read_path"
+    kind = path_format(path, what=what)
+    if as_frame and kind not in ("parquet", "csv"):
+        raise InputError(
+            f"{what}: as_frame=True reads tables (Parquet, CSV), whose columns have names; "
+            f"{os.fspath(path)!r} is {kind} data, arrays without column names. Pass "
+            "as_frame=False."
+        )
+    if kind == "zarr":
+        if y is not None and not isinstance(y, str):
+            raise InputError(
+                f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
+            )
+        return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks)
+    if kind in ("parquet", "csv"):
+        if target is None and not as_frame:
+            raise InputError(
+                f"{what}: {os.fspath(path)!r} is a {'Parquet' if kind == 'parquet' else 'CSV'} "
+                "table: pass target='COLUMN', the name of the column holding the targets."
+            )
+        reader: Callable[..., tuple[Any, Any]]
+        reader = read_parquet if kind == "parquet" else read_csv
+        return reader(
+            path,
+            target=target,
+            columns=columns,
+            min_partitions=min_partitions,
+            as_frame=as_frame,
+        )
+    if kind == "npy":
+        if y is not None and not os.fspath(y).lower().endswith(".npy"):
+            raise InputError(
+                f"{what}: {os.fspath(path)!r} is a .npy file, which holds X only. Pass "
+                "y='targets.npy', the path of a .npy file holding the targets, or y=None to "
+                f"read X only; got y={y!r}."
+            )
+        return read_npy(path, y, chunks=chunks, min_partitions=min_partitions)
+    if y is not None and not isinstance(y, str):
+        raise InputError(
+            f"{what}: y must name a dataset of the HDF5 file {os.fspath(path)!r}; got {y!r}."
+        )
+    return read_hdf5(path, x=x, y=y, chunks=chunks, min_partitions=min_partitions)

@@ -1,0 +1,29 @@
+"""Hyper-parameter search on the workers: every candidate and fold trained from one read per block.
+
+A search of C candidates and K folds trains C x K models ("trials") together, in the passes
+of :mod:`daskpar._pass`. Per epoch::
+
+    block --fit_partition--> StateTuple (a TrialState per model) --combine--> ...
+          --update_models--> every model's next state and scores
+
+One task per block reads it once and, for every trial whose fold trains on the block, runs
+``partial_fit`` on it; for every trial whose fold validates on it, the task scores the trial's
+current model (the previous epoch's), so validation costs no extra read. The states merge
+element-wise through one tree. Scalers in a pipeline are fitted first, in one pass per scaler
+step, once per distinct scaler setting and fold. A last pass scores the final models.
+
+Folds are whole row blocks: ``cv=K`` puts every non-empty block in exactly one validation fold.
+
+The package reads as the flow of ``fit`` (the public names are imported here):
+``_candidates`` (the candidates, folds and scorers, checked on the client), ``_passes`` (the
+scalers' prepare passes and the epoch driver), ``_results`` (the scores of each pass and
+``cv_results_``), ``_base`` (the searches' shared estimator), ``_grid`` (GridSearchCV and
+RandomizedSearchCV) and ``_halving`` (HalvingSearchCV).
+"""
+
+from __future__ import annotations
+
+from ._grid import GridSearchCV, RandomizedSearchCV
+from ._halving import HalvingSearchCV
+
+__all__ = ["GridSearchCV", "HalvingSearchCV", "RandomizedSearchCV"]

@@ -1,0 +1,175 @@
+"""What a search trains, checked on the client before any task: its candidates and folds.
+
+A search trains one model per candidate (a setting of the estimator's parameters) and fold (a
+split of X's row blocks): its trials. :func:`split_estimator` takes an estimator apart into
+its scaler steps and its ParallelIncremental; :func:`check_candidates` and
+:func:`invalid_candidates` check every candidate; :func:`scaler_settings` finds the distinct
+scaler settings that the prepare passes fit; :func:`block_folds` makes the folds, of whole
+row blocks; :func:`search_scorers` names the metrics that score every trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from dask.base import tokenize
+from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
+
+from .._incremental import ParallelIncremental
+from .._linear import LinearRegression, Ridge
+from .._preprocessing import OutOfCoreScaler
+from .._sklearn_compat import validate_estimator_params
+from .._validation import check_scorer_applies
+from ..errors import InputError
+from ..metrics import Scorer, get_scorer
+
+__all__ = [
+    "Folds",
+    "block_folds",
+    "check_candidates",
+    "invalid_candidates",
+    "scaler_settings",
+    "search_scorers",
+    "split_estimator",
+]
+
+Folds = list[tuple[frozenset[int], frozenset[int]]]
+
+
+def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
+    """The scaler steps and the final ParallelIncremental of a searchable estimator."""
+    if isinstance(estimator, ParallelIncremental):
+        return [], estimator
+    if isinstance(estimator, Pipeline):
+        *steps, (_, last) = estimator.steps
+        if isinstance(last, ParallelIncremental) and all(
+            isinstance(step, OutOfCoreScaler) for _, step in steps
+        ):
+            return [step for _, step in steps], last
+    hint = ""
+    if isinstance(estimator, LinearRegression | Ridge):
+        hint = (
+            f" {type(estimator).__name__} is exact and fits in one pass: compare its "
+            "candidates in a loop of fits, each scored on held-out data (train_test_split)."
+        )
+    raise InputError(
+        "daskpar's searches take a ParallelIncremental (of any supported estimator, the exact "
+        "naive Bayes models included), or a Pipeline of daskpar scalers (StandardScaler, "
+        "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental; got "
+        f"{estimator!r}.{hint}"
+    )
+
+
+def check_candidates(models: Sequence[ParallelIncremental], scorers: Mapping[str, Scorer]) -> None:
+    """Check every candidate's ParallelIncremental, and that every scorer applies to it."""
+    for model in models:
+        validate_estimator_params(model)
+        if model.early_stopping or model.validation_fraction is not None:
+            raise InputError(
+                "The search validates every candidate on its folds; set early_stopping "
+                "and validation_fraction of the ParallelIncremental to their defaults."
+            )
+        for scorer in scorers.values():
+            check_scorer_applies(scorer, model.estimator)
+
+
+def invalid_candidates(
+    models: list[ParallelIncremental], n_folds: int, *, error_score: str | float
+) -> dict[int, str]:
+    """Trials whose candidate's estimator parameters are invalid, and why: before any task.
+
+    With ``error_score="raise"`` the first invalid candidate raises here.
+    """
+    failed: dict[int, str] = {}
+    for c, model in enumerate(models):
+        try:
+            validate_estimator_params(model.estimator)
+        except ValueError as error:
+            if error_score == "raise":
+                raise
+            for k in range(n_folds):
+                failed[c * n_folds + k] = f"{type(error).__name__}: {error}"
+    return failed
+
+
+def scaler_settings(steps: list[list[Any]]) -> tuple[list[list[Any]], list[int]]:
+    """The distinct scaler settings (classes and parameters), and each candidate's index."""
+    index: dict[str, int] = {}
+    configs: list[list[Any]] = []
+    config_of = []
+    for candidate_steps in steps:
+        key = tokenize([(type(s).__name__, s.get_params(deep=False)) for s in candidate_steps])
+        if key not in index:
+            index[key] = len(configs)
+            configs.append(candidate_steps)
+        config_of.append(index[key])
+    return configs, config_of
+
+
+def block_folds(
+    cv: Any,
+    block_sizes: Sequence[int],
+    *,
+    shuffle: bool,
+    random_state: np.random.RandomState,
+) -> Folds:
+    """(train blocks, test blocks) per fold; empty blocks are left out of every fold."""
+    blocks = [i for i, n in enumerate(block_sizes) if n > 0]
+    order = list(random_state.permutation(blocks)) if shuffle else blocks
+    if isinstance(cv, Integral):
+        if len(blocks) < int(cv):
+            raise InputError(
+                f"cv={cv} puts whole row blocks in {cv} validation folds, but X has "
+                f"{len(blocks)} non-empty block(s). Split X into more row blocks "
+                "(X.rechunk({0: ...})) or lower cv."
+            )
+        tests = [frozenset(int(b) for b in part) for part in np.array_split(order, int(cv))]
+        return [(frozenset(blocks) - test, test) for test in tests]
+    if isinstance(cv, Real):
+        n_test = max(1, round(float(cv) * len(blocks)))
+        if n_test >= len(blocks):
+            raise InputError(
+                f"cv={cv} holds out whole row blocks, and X has {len(blocks)} non-empty "
+                "block(s): nothing would be left to train on. Split X into more row blocks."
+            )
+        test = frozenset(int(b) for b in order[-n_test:])
+        return [(frozenset(blocks) - test, test)]
+    if hasattr(cv, "split") or not isinstance(cv, Iterable):
+        raise InputError(
+            f"cv={cv!r} is not supported: daskpar's folds are whole row blocks. Pass a number "
+            "of folds, a fraction of blocks to hold out, or (train_blocks, test_blocks) pairs."
+        )
+    folds: Folds = []
+    for k, split in enumerate(cv):
+        train, test = (frozenset(int(b) for b in part) for part in split)
+        bad = sorted(b for b in train | test if not 0 <= b < len(block_sizes))
+        if bad or not train or not test or train & test:
+            raise InputError(
+                f"Fold {k} of cv must be a pair (train blocks, test blocks) of disjoint, "
+                f"non-empty lists of block indices in [0, {len(block_sizes)}); got {split!r}."
+            )
+        folds.append((train, test))
+    if not folds:
+        raise InputError("cv holds no folds.")
+    return folds
+
+
+def search_scorers(scoring: Any, model: ParallelIncremental) -> dict[str, Scorer]:
+    """Scorers by name; a single metric is called ``"score"``, as in scikit-learn."""
+    if scoring is None:
+        default = "accuracy" if is_classifier(model.estimator) else "r2"
+        return {"score": get_scorer(model.scoring or default)}
+    if isinstance(scoring, str | Scorer):
+        return {"score": get_scorer(scoring)}
+    if isinstance(scoring, Mapping):
+        return {str(name): get_scorer(s) for name, s in scoring.items()}
+    names = list(scoring)
+    if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise InputError(
+            f"scoring must be a scorer name, a list of distinct names or a dict; got {scoring!r}."
+        )
+    return {name: get_scorer(name) for name in names}
