@@ -1,8 +1,9 @@
 """Property tests against scikit-learn: generated inputs, not listed cases.
 
 For every estimator, transformer and metric daskpar exports, on inputs drawn by
-``tests/daskpar_strategies.py`` (shapes, chunkings with empty, 1-row and ragged blocks, numpy or dask,
-every dtype users pass, NaN and infinity anywhere, labels of every type, odd weights):
+``tests/daskpar_strategies.py`` (shapes, chunkings with empty, 1-row and ragged blocks, numpy
+or dask, every dtype users pass, NaN and infinity anywhere, labels of every type, odd
+weights):
 
 - **Agreement**: daskpar's result is scikit-learn's on the same rows (the exact families, the
   scalers and the metrics to a stated tolerance), or both refuse the input and daskpar's error
