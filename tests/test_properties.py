@@ -802,7 +802,16 @@ def test_search_is_scikit_learns_on_the_same_folds(
     # found on all of y, as partial_fit(classes=...) does); scikit-learn's fit on the fold
     # knows only the fold's classes. Compare where the two coincide.
     n_classes = len(np.unique(d.y))
-    if folds and all(len(np.unique(d.y[train])) == n_classes for train, _ in folds):
+    # A feature whose variance in a fold is tiny but not zero (values near 1e-8) is decided by
+    # float rounding: the merged and the one-pass variances differ in their last bits there,
+    # and so may the predictions. Compare scores where the variances are well above rounding.
+    tiny = [
+        v
+        for train, _ in folds
+        for v in np.var(np.asarray(d.X[train], dtype=np.float64), axis=0)
+        if 0.0 < v < 1e-12
+    ]
+    if folds and not tiny and all(len(np.unique(d.y[train])) == n_classes for train, _ in folds):
         ref = GridSearchCV(
             GaussianNB(), {"var_smoothing": grid["estimator__var_smoothing"]}, cv=folds
         )
