@@ -36,7 +36,7 @@ import pytest
 import sklearn.metrics as skm
 from daskpar_strategies import Data
 from daskpar_testing import interrupted_then_resumed
-from hypothesis import HealthCheck, Phase, event, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn import linear_model as sklm
@@ -223,6 +223,11 @@ def test_naive_bayes_agrees_with_scikit_learn(
     d: Data = data.draw(s.datasets(non_negative=kind is MultinomialNB))
     X = s.cast_features(d.X, dtype)
     weights = data.draw(s.sample_weights(len(d.y)))
+    if kind is GaussianNB and weights is not None:
+        # scikit-learn's GaussianNB leaves a class's mean and variance unset (zero) when its
+        # weights sum to np.isclose(0) but not 0 (_update_mean_variance); daskpar weighs them.
+        sums = [np.sum(np.broadcast_to(weights, d.y.shape)[d.y == c]) for c in np.unique(d.y)]
+        assume(not any(t > 0.0 and np.isclose(t, 0.0) for t in sums))
     est = kind()
     model = dp.ParallelIncremental(est, split_every=split_every)
     Xin = s.as_input(X, d.chunks)
