@@ -10,6 +10,8 @@ from __future__ import annotations
 from . import audit
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
 from ._cluster import local_cluster
+from ._compose import ColumnTransformer, make_column_transformer
+from ._encoders import OneHotEncoder, OrdinalEncoder
 from ._families import SUPPORTED_ESTIMATORS
 from ._incremental import ParallelIncremental, find_classes
 from ._linear import LinearRegression, Ridge
@@ -45,6 +47,7 @@ __all__ = [
     "AdaptiveSGDClassifier",
     "AdaptiveSGDRegressor",
     "CheckpointError",
+    "ColumnTransformer",
     "DaskparError",
     "DivergenceError",
     "GridSearchCV",
@@ -53,6 +56,8 @@ __all__ = [
     "LinearRegression",
     "MaxAbsScaler",
     "MinMaxScaler",
+    "OneHotEncoder",
+    "OrdinalEncoder",
     "ParallelIncremental",
     "PartitionError",
     "RandomizedSearchCV",
@@ -67,6 +72,7 @@ __all__ = [
     "load",
     "local_cluster",
     "make_classification",
+    "make_column_transformer",
     "make_regression",
     "read_csv",
     "read_hdf5",

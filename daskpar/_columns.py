@@ -14,17 +14,20 @@ on the client.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 
-from ._dask_compat import known_partition_lengths
+from ._dask_compat import known_partition_lengths, sample_rows
 from ._sklearn_compat import check_feature_names
 from .errors import InputError
 
 __all__ = [
+    "frame_predictions",
+    "check_numeric_columns",
     "column_names",
     "is_dask_table",
     "is_table",
@@ -117,28 +120,39 @@ def table_values(X: Any) -> Any:
     return X.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else X.to_numpy()
 
 
-def table_to_dask(X: Any, *, name: str) -> da.Array:
+def check_numeric_columns(X: Any, *, name: str) -> None:
+    """Refuse a (pandas or dask) DataFrame with columns of text or categories, saying what to
+    do; anything else passes."""
+    view = _names_view(X)
+    if not isinstance(view, pd.DataFrame):
+        return
+    text = [
+        str(col)
+        for col, t in view.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+    ]
+    if text:
+        raise InputError(
+            f"{name} has columns that are not numbers: {', '.join(text[:5])}"
+            f"{' …' if len(text) > 5 else ''}. Encode them first (daskpar.OneHotEncoder or "
+            "OrdinalEncoder, in a daskpar.ColumnTransformer), or select the numeric columns."
+        )
+
+
+def table_to_dask(X: Any, *, name: str, like: da.Array | None = None) -> da.Array:
     """A dask DataFrame or Series as a dask array: one block per partition, no gather.
 
-    The partitions' row counts are needed to line rows up with the labels and weights; they
-    are counted on the workers (for parquet, from the files' metadata where dask can).
+    The partitions' row counts are needed to line rows up with the labels and weights. They
+    come from the files' metadata where dask knows them unread (parquet); else, for labels
+    or weights next to features ``like`` with as many partitions, from ``like``'s row chunks
+    (the features' lengths, learned when they were read: every task then checks that its
+    blocks hold as many rows, see :func:`~daskpar._validation.check_aligned_rows`); else
+    they are counted on the workers.
     Columns that hold text or categories are refused with what to do.
     """
     view = _names_view(X)
     dtypes = [view.dtype] if isinstance(view, pd.Series) else list(view.dtypes)
-    text = [
-        str(col)
-        for col, t in zip(
-            [view.name] if isinstance(view, pd.Series) else view.columns, dtypes, strict=True
-        )
-        if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
-    ]
-    if text and isinstance(view, pd.DataFrame):
-        raise InputError(
-            f"{name} has columns that are not numbers: {', '.join(text[:5])}"
-            f"{' …' if len(text) > 5 else ''}. Encode them as numbers first, or select the "
-            "numeric columns."
-        )
+    check_numeric_columns(X, name=name)
     # Nullable numbers (Int64, Float64, boolean) hold pd.NA: as float64, NA is NaN.
     nullable = [
         isinstance(t, pd.api.extensions.ExtensionDtype)
@@ -154,4 +168,43 @@ def table_to_dask(X: Any, *, name: str) -> da.Array:
         else:
             X = X.astype({c: np.float64 for c, n in zip(view.columns, nullable, strict=True) if n})
     # Where dask knows the row counts unread (Parquet metadata), no task runs here.
-    return X.to_dask_array(lengths=known_partition_lengths(X) or True)
+    lengths: tuple[int, ...] | bool | None = known_partition_lengths(X)
+    if lengths is None and like is not None and len(like.chunks[0]) == X.npartitions:
+        lengths = like.chunks[0]
+    return X.to_dask_array(lengths=lengths or True)
+
+
+def _partition_predictions(
+    part: pd.DataFrame, *, predict: Callable[[np.ndarray], np.ndarray], columns: Any
+) -> Any:
+    out = predict(np.asarray(table_values(part)))
+    if out.ndim == 1:
+        return pd.Series(out, index=part.index)
+    return pd.DataFrame(out, index=part.index, columns=columns)
+
+
+def frame_predictions(
+    X: Any,
+    predict: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_features: int,
+    name: str,
+    columns: Callable[[int], list[Any]] = lambda width: list(range(width)),
+) -> Any:
+    """``predict`` of each partition of dask DataFrame ``X`` (its columns already in the
+    fitted order), lazily: a dask Series (a value per row) or DataFrame (``columns(width)``
+    names the columns of a 2-D output), with ``X``'s partitions and index. No row count is
+    needed. ``predict`` takes a numeric block (an empty one gives an empty result); ``name``
+    is the tasks' name.
+    """
+    check_numeric_columns(X, name="X")
+    if len(X.columns) != n_features:
+        raise InputError(
+            f"X has {len(X.columns)} features, but the model was fitted with {n_features} features."
+        )
+    probe = predict(np.zeros((1, n_features)))
+    labels = columns(probe.shape[1]) if probe.ndim == 2 else None
+    meta = _partition_predictions(sample_rows(X).iloc[:1], predict=predict, columns=labels).iloc[:0]
+    return X.map_partitions(
+        _partition_predictions, predict=predict, columns=labels, meta=meta, token=name
+    )

@@ -23,6 +23,7 @@ from dask.utils import key_split
 __all__ = [
     "ArrayBlockIdDep",
     "known_partition_lengths",
+    "sample_rows",
     "ArraySliceDep",
     "DataNode",
     "GraphNode",
@@ -51,3 +52,9 @@ def known_partition_lengths(frame: Any) -> tuple[int, ...] | None:
     if lengths is None or len(lengths) != frame.npartitions:
         return None
     return tuple(int(n) for n in lengths)
+
+
+def sample_rows(frame: Any) -> Any:
+    """Two made-up rows of a dask DataFrame's columns and dtypes (no data is read): what
+    dask itself runs functions on to learn their output's type."""
+    return frame._meta_nonempty

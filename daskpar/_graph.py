@@ -30,7 +30,7 @@ import dask.array as da
 import numpy as np
 from dask import config
 from dask.base import tokenize
-from dask.delayed import delayed
+from dask.delayed import Delayed, delayed
 from dask.highlevelgraph import HighLevelGraph
 from threadpoolctl import threadpool_limits
 
@@ -61,8 +61,10 @@ __all__ = [
     "compute_blocks",
     "compute_one",
     "fan_in",
+    "map_frame_partitions",
     "map_partitions",
     "map_rows",
+    "reduce_frame_partitions",
     "reduce_partitions",
     "renamed",
     "stage_name",
@@ -178,7 +180,31 @@ def _boxed_as_declared(
                 f"from_delayed): give its blocks' dtype, {X.dtype}."
             )
         X = X.astype(dtype)
+    _check_rows_line_up(X, args, with_position)
     return _boxed(func, X, *args, **kwargs)
+
+
+def _check_rows_line_up(X: Any, args: tuple[Any, ...], with_position: bool) -> None:
+    """Refuse a block whose row count is not what its array declares.
+
+    Row counts can be declared rather than counted (a dask DataFrame's ``to_dask_array``
+    takes them on trust); a task checks the rows it holds. Row-aligned blocks (labels,
+    weights) are checked against X's in the tasks that use them
+    (:func:`~daskpar._validation.check_training_block`).
+    """
+    n = X.shape[0] if X.ndim else None
+    where = "a block"
+    if with_position:
+        rows, block = args[-2][0], args[-1][0]
+        where = f"partition {block}"
+        if n is not None and n != rows.stop - rows.start:
+            raise PartitionError(
+                f"{where} holds {n} rows, but its array's row chunks say "
+                f"{rows.stop - rows.start}: the array was given wrong row counts. Labels or "
+                "weights from a dask DataFrame take the features' row counts: give X, y and "
+                "sample_weight the same partitions (columns of one DataFrame). An array made "
+                "with to_dask_array(lengths=...) needs its partitions' true lengths."
+            )
 
 
 def _unboxed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> np.ndarray:
@@ -421,6 +447,128 @@ def reduce_partitions(
         **(finalize_kwargs or {}),
     )
     return compute_one(root, partitions={parts.name: X.chunks[0]})
+
+
+def _frame_block_state(
+    task: Callable[..., Any], task_kwargs: Mapping[str, Any], partition: Any, index: int
+) -> np.ndarray:
+    """``task`` on one partition of a dask DataFrame, boxed with the partition's row count."""
+    n = len(partition)
+    out = np.empty(1, dtype=object)
+    out[0] = (task(partition, slice(0, n), (index,), **task_kwargs), (n,))
+    return out
+
+
+def _combine_with_lengths(
+    combine: Callable[[list[Any]], Any], items: list[tuple[Any, tuple[int, ...]]]
+) -> tuple[Any, tuple[int, ...]]:
+    """Merge neighbouring ``(state, lengths)`` pairs: the states by ``combine``, the row
+    counts by concatenation, in partition order."""
+    return combine([state for state, _ in items]), tuple(n for _, ns in items for n in ns)
+
+
+def _finalize_with_lengths(
+    finalize: Callable[..., Any], item: tuple[Any, tuple[int, ...]], **kwargs: Any
+) -> tuple[Any, tuple[int, ...]]:
+    state, lengths = item
+    return finalize(state, **kwargs), lengths
+
+
+def reduce_frame_partitions(
+    task: Callable[..., Any],
+    frame: Any,
+    *,
+    finalize: Callable[..., Any],
+    stage: str,
+    split_every: int | None,
+    task_kwargs: Mapping[str, Any] | None = None,
+    finalize_kwargs: Mapping[str, Any] | None = None,
+    combine: Callable[[list[Any]], Any] | None = None,
+) -> tuple[Any, tuple[int, ...]]:
+    """:func:`reduce_partitions` over the partitions of a dask DataFrame, in the same one pass.
+
+    ``task(partition, rows, block_id, **task_kwargs)`` gives each pandas partition's state,
+    with ``rows`` = ``slice(0, len(partition))`` (the partition's own rows: where it starts is
+    not known without counting the rows before it) and ``block_id`` = ``(i,)``. The states
+    merge through the tree of :func:`tree_combine` and the root goes through ``finalize``, as
+    in :func:`reduce_partitions`, under the same stage names. The row count of every partition
+    is taken in the same tasks and travels up the tree with the states: no other pass counts
+    them.
+
+    Returns
+    -------
+    result, lengths
+        ``finalize``'s result and the row count of each partition, in partition order.
+    """
+    block, merge, final = (stage_name(stage, step) for step in REDUCTION_STEPS)
+    # One delayed per partition, the frame's own graph optimized (its layers fused) first.
+    parts = frame.to_delayed()
+    kwargs = dict(task_kwargs or {})
+    name = f"{block}-{tokenize(task, [p.key for p in parts], kwargs)}"
+    layer: dict[Any, GraphNode] = {
+        (name, i): Task((name, i), partial(_frame_block_state, task, kwargs), TaskRef(p.key), i)
+        for i, p in enumerate(parts)
+    }
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=parts)
+    states = da.Array(graph, name, ((1,) * len(parts),), meta=np.empty((0,), dtype=object))
+    root = tree_combine(
+        states,
+        partial(_combine_with_lengths, combine or combine_states),
+        partial(_finalize_with_lengths, finalize),
+        split_every=split_every,
+        stage=merge,
+        finalize_stage=final,
+        **(finalize_kwargs or {}),
+    )
+    result, lengths = compute_one(root)
+    return result, tuple(int(n) for n in lengths)
+
+
+def map_frame_partitions(
+    func: Callable[..., Any],
+    frame: Any,
+    *,
+    width: int,
+    lengths: tuple[int, ...],
+    stage: str,
+    token: Any,
+    dtype: Any = np.float64,
+    meta: Any = None,
+    with_index: bool = False,
+    **kwargs: Any,
+) -> da.Array:
+    """A dask array whose block ``i`` is ``func(partition_i[, i], **kwargs)`` of dask
+    DataFrame ``frame``: one lazy ``stage`` task per partition, in one graph layer.
+
+    ``lengths`` are the partitions' row counts (the blocks' rows) and ``width`` the blocks'
+    columns; ``meta`` an empty block of their type (dense ``dtype`` by default);
+    ``token`` identifies ``func`` and ``kwargs`` in the tasks' names. A keyword argument that
+    is a dask ``Delayed`` (see :func:`broadcast`) is put in the graph once, for every task.
+    """
+    frame = frame.optimize()
+    name = f"{stage_name(stage)}-{tokenize(token, frame._name)}"
+    dependencies: list[Any] = [frame]
+    task_kwargs: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if isinstance(value, Delayed):
+            dependencies.append(value)
+            task_kwargs[key] = TaskRef(value.key)
+        else:
+            task_kwargs[key] = value
+    layer: dict[Any, GraphNode] = {
+        (name, i, 0): Task(
+            (name, i, 0), func, TaskRef(part), *((i,) if with_index else ()), **task_kwargs
+        )
+        for i, part in enumerate(frame.__dask_keys__())
+    }
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=dependencies)
+    return da.Array(
+        graph,
+        name,
+        chunks=(lengths, (width,)),
+        dtype=dtype if meta is None else meta.dtype,
+        meta=np.empty((0, 0), dtype=dtype) if meta is None else meta,
+    )
 
 
 def compute_one(arr: da.Array, partitions: Mapping[str, tuple[int, ...]] | None = None) -> Any:

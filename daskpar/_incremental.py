@@ -17,6 +17,7 @@ import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -30,7 +31,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit
 from ._checkpoint import Checkpoint, records
-from ._columns import is_dask_table, match_feature_names, table_values
+from ._columns import (
+    column_names,
+    frame_predictions,
+    is_dask_table,
+    match_feature_names,
+    table_values,
+)
 from ._families import family_for
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
 from ._pass import (
@@ -84,6 +91,12 @@ def predict_partition(X: np.ndarray, *, model: BaseEstimator, method: str) -> An
         out = getattr(model, method)(np.zeros((1, X.shape[1]), dtype=X.dtype))
         return out[:0]
     return getattr(model, method)(X)
+
+
+def _output_columns(model: BaseEstimator, width: int) -> list[Any]:
+    """The columns of a 2-D prediction: the classes where there is one per class."""
+    classes = getattr(model, "classes_", None)
+    return list(classes) if classes is not None and len(classes) == width else list(range(width))
 
 
 def _labels_of(state: LabelSet | None) -> np.ndarray:
@@ -703,6 +716,8 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         if not isinstance(X, da.Array) and not is_dask_table(X):
             refuse_text(X, "X")
             return getattr(self.estimator_, method)(table_values(X))
+        if is_dask_table(X) and column_names(X) is not None:
+            return self._predict_frame(X, method)
         X = check_X(X, n_features=self.n_features_in_)
         est = self.estimator_
         # One probe row tells the output's dtype and width.
@@ -723,8 +738,21 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             **shape,
         )
 
+    def _predict_frame(self, X: Any, method: str) -> Any:
+        """``method`` of a dask DataFrame, lazily: a dask Series (or DataFrame, a column per
+        class) with the frame's partitions and index; no row count is needed."""
+        est = self.estimator_
+        return frame_predictions(
+            X,
+            partial(predict_partition, model=est, method=method),
+            n_features=self.n_features_in_,
+            name=f"{stage_name(PREDICT_STAGES[method])}-{tokenize(est, X, method)}",
+            columns=partial(_output_columns, est),
+        )
+
     def predict(self, X: Any) -> Any:
-        """Predict with the fitted estimator: a lazy dask array for dask input, else numpy."""
+        """Predict with the fitted estimator: lazy for dask input (a dask Series, indexed as
+        the rows, for a dask DataFrame; a dask array for a dask array), else numpy."""
         return self._predict(X, "predict")
 
     @available_if(estimator_has("predict_proba"))

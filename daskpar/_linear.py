@@ -14,6 +14,7 @@ factor is the only thing that travels; only the coefficients reach the client.
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Real
 from typing import Any, ClassVar, Self
 
@@ -25,12 +26,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit, metrics
-from ._columns import is_dask_table, match_feature_names
+from ._columns import column_names, frame_predictions, is_dask_table, match_feature_names
 from ._graph import SPLIT_EVERY, reduce_partitions, stage_name
 from ._saving import SaveMixin
 from ._sklearn_compat import Interval, validate_estimator_params
 from ._states import LeastSquaresState, r_factor
 from ._validation import (
+    check_aligned_rows,
     check_finite_block,
     check_sample_weight,
     check_weights_block,
@@ -56,6 +58,7 @@ def least_squares_partition(
 ) -> LeastSquaresState | None:
     """The weight, mean and centred R factor of ``[X, y]`` on one block."""
     rows_, block = rows[0], block_id[0]
+    check_aligned_rows(X, rows_, block, y=y, sample_weight=sample_weight)
     if X.shape[0] == 0:
         return None
     check_finite_block(X, "X", rows_, block)
@@ -228,6 +231,13 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
         """``X @ coef_ + intercept_``: a lazy dask array for dask input, else numpy."""
         check_is_fitted(self)
         X = match_feature_names(self, X, reset=False)
+        if is_dask_table(X) and column_names(X) is not None:
+            return frame_predictions(
+                X,
+                partial(_linear_predict_block, coef=self.coef_, intercept=self.intercept_),
+                n_features=self.n_features_in_,
+                name=f"{stage_name('predict')}-{tokenize(self.coef_, self.intercept_, X)}",
+            )
         if isinstance(X, da.Array) or is_dask_table(X):
             X = check_X(X, n_features=self.n_features_in_)
             dtype = np.result_type(X.dtype, self.coef_.dtype)

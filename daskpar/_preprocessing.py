@@ -25,14 +25,21 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import dask.array as da
 import numpy as np
-from dask.base import is_dask_collection
+import pandas as pd
+from dask.base import is_dask_collection, tokenize
 from scipy import sparse
 from sklearn import preprocessing
 from sklearn.utils.validation import check_is_fitted
 
 from . import audit
-from ._columns import is_dask_table, is_table, match_feature_names
-from ._graph import SPLIT_EVERY, map_rows, reduce_partitions
+from ._columns import (
+    check_numeric_columns,
+    is_dask_table,
+    is_table,
+    match_feature_names,
+    table_values,
+)
+from ._graph import SPLIT_EVERY, map_rows, reduce_partitions, stage_name
 from ._saving import SaveMixin
 
 # scikit-learn's own rules for near-constant features (scale 1 instead of dividing by ~0).
@@ -44,6 +51,7 @@ from ._sklearn_compat import (
     is_constant_feature,
     parameter_constraints,
     reset_scaler,
+    unwrapped_output,
     validate_estimator_params,
 )
 from ._states import Extrema, Moments, Weighted
@@ -296,6 +304,19 @@ def scale_partition(
     return np.asarray(func(X))
 
 
+def scale_frame_partition(part: pd.DataFrame, *, scaler: Any) -> pd.DataFrame:
+    """scikit-learn's pandas ``transform`` output for one partition of a dask DataFrame."""
+    values = np.asarray(table_values(part), dtype=np.float64)
+    check_no_infinity_block(values, "X", slice(0, len(part)), None)
+    if len(part) == 0:
+        return pd.DataFrame(
+            np.zeros((0, len(scaler.get_feature_names_out()))),
+            columns=scaler.get_feature_names_out(),
+            index=part.index,
+        )
+    return scaler.transform(part)
+
+
 # --------------------------------------------------------------------------------------------
 # graph wiring, shared by the three scalers
 
@@ -433,10 +454,14 @@ class OutOfCoreScaler(SaveMixin):
     def _map_blocks(self, X: da.Array, method: str) -> da.Array:
         """``method`` applied lazily to every block of ``X``: one task per block."""
         check_is_fitted(self)
-        if method == "transform" and get_output_config("transform", self)["dense"] != "default":
+        output = get_output_config("transform", self)["dense"]
+        if method == "transform" and output == "pandas" and is_dask_table(X):
+            return self._map_frame(X)
+        if method == "transform" and output != "default":
             raise InputError(
-                f"{type(self).__name__} returns a dask array for dask input; set_output "
-                "containers (pandas, polars) apply to in-memory input only."
+                f"{type(self).__name__} returns a dask array for a dask array; "
+                f'set_output(transform="pandas") gives a dask DataFrame for a dask DataFrame, '
+                "and other containers (polars) apply to in-memory input only."
             )
         X = check_X(
             X, n_features=self.n_features_in_, estimator=self if method == "transform" else None
@@ -457,6 +482,28 @@ class OutOfCoreScaler(SaveMixin):
             token=(_identity(scaler), method),
             scaler=scaler,
             method=method,
+        )
+
+    def _map_frame(self, X: Any) -> Any:
+        """``transform`` of a dask DataFrame as a lazy dask DataFrame (``set_output`` pandas):
+        scikit-learn's pandas output of each partition, with its index; one task each."""
+        check_numeric_columns(X, name="X")
+        if X.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        scaler = copy_module.copy(self)
+        scaler.copy = True  # type: ignore[attr-defined]
+        meta = pd.DataFrame(
+            {n: pd.Series(dtype=np.float64) for n in self.get_feature_names_out()},  # type: ignore[attr-defined]
+            index=X._meta.index[:0],
+        )
+        return X.map_partitions(
+            scale_frame_partition,
+            scaler=scaler,
+            meta=meta,
+            token=f"{stage_name(self._method_stages['transform'])}-{tokenize(_identity(scaler))}",
         )
 
     def fit(self, X: Any, y: Any = None) -> Self:
@@ -483,6 +530,25 @@ class OutOfCoreScaler(SaveMixin):
             validate_estimator_params(self)
             X = self._check_fit_X(X)
             return self._fit_dask(X)
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """Fit, then transform ``X``: lazily, block by block, for dask input.
+
+        Parameters
+        ----------
+        X : dask array or DataFrame, or array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        **fit_params : dict
+            Passed to ``fit`` (``sample_weight`` for StandardScaler).
+
+        Returns
+        -------
+        X_new : dask array or DataFrame, ndarray or sparse matrix
+        """
+        if _is_dask_input(X, "fit_transform", self):
+            return self.fit(X, y, **fit_params).transform(X)
+        return super().fit_transform(X, y, **fit_params)  # type: ignore[misc]
 
     def partial_fit(self, X: Any, y: Any = None) -> Self:
         """Update the statistics with one in-memory batch (scikit-learn's ``partial_fit``).
@@ -549,8 +615,9 @@ def scaler_fit_plan(scaler: OutOfCoreScaler, dtype: np.dtype[Any]) -> FitPlan:
     return scaler._fit_plan(dtype)
 
 
-def set_scaler_fitted(scaler: OutOfCoreScaler, attributes: dict[str, Any], X: da.Array) -> None:
-    """Give ``scaler`` the fitted attributes a :func:`scaler_fit_plan` pass computed on ``X``."""
+def set_scaler_fitted(scaler: OutOfCoreScaler, attributes: dict[str, Any], X: Any) -> None:
+    """Give ``scaler`` the fitted attributes a :func:`scaler_fit_plan` pass computed on ``X``
+    (an array of its width)."""
     scaler._set_fitted(attributes, X)
 
 
@@ -558,6 +625,7 @@ def set_scaler_fitted(scaler: OutOfCoreScaler, attributes: dict[str, Any], X: da
 # the scalers
 
 
+@unwrapped_output
 class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
     """Standardize features by removing the mean and scaling to unit variance, out of core.
 
@@ -747,6 +815,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
         return self._sklearn().inverse_transform(X, copy=copy)
 
 
+@unwrapped_output
 class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
     """Scale each feature to a given range, out of core.
 
@@ -840,6 +909,7 @@ class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
         )
 
 
+@unwrapped_output
 class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
     """Scale each feature by its maximum absolute value, out of core.
 

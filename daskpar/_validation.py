@@ -35,6 +35,7 @@ __all__ = [
     "check_X",
     "check_blocks",
     "check_discrete_labels",
+    "check_aligned_rows",
     "check_finite_block",
     "check_weights_block",
     "describe_partition",
@@ -305,12 +306,13 @@ def check_X_y(
     reset: bool = False,
 ) -> tuple[da.Array, da.Array]:
     """Validate ``X`` (see :func:`check_X`) and a 1-D ``y`` aligned with it."""
-    if is_dask_table(y):
-        y = table_to_dask(y, name="y")
-    X_is_dask, y_is_dask = isinstance(X, da.Array), isinstance(y, da.Array)
+    X_is_dask = isinstance(X, da.Array)
     if y is None:
         raise InputError("requires y to be passed, but the target y is None.")
     X = check_X(X, n_features=n_features, estimator=estimator, reset=reset)
+    if is_dask_table(y):
+        y = table_to_dask(y, name="y", like=X)
+    y_is_dask = isinstance(y, da.Array)
     if not y_is_dask:
         y = np.asarray(y)
         if y_numeric and y.dtype == object:
@@ -356,7 +358,7 @@ def check_sample_weight(sample_weight: Any, X: da.Array) -> da.Array | None:
     if sample_weight is None:
         return None
     if is_dask_table(sample_weight):
-        sample_weight = table_to_dask(sample_weight, name="sample_weight")
+        sample_weight = table_to_dask(sample_weight, name="sample_weight", like=X)
     if not isinstance(sample_weight, da.Array):
         refuse_text(sample_weight, "sample_weight")
         sw = np.asarray(sample_weight)
@@ -430,6 +432,22 @@ def check_discrete_labels(y: np.ndarray, rows: slice, block: int) -> None:
         )
 
 
+def check_aligned_rows(X: Any, rows: slice, block: int, **aligned: np.ndarray | None) -> None:
+    """Refuse row-aligned blocks (labels, weights) whose row count is not X's.
+
+    A dask DataFrame's labels take its features' partition lengths on trust (see
+    :func:`check_X_y`); each task holds the true blocks and checks them here.
+    """
+    for name, a in aligned.items():
+        if a is not None and a.shape[0] != X.shape[0]:
+            raise PartitionError(
+                f"{describe_partition(rows, block)} of X has {X.shape[0]} rows, but the same "
+                f"partition of {name} has {a.shape[0]}: they do not hold the same rows. Give X, "
+                f"y and sample_weight the same partitions (for example columns of one dask "
+                f"DataFrame)."
+            )
+
+
 def check_training_block(
     X: np.ndarray,
     y: np.ndarray | None,
@@ -446,6 +464,7 @@ def check_training_block(
     strings or all numbers (:func:`label_types`), whole numbers if floats
     (:func:`check_discrete_labels`), and with ``classes`` among them; usable weights.
     """
+    check_aligned_rows(X, rows, block, y=y, sample_weight=sample_weight)
     check_finite_block(X, "X", rows, block)
     if y is not None:
         check_finite_block(y, "y", rows, block)

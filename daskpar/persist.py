@@ -119,6 +119,9 @@ __all__ = [
 _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar._adaptive.AdaptiveSGDClassifier",
     "daskpar._adaptive.AdaptiveSGDRegressor",
+    "daskpar._compose.ColumnTransformer",
+    "daskpar._encoders.OneHotEncoder",
+    "daskpar._encoders.OrdinalEncoder",
     "daskpar._incremental.ParallelIncremental",
     "daskpar._linear.LinearRegression",
     "daskpar._linear.Ridge",

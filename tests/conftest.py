@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dask
 import numpy as np
 import pytest
-from daskpar_testing import local_cluster
+from daskpar_testing import local_cluster, scheduler_processes
 from sklearn.datasets import make_classification, make_regression
 
 if TYPE_CHECKING:
@@ -83,3 +83,17 @@ def cluster() -> Iterator[LocalCluster]:
     """Two worker processes (:func:`local_cluster`), shared by the tests of a module."""
     with local_cluster(processes=True) as local:
         yield local
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of ``dask scheduler`` and two ``dask worker`` processes (one thread each,
+    plain TCP on 127.0.0.1, :func:`scheduler_processes`), shared by the tests of a module.
+
+    For the command-line tests that need *a* cluster, not one of their own: they pass
+    ``--scheduler`` of this one, and save each command the seconds an embedded cluster takes
+    to start and stop. Tests of the embedded cluster itself do not use it. Module-scoped, so
+    that no other module's test finds these processes among the children of pytest.
+    """
+    with scheduler_processes(tmp_path_factory.mktemp("scheduler"), n_workers=2) as address:
+        yield address

@@ -97,7 +97,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "daskpar._model_file daskpar._model_keys",
         "daskpar._families daskpar._adaptive daskpar.metrics",
         "daskpar._pass daskpar._checkpoint",
-        "daskpar._incremental daskpar._linear daskpar._preprocessing daskpar._search",
+        "daskpar._incremental daskpar._linear daskpar._preprocessing daskpar._encoders "
+        "daskpar._compose daskpar._search",
         "daskpar._cli daskpar.plot daskpar.tls daskpar._cluster daskpar",
     )
 )

@@ -624,6 +624,8 @@ WRONG_VALUES: dict[str, tuple[str, str | None]] = {
     "--x": ("nope", "{zarr}"),
     "--y": ("nope", "{zarr}"),
     "--target": ("nope", "{csv}"),
+    "--one-hot": ("nope", None),
+    "--ordinal": ("nope", None),
     "--grid": ("{{oops", None),
     "--scoring": ("nope", None),
     "--scheduler": ("nonsense", None),

@@ -1,15 +1,21 @@
-"""The command line, end to end: make-data, train and demo on an embedded LocalCluster."""
+"""The command line, end to end: make-data, train and demo.
+
+The installed console script, with the embedded LocalCluster it starts, where the test is
+about that (the cluster it reports, its workers' output, Ctrl-C, the environment); elsewhere
+the command runs in this process (``invoke``) with ``--scheduler`` of the module's cluster
+(``scheduler_address``), which saves each command the seconds a process and a cluster of
+its own take to start.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from daskpar_testing import kept_open, run
+from click.testing import CliRunner, Result
+from daskpar_testing import invoke, kept_open, run
 
 from daskpar._cli import main
 
@@ -48,19 +54,27 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
 
 
-def test_search_prints_the_ranked_candidates(tmp_path: Path) -> None:
+def succeeded(result: Result) -> Result:
+    """``result`` of :func:`invoke`, checked for exit status 0 (else its output and error)."""
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def test_search_prints_the_ranked_candidates(tmp_path: Path, scheduler_address: str) -> None:
     store = tmp_path / "data.zarr"
-    made = run(
-        "make-data", str(store), "--rows", "12000", "--features", "6", "--chunk-rows", "1500"
+    succeeded(
+        invoke(
+            "make-data", str(store), "--rows", "12000", "--features", "6", "--chunk-rows", "1500"
+        )
     )
-    assert made.returncode == 0, made.stderr
     grid = '{"alpha": [1e-4, 0.3], "penalty": ["l1"]}'
     report = tmp_path / "search.html"
-    result = run(
-        "search", str(store), "--model", "sgd-log", "--grid", grid, "--epochs", "2",
-        "--workers", "2", "--dashboard-port", "0", "--report", str(report),
+    result = succeeded(
+        invoke(
+            "search", str(store), "--model", "sgd-log", "--grid", grid, "--epochs", "2",
+            "--scheduler", scheduler_address, "--report", str(report),
+        )
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
     out = result.stdout
     # 2 candidates x 2 epochs on the progress bar, then the refit's 2 epochs.
     bars = result.stderr.replace("\r", "\n").splitlines()
@@ -130,20 +144,19 @@ def comparison(out: str) -> dict[str, tuple[float, ...]]:
     return table
 
 
-def test_train_scales_only_the_models_that_need_it(tmp_path: Path) -> None:
+def test_train_scales_only_the_models_that_need_it(tmp_path: Path, scheduler_address: str) -> None:
     store = tmp_path / "data.zarr"
-    assert run("make-data", str(store), "--rows", "6000", "--features", "5",
-               "--chunk-rows", "1000").returncode == 0  # fmt: skip
-    common = ["--epochs", "1", "--workers", "1", "--dashboard-port", "0"]
-    default = run("train", str(store), *common)
-    assert default.returncode == 0, default.stderr
+    succeeded(invoke("make-data", str(store), "--rows", "6000", "--features", "5",
+                     "--chunk-rows", "1000"))  # fmt: skip
+    common = ["--epochs", "1", "--scheduler", scheduler_address]
+    default = succeeded(invoke("train", str(store), *common))
     assert "training AdaptiveSGDClassifier" in default.stdout
     assert "unscaled" in default.stdout
     assert "fitted StandardScaler" not in default.stdout
-    forced = run("train", str(store), "--scale", *common)
+    forced = succeeded(invoke("train", str(store), "--scale", *common))
     assert "fitted StandardScaler" in forced.stdout
     assert "unscaled" not in forced.stdout
-    sgd = run("train", str(store), "--model", "sgd-log", *common)
+    sgd = succeeded(invoke("train", str(store), "--model", "sgd-log", *common))
     assert "fitted StandardScaler" in sgd.stdout
     assert "training SGDClassifier" in sgd.stdout
 
@@ -172,68 +185,20 @@ def test_user_errors_are_one_line_without_traceback(
     assert "Traceback" not in result.output
 
 
-def test_train_on_a_running_scheduler_from_the_environment(tmp_path: Path) -> None:
-    """`dask scheduler` and `dask worker` as plain processes on 127.0.0.1, as in compose."""
-    import json
-    import time
-
-    bin_dir = Path(sys.executable).parent
-    scheduler_file = tmp_path / "scheduler.json"
-    procs = [
-        subprocess.Popen(
-            [
-                str(bin_dir / "dask"),
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "dask"),
-                    "worker",
-                    address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        store = tmp_path / "data.zarr"
-        assert (
-            run(
-                "make-data", str(store), "--rows", "8000", "--features", "6", "--chunk-rows", "1000"
-            ).returncode
-            == 0
-        )
-        result = run(
-            "train", str(store), "--epochs", "1", "--model", "gaussian-nb", scheduler=address
-        )
-        assert result.returncode == 0, result.stderr
-        assert f"cluster: 1 workers at {address};" in result.stdout
-        assert "validation accuracy" in result.stdout
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            proc.wait(timeout=30)
+def test_train_on_a_running_scheduler_from_the_environment(
+    tmp_path: Path, scheduler_address: str
+) -> None:
+    """`dask scheduler` and `dask worker` as plain processes on 127.0.0.1, as in compose: the
+    command finds the scheduler in DASK_SCHEDULER_ADDRESS."""
+    store = tmp_path / "data.zarr"
+    succeeded(invoke("make-data", str(store), "--rows", "8000", "--features", "6",
+                     "--chunk-rows", "1000"))  # fmt: skip
+    result = run(
+        "train", str(store), "--epochs", "1", "--model", "gaussian-nb", scheduler=scheduler_address
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"cluster: 2 workers at {scheduler_address};" in result.stdout
+    assert "validation accuracy" in result.stdout
 
 
 def assert_report_shows(report: Path, *stages: str) -> None:
@@ -303,35 +268,40 @@ def validation_scores(stdout: str) -> list[float]:
 
 
 @pytest.mark.parametrize("name", ["labels.parquet", "labels.csv", "labels.csv.gz"])
-def test_train_string_labels_from_a_table(tmp_path: Path, name: str) -> None:
+def test_train_string_labels_from_a_table(
+    tmp_path: Path, name: str, scheduler_address: str
+) -> None:
     path = tmp_path / name
     write_table(path.with_suffix("") if name.endswith(".gz") else path)
     if name.endswith(".gz"):
         import gzip
 
         path.write_bytes(gzip.compress(path.with_suffix("").read_bytes()))
-    result = run(
-        "train", str(path), "--target", "species", "--epochs", "2", "--workers", "2",
-        "--dashboard-port", "0",
+    # The module's cluster has 2 workers of 1 thread, as --workers 2 would start.
+    result = succeeded(
+        invoke(
+            "train", str(path), "--target", "species", "--epochs", "2",
+            "--scheduler", scheduler_address,
+        )
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
     # Four features: the stored pandas index is not one; and a single row group is split.
     assert "x 4 features in 8 partitions" in result.stdout
     assert min(validation_scores(result.stdout)) > 0.95
 
 
-def test_search_on_a_single_row_group(tmp_path: Path) -> None:
+def test_search_on_a_single_row_group(tmp_path: Path, scheduler_address: str) -> None:
     path = tmp_path / "labels.parquet"
     write_table(path)
-    result = run(
-        "search", str(path), "--target", "species", "--grid", '{"alpha": [1e-4, 30.0]}',
-        "--epochs", "1", "--workers", "2", "--dashboard-port", "0",
+    result = succeeded(
+        invoke(
+            "search", str(path), "--target", "species", "--grid", '{"alpha": [1e-4, 30.0]}',
+            "--epochs", "1", "--scheduler", scheduler_address,
+        )
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
     assert "best: alpha=0.0001" in result.stdout
 
 
-def test_npy_and_hdf5_data(tmp_path: Path) -> None:
+def test_npy_and_hdf5_data(tmp_path: Path, scheduler_address: str) -> None:
     import h5py
     import numpy as np
 
@@ -347,8 +317,7 @@ def test_npy_and_hdf5_data(tmp_path: Path) -> None:
         ["d.h5", "--x", "features", "--y", "labels"],
     ):
         path = str(tmp_path / args[0])
-        result = run("train", path, *args[1:], "--workers", "1", "--dashboard-port", "0")
-        assert result.returncode == 0, result.stderr
+        result = succeeded(invoke("train", path, *args[1:], "--scheduler", scheduler_address))
         assert min(validation_scores(result.stdout)) > 0.9
 
 
@@ -360,20 +329,25 @@ def test_unsupported_format_names_the_supported_ones(tmp_path: Path) -> None:
         assert fmt in result.output
 
 
-def test_count_model_gets_a_valid_default_scaling_and_one_epoch(tmp_path: Path) -> None:
+def test_count_model_gets_a_valid_default_scaling_and_one_epoch(
+    tmp_path: Path, scheduler_address: str
+) -> None:
     path = tmp_path / "labels.parquet"
     write_table(path)
-    result = run(
-        "train", str(path), "--target", "species", "--model", "multinomial-nb", "--epochs", "5",
-        "--workers", "1", "--dashboard-port", "0",
+    result = succeeded(
+        invoke(
+            "train", str(path), "--target", "species", "--model", "multinomial-nb",
+            "--epochs", "5", "--scheduler", scheduler_address,
+        )
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
     assert "fitted MinMaxScaler" in result.stdout
     assert "--epochs 5 does not apply, so it trains for 1 epoch" in result.stdout
     assert len(validation_scores(result.stdout)) == 1
 
 
 def test_bad_value_names_the_file_row_without_a_worker_traceback(tmp_path: Path) -> None:
+    """The embedded cluster's workers write to the command's terminal: a failed task is the
+    command's one line, not their "Compute Failed" record too."""
     path = tmp_path / "labels.csv"
     write_table(path, nan_at=4321)
     result = run(

@@ -1,11 +1,17 @@
 """The command line's security side, end to end: saved models, score and predict, the audit
-log, certificates, TLS options, and an embedded cluster that listens on loopback only."""
+log, certificates, TLS options, and an embedded cluster that listens on loopback only.
+
+The commands that use a model key run as the installed console script, the key in their
+environment as users set it; those that only need a cluster get ``--scheduler`` of the
+module's (``scheduler_address``) instead of starting one each.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +19,7 @@ import psutil
 import pytest
 import zarr
 from click.testing import CliRunner
+from daskpar_testing import invoke
 from daskpar_testing import run_daskpar as daskpar
 
 from daskpar import audit
@@ -22,24 +29,26 @@ EXE = str(Path(sys.executable).with_name("daskpar"))
 KEY = "ab" * 32
 
 
-LOCAL = ("--workers", "2", "--dashboard-port", "0")
+def make_data(store: Path, rows: int) -> None:
+    made = invoke("make-data", str(store), "--rows", str(rows), "--features", "5",
+                  "--chunk-rows", "1500")  # fmt: skip
+    assert made.exit_code == 0, made.output
 
 
-def test_train_save_score_predict_audit(tmp_path: Path) -> None:
+def test_train_save_score_predict_audit(tmp_path: Path, scheduler_address: str) -> None:
     data, model, log, out = (tmp_path / n for n in ("d.zarr", "m.dp", "audit.log", "p.zarr"))
-    made = daskpar("make-data", str(data), "--rows", "12000", "--features", "5",
-                   "--chunk-rows", "1500")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    make_data(data, 12000)
+    on_cluster = ("--scheduler", scheduler_address)
     trained = daskpar("train", str(data), "--epochs", "1", "--save", str(model),
-                      "--audit", str(log), *LOCAL)  # fmt: skip
+                      "--audit", str(log), *on_cluster)  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     assert f"saved the model to {model}: signed, sha256 " in trained.stdout
-    scored = daskpar("score", str(model), str(data), "--audit", str(log), *LOCAL)
+    scored = daskpar("score", str(model), str(data), "--audit", str(log), *on_cluster)
     assert scored.returncode == 0, scored.stderr
     accuracy = float(scored.stdout.split("accuracy: ")[1].split()[0])
     assert 0.6 < accuracy <= 1.0
     predicted = daskpar("predict", str(model), str(data), "--out", str(out),
-                        "--audit", str(log), *LOCAL)  # fmt: skip
+                        "--audit", str(log), *on_cluster)  # fmt: skip
     assert predicted.returncode == 0, predicted.stderr
     predictions = zarr.open_array(str(out), path="predictions", mode="r")[:]
     labels = zarr.open_array(str(data), path="y", mode="r")[:]
@@ -51,10 +60,13 @@ def test_train_save_score_predict_audit(tmp_path: Path) -> None:
     assert {r["status"] for r in records} == {"ok"}
     # The score reduced on the workers is the accuracy of the written predictions.
     assert records[3]["metrics"]["accuracy"] == pytest.approx(np.mean(predictions == labels))
-    verified = daskpar("audit", "verify", str(log))
+    # Commands that start no cluster, run side by side: each is mostly Python's start-up.
+    with ThreadPoolExecutor() as pool:
+        verifying = pool.submit(daskpar, "audit", "verify", str(log))
+        showing = pool.submit(daskpar, "audit", "show", str(log))
+        verified, shown = verifying.result(), showing.result()
     assert verified.returncode == 0, verified.stderr
     assert "6 records, chain intact" in verified.stdout
-    shown = daskpar("audit", "show", str(log))
     assert shown.returncode == 0
     assert "predict" in shown.stdout
     assert audit.verify(log).head in shown.stdout
@@ -63,11 +75,13 @@ def test_train_save_score_predict_audit(tmp_path: Path) -> None:
     data_bytes[len(data_bytes) // 2] ^= 1
     edited = tmp_path / "edited.dp"
     edited.write_bytes(bytes(data_bytes))
-    for refused in (
-        daskpar("score", str(edited), str(data), *LOCAL),
-        daskpar("score", str(model), str(data), *LOCAL, key="cd" * 32),
-        daskpar("score", str(model), str(data), *LOCAL, key=None),
-    ):
+    with ThreadPoolExecutor() as pool:
+        refusals = [
+            pool.submit(daskpar, "score", str(edited), str(data), *on_cluster),
+            pool.submit(daskpar, "score", str(model), str(data), *on_cluster, key="cd" * 32),
+            pool.submit(daskpar, "score", str(model), str(data), *on_cluster, key=None),
+        ]
+    for refused in (r.result() for r in refusals):
         assert refused.returncode == 1
         assert "Traceback" not in refused.stderr
         assert refused.stderr.startswith("Error: "), refused.stderr
@@ -115,9 +129,12 @@ def test_tls_options_are_checked_before_any_work(
 def test_the_embedded_cluster_listens_on_loopback_only() -> None:
     """Every listening socket of this process and its children (the scheduler, the workers,
     their nannies, the dashboard) is bound to 127.0.0.1."""
+    # Not the module's cluster (scheduler_address), if another test started it already.
+    others = {p.pid for p in psutil.Process().children(recursive=True)}
     with cluster(None, 2, 0) as client:
         client.run(lambda: None)  # the workers are up
-        procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        children = psutil.Process().children(recursive=True)
+        procs = [psutil.Process(), *(p for p in children if p.pid not in others)]
         listening = [
             (p.pid, c.laddr)
             for p in procs
@@ -128,7 +145,9 @@ def test_the_embedded_cluster_listens_on_loopback_only() -> None:
     assert {addr.ip for _, addr in listening} == {"127.0.0.1"}, listening
 
 
-def test_a_poisoned_checkpoint_is_not_resumed_nor_signed(tmp_path: Path) -> None:
+def test_a_poisoned_checkpoint_is_not_resumed_nor_signed(
+    tmp_path: Path, scheduler_address: str
+) -> None:
     """The attack: a finished run's checkpoint with its coefficients negated, then the same
     ``train --checkpoint --save`` again, which would sign the poisoned model. With the key
     set, the checkpoint's signature is checked and the rerun refuses it, naming the file; the
@@ -137,11 +156,9 @@ def test_a_poisoned_checkpoint_is_not_resumed_nor_signed(tmp_path: Path) -> None
     from daskpar._checkpoint import FILE_NAME
 
     data, ck, model, log = (tmp_path / n for n in ("d.zarr", "ck", "m.dp", "audit.log"))
-    made = daskpar("make-data", str(data), "--rows", "6000", "--features", "5",
-                   "--chunk-rows", "1500")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    make_data(data, 6000)
     train = ("train", str(data), "--epochs", "2", "--checkpoint", str(ck), "--save", str(model),
-             "--audit", str(log), *LOCAL)  # fmt: skip
+             "--audit", str(log), "--scheduler", scheduler_address)  # fmt: skip
     first = daskpar(*train)
     assert first.returncode == 0, first.stderr
     # Rerun as it is: it resumes the finished run, and says that the signature is checked.

@@ -1,16 +1,23 @@
-"""Tables by name: the readers' ``as_frame=True``, and the CLI's score and predict taking a
-file's columns by name (issue 20, parts 5 and 6)."""
+"""Tables by name: the readers' ``as_frame=True``, and the command line on tables (issue 20,
+parts 5 and 6): score and predict taking a file's columns by name, and train / search on a
+real table with text columns (palmerpenguins), each column's encoding picked and printed.
+
+The commands run in this process (``invoke``) with ``--scheduler`` of the module's cluster
+(``scheduler_address``); one test runs the installed console script.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from daskpar_testing import run
+from click.testing import Result
+from daskpar_testing import invoke, run
 
 from daskpar.data import read_csv, read_parquet, read_path
 from daskpar.errors import InputError, PartitionError
@@ -111,11 +118,33 @@ def test_read_path_as_frame_is_for_tables(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The command line
+# The command line: a table of numbers (the arrays' path) taken by name
+
+#: No model key: the models are saved unsigned and loaded with --allow-unsigned.
+NO_KEYS: dict[str, str | None] = {"DASKPAR_MODEL_KEY": None, "DASKPAR_MODEL_KEY_FILE": None}
+
+
+def cli(*args: str, scheduler: str) -> Result:
+    """The command line in this process, on the module's cluster."""
+    return invoke(*args, "--scheduler", scheduler, env=NO_KEYS)
+
+
+def succeeded(result: Result) -> Result:
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def one_line_error(result: Result, code: int = 1) -> str:
+    """The error line of a command that failed as users should see it: no traceback."""
+    assert result.exit_code == code, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result.stderr.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, scheduler_address: str) -> Path:
     """A model trained from a CSV file, and that file's rows written in other ways."""
     folder = tmp_path_factory.mktemp("tables")
     frame = labelled_frame()
@@ -125,33 +154,35 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shuffled.to_parquet(folder / "shuffled.parquet", row_group_size=3000)
     frame[["c", "d", "b", "a"]].to_csv(folder / "unlabeled.csv", index=False)
     frame[["d", "a", "b", "label"]].to_csv(folder / "missing.csv", index=False)
-    result = run(
-        "train", str(folder / "train.csv"), "--target", "label", "--epochs", "2",
-        "--model", "sgd-log", "--workers", "2", "--dashboard-port", "0",
-        "--save", str(folder / "model.dp"),
+    result = succeeded(
+        cli(
+            "train", str(folder / "train.csv"), "--target", "label", "--epochs", "2",
+            "--model", "sgd-log", "--save", str(folder / "model.dp"), scheduler=scheduler_address,
+        )
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    # A table of numbers takes the arrays' path, as before: no column step.
+    assert "encodings" not in result.stdout
     return folder
 
 
-def use(command: str, folder: Path, data: str, *extra: str) -> tuple[int, str, str]:
-    result = run(
-        command, str(folder / "model.dp"), str(folder / data), "--allow-unsigned",
-        "--workers", "2", "--dashboard-port", "0", *extra,
+def use(command: str, folder: Path, data: str, *extra: str, scheduler: str) -> Result:
+    return cli(
+        command, str(folder / "model.dp"), str(folder / data), "--allow-unsigned", *extra,
+        scheduler=scheduler,
     )  # fmt: skip
-    return result.returncode, result.stdout, result.stderr
 
 
-def test_score_takes_the_columns_by_name(trained: Path) -> None:
+def test_score_takes_the_columns_by_name(trained: Path, scheduler_address: str) -> None:
     import daskpar as dp
 
     model = dp.load(trained / "model.dp", allow_unsigned=True)
     assert list(model.feature_names_in_) == FEATURES
     scores = {}
     for data in ("train.csv", "shuffled.csv", "shuffled.parquet"):
-        code, out, err = use("score", trained, data, "--target", "label")
-        assert code == 0, err
-        scores[data] = next(ln for ln in out.splitlines() if ln.startswith("accuracy:"))
+        result = succeeded(
+            use("score", trained, data, "--target", "label", scheduler=scheduler_address)
+        )
+        scores[data] = next(ln for ln in result.stdout.splitlines() if ln.startswith("accuracy:"))
     # Before columns were taken by name, the shuffled file scored 0.5 to 0.75.
     assert float(scores["train.csv"].split()[-1]) > 0.95
     assert scores["shuffled.csv"] == scores["train.csv"] == scores["shuffled.parquet"]
@@ -160,17 +191,21 @@ def test_score_takes_the_columns_by_name(trained: Path) -> None:
 def predictions(store: Path) -> np.ndarray:
     import zarr
 
-    return np.asarray(zarr.open_group(store, mode="r")["predictions"][:])
+    array: Any = zarr.open_group(store, mode="r")["predictions"]
+    return np.asarray(array[:])
 
 
-def test_predict_by_name_without_a_target_writes_text_labels(trained: Path) -> None:
+def test_predict_by_name_without_a_target_writes_text_labels(
+    trained: Path, scheduler_address: str
+) -> None:
     written = {}
     for data in ("train.csv", "shuffled.csv", "unlabeled.csv"):
         out = trained / f"{data}.zarr"
-        code, stdout, err = use("predict", trained, data, "--out", str(out))
-        assert code == 0, err
-        assert "Warning" not in err
-        assert "wrote 12,000 predictions" in stdout
+        result = succeeded(
+            use("predict", trained, data, "--out", str(out), scheduler=scheduler_address)
+        )
+        assert "Warning" not in result.stderr
+        assert "wrote 12,000 predictions" in result.stdout
         written[data] = predictions(out)
     labels = labelled_frame()["label"].to_numpy()
     assert written["train.csv"].dtype == np.dtype("<U3")  # the longest class, "yes"
@@ -180,26 +215,347 @@ def test_predict_by_name_without_a_target_writes_text_labels(trained: Path) -> N
     np.testing.assert_array_equal(written["unlabeled.csv"], written["train.csv"])
 
 
-def test_failed_predict_leaves_nothing_behind(trained: Path) -> None:
+def test_failed_predict_leaves_nothing_behind(trained: Path, scheduler_address: str) -> None:
     out = trained / "missing.zarr"
-    code, _, err = use("predict", trained, "missing.csv", "--out", str(out))
-    assert code == 1
-    assert "Traceback" not in err
-    (line,) = err.strip().splitlines()
+    line = one_line_error(
+        use("predict", trained, "missing.csv", "--out", str(out), scheduler=scheduler_address)
+    )
     assert "no column(s) ['c']" in line
     # A model the file does not fit: the zarr data has no column names to match.
     store = trained / "other.zarr"
-    made = run("make-data", str(store), "--rows", "2000", "--features", "3", "--chunk-rows", "500")
-    assert made.returncode == 0, made.stderr
-    code, _, err = use("predict", trained, "other.zarr", "--out", str(out))
-    assert code == 1, err
-    assert "Traceback" not in err
+    made = invoke(
+        "make-data", str(store), "--rows", "2000", "--features", "3", "--chunk-rows", "500"
+    )
+    assert made.exit_code == 0, made.output
+    one_line_error(
+        use("predict", trained, "other.zarr", "--out", str(out), scheduler=scheduler_address)
+    )
     assert not out.exists()
     assert not [p for p in trained.iterdir() if p.name.startswith(".missing.zarr")]
 
 
-def test_score_names_a_missing_column(trained: Path) -> None:
-    code, _, err = use("score", trained, "missing.csv", "--target", "label")
-    assert code == 1
-    assert "Traceback" not in err
-    assert "no column(s) ['c']" in err.strip().splitlines()[-1]
+def test_score_names_a_missing_column(trained: Path, scheduler_address: str) -> None:
+    line = one_line_error(
+        use("score", trained, "missing.csv", "--target", "label", scheduler=scheduler_address)
+    )
+    assert "no column(s) ['c']" in line
+
+
+# --------------------------------------------------------------------------------------------
+# The command line on a real table with text columns: palmerpenguins
+
+#: The penguins' measurements: numbers, missing in two rows of the table as shipped.
+MEASURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+def penguins() -> pd.DataFrame:
+    """palmerpenguins' table: species (the target, text), island and sex (text, sex missing
+    in some rows), four measurements and the year; the two rows without measurements
+    dropped (daskpar's models need numbers: see the test of the table as shipped)."""
+    from palmerpenguins import load_penguins
+
+    return load_penguins().dropna(subset=MEASURES).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def penguin_files(tmp_path_factory: pytest.TempPathFactory, scheduler_address: str) -> Path:
+    """The penguins as partitioned Parquet (two files of several row groups) and CSV, in
+    other column orders and without the target; a model trained on the Parquet folder."""
+    folder = tmp_path_factory.mktemp("penguins")
+    frame = penguins()
+    (folder / "penguins").mkdir()
+    half = len(frame) // 2
+    frame.iloc[:half].to_parquet(folder / "penguins" / "0.parquet", row_group_size=50)
+    frame.iloc[half:].to_parquet(folder / "penguins" / "1.parquet", row_group_size=50)
+    frame.to_csv(folder / "penguins.csv", index=False)
+    reordered = frame[[*reversed(frame.columns)]]
+    reordered.to_csv(folder / "reordered.csv", index=False)
+    reordered.to_parquet(folder / "reordered.parquet", row_group_size=100)
+    frame.drop(columns="species").sample(frac=1.0, axis=1, random_state=1).to_csv(
+        folder / "unlabeled.csv", index=False
+    )
+    result = succeeded(
+        cli(
+            "train", str(folder / "penguins"), "--target", "species", "--model", "sgd-log",
+            "--epochs", "5", "--save", str(folder / "model.dp"), scheduler=scheduler_address,
+        )
+    )  # fmt: skip
+    (folder / "train.out").write_text(result.stdout)
+    return folder
+
+
+def encodings(stdout: str) -> dict[str, tuple[str, int]]:
+    """The printed encodings: column -> (encoding, categories)."""
+    lines = stdout.splitlines()
+    start = lines.index(next(ln for ln in lines if ln.strip().startswith("column  encoding")))
+    out = {}
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        column, encoding, n, *_ = line.split()
+        out[column] = (encoding, int(n.replace(",", "")))
+    return out
+
+
+def test_train_picks_and_prints_each_columns_encoding(penguin_files: Path) -> None:
+    out = (penguin_files / "train.out").read_text()
+    # sex: female, male and missing.
+    assert encodings(out) == {"island": ("one-hot", 3), "sex": ("one-hot", 3)}
+    sex = next(ln for ln in out.splitlines() if ln.strip().startswith("sex"))
+    assert sex.endswith("(missing values are one)")
+    assert f"numeric columns, as they are (5): {', '.join(MEASURES)}, year" in out
+    assert "342 rows x 11 encoded features" in out
+    lines = out.splitlines()
+    table = lines[lines.index(next(ln for ln in lines if ln.strip().startswith("epoch"))) + 1 :]
+    accuracies = [
+        float(row.split()[-1]) for row in table if row.split()[:1] and row.split()[0].isdigit()
+    ]
+    assert len(accuracies) == 5
+    assert accuracies[-1] > 0.9  # three species that the measurements separate well
+
+
+def test_the_saved_model_is_the_whole_pipeline(penguin_files: Path) -> None:
+    import daskpar as dp
+
+    model = dp.load(penguin_files / "model.dp", allow_unsigned=True)
+    step = model.steps[0][1]
+    assert isinstance(step, dp.ColumnTransformer)
+    assert list(model.feature_names_in_) == [c for c in penguins().columns if c != "species"]
+    assert isinstance(step.named_transformers_["one_hot"], dp.OneHotEncoder)
+    assert list(model.classes_) == ["Adelie", "Chinstrap", "Gentoo"]
+    # In memory, on a pandas table in another column order: scikit-learn's own path.
+    frame = penguins()
+    assert model.score(frame[frame.columns[::-1]].drop(columns="species"), frame["species"]) > 0.9
+
+
+def score_lines(result: Result) -> list[str]:
+    return [ln for ln in result.stdout.splitlines() if ln.startswith(("accuracy:", "log_loss:"))]
+
+
+def test_score_with_reordered_columns_equals_the_original_order(
+    penguin_files: Path, scheduler_address: str
+) -> None:
+    scores = {
+        data: score_lines(
+            succeeded(
+                use(
+                    "score", penguin_files, data, "--target", "species", scheduler=scheduler_address
+                )
+            )
+        )
+        for data in ("penguins", "penguins.csv", "reordered.csv", "reordered.parquet")
+    }
+    assert len(scores["penguins"]) == 2  # accuracy and log-loss
+    assert float(scores["penguins"][0].split()[-1]) > 0.9
+    assert scores["reordered.csv"] == scores["penguins.csv"] == scores["penguins"]
+    assert scores["reordered.parquet"] == scores["penguins"]
+
+
+def test_predict_writes_text_labels_to_parquet_and_csv(
+    penguin_files: Path, scheduler_address: str
+) -> None:
+    import daskpar as dp
+
+    frame = penguins()
+    expected = dp.load(penguin_files / "model.dp", allow_unsigned=True).predict(
+        frame.drop(columns="species")
+    )
+    written = {}
+    for data, out in [
+        ("penguins", "p.parquet"),
+        ("penguins.csv", "p.csv"),
+        ("unlabeled.csv", "u.csv"),  # no target column; the features in another order
+        ("reordered.parquet", "r.zarr"),
+    ]:
+        result = succeeded(
+            use(
+                "predict",
+                penguin_files,
+                data,
+                "--out",
+                str(penguin_files / out),
+                scheduler=scheduler_address,
+            )
+        )
+        assert f"wrote {len(frame):,} predictions to {penguin_files / out}" in result.stdout
+    parquet = pd.read_parquet(penguin_files / "p.parquet")
+    assert list(parquet.columns) == ["predictions"]
+    assert pd.api.types.is_string_dtype(parquet["predictions"])
+    written["parquet"] = parquet["predictions"].tolist()
+    for name in ("p.csv", "u.csv"):
+        csv = pd.read_csv(penguin_files / name)
+        assert list(csv.columns) == ["predictions"]
+        written[name] = csv["predictions"].tolist()
+    written["zarr"] = predictions(penguin_files / "r.zarr").tolist()
+    for got in written.values():
+        assert got == list(expected)
+    assert set(expected) == {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_predict_overwrites_only_when_asked_and_fails_without_leftovers(
+    penguin_files: Path, scheduler_address: str
+) -> None:
+    out = penguin_files / "again.csv"
+    out.write_text("not mine\n")
+    line = one_line_error(
+        use(
+            "predict", penguin_files, "penguins.csv", "--out", str(out), scheduler=scheduler_address
+        )
+    )
+    assert "pass --overwrite" in line
+    # A value that is not a number in a numeric column: the column step's tasks fail.
+    frame = penguins()
+    frame["year"] = frame["year"].astype(str)
+    frame.loc[300, "year"] = "unknown"
+    frame.to_csv(penguin_files / "bad.csv", index=False)
+    for name in ("bad.csv", "bad.parquet", "bad.zarr"):
+        target = penguin_files / name if name != "bad.csv" else out
+        one_line_error(
+            use(
+                "predict", penguin_files, "bad.csv", "--out", str(target), "--overwrite",
+                scheduler=scheduler_address,
+            )
+        )  # fmt: skip
+    assert out.read_text() == "not mine\n"
+    assert not (penguin_files / "bad.parquet").exists()
+    assert not (penguin_files / "bad.zarr").exists()
+    assert not [p for p in penguin_files.iterdir() if ".tmp-" in p.name]
+
+
+def test_encodings_forced_and_threshold_on_csv(tmp_path: Path, scheduler_address: str) -> None:
+    penguins().to_csv(tmp_path / "penguins.csv", index=False)
+    result = succeeded(
+        cli(
+            "train", str(tmp_path / "penguins.csv"), "--target", "species", "--epochs", "1",
+            "--max-one-hot-categories", "2", "--one-hot", "year", "--ordinal", "island",
+            "--save", str(tmp_path / "model.dp"), scheduler=scheduler_address,
+        )
+    )  # fmt: skip
+    assert encodings(result.stdout) == {
+        "island": ("ordinal", 3),
+        "sex": ("ordinal", 3),  # 3 categories > --max-one-hot-categories 2
+        "year": ("one-hot", 3),
+    }
+    assert "(forced)" in next(
+        ln for ln in result.stdout.splitlines() if ln.strip().startswith("year")
+    )
+    # 1 + 1 + 3 encoded columns and 4 measurements; the CSV's one block made two.
+    assert "x 9 encoded features" in result.stdout
+    assert "splitting it into blocks" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            ["--one-hot", "colour"],
+            "has no feature column 'colour'. Its feature columns are: island,",
+        ),
+        (["--ordinal", "species"], "'species' is the target column"),
+        (["--one-hot", "sex", "--ordinal", "sex"], "named in both --one-hot and --ordinal"),
+    ],
+)
+def test_bad_column_names_are_click_errors(
+    tmp_path: Path, options: list[str], expected: str
+) -> None:
+    penguins().to_csv(tmp_path / "penguins.csv", index=False)
+    result = invoke("train", str(tmp_path / "penguins.csv"), "--target", "species", *options)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert expected in result.stderr
+    if "colour" in options:
+        assert (
+            "bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g, sex, year"
+            in result.stderr
+        )
+
+
+def test_the_table_as_shipped_names_its_missing_numbers(
+    tmp_path: Path, scheduler_address: str
+) -> None:
+    from palmerpenguins import load_penguins
+
+    load_penguins().to_parquet(tmp_path / "penguins.parquet", row_group_size=100)
+    line = one_line_error(
+        cli(
+            "train",
+            str(tmp_path / "penguins.parquet"),
+            "--target",
+            "species",
+            scheduler=scheduler_address,
+        )
+    )
+    assert "numeric column(s) 'bill_length_mm' (2 of 344 rows)" in line
+    assert "'year'" not in line
+
+
+def test_search_on_a_table_saves_the_column_step(tmp_path: Path, scheduler_address: str) -> None:
+    import daskpar as dp
+
+    penguins().to_csv(tmp_path / "penguins.csv", index=False)
+    result = succeeded(
+        cli(
+            "search", str(tmp_path / "penguins.csv"), "--target", "species", "--model", "sgd-log",
+            "--grid", '{"alpha": [1e-4, 1e-2]}', "--cv", "2", "--epochs", "2",
+            "--save", str(tmp_path / "best.dp"), scheduler=scheduler_address,
+        )
+    )  # fmt: skip
+    assert encodings(result.stdout) == {"island": ("one-hot", 3), "sex": ("one-hot", 3)}
+    assert "searching 2 candidates x 2 folds on 342 rows x 11 features" in result.stdout
+    model = dp.load(tmp_path / "best.dp", allow_unsigned=True)
+    assert [type(s).__name__ for _, s in model.steps] == [
+        "ColumnTransformer",
+        "StandardScaler",
+        "ParallelIncremental",
+    ]
+
+
+def test_predict_through_the_installed_command(penguin_files: Path) -> None:
+    """The console script, as users run it, on a file without the target column."""
+    out = penguin_files / "script.csv"
+    result = run(
+        "predict", str(penguin_files / "model.dp"), str(penguin_files / "unlabeled.csv"),
+        "--out", str(out), "--allow-unsigned", "--workers", "1", "--dashboard-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert set(pd.read_csv(out)["predictions"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_the_held_out_split_is_reproducible_with_the_seed(
+    tmp_path: Path, scheduler_address: str
+) -> None:
+    """The split is daskpar.train_test_split of the encoded blocks (a block per partition of
+    the table): the same seed, the same held-out rows and scores."""
+    penguins().to_parquet(tmp_path / "penguins.parquet", row_group_size=40)
+
+    def validation(seed: str) -> list[str]:
+        result = succeeded(
+            cli(
+                "train", str(tmp_path / "penguins.parquet"), "--target", "species",
+                "--model", "sgd-log", "--epochs", "2", "--seed", seed, scheduler=scheduler_address,
+            )
+        )  # fmt: skip
+        lines = result.stdout.splitlines()
+        held_out = next(ln for ln in lines if "held out:" in ln)
+        table = lines[lines.index(next(ln for ln in lines if ln.startswith("epoch"))) + 1 :]
+        return [held_out.split("held out:")[1]] + [row.split()[-1] for row in table if row.strip()]
+
+    first = validation("3")
+    assert first[0].strip() == "35 rows"  # ceil(0.1 * 342), as for arrays
+    assert validation("3") == first
+
+
+def test_a_model_of_a_table_refuses_arrays(penguin_files: Path, tmp_path: Path) -> None:
+    store = tmp_path / "arrays.zarr"
+    made = invoke("make-data", str(store), "--rows", "1000", "--features", "3")
+    assert made.exit_code == 0, made.output
+    model = str(penguin_files / "model.dp")
+    for command in (
+        ["score", model, str(store), "--allow-unsigned"],
+        ["predict", model, str(store), "--allow-unsigned", "--out", str(tmp_path / "p.csv")],
+    ):
+        line = one_line_error(invoke(*command, env=NO_KEYS))
+        assert "the model was trained on a table, and takes its columns by name" in line
+        assert "island" in line
+    assert not (tmp_path / "p.csv").exists()

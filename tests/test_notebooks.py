@@ -28,6 +28,7 @@ NOTEBOOKS = [
     "02-out-of-core.ipynb",
     "03-hyperparameter-search.ipynb",
     "04-cluster-and-monitoring.ipynb",
+    "05-tables.ipynb",
 ]
 #: Seconds a cell may take; each whole notebook takes well under two minutes on 2 cores.
 CELL_TIMEOUT = 150

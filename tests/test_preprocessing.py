@@ -409,7 +409,7 @@ def test_bad_dask_input(kind: type) -> None:
     for method in ("transform", "inverse_transform"):
         with pytest.raises(dp.InputError, match="X has 4 features, but the model was fitted"):
             getattr(scaler, method)(dask_rows(X[:, :4], 100))
-    with pytest.raises(dp.InputError, match="set_output containers"):
+    with pytest.raises(dp.InputError, match="gives a dask DataFrame for a dask DataFrame"):
         clone(scaler).set_output(transform="pandas").fit(X).transform(dask_rows(X, 100))
 
 

@@ -315,6 +315,7 @@ def test_no_other_module_imports_private_sklearn() -> None:
 OTHER_LIBRARIES = {
     "_meta",  # dask collections' empty prototype (``da.Array._meta``, ``DataFrame._meta``)
     "_get_lengths",  # dask-expr's partition lengths from Parquet metadata (in _dask_compat)
+    "_meta_nonempty",  # a dask DataFrame's prototype with two rows (in _dask_compat)
 }
 
 

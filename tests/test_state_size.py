@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
 import daskpar
+from daskpar._encoders import count_partition_categories
 from daskpar._families import family_for
 from daskpar._linear import least_squares_partition
 from daskpar._pass import find_labels_partition
@@ -147,6 +149,16 @@ def state_tuple(n: int) -> Any:
     return StateTuple((labels_state(n), None, extrema_state(n)))
 
 
+def _table(n: int) -> pd.DataFrame:
+    """K text categories (one letter each) and a column of numbers, n rows."""
+    X, labels, _ = block(n)
+    return pd.DataFrame({"c": np.array(list("abc"))[labels], "x": X[:, 0]})
+
+
+def category_counts_state(n: int) -> Any:
+    return count_partition_categories(_table(n)[["c"]], (slice(0, n),), (0,), cap=100)
+
+
 def trial_state(n: int) -> Any:
     return TrialState(sgd_state(n), StateTuple((confusion_state(n),)), 0.1, 0.2)
 
@@ -177,6 +189,8 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     # A row count and four hash lanes.
     "ContentHash": (content_hash, F8 * 5 + OVERHEAD),
     "StateTuple": (state_tuple, F8 * (K + 2 * D) + 3 * OVERHEAD),
+    # Per column, each distinct value (a 1-letter string here) and its int64 count.
+    "CategoryCounts": (category_counts_state, K * (F8 + 64) + 2 * OVERHEAD),
     "TrialState": (
         trial_state,
         4 * F8 * K * (D + 1) + F8 * (K + 3 * K * K) + 12 * OVERHEAD,

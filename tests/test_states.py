@@ -49,12 +49,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
 import daskpar
+from daskpar._encoders import count_partition_categories
 from daskpar._states import Moments, StateTuple, TrialState, combine_all
 
 MAX_ROWS = 200
@@ -298,6 +300,12 @@ def trial_state(b: Block) -> Any:
     return TrialState(naive_bayes_counts(b), StateTuple((confusion(b),)), 0.1 * b.n, 0.5)
 
 
+def category_counts(b: Block) -> Any:
+    """Text labels and whole numbers as categories (an encoder's fit); None when empty."""
+    table = pd.DataFrame({"label": np.array(["a", "b", "c", "d"])[b.y], "n": b.y_pred})
+    return count_partition_categories(table, (slice(0, b.n),), (0,), cap=100)
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Block], Any]
@@ -314,6 +322,7 @@ STATES: dict[str, Case] = {
     "LeastSquaresState": Case(least_squares, FLOAT),
     "StateTuple": Case(state_tuple, FLOAT),
     "TrialState": Case(trial_state, EXACT),
+    "CategoryCounts": Case(category_counts, EXACT),
     "Extrema": Case(extrema, EXACT),
     "ConfusionState": Case(confusion, EXACT),
     "Weighted": Case(weighted_confusion, FLOAT),  # StateTuple holds the scaler's

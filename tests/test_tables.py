@@ -247,3 +247,78 @@ def test_the_standalone_adaptive_learner_takes_columns_by_name(penguins: pd.Data
     np.testing.assert_array_equal(model.predict(reordered(X)), model.predict(X))
     with pytest.raises(InputError, match="yet now missing"):
         model.predict(X[MEASUREMENTS[:3]])
+
+
+# --------------------------------------------------------------------------------------------
+# DataFrames out, and row counts taken on trust only where the tasks check them
+
+
+@pytest.mark.parametrize("model", [*classifiers()[:1], *regressors()[:1]], ids=["PI", "LR"])
+def test_predictions_of_a_dask_table_are_a_dask_series_with_its_index(
+    penguins: pd.DataFrame, model: Any
+) -> None:
+    regression = isinstance(model, dp.LinearRegression)
+    X = penguins[MEASUREMENTS[:3] if regression else MEASUREMENTS]
+    y = penguins["body_mass_g"] / 1000.0 if regression else penguins["species"]
+    X.index = X.index * 3 + 7  # an index of its own, kept in the predictions
+    y.index = X.index
+    fitted = model.fit(as_dask_table(X), as_dask_table(y))
+    got = fitted.predict(as_dask_table(reordered(X), 3))
+    assert isinstance(got, dd.Series)
+    assert got.npartitions == 3
+    computed = got.compute()
+    pd.testing.assert_index_equal(computed.index, X.index)
+    if regression:  # the same product, block by block: equal to float rounding
+        np.testing.assert_allclose(computed.to_numpy(), fitted.predict(X), rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(computed.to_numpy(), fitted.predict(X))
+    if not regression:
+        proba = fitted.predict_proba(as_dask_table(X)).compute()
+        assert list(proba.columns) == sorted(penguins["species"].unique())
+        np.testing.assert_allclose(proba.to_numpy(), fitted.predict_proba(X))
+
+
+def test_scalers_give_a_lazy_dask_table_for_pandas_output(penguins: pd.DataFrame) -> None:
+    from sklearn.preprocessing import StandardScaler
+
+    X = penguins[MEASUREMENTS]
+    ours = dp.StandardScaler().set_output(transform="pandas")
+    out = ours.fit_transform(as_dask_table(X))
+    assert isinstance(out, dd.DataFrame)
+    theirs = StandardScaler().set_output(transform="pandas").fit_transform(X)
+    pd.testing.assert_frame_equal(out.compute(), theirs, rtol=1e-12)
+    assert list(ours.get_feature_names_out()) == MEASUREMENTS
+
+
+def test_labels_take_the_features_row_counts_and_every_task_checks_them(
+    penguins: pd.DataFrame,
+) -> None:
+    """y's partition lengths are not counted again (the features' are used); a y whose
+    partitions hold other row counts is refused by the task that meets it."""
+    X, y = penguins[MEASUREMENTS], penguins["species"]
+    counted: list[str] = []
+
+    class Record(dask.callbacks.Callback):  # type: ignore[misc]
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            name = key[0] if isinstance(key, tuple) else str(key)
+            if name.startswith("len"):
+                counted.append(name)
+
+    # A frame whose row counts dask does not know unread (as from CSV files).
+    table = as_dask_table(penguins).map_partitions(pd.DataFrame.copy)
+    with dask.config.set(scheduler="sync"), Record():
+        dp.ParallelIncremental(GaussianNB()).fit(table[MEASUREMENTS], table["species"])
+    assert len(counted) == 4  # the features' four partitions, once
+    shifted = dd.from_pandas(y, npartitions=2, sort=False).repartition(npartitions=4)
+    assert shifted.map_partitions(len).compute().tolist() != [len(p) for p in np.array_split(y, 4)]
+    with pytest.raises(dp.PartitionError, match=r"(do not hold the same rows|same partitions)"):
+        dp.ParallelIncremental(GaussianNB()).fit(as_dask_table(X), shifted)
+
+
+def test_the_standalone_adaptive_learner_refuses_dask_input(penguins: pd.DataFrame) -> None:
+    X, y = as_dask_table(penguins[MEASUREMENTS]), as_dask_table(penguins["species"])
+    with pytest.raises(InputError, match=r"ParallelIncremental\(AdaptiveSGDClassifier"):
+        dp.AdaptiveSGDClassifier().fit(X, y)
+    model = dp.AdaptiveSGDClassifier().fit(penguins[MEASUREMENTS], penguins["species"])
+    with pytest.raises(InputError, match="would load the whole dask DataFrame"):
+        model.predict(X)

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+from dask.base import is_dask_collection
 from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -21,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._columns import is_table, match_feature_names
 from .._saving import SaveMixin
 from .._sklearn_compat import Interval, validate_estimator_params
+from ..errors import InputError
 from ._kernel import Model, train_pass
 
 __all__ = ["BaseAdaptiveSGD"]
@@ -184,6 +186,7 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
         """Checked parameters and input, and whether this call starts a new model."""
         self._validate_params_unless_told()
+        self._refuse_dask(X, "partial_fit" if partial else "fit")
         first = not partial or not hasattr(self, "coef_")
         if not first and is_table(X):  # a later batch's columns, by name
             X = match_feature_names(self, X, reset=False)
@@ -201,9 +204,21 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, y, sample_weight, first
 
+    def _refuse_dask(self, X: Any, method: str) -> None:
+        """Refuse a dask collection, which this in-memory learner would load whole."""
+        if is_dask_collection(X):
+            name = type(self).__name__
+            raise InputError(
+                f"{name}.{method} works in memory and would load the whole dask "
+                f"{type(X).__name__} into this process. For dask input, wrap it: "
+                f"daskpar.ParallelIncremental({name}(...)) trains on the workers, and its "
+                "predictions are lazy."
+            )
+
     def _linear(self, X: Any) -> np.ndarray:
         """``X @ coef_.T + intercept_``, one column per output, in the dtype of ``X``."""
         check_is_fitted(self, "coef_")
+        self._refuse_dask(X, "predict")
         if is_table(X):  # its columns by name, in the fitted order
             X = match_feature_names(self, X, reset=False)
         X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])

@@ -7,6 +7,8 @@ One module per role:
 - ``_cluster``: the cluster a command runs on (a scheduler's address, or an embedded one);
 - ``_context``: what runs around a command's work (checks, Ctrl-C, the performance report,
   ``--keep-open``, one-line errors, the files it reads and writes);
+- ``_tables``: tables with text columns: each column's encoding, picked by cardinality on the
+  workers and printed, and the column step a model trained on them starts with;
 - one module per group of commands: ``_make_data`` (make-data), ``_training`` (train, search,
   demo), ``_model_use`` (score, predict), ``_security`` (certs, audit).
 """

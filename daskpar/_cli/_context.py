@@ -194,32 +194,71 @@ def record_feature_names(model: Any, names: list[str] | None) -> Any:
     return model
 
 
+#: ``predict --out``'s formats, by the suffix of its path (anything else is zarr).
+OUTPUT_FORMATS = {"parquet": "Parquet", "csv": "CSV", "zarr": "zarr"}
+
+
+def output_format(out: Path) -> str:
+    """``"parquet"``, ``"csv"`` or ``"zarr"``: what ``predict`` writes at ``out``."""
+    suffix = out.suffix.lower().lstrip(".")
+    return suffix if suffix in ("parquet", "csv") else "zarr"
+
+
+def _write_zarr(predictions: Any, path: Path) -> None:
+    with warnings.catch_warnings():
+        # Text labels: zarr stores fixed-width unicode with a data type that the zarr v3
+        # specification does not define yet, and says so at every write.
+        warnings.filterwarnings("ignore", message="The data type .* does not have a Zarr V3")
+        predictions.to_zarr(str(path), component="predictions")
+
+
+def _as_table(predictions: Any) -> Any:
+    """The predictions as a dask DataFrame of one column, ``predictions``, a partition per
+    block (fixed-width unicode becomes text)."""
+    return predictions.to_dask_dataframe(columns="predictions").to_frame()
+
+
+def _write_parquet(predictions: Any, path: Path) -> None:
+    """A folder of Parquet files, one per block, written by the workers."""
+    _as_table(predictions).to_parquet(str(path), write_index=False)
+
+
+def _write_csv(predictions: Any, path: Path) -> None:
+    """One CSV file, the blocks appended in order by the workers (nothing is gathered)."""
+    _as_table(predictions).to_csv(str(path), single_file=True, index=False)
+
+
 def write_store(predictions: Any, out: Path) -> Path:
-    """Write ``predictions`` to a new zarr store in a fresh folder (mode 0700) beside ``out``,
-    then rename it to ``out``: a failed write leaves nothing at ``out``, and a link put at
-    ``out`` since the options were checked makes the rename fail instead of being written
-    through. The folder's path is resolved, its last part (``out``'s name) is not."""
+    """Write ``predictions`` as ``out``'s suffix says (:func:`output_format`) to a new path
+    beside ``out`` (a folder of mode 0700, or a file of mode 0600), then rename it to
+    ``out``: a failed write leaves nothing at ``out``, and a link put at ``out`` since the
+    options were checked makes the rename fail instead of being written through. The
+    folder's path is resolved, its last part (``out``'s name) is not."""
     import secrets
 
+    kind = output_format(out)
     rows = max(predictions.chunks[0], default=1)
-    if any(n != rows for n in predictions.chunks[0][:-1]):
+    if kind == "zarr" and any(n != rows for n in predictions.chunks[0][:-1]):
         # zarr's chunks are regular: rechunked here, rather than by to_zarr with a warning.
         predictions = predictions.rechunk({0: max(rows, 1)})
     final = out.parent.resolve() / out.name
     temporary = final.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
-    temporary.mkdir(mode=0o700)
+    if kind == "csv":
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    else:
+        temporary.mkdir(mode=0o700)
     try:
-        with warnings.catch_warnings():
-            # Text labels: zarr stores fixed-width unicode with a data type that the zarr v3
-            # specification does not define yet, and says so at every write.
-            warnings.filterwarnings("ignore", message="The data type .* does not have a Zarr V3")
-            predictions.to_zarr(str(temporary), component="predictions")
+        {"zarr": _write_zarr, "parquet": _write_parquet, "csv": _write_csv}[kind](
+            predictions, temporary
+        )
         mask = os.umask(0)
         os.umask(mask)
-        temporary.chmod(0o777 & ~mask)
+        temporary.chmod((0o777 if kind != "csv" else 0o666) & ~mask)
         if final.is_dir() and not final.is_symlink():  # --overwrite: checked before
             shutil.rmtree(final)
         try:
+            # A file (CSV) replaces a file there (--overwrite, checked before) or a link;
+            # a folder fails where anything is.
             os.rename(temporary, final)
         except OSError as error:
             raise click.ClickException(
@@ -227,5 +266,8 @@ def write_store(predictions: Any, out: Path) -> Path:
                 "the predictions were not written there. Remove it and run again."
             ) from None
     finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
     return final

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ._cluster import cluster, describe_cluster
-from ._context import read_data, table_kind, user_errors, write_store
+from ._context import OUTPUT_FORMATS, output_format, read_data, table_kind, user_errors, write_store
 from ._options import (
     allow_unsigned_option,
     dashboard_option,
@@ -20,6 +20,7 @@ from ._options import (
     workers_option,
     x_option,
 )
+from ._tables import check_table_for
 
 
 def _fitted_names(model: Any) -> list[str] | None:
@@ -113,21 +114,30 @@ def score_command(
     with user_errors():
         model = _load_model(model_file, allow_unsigned)
         names = _fitted_names(model)
+        step = check_table_for(model, data)
         if names is not None and table_kind(data) is not None:
             if target is None:
                 raise click.ClickException(f"{table_kind(data)} data needs --target COLUMN.")
             # The model's columns, by name, in its order: a file's own order does not matter.
-            X, y = read_path(str(data), target=target, columns=names)
+            # A model that starts with a column step takes the table (text columns too).
+            X, y = read_path(str(data), target=target, columns=names, as_frame=step is not None)
         else:
             X, y, _ = read_data(data, x_name, y_name, target)
-        names = ["r2"]
+        scorers = ["r2"]
         if is_classifier(model):
-            names = ["accuracy"] + (["neg_log_loss"] if hasattr(model, "predict_proba") else [])
+            has_proba = hasattr(model, "predict_proba")
+            scorers = ["accuracy"] + (["neg_log_loss"] if has_proba else [])
         with cluster(scheduler, workers, dashboard_port) as client:
             describe_cluster(client)
             with audit.operation("score", estimator=model, X=X, y=y) as record:
-                for name in names:
-                    value = metrics.score(model, X, y, name)
+                scored, X_scored = model, X
+                if step is not None:
+                    # daskpar.metrics scores arrays: the table's columns are encoded in the
+                    # scoring tasks by the model's own column step (lazily), and the rest of
+                    # the pipeline scores them.
+                    scored, X_scored = model[1:], step.transform(X)
+                for name in scorers:
+                    value = metrics.score(scored, X_scored, y, name)
                     shown, value = (name[4:], -value) if name.startswith("neg_") else (name, value)
                     record.metrics[shown] = value
                     click.echo(f"{shown}: {value:.4f}")
@@ -138,11 +148,14 @@ def score_command(
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     callback=output_file,
     required=True,
-    help="The zarr store to write (array 'predictions', one row block per block of DATA; "
-    "text labels as fixed-width unicode).",
+    help="Where to write the predictions, in DATA's row order; the format by the suffix: "
+    ".parquet, a folder of Parquet files (one per block of DATA) with a column "
+    "'predictions'; .csv, one CSV file with a column 'predictions'; anything else, a zarr "
+    "store with an array 'predictions' (text labels as fixed-width unicode). Text labels "
+    "stay text in all three.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @x_option
@@ -164,10 +177,11 @@ def predict_command(
     workers: int | None,
     dashboard_port: int,
 ) -> None:
-    """Predict with the saved MODEL_FILE on DATA's features, into the zarr store OUT.
+    """Predict with the saved MODEL_FILE on DATA's features, into OUT (Parquet, CSV or zarr).
 
     A model trained on a table (CSV, Parquet) reads the columns it was trained on from DATA,
-    by name, in any order; DATA needs no target column, and --target is not used.
+    by name, in any order; DATA needs no target column, and --target is not used. Nothing is
+    left at OUT if predicting fails.
     """
     import dask.array as da
 
@@ -177,8 +191,15 @@ def predict_command(
     with user_errors():
         if out.exists() and not overwrite:
             raise click.ClickException(f"{out} exists; pass --overwrite to replace it.")
+        if out.exists() and out.is_dir() != (output_format(out) != "csv"):
+            raise click.ClickException(
+                f"{out} is a {'folder' if out.is_dir() else 'file'}, and a "
+                f"{OUTPUT_FORMATS[output_format(out)]} output is not; remove it, or pick "
+                "another --out."
+            )
         model = _load_model(model_file, allow_unsigned)
         names = _fitted_names(model)
+        check_table_for(model, data)
         if names is not None and table_kind(data) is not None:
             # The table's columns by name: the model matches them to its own order.
             X, _ = read_path(str(data), columns=names, as_frame=True)
@@ -193,4 +214,5 @@ def predict_command(
                 predictions = _as_written(da.asarray(predictions), model)
                 final = write_store(predictions, out)
                 record.extra["out"] = str(final)
-            click.echo(f"wrote {predictions.shape[0]:,} predictions to {out}/predictions")
+            where = f"{out}/predictions" if output_format(out) == "zarr" else str(out)
+            click.echo(f"wrote {predictions.shape[0]:,} predictions to {where}")

@@ -39,6 +39,7 @@ from ._options import (
     security_options,
     workers_option,
 )
+from ._tables import ColumnChoice, column_options, encode_table, read_table, with_column_step
 
 #: The scaler ``--scale`` puts before a model: MultinomialNB needs non-negative features.
 SCALERS: dict[str, str] = {"multinomial-nb": "MinMaxScaler"}
@@ -112,6 +113,7 @@ def _train_and_report(
     read_seconds: float,
     scale: bool | None = None,
     checkpoint: Path | None = None,
+    read_what: str = "one plain read of the training data",
 ) -> tuple[Any, dict[str, Any]]:
     """Fit ``model_name`` (after a scaler if ``scale``), print its epochs; (pipeline, summary).
 
@@ -164,7 +166,7 @@ def _train_and_report(
     seconds = time.perf_counter() - start
     steps.append(model)
     metric = "accuracy" if is_classifier(estimator) else "R^2"
-    click.echo(f"\none plain read of the training data (median of 3): {read_seconds:.2f} s")
+    click.echo(f"\n{read_what} (median of 3): {read_seconds:.2f} s")
     click.echo(f"{'epoch':>5}  {'seconds':>8}  {'x read':>6}  validation {metric}")
     for rec in model.history_:
         click.echo(
@@ -207,6 +209,7 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
     help="Fraction of every partition held out.",
 )
 @data_options
+@column_options
 @scale_option
 @scheduler_option
 @workers_option
@@ -228,6 +231,7 @@ def train_command(
     y_name: str,
     target: str | None,
     seed: int,
+    columns: ColumnChoice,
     scale: bool | None,
     scheduler: str | None,
     workers: int | None,
@@ -245,6 +249,11 @@ def train_command(
     epoch, next to the time of one plain read of the data. The default model,
     daskpar.AdaptiveSGDClassifier, trains on the features as they are; the scikit-learn
     models get them standardised first (see --scale).
+
+    A table with text or categorical feature columns gets each of them encoded, one-hot or
+    ordinal by its number of categories (counted in a pass on the workers, and printed;
+    see --max-one-hot-categories, --one-hot and --ordinal). The model saved then starts
+    with that column step, and takes a table's columns by name.
     """
     from sklearn.base import is_classifier
 
@@ -253,11 +262,17 @@ def train_command(
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
         start_checkpoint(checkpoint, overwrite)
-        X, y, names = read_data(data, x_name, y_name, target)
+        table = read_table(data, target, columns)
+        names = None
+        if table is None:
+            X, y, names = read_data(data, x_name, y_name, target)
         classifier = is_classifier(_make_model(model_name))
         with cluster(scheduler, workers, dashboard_port) as client:
             describe_cluster(client)
             with reporting(report):
+                step = None
+                if table is not None:
+                    step, X, y = encode_table(*table, columns, data)
                 X, y = _enough_partitions(X, y, worker_threads(client))
                 _check_data(X, y, classifier=classifier)
                 split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
@@ -270,7 +285,11 @@ def train_command(
                     read_seconds=median_read_seconds(split[0]),
                     scale=scale,
                     checkpoint=checkpoint,
+                    read_what="one plain read of the training data"
+                    + ("" if step is None else ", its columns encoded"),
                 )
+            if step is not None:
+                pipe = with_column_step(step, pipe)
             _save_model(record_feature_names(pipe, names), save_path, encrypt)
             stay_open(client, scheduler, keep_open)
 
@@ -320,6 +339,7 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
 )
 @scale_option
 @data_options
+@column_options
 @scheduler_option
 @workers_option
 @dashboard_option
@@ -343,6 +363,7 @@ def search_command(
     y_name: str,
     target: str | None,
     seed: int,
+    columns: ColumnChoice,
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
@@ -356,7 +377,8 @@ def search_command(
     """Tune a model on DATA: every candidate and fold trained from one read per block.
 
     Prints the candidates ranked by their mean validation score over the folds, then refits
-    the best on all of DATA.
+    the best on all of DATA. A table with text or categorical columns gets them encoded
+    first, as `daskpar train` does; the candidates differ in the model only.
     """
     from sklearn.base import is_classifier
     from sklearn.model_selection import ParameterGrid
@@ -376,7 +398,10 @@ def search_command(
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
         start_checkpoint(checkpoint, overwrite)
-        X, y, names = read_data(data, x_name, y_name, target)
+        table = read_table(data, target, columns)
+        names = None
+        if table is None:
+            X, y, names = read_data(data, x_name, y_name, target)
         search_class: Any = dp.HalvingSearchCV if halving else dp.GridSearchCV
         search = search_class(
             model,
@@ -390,6 +415,9 @@ def search_command(
         with cluster(scheduler, workers, dashboard_port) as client:
             describe_cluster(client)
             with reporting(report):
+                step = None
+                if table is not None:
+                    step, X, y = encode_table(*table, columns, data)
                 # Folds are whole blocks: every fold needs blocks of its own.
                 X, y = _enough_partitions(X, y, max(cv, worker_threads(client)))
                 _check_data(X, y, classifier=is_classifier(model))
@@ -406,7 +434,10 @@ def search_command(
                 f"\nbest: {_short_params(search.best_params_)} (mean score "
                 f"{search.best_score_:.4f}); search and refit took {seconds:.1f} s"
             )
-            _save_model(record_feature_names(search.best_estimator_, names), save_path, encrypt)
+            best = search.best_estimator_
+            if step is not None:
+                best = with_column_step(step, best)
+            _save_model(record_feature_names(best, names), save_path, encrypt)
             stay_open(client, scheduler, keep_open)
 
 

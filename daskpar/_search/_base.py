@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import time
+from itertools import pairwise
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
+import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state
@@ -24,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import audit, metrics
 from .._checkpoint import REFIT_FOLDER, Checkpoint, plain
-from .._columns import without_names
+from .._columns import column_names, is_dask_table, match_feature_names, without_names
+from .._compose import fit_per_fold
 from .._families import family_for
 from .._graph import SPLIT_EVERY, task_retries
 from .._incremental import ParallelIncremental, estimator_has
@@ -35,8 +38,12 @@ from .._validation import MERGE_PARTITIONS, check_X_y, warn_if_tiny_partitions
 from ..errors import InputError
 from ..metrics import Scorer
 from ._candidates import (
+    FoldColumns,
+    Folds,
     block_folds,
     check_candidates,
+    column_step,
+    fixed_column_step,
     invalid_candidates,
     scaler_settings,
     search_scorers,
@@ -173,22 +180,67 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             self.best_score_ = float(self.cv_results_[f"mean_test_{name}"][self.best_index_])
         if self.refit:
             self._refit_best(setup)
-        self.n_features_in_ = int(setup.X.shape[1])
+        self.n_features_in_ = int(
+            setup.X.shape[1] if setup.table is None else len(setup.table[0].columns)
+        )
         if setup.plan.classes is not None:
             self.classes_ = setup.plan.classes
+
+    def _table_setup(
+        self, X: Any, y: Any, classifier: bool, rng: np.random.RandomState
+    ) -> tuple[Any, Any, Any, list[FoldColumns], tuple[Any, Any]]:
+        """For a Pipeline that starts with a ColumnTransformer: that step fitted on each
+        fold's training partitions in one pass over the DataFrame ``X``, and the array the
+        passes read, every fold's transform side by side (each partition read once)."""
+        found = column_step(self.estimator)
+        assert found is not None
+        name, step = found
+        fixed_column_step(name, self._candidates())
+        if not is_dask_table(X) or column_names(X) is None:
+            raise InputError(
+                f"A search over a Pipeline that starts with a ColumnTransformer takes a dask "
+                f"DataFrame; got {type(X).__name__}. Give it the table (for a pandas "
+                "DataFrame, dask.dataframe.from_pandas(df, npartitions=...))."
+            )
+        if self.checkpoint is not None:
+            raise InputError(
+                "checkpoint= is not supported yet for a search over a Pipeline that starts "
+                "with a ColumnTransformer; leave it unset."
+            )
+        match_feature_names(self, X, reset=True)
+        folds: Folds = []
+
+        def train_blocks(lengths: tuple[int, ...]) -> list[frozenset[int]]:
+            folds.extend(block_folds(self.cv, lengths, shuffle=self.shuffle, random_state=rng))
+            return [train for train, _ in folds]
+
+        fitted, _ = fit_per_fold(step, X, train_blocks)
+        # Arrays, whatever the step's set_output: the passes read row blocks.
+        parts = [ct.set_output(transform="default").transform(X) for ct in fitted]
+        edges = np.cumsum([0] + [p.shape[1] for p in parts])
+        first = [FoldColumns(int(a), int(b)) for a, b in pairwise(edges)]
+        stacked = da.concatenate(parts, axis=1).rechunk({1: -1}) if len(parts) > 1 else parts[0]
+        Xs, ys = check_X_y(stacked, y, y_numeric=not classifier)
+        return Xs, ys, folds, first, (X, y)
 
     def _setup(self, X: Any, y: Any, classes: Any) -> Setup:
         """Check the input and every candidate, fit the scalers, and plan the passes."""
         _, template = split_estimator(self.estimator)
         classifier = is_classifier(template.estimator)
-        X, y = check_X_y(X, y, y_numeric=not classifier, estimator=self, reset=True)
+        rng = check_random_state(self.random_state)
+        first: list[FoldColumns] | None = None
+        table = None
+        if column_step(self.estimator) is not None:
+            X, y, folds, first, table = self._table_setup(X, y, classifier, rng)
+        else:
+            X, y = check_X_y(X, y, y_numeric=not classifier, estimator=self, reset=True)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         checkpoint, saved = None, None
         if self.checkpoint is not None:
             checkpoint = Checkpoint.of(self.checkpoint, self, X, y)
             saved = checkpoint.load()
-        rng = check_random_state(self.random_state)
-        folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
+        if first is None:
+            folds = block_folds(self.cv, X.chunks[0], shuffle=self.shuffle, random_state=rng)
         if checkpoint is not None and saved is not None:
             saved_folds = [(frozenset(train), frozenset(test)) for train, test in saved["folds"]]
             # Folds drawn at random (cv=K with shuffle and no seed) are the checkpoint's; folds
@@ -235,6 +287,7 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 folds,
                 find_labels=classifier and classes is None,
                 split_every=self.split_every,
+                first=first,
             )
         else:
             assert checkpoint is not None  # saved comes from it
@@ -275,6 +328,7 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             failed,
             checkpoint,
             saved,
+            table,
         )
 
     def _refit_best(self, setup: Setup) -> None:
@@ -298,6 +352,8 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             # The refit's checkpoint belongs to this search: the best estimator, cloned and
             # fitted elsewhere, must not find it.
             best.set_params(**{inner: original})
+        elif setup.table is not None:  # the ColumnTransformer refitted on all of the table
+            best.fit(*setup.table, **fit_params)
         else:
             best.fit(setup.X, setup.y, **fit_params)
         self.best_estimator_ = best
@@ -369,27 +425,39 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
     def predict(self, X: Any) -> Any:
         """Predict with the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict(without_names(self, X))
+        return self.best_estimator_.predict(self._best_input(X))
 
     @available_if(estimator_has("predict_proba", delegates=_BEST_FIRST))
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities of the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_proba(without_names(self, X))
+        return self.best_estimator_.predict_proba(self._best_input(X))
 
     @available_if(estimator_has("decision_function", delegates=_BEST_FIRST))
     def decision_function(self, X: Any) -> Any:
         """Confidence scores of the best estimator (lazy for dask input)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.decision_function(without_names(self, X))
+        return self.best_estimator_.decision_function(self._best_input(X))
 
     def score(self, X: Any, y: Any) -> float:
         """The best estimator's score with the search's (refit) scorer, on the workers."""
         check_is_fitted(self, "best_estimator_")
         scorers = self.scorer_ if isinstance(self.scorer_, dict) else {"score": self.scorer_}
         scorer = scorers[self.refit if isinstance(self.refit, str) else "score"]
-        X = without_names(self, X)
-        return metrics.score(self.best_estimator_, X, y, scorer, split_every=self.split_every)
+        best = self.best_estimator_
+        if column_step(best) is not None:
+            # The columns transformed lazily, then scored on the workers by the last step.
+            X, best = best[:-1].transform(self._best_input(X)), best[-1]
+        else:
+            X = without_names(self, X)
+        return metrics.score(best, X, y, scorer, split_every=self.split_every)
+
+    def _best_input(self, X: Any) -> Any:
+        """``X`` as the best estimator takes it: a table's columns by name (kept as a table
+        for a Pipeline that starts with a ColumnTransformer), else as an array."""
+        if column_step(self.best_estimator_) is not None:
+            return match_feature_names(self, X, reset=False)
+        return without_names(self, X)
 
 
 #: The parameters every search shares, for the searches' docstrings (after their own).

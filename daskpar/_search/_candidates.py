@@ -11,6 +11,7 @@ row blocks; :func:`search_scorers` names the metrics that score every trial.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -19,6 +20,7 @@ from dask.base import tokenize
 from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
+from .._compose import ColumnTransformer
 from .._incremental import ParallelIncremental
 from .._linear import LinearRegression, Ridge
 from .._preprocessing import OutOfCoreScaler
@@ -28,9 +30,12 @@ from ..errors import InputError
 from ..metrics import Scorer, get_scorer
 
 __all__ = [
+    "FoldColumns",
     "Folds",
+    "column_step",
     "block_folds",
     "check_candidates",
+    "fixed_column_step",
     "invalid_candidates",
     "scaler_settings",
     "search_scorers",
@@ -40,12 +45,21 @@ __all__ = [
 Folds = list[tuple[frozenset[int], frozenset[int]]]
 
 
+def column_step(estimator: Any) -> tuple[str, ColumnTransformer] | None:
+    """The name and step of a Pipeline's leading daskpar ColumnTransformer, if it has one."""
+    if isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], ColumnTransformer):
+        name, step = estimator.steps[0]
+        return name, step
+    return None
+
+
 def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
-    """The scaler steps and the final ParallelIncremental of a searchable estimator."""
+    """The scaler steps and the final ParallelIncremental of a searchable estimator (after
+    its leading ColumnTransformer, see :func:`column_step`)."""
     if isinstance(estimator, ParallelIncremental):
         return [], estimator
     if isinstance(estimator, Pipeline):
-        *steps, (_, last) = estimator.steps
+        *steps, (_, last) = estimator.steps[1:] if column_step(estimator) else estimator.steps
         if isinstance(last, ParallelIncremental) and all(
             isinstance(step, OutOfCoreScaler) for _, step in steps
         ):
@@ -59,7 +73,8 @@ def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
     raise InputError(
         "daskpar's searches take a ParallelIncremental (of any supported estimator, the exact "
         "naive Bayes models included), or a Pipeline of daskpar scalers (StandardScaler, "
-        "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental; got "
+        "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental, which may start with a "
+        "daskpar ColumnTransformer; got "
         f"{estimator!r}.{hint}"
     )
 
@@ -94,6 +109,34 @@ def invalid_candidates(
             for k in range(n_folds):
                 failed[c * n_folds + k] = f"{type(error).__name__}: {error}"
     return failed
+
+
+@dataclass(frozen=True)
+class FoldColumns:
+    """The columns of one fold's column transform in a search's stacked array.
+
+    A search over a Pipeline that starts with a ColumnTransformer fits that step on each
+    fold's training partitions; the training array holds every fold's transform side by
+    side (each partition read once), and this first "step" of a fold's models picks its own.
+    """
+
+    start: int
+    stop: int
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return X[:, self.start : self.stop]
+
+
+def fixed_column_step(name: str, candidates: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse candidates that set the leading ColumnTransformer's parameters."""
+    searched = sorted({p for c in candidates for p in c if p == name or p.startswith(f"{name}__")})
+    if searched:
+        raise InputError(
+            f"The search sets parameters of the ColumnTransformer step {name!r} "
+            f"({', '.join(searched)}); daskpar's searches fit that step once per fold, with "
+            "the parameters it was given. Fix them in the step, and search the scalers' and "
+            "the model's parameters."
+        )
 
 
 def scaler_settings(steps: list[list[Any]]) -> tuple[list[list[Any]], list[int]]:

@@ -10,7 +10,7 @@ search's checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ class Setup:
     failed: dict[int, str]  # model -> why its fit failed (filled in as the passes go)
     checkpoint: Checkpoint | None = None
     saved: dict[str, Any] | None = None  # the checkpoint's state, when resuming
+    table: tuple[Any, Any] | None = None  # the DataFrame and y, for a ColumnTransformer step
 
 
 def fit_scalers(
@@ -67,15 +68,22 @@ def fit_scalers(
     *,
     find_labels: bool,
     split_every: int | None,
+    first: Sequence[Any] | None = None,
 ) -> tuple[dict[tuple[int, int], tuple[Any, ...]], np.ndarray | None]:
     """Fit every scaler setting on every fold's training blocks: one pass per step.
 
-    The first pass also finds the class labels when asked.
+    ``first`` holds, per fold, a fitted step that comes before every setting's scalers (a
+    ColumnTransformer's :class:`~daskpar._search._candidates.FoldColumns`). The first pass
+    also finds the class labels when asked.
     """
     for config in configs:
         for scaler in config:
             validate_estimator_params(scaler)
-    fitted: dict[tuple[int, int], tuple[Any, ...]] = {}
+    fitted: dict[tuple[int, int], tuple[Any, ...]] = (
+        {}
+        if first is None
+        else {(c, k): (step,) for c in range(len(configs)) for k, step in enumerate(first)}
+    )
     labels = None
     n_steps = max((len(c) for c in configs), default=0)
     for step in range(max(n_steps, int(find_labels))):
@@ -114,7 +122,9 @@ def fit_scalers(
             labels = found
         for (c, k), attrs in zip(pairs, attributes, strict=True):
             scaler = clone(configs[c][step])
-            set_scaler_fitted(scaler, attrs, X)
+            # What this scaler reads: X through the pair's earlier steps.
+            seen = transform_block(np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, k), ()))
+            set_scaler_fitted(scaler, attrs, seen)
             fitted[(c, k)] = (*fitted.get((c, k), ()), scaler)
     if find_labels and (labels is None or len(labels) < 2):
         found = [] if labels is None else labels.tolist()

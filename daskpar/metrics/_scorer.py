@@ -19,12 +19,14 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
 
 from .. import audit
+from .._columns import is_dask_table
 from .._graph import SPLIT_EVERY, broadcast
 from .._sklearn_compat import validate_params
 from .._states import State
-from .._validation import check_finite_block, check_X
+from .._validation import check_aligned_rows, check_finite_block, check_X
 from ..errors import InputError
 from ._base import Evaluation, Metric
 from ._checks import aligned_inputs
@@ -179,6 +181,7 @@ def scorer_partition(
     finite under those names before the model sees them, and the metric's checks call ``y``
     so; without, ``y`` is the metric's ``y_true``.
     """
+    check_aligned_rows(X, rows[0], block_id[0], y=y, sample_weight=sample_weight)
     if names is not None:
         check_finite_block(X, names.X, rows[0], block_id[0])
         check_finite_block(y, names.y, rows[0], block_id[0])
@@ -301,6 +304,10 @@ def score_data(
         scoring = "accuracy" if is_classifier(estimator) else "r2"
     scorer = get_scorer(scoring)
     with audit.operation("score", estimator=estimator, X=X, y=y) as record:
+        if isinstance(estimator, Pipeline) and is_dask_table(X) and len(estimator) > 1:
+            # A table goes through the pipeline's transformers (a ColumnTransformer encodes
+            # its text columns), lazily; the last step's predictions are scored.
+            X, estimator = estimator[:-1].transform(X), estimator[-1]
         X = check_X(X, n_features=getattr(estimator, "n_features_in_", None), estimator=estimator)
         (y,), weight = aligned_inputs([(y, "y", "labels")], sample_weight, reference=(X, "X"))
         value = reduce_metric(
