@@ -40,10 +40,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import audit
 from ._columns import is_dask_table, table_values
-from ._dask_compat import known_partition_lengths, sample_rows
-from ._encoders import as_encoder_input
+from ._dask_compat import sample_rows
+from ._encoders import as_encoder_input, frame_lengths
 from ._graph import broadcast, map_frame_partitions, reduce_frame_partitions
-from ._preprocessing import OutOfCoreScaler
+from ._preprocessing import OutOfCoreScaler, scaler_float_dtype
 from ._saving import SaveMixin
 from ._sklearn_compat import (
     Interval,
@@ -307,7 +307,7 @@ verbose_feature_names_out
                         f"selects columns that are not numbers: {_text_columns(meta)}. Encode "
                         "them (daskpar.OneHotEncoder, OrdinalEncoder) in their own step."
                     )
-                dtype = _float_dtype(numeric.dtype)
+                dtype = scaler_float_dtype(numeric.dtype)
                 plan = transformer._fit_plan(dtype)
             else:
                 plan = transformer._fit_plan(meta)
@@ -346,7 +346,7 @@ verbose_feature_names_out
                 finalize_kwargs={"plans": plans.plans},
             )
         else:
-            lengths = _partition_lengths(X)
+            lengths = frame_lengths(X)
         self._fitted_from(plans, attributes)
         self._lengths = (tokenize(X), lengths)
         return lengths
@@ -437,7 +437,7 @@ verbose_feature_names_out
             partial(_transform_partition, dtype=np.float64),
             X,
             width=max((s.stop for s in self.output_indices_.values()), default=0),
-            lengths=lengths or _partition_lengths(X),
+            lengths=lengths or frame_lengths(X),
             stage="columns",
             token=tokenize(inner.transformers_),
             transformer=broadcast(inner, "columns"),
@@ -506,7 +506,7 @@ def fit_per_fold(
             combine=_concatenated,
         )
     else:
-        states, lengths = (), _partition_lengths(X)
+        states, lengths = (), frame_lengths(X)
     out = []
     for blocks in train_blocks(lengths):
         fold = clone(transformer)
@@ -562,10 +562,6 @@ def _is_scaler(transformer: Any) -> bool:
     return isinstance(transformer, OutOfCoreScaler)
 
 
-def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    return np.dtype(dtype) if dtype.kind == "f" else np.dtype(np.float64)
-
-
 def _text_columns(meta: pd.DataFrame) -> str:
     return ", ".join(
         str(c)
@@ -579,11 +575,3 @@ def _record_names(transformer: Any, meta: pd.DataFrame) -> None:
     if all(isinstance(c, str) for c in meta.columns):
         transformer.feature_names_in_ = np.asarray(meta.columns, dtype=object)
     transformer.n_features_in_ = meta.shape[1]
-
-
-def _partition_lengths(X: Any) -> tuple[int, ...]:
-    """A dask DataFrame's partition row counts: from its files' metadata, else counted."""
-    known = known_partition_lengths(X)
-    if known is not None:
-        return known
-    return tuple(int(n) for n in X.map_partitions(len).compute())

@@ -70,10 +70,10 @@ from ._validation import check_known_chunks
 from .errors import DaskparError, InputError, PartitionError
 
 __all__ = [
+    "CategoryCounts",
     "DEFAULT_MAX_CATEGORIES",
     "MAX_CATEGORIES_KEY",
     "MAX_DENSE_BLOCK_BYTES",
-    "CategoryCounts",
     "OneHotEncoder",
     "OrdinalEncoder",
     "OutOfCoreEncoder",
@@ -84,6 +84,7 @@ __all__ = [
     "encode_block",
     "encode_partition",
     "encoder_attributes",
+    "frame_lengths",
     "max_categories_per_column",
 ]
 
@@ -379,7 +380,7 @@ def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
     return False
 
 
-def _frame_lengths(X: Any) -> tuple[int, ...]:
+def frame_lengths(X: Any) -> tuple[int, ...]:
     """The row count of each partition: known to dask, else counted in one pass."""
     known = known_partition_lengths(X)
     if known is not None:
@@ -687,7 +688,7 @@ class OutOfCoreEncoder(SaveMixin):
         if not frame:
             lengths = tuple(int(n) for n in X.chunks[0])
         elif lengths is None:
-            lengths = _frame_lengths(X)
+            lengths = frame_lengths(X)
         self._check_dense_size(meta, lengths)
         if not frame:
             out: da.Array = map_rows(

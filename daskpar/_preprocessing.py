@@ -76,6 +76,7 @@ __all__ = [
     "max_abs_scaler_attributes",
     "min_max_scaler_attributes",
     "scale_partition",
+    "scaler_float_dtype",
     "scaler_fit_plan",
     "set_scaler_fitted",
     "standard_scaler_attributes",
@@ -178,7 +179,7 @@ def check_in_memory_fit(X: Any, sample_weight: Any = None) -> None:
     if sample_weight is None:
         return
     try:
-        w = np.asarray(sample_weight, dtype=_weight_dtype(_float_dtype(X.dtype)))
+        w = np.asarray(sample_weight, dtype=_weight_dtype(scaler_float_dtype(X.dtype)))
     except (TypeError, ValueError):
         return
     if w.ndim == 0:
@@ -321,7 +322,7 @@ def scale_frame_partition(part: pd.DataFrame, *, scaler: Any) -> pd.DataFrame:
 # graph wiring, shared by the three scalers
 
 
-def _float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+def scaler_float_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     """The dtype scikit-learn's scalers convert ``X`` to: its own if float, else float64."""
     if dtype in (np.float64, np.float32, np.float16):
         return np.dtype(dtype)
@@ -734,7 +735,7 @@ class StandardScaler(OutOfCoreScaler, preprocessing.StandardScaler):
             return self._fit_dask(X, (check_sample_weight(sample_weight, X),))
 
     def _fit_plan(self, dtype: np.dtype[Any], *, weighted: bool = False) -> FitPlan:
-        float_dtype = _float_dtype(dtype)
+        float_dtype = scaler_float_dtype(dtype)
         return FitPlan(
             standard_scaler_fit_partition,
             standard_scaler_attributes,
@@ -904,7 +905,7 @@ class MinMaxScaler(OutOfCoreScaler, preprocessing.MinMaxScaler):
         return FitPlan(
             extrema_fit_partition,
             min_max_scaler_attributes,
-            fit_kwargs={"float_dtype": _float_dtype(dtype)},
+            fit_kwargs={"float_dtype": scaler_float_dtype(dtype)},
             attributes_kwargs={"feature_range": self.feature_range},
         )
 
@@ -978,6 +979,6 @@ class MaxAbsScaler(OutOfCoreScaler, preprocessing.MaxAbsScaler):
         return FitPlan(
             extrema_fit_partition,
             max_abs_scaler_attributes,
-            fit_kwargs={"float_dtype": _float_dtype(dtype)},
+            fit_kwargs={"float_dtype": scaler_float_dtype(dtype)},
             attributes_kwargs={},
         )
