@@ -21,7 +21,8 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 
-from ._dask_compat import known_partition_lengths, sample_rows
+from ._dask_compat import known_partition_lengths, remember_partition_lengths, sample_rows
+from ._graph import frame_lengths
 from ._sklearn_compat import check_feature_names
 from .errors import InputError
 
@@ -32,6 +33,7 @@ __all__ = [
     "is_dask_table",
     "is_table",
     "match_feature_names",
+    "numeric_table",
     "table_to_dask",
     "table_values",
     "without_names",
@@ -139,39 +141,59 @@ def check_numeric_columns(X: Any, *, name: str) -> None:
         )
 
 
-def table_to_dask(X: Any, *, name: str, like: da.Array | None = None) -> da.Array:
-    """A dask DataFrame or Series as a dask array: one block per partition, no gather.
-
-    The partitions' row counts are needed to line rows up with the labels and weights. They
-    come from the files' metadata where dask knows them unread (parquet); else, for labels
-    or weights next to features ``like`` with as many partitions, from ``like``'s row chunks
-    (the features' lengths, learned when they were read: every task then checks that its
-    blocks hold as many rows, see :func:`~daskpar._validation.check_aligned_rows`); else
-    they are counted on the workers.
-    Columns that hold text or categories are refused with what to do.
-    """
+def numeric_table(X: Any, *, name: str) -> Any:
+    """A dask (or pandas) DataFrame or Series as it becomes an array: columns of text or
+    categories refused with what to do, nullable numbers as float64 (their NA as NaN), a
+    Series of text or categories as Python objects (labels, as the readers give them)."""
     view = _names_view(X)
     dtypes = [view.dtype] if isinstance(view, pd.Series) else list(view.dtypes)
     check_numeric_columns(X, name=name)
-    # Nullable numbers (Int64, Float64, boolean) hold pd.NA: as float64, NA is NaN.
     nullable = [
         isinstance(t, pd.api.extensions.ExtensionDtype)
         and (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
         for t in dtypes
     ]
     if isinstance(view, pd.Series) and not nullable[0] and not isinstance(view.dtype, np.dtype):
-        # Labels as text or categories: an array of Python objects, as the readers give.
-        X = X.astype(object)
-    elif any(nullable):
+        return X.astype(object)
+    if any(nullable):
         if isinstance(view, pd.Series):
-            X = X.astype(np.float64)
-        else:
-            X = X.astype({c: np.float64 for c, n in zip(view.columns, nullable, strict=True) if n})
-    # Where dask knows the row counts unread (Parquet metadata), no task runs here.
-    lengths: tuple[int, ...] | bool | None = known_partition_lengths(X)
+            return X.astype(np.float64)
+        return X.astype({c: np.float64 for c, n in zip(view.columns, nullable, strict=True) if n})
+    return X
+
+
+def table_to_dask(
+    X: Any,
+    *,
+    name: str,
+    like: da.Array | None = None,
+    lengths: tuple[int, ...] | None = None,
+) -> da.Array:
+    """A dask DataFrame or Series as a dask array: one block per partition, no gather.
+
+    The partitions' row counts are needed to line rows up with the labels and weights. They
+    are ``lengths`` where the caller learned them in a pass that read the partitions (the
+    labels' pass, :func:`~daskpar._incremental.frame_classes_and_lengths`); else they come
+    from the files' metadata where dask knows them unread (parquet); else, for labels or
+    weights next to features ``like`` with as many partitions, from ``like``'s row chunks
+    (every task then checks that its blocks hold as many rows, see
+    :func:`~daskpar._validation.check_aligned_rows`); else they are counted on the workers.
+    Columns that hold text or categories are refused with what to do (:func:`numeric_table`).
+    """
+    table = X
+    X = numeric_table(X, name=name)
+    if lengths is not None and len(lengths) != X.npartitions:
+        lengths = None
+    if lengths is None:
+        # Known without a pass: learned by an earlier pass over this frame, or from Parquet
+        # metadata.
+        lengths = known_partition_lengths(table)
     if lengths is None and like is not None and len(like.chunks[0]) == X.npartitions:
         lengths = like.chunks[0]
-    return X.to_dask_array(lengths=lengths or True)
+    if lengths is None:
+        lengths = frame_lengths(X)  # one ``count`` pass
+    remember_partition_lengths(table, lengths)
+    return X.to_dask_array(lengths=lengths)
 
 
 def _partition_predictions(

@@ -41,8 +41,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import audit
 from ._columns import is_dask_table, table_values
 from ._dask_compat import sample_rows
-from ._encoders import as_encoder_input, frame_lengths
-from ._graph import broadcast, map_frame_partitions, reduce_frame_partitions
+from ._encoders import as_encoder_input
+from ._graph import broadcast, frame_lengths, map_frame_partitions, reduce_frame_partitions
 from ._preprocessing import OutOfCoreScaler, scaler_float_dtype
 from ._saving import SaveMixin
 from ._sklearn_compat import (
@@ -426,6 +426,18 @@ verbose_feature_names_out
         self._check_columns(X)
         inner = self._in_memory()
         if get_output_config("transform", self)["dense"] == "pandas":
+            sparse = [
+                name
+                for name, est, _ in self.transformers_
+                if getattr(est, "sparse_output", False) is True
+            ]
+            if sparse:
+                # scikit-learn's refusal, raised by each task otherwise: here, before any.
+                raise InputError(
+                    f"Pandas output does not support sparse data: transformer {sparse[0]!r} has "
+                    "sparse_output=True. Set sparse_output=False on it to output DataFrames, or "
+                    'disable pandas output with set_output(transform="default").'
+                )
             names = self.get_feature_names_out()
             meta = pd.DataFrame(
                 {n: pd.Series(dtype=np.float64) for n in names}, index=X._meta.index[:0]

@@ -37,10 +37,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import audit
 from ._columns import is_dask_table, is_table, match_feature_names
-from ._dask_compat import known_partition_lengths
 from ._graph import (
     SPLIT_EVERY,
     broadcast,
+    frame_lengths,
     map_frame_partitions,
     map_rows,
     reduce_frame_partitions,
@@ -79,12 +79,10 @@ __all__ = [
     "OutOfCoreEncoder",
     "as_encoder_input",
     "count_partition_categories",
-    "count_rows",
     "decode_partition",
     "encode_block",
     "encode_partition",
     "encoder_attributes",
-    "frame_lengths",
     "max_categories_per_column",
 ]
 
@@ -294,15 +292,6 @@ def encoder_attributes(state: CategoryCounts | None, *, encoder: Any) -> dict[st
     return attributes
 
 
-def count_rows(partition: Any, rows: Any, block_id: tuple[int, ...]) -> None:
-    """Nothing: the ``count-block`` task, whose partition's row count the reduction keeps."""
-    return None
-
-
-def _nothing(state: Any) -> None:
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # transform task bodies
 
@@ -378,17 +367,6 @@ def _is_dask_input(X: Any, method: str, estimator: Any) -> bool:
             f"{type(X).__name__}."
         )
     return False
-
-
-def frame_lengths(X: Any) -> tuple[int, ...]:
-    """The row count of each partition: known to dask, else counted in one pass."""
-    known = known_partition_lengths(X)
-    if known is not None:
-        return known
-    _, lengths = reduce_frame_partitions(
-        count_rows, X, finalize=_nothing, stage="count", split_every=None
-    )
-    return lengths
 
 
 class OutOfCoreEncoder(SaveMixin):
@@ -642,6 +620,11 @@ class OutOfCoreEncoder(SaveMixin):
                 f"{type(self).__name__} returns a dask array for a dask array; "
                 f'set_output(transform="{dense}") applies to in-memory input, and "pandas" to '
                 "a dask DataFrame as well (a lazy dask DataFrame)."
+            )
+        if dense == "pandas" and getattr(self, "sparse_output", False) is True:
+            raise InputError(
+                f"Pandas output does not support sparse data. Set sparse_output=False on "
+                f'{type(self).__name__} to output DataFrames, or set_output(transform="default").'
             )
         return dense
 

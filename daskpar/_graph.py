@@ -47,6 +47,8 @@ from ._dask_compat import (
     get_scheduler,
     get_sync,
     key_split,
+    known_partition_lengths,
+    remember_partition_lengths,
 )
 from ._sklearn_compat import Interval
 from ._states import combine_states
@@ -64,6 +66,7 @@ __all__ = [
     "map_frame_partitions",
     "map_partitions",
     "map_rows",
+    "frame_lengths",
     "reduce_frame_partitions",
     "reduce_partitions",
     "renamed",
@@ -521,7 +524,31 @@ def reduce_frame_partitions(
         **(finalize_kwargs or {}),
     )
     result, lengths = compute_one(root)
-    return result, tuple(int(n) for n in lengths)
+    lengths = tuple(int(n) for n in lengths)
+    remember_partition_lengths(frame, lengths)
+    return result, lengths
+
+
+def _count_rows(partition: Any, rows: Any, block_id: tuple[int, ...]) -> None:
+    """Nothing: the ``count-block`` task, whose partition's row count the reduction keeps."""
+    return None
+
+
+def _no_result(state: Any) -> None:
+    return None
+
+
+def frame_lengths(frame: Any) -> tuple[int, ...]:
+    """The row count of each partition of a dask DataFrame or Series: known without a pass
+    (:func:`~daskpar._dask_compat.known_partition_lengths`), else counted in one
+    ``count`` pass."""
+    known = known_partition_lengths(frame)
+    if known is not None:
+        return known
+    _, lengths = reduce_frame_partitions(
+        _count_rows, frame, finalize=_no_result, stage="count", split_every=None
+    )
+    return lengths
 
 
 def map_frame_partitions(

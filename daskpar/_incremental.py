@@ -32,14 +32,23 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import audit
 from ._checkpoint import Checkpoint, records
 from ._columns import (
+    check_numeric_columns,
     column_names,
     frame_predictions,
     is_dask_table,
     match_feature_names,
+    numeric_table,
     table_values,
 )
+from ._dask_compat import known_partition_lengths
 from ._families import family_for
-from ._graph import SPLIT_EVERY, reduce_partitions, stage_name, task_retries
+from ._graph import (
+    SPLIT_EVERY,
+    reduce_frame_partitions,
+    reduce_partitions,
+    stage_name,
+    task_retries,
+)
 from ._pass import (
     VALIDATION_NAMES,
     EpochDriver,
@@ -57,6 +66,7 @@ from ._sklearn_compat import HasMethods, Interval, validate_estimator_params, va
 from ._states import LabelSet
 from ._validation import (
     MERGE_PARTITIONS,
+    check_label_dtype,
     check_sample_weight,
     check_scorer_applies,
     check_X,
@@ -68,7 +78,7 @@ from .errors import DivergenceError, InputError
 from .metrics import Scorer, get_scorer
 from .metrics._scorer import DataNames, score_data
 
-__all__ = ["ParallelIncremental", "estimator_has", "find_classes"]
+__all__ = ["ParallelIncremental", "estimator_has", "find_classes", "frame_classes_and_lengths"]
 
 
 def has_partial_fit_parameter(estimator: BaseEstimator, name: str) -> bool:
@@ -137,6 +147,37 @@ def find_classes(y: da.Array, *, split_every: int | None = None) -> np.ndarray:
     return np.asarray(labels)
 
 
+def _frame_labels(partition: Any, rows: slice, block_id: tuple[int, ...]) -> LabelSet | None:
+    """The ``classes-block`` task on a pandas Series: its distinct labels (and, kept by
+    :func:`~daskpar._graph.reduce_frame_partitions`, its row count)."""
+    return find_labels_partition(partition.to_numpy(), (rows,), block_id)
+
+
+def frame_classes_and_lengths(
+    X: Any, y: Any, *, split_every: int | None
+) -> tuple[np.ndarray | None, tuple[int, ...] | None]:
+    """For a classifier on a dask DataFrame ``X`` and Series ``y`` whose partitions' row
+    counts dask does not know (a CSV, a frame built by ``map_partitions``): the classes and
+    those row counts, from one pass over ``y``'s partitions, so that no other pass counts the
+    rows. ``(None, None)`` for any other input, whose row counts need no pass of their own
+    (Parquet metadata) or are not a frame's.
+    """
+    if (
+        not (is_dask_table(X) and is_dask_table(y))
+        or getattr(y, "ndim", None) != 1
+        or X.npartitions != y.npartitions
+        or known_partition_lengths(X) is not None
+    ):
+        return None, None
+    check_numeric_columns(X, name="X")  # refused before the pass, as check_X would
+    y = numeric_table(y, name="y")
+    check_label_dtype(y)
+    labels, lengths = reduce_frame_partitions(
+        _frame_labels, y, finalize=_labels_of, stage="classes", split_every=split_every
+    )
+    return np.asarray(labels), lengths
+
+
 def estimator_has(
     attr: str, *, delegates: Sequence[str] = ("estimator_", "estimator")
 ) -> Callable[[Any], bool]:
@@ -162,6 +203,8 @@ class _FitInput:
     sample_weight: da.Array | None
     validation: tuple[da.Array, da.Array] | None  # validation_data=(X_val, y_val)
     scorer: Scorer
+    #: The classes, where the pass that learned a dask DataFrame's row counts found them.
+    classes: np.ndarray | None = None
 
     @property
     def aligned_validation(self) -> tuple[da.Array, da.Array] | None:
@@ -531,7 +574,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _fit(self, X: Any, y: Any, classes: Any, validation_data: Any, sample_weight: Any) -> None:
         validate_estimator_params(self)
-        data = self._checked_input(X, y, sample_weight, validation_data)
+        data = self._checked_input(X, y, sample_weight, validation_data, classes)
         checkpoint, saved = None, None
         if self.checkpoint is not None:
             validation = data.validation or (None, None)
@@ -547,7 +590,9 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 raise checkpoint.refused("other classes than classes= gives now")
             classes = saved["objects"]["classes"]
         else:
-            classes = self._resolve_classes(data.y, classes)
+            classes = (
+                data.classes if data.classes is not None else self._resolve_classes(data.y, classes)
+            )
         plan = self._plan(data, classes, rng, saved)
         tracker = _ValidationTracker(self.tol, self.n_iter_no_change, self.early_stopping)
         model = clone(self.estimator)
@@ -596,13 +641,19 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             self.best_epoch_, model = tracker.best_epoch, tracker.best_model
         self._set_fitted(model, data.X, plan.classes)
 
-    def _checked_input(self, X: Any, y: Any, sample_weight: Any, validation_data: Any) -> _FitInput:
+    def _checked_input(
+        self, X: Any, y: Any, sample_weight: Any, validation_data: Any, classes: Any = None
+    ) -> _FitInput:
         """The fit's arrays checked, its scorer, and refusals that need no task."""
         scorer = self._scorer()
         if validation_data is not None or self.validation_fraction is not None:
             check_scorer_applies(scorer, self.estimator)
         regression = not is_classifier(self.estimator)
-        X, y = check_X_y(X, y, y_numeric=regression, estimator=self, reset=True)
+        found, lengths = None, None
+        if not regression and classes is None:
+            match_feature_names(self, X, reset=True)  # names are refused before any task
+            found, lengths = frame_classes_and_lengths(X, y, split_every=self.split_every)
+        X, y = check_X_y(X, y, y_numeric=regression, estimator=self, reset=True, lengths=lengths)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None and not has_partial_fit_parameter(
@@ -630,7 +681,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 "early_stopping=True needs validation data: set validation_fraction (whole "
                 "blocks of X are held out) or pass validation_data=(X_val, y_val) to fit."
             )
-        return _FitInput(X, y, sample_weight, validation, scorer)
+        return _FitInput(X, y, sample_weight, validation, scorer, found)
 
     def _plan(
         self,

@@ -18,8 +18,15 @@ import numpy as np
 from dask.array import PerformanceWarning
 from sklearn.utils import check_array, column_or_1d
 
-from ._columns import is_dask_table, is_table, match_feature_names, table_to_dask
-from ._graph import reduce_partitions
+from ._columns import (
+    check_numeric_columns,
+    is_dask_table,
+    is_table,
+    match_feature_names,
+    table_to_dask,
+)
+from ._dask_compat import known_partition_lengths
+from ._graph import frame_lengths, reduce_partitions
 from .errors import DaskparError, InputError, PartitionError
 
 __all__ = [
@@ -48,17 +55,18 @@ __all__ = [
 ]
 
 
-def as_dask_array(a: Any, *, name: str) -> da.Array:
+def as_dask_array(a: Any, *, name: str, lengths: tuple[int, ...] | None = None) -> da.Array:
     """Return ``a`` as a dask array; in-memory input is checked as scikit-learn checks it.
 
     In-memory input (numpy, lists, pandas) goes through scikit-learn's ``check_array`` (dense,
     numeric, at least one sample; values are checked later, per partition) and becomes one
-    partition per ~128 MiB of rows.
+    partition per ~128 MiB of rows. A dask DataFrame's partitions become its blocks, with
+    row counts ``lengths`` where a pass learned them (see :func:`table_to_dask`).
     """
     if isinstance(a, da.Array):
         return a
     if is_dask_table(a):
-        return table_to_dask(a, name=name)
+        return table_to_dask(a, name=name, lengths=lengths)
     refuse_text(a, name)
     arr = check_array(
         a,
@@ -240,6 +248,7 @@ def check_X(
     name: str = "X",
     estimator: Any = None,
     reset: bool = False,
+    lengths: tuple[int, ...] | None = None,
 ) -> da.Array:
     """Validate a 2-D feature array partitioned along rows only.
 
@@ -256,10 +265,12 @@ def check_X(
         them): see :func:`~daskpar._columns.match_feature_names`.
     reset : bool, default=False
         Whether this is a fit.
+    lengths : tuple of int, optional
+        A dask DataFrame's partition row counts, where a pass already learned them.
     """
     if estimator is not None and (reset or is_table(X)):
         X = match_feature_names(estimator, X, reset=reset, name=name)
-    X = as_dask_array(X, name=name)
+    X = as_dask_array(X, name=name, lengths=lengths)
     if X.ndim != 2:
         hint = (
             f" Reshape with {name}.reshape(-1, 1) if it is a single feature." if X.ndim == 1 else ""
@@ -304,12 +315,30 @@ def check_X_y(
     y_numeric: bool = False,
     estimator: Any = None,
     reset: bool = False,
+    lengths: tuple[int, ...] | None = None,
 ) -> tuple[da.Array, da.Array]:
-    """Validate ``X`` (see :func:`check_X`) and a 1-D ``y`` aligned with it."""
+    """Validate ``X`` (see :func:`check_X`) and a 1-D ``y`` aligned with it.
+
+    ``lengths`` are a dask DataFrame ``X``'s partition row counts where a pass learned them
+    (:func:`~daskpar._incremental.frame_classes_and_lengths`); ``y`` then takes them too.
+    """
     X_is_dask = isinstance(X, da.Array)
     if y is None:
         raise InputError("requires y to be passed, but the target y is None.")
-    X = check_X(X, n_features=n_features, estimator=estimator, reset=reset)
+    if (
+        lengths is None
+        and is_dask_table(X)
+        and is_dask_table(y)
+        and getattr(y, "ndim", None) == 1
+        and X.npartitions == y.npartitions
+        and known_partition_lengths(X) is None
+    ):
+        if estimator is not None and (reset or is_table(X)):
+            X = match_feature_names(estimator, X, reset=reset)  # refused before any task
+        check_numeric_columns(X, name="X")
+        # Count the label column's rows, not the features': X takes them, as its tasks check.
+        lengths = frame_lengths(y)
+    X = check_X(X, n_features=n_features, estimator=estimator, reset=reset, lengths=lengths)
     if is_dask_table(y):
         y = table_to_dask(y, name="y", like=X)
     y_is_dask = isinstance(y, da.Array)
@@ -432,8 +461,11 @@ def check_discrete_labels(y: np.ndarray, rows: slice, block: int) -> None:
         )
 
 
-def check_aligned_rows(X: Any, rows: slice, block: int, **aligned: np.ndarray | None) -> None:
-    """Refuse row-aligned blocks (labels, weights) whose row count is not X's.
+def check_aligned_rows(
+    X: Any, rows: slice, block: int, *, of: str = "X", **aligned: np.ndarray | None
+) -> None:
+    """Refuse row-aligned blocks (labels, weights, predictions) whose row count is not that
+    of ``X`` (called ``of`` in the message).
 
     A dask DataFrame's labels take its features' partition lengths on trust (see
     :func:`check_X_y`); each task holds the true blocks and checks them here.
@@ -441,10 +473,10 @@ def check_aligned_rows(X: Any, rows: slice, block: int, **aligned: np.ndarray | 
     for name, a in aligned.items():
         if a is not None and a.shape[0] != X.shape[0]:
             raise PartitionError(
-                f"{describe_partition(rows, block)} of X has {X.shape[0]} rows, but the same "
-                f"partition of {name} has {a.shape[0]}: they do not hold the same rows. Give X, "
-                f"y and sample_weight the same partitions (for example columns of one dask "
-                f"DataFrame)."
+                f"{describe_partition(rows, block)} of {of} has {X.shape[0]} rows, but the "
+                f"same partition of {name} has {a.shape[0]}: they do not hold the same rows. "
+                f"Give {of} and {name} the same partitions (for example columns of one dask "
+                "DataFrame, or predictions made from its partitions)."
             )
 
 

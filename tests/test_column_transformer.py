@@ -156,6 +156,37 @@ def test_pandas_output_is_a_lazy_dask_frame() -> None:
     pd.testing.assert_frame_equal(out.compute(), theirs.fit_transform(df[FEATURES]))
 
 
+def test_a_pandas_output_pipeline_predicts_a_series_aligned_with_the_partitions() -> None:
+    """With set_output(transform="pandas"), a Pipeline's predict of a dask DataFrame is a lazy
+    dask Series on the frame's partitions and index, equal to the array path's predictions; a
+    sparse one-hot step is refused (scikit-learn's rule) before any task runs."""
+    df = _table(800)
+    ddf = dd.from_pandas(df[[*FEATURES, "y"]], npartitions=4)
+    encoded = (dp.OneHotEncoder(sparse_output=False), ["c"])
+    pipe = make_pipeline(
+        dp.make_column_transformer(encoded, (dp.StandardScaler(), ["a", "b", "d"])),
+        dp.ParallelIncremental(SGDClassifier(random_state=0), random_state=0),
+    )
+    arrays = pipe.fit(ddf[FEATURES], ddf.y).predict(ddf[FEATURES])
+    pipe.set_output(transform="pandas")
+    series = pipe.fit(ddf[FEATURES], ddf.y).predict(ddf[FEATURES])
+    assert isinstance(series, dd.Series)
+    assert series.npartitions == ddf.npartitions
+    out = series.compute()
+    pd.testing.assert_index_equal(out.index, df.index)
+    np.testing.assert_array_equal(out.to_numpy(), arrays.compute())
+    sparse = make_pipeline(
+        dp.make_column_transformer((dp.OneHotEncoder(), ["c"])),
+        dp.ParallelIncremental(SGDClassifier()),
+    ).set_output(transform="pandas")
+    with dask.config.set(scheduler="sync"), executed_keys() as seen:
+        with pytest.raises(InputError, match="sparse_output=False"):
+            sparse.fit(ddf[FEATURES], ddf.y)
+        with pytest.raises(InputError, match="sparse_output=False"):
+            dp.OneHotEncoder().set_output(transform="pandas").fit_transform(ddf[["c"]])
+    assert not [k for k in seen if not k.startswith(("columns-", "encoder-", "read"))], seen
+
+
 def test_stateful_scikit_learn_transformers_and_text_into_scalers_are_refused() -> None:
     ddf = dd.from_pandas(_table()[FEATURES], npartitions=2)
     with pytest.raises(InputError, match=r"'standardscaler' \(StandardScaler\) learns from"):

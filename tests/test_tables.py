@@ -16,6 +16,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from dask.utils import key_split
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
@@ -290,29 +291,85 @@ def test_scalers_give_a_lazy_dask_table_for_pandas_output(penguins: pd.DataFrame
     assert list(ours.get_feature_names_out()) == MEASUREMENTS
 
 
+class _TaskNames(dask.callbacks.Callback):  # type: ignore[misc]
+    """The names of the tasks run under it (local schedulers), in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+        self.names.append(key_split(key))
+
+    def count(self, *prefixes: str) -> int:
+        return sum(name.startswith(prefixes) for name in self.names)
+
+
 def test_labels_take_the_features_row_counts_and_every_task_checks_them(
     penguins: pd.DataFrame,
 ) -> None:
-    """y's partition lengths are not counted again (the features' are used); a y whose
-    partitions hold other row counts is refused by the task that meets it."""
+    """A classifier learns a frame's unknown row counts in the pass that finds its classes:
+    no pass of its own counts them, and y takes them too; a y whose partitions hold other row
+    counts is refused by the task that meets it."""
     X, y = penguins[MEASUREMENTS], penguins["species"]
-    counted: list[str] = []
-
-    class Record(dask.callbacks.Callback):  # type: ignore[misc]
-        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
-            name = key[0] if isinstance(key, tuple) else str(key)
-            if name.startswith("len"):
-                counted.append(name)
-
     # A frame whose row counts dask does not know unread (as from CSV files).
     table = as_dask_table(penguins).map_partitions(pd.DataFrame.copy)
-    with dask.config.set(scheduler="sync"), Record():
-        dp.ParallelIncremental(GaussianNB()).fit(table[MEASUREMENTS], table["species"])
-    assert len(counted) == 4  # the features' four partitions, once
+    with dask.config.set(scheduler="sync"), _TaskNames() as tasks:
+        model = dp.ParallelIncremental(GaussianNB()).fit(table[MEASUREMENTS], table["species"])
+    assert tasks.count("len", "count") == 0
+    assert tasks.count("classes-block") == 4  # the labels' four partitions, once
+    expected = GaussianNB().fit(X.to_numpy(), y.to_numpy())
+    np.testing.assert_allclose(model.estimator_.theta_, expected.theta_, rtol=1e-10)
+    # score on the same frame knows its row counts from the fit's pass.
+    with dask.config.set(scheduler="sync"), _TaskNames() as tasks:
+        score = model.score(table[MEASUREMENTS], table["species"])
+    assert tasks.count("len", "count") == 0
+    assert score == pytest.approx(expected.score(X.to_numpy(), y.to_numpy()), abs=1e-12)
     shifted = dd.from_pandas(y, npartitions=2, sort=False).repartition(npartitions=4)
     assert shifted.map_partitions(len).compute().tolist() != [len(p) for p in np.array_split(y, 4)]
     with pytest.raises(dp.PartitionError, match=r"(do not hold the same rows|same partitions)"):
         dp.ParallelIncremental(GaussianNB()).fit(as_dask_table(X), shifted)
+    unknown = shifted.map_partitions(pd.Series.copy)
+    with pytest.raises(dp.PartitionError, match=r"(do not hold the same rows|wrong row counts)"):
+        dp.ParallelIncremental(GaussianNB()).fit(table[MEASUREMENTS], unknown)
+
+
+def test_a_regressor_and_a_search_count_unknown_rows_once(penguins: pd.DataFrame) -> None:
+    """With no classes to find, the row counts of a frame dask cannot count unread come from
+    one pass over the target column alone; a search of a classifier learns them with its
+    classes."""
+    table = as_dask_table(penguins.dropna()).map_partitions(pd.DataFrame.copy)
+    features = MEASUREMENTS[:3]
+    with dask.config.set(scheduler="sync"), _TaskNames() as tasks:
+        dp.LinearRegression().fit(table[features], table[MEASUREMENTS[3]])
+    assert tasks.count("len") == 0
+    assert tasks.count("count-block") == 4
+    table = table.map_partitions(pd.DataFrame.copy)  # a new frame: nothing learned about it
+    search = dp.GridSearchCV(
+        dp.ParallelIncremental(GaussianNB()), {"estimator__var_smoothing": [1e-9, 1e-6]}, cv=2
+    )
+    with dask.config.set(scheduler="sync"), _TaskNames() as tasks:
+        search.fit(table[MEASUREMENTS], table["species"])
+    assert tasks.count("len", "count") == 0
+    assert tasks.count("classes-block") == 4
+    assert list(search.feature_names_in_) == MEASUREMENTS
+
+
+def test_metrics_take_dask_series_without_gathering_them(penguins: pd.DataFrame) -> None:
+    """Metric functions read dask Series by partition (no task gathers them), and refuse two
+    Series whose partitions hold different rows."""
+    frame = penguins.dropna().reset_index(drop=True)
+    table = as_dask_table(frame).map_partitions(pd.DataFrame.copy)
+    heavy = table["body_mass_g"] > 4000
+    with dask.config.set(scheduler="sync"), _TaskNames() as tasks:
+        ours = dp.metrics.accuracy_score(table["sex"] == "male", heavy)
+    expected = ((frame["sex"] == "male") == (frame["body_mass_g"] > 4000)).mean()
+    assert ours == pytest.approx(expected, abs=1e-12)
+    assert tasks.count("count-block") == 4  # y_true's row counts; y_pred takes them
+    assert tasks.count("confusion-block") == 4
+    assert tasks.count("len", "finalize") == 0  # no task computes a whole Series
+    with pytest.raises(dp.PartitionError, match="do not hold the same rows"):
+        dp.metrics.accuracy_score(table["sex"] == "male", heavy[table["bill_length_mm"] > 40])
 
 
 def test_the_standalone_adaptive_learner_refuses_dask_input(penguins: pd.DataFrame) -> None:

@@ -30,7 +30,7 @@ from .._columns import column_names, is_dask_table, match_feature_names, without
 from .._compose import fit_per_fold
 from .._families import family_for
 from .._graph import SPLIT_EVERY, task_retries
-from .._incremental import ParallelIncremental, estimator_has
+from .._incremental import ParallelIncremental, estimator_has, frame_classes_and_lengths
 from .._pass import ModelSpec, PassPlan, run_epochs, seed_positions
 from .._saving import SaveMixin
 from .._sklearn_compat import HasMethods, Interval, StrOptions, validate_estimator_params
@@ -233,7 +233,14 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         if column_step(self.estimator) is not None:
             X, y, folds, first, table = self._table_setup(X, y, classifier, rng)
         else:
-            X, y = check_X_y(X, y, y_numeric=not classifier, estimator=self, reset=True)
+            lengths = None
+            if classifier and classes is None:
+                match_feature_names(self, X, reset=True)  # names are refused before any task
+                # A DataFrame's unknown row counts, learned in the pass that finds the classes.
+                classes, lengths = frame_classes_and_lengths(X, y, split_every=self.split_every)
+            X, y = check_X_y(
+                X, y, y_numeric=not classifier, estimator=self, reset=True, lengths=lengths
+            )
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         checkpoint, saved = None, None
         if self.checkpoint is not None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import dask.array as da
 import numpy as np
 
+from .._columns import is_dask_table, table_to_dask
 from .._dask_compat import normalize_chunks
 from .._validation import check_known_chunks, check_label_dtype, check_row_chunks
 from ..errors import InputError
@@ -87,6 +88,16 @@ def aligned_inputs(
     """
     if sample_weight is not None:
         specs = [*specs, (sample_weight, "sample_weight", "numbers")]
+    # dask Series and DataFrames become dask arrays of their partitions, never gathered; the
+    # first one's row counts (known, or counted) are the others', as their tasks check.
+    like = reference[0] if reference is not None else None
+    as_arrays = []
+    for a, name, kind in specs:
+        if is_dask_table(a):
+            a = table_to_dask(a, name=name, like=like)
+            like = a if like is None else like
+        as_arrays.append((a, name, kind))
+    specs = as_arrays
     named = [(_checked(a, name, kind), name) for a, name, kind in specs]
     candidates = ([reference] if reference is not None else []) + named
     on_dask = [(a, name) for a, name in candidates if isinstance(a, da.Array)]

@@ -28,6 +28,7 @@ import numpy as np
 
 from .._graph import reduce_partitions
 from .._states import State
+from .._validation import check_aligned_rows
 from ..errors import PartitionError
 from ._base import Evaluation, Evaluator, Metric, MetricBase
 
@@ -63,6 +64,9 @@ def metric_partition(
     metric: Metric | MetricBase[Any],
 ) -> State | None:
     """One block's state of ``metric`` (``None`` for an empty block)."""
+    check_aligned_rows(
+        y_true, rows[0], block_id[0], of="y_true", y_pred=y_pred, sample_weight=sample_weight
+    )
     with naming_partition(rows, block_id):
         return metric.partition_state(y_true, y_pred, sample_weight)
 
