@@ -69,6 +69,7 @@ from ._validation import (
     check_label_dtype,
     check_sample_weight,
     check_scorer_applies,
+    check_sparse_support,
     check_X,
     check_X_y,
     refuse_text,
@@ -654,6 +655,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             match_feature_names(self, X, reset=True)  # names are refused before any task
             found, lengths = frame_classes_and_lengths(X, y, split_every=self.split_every)
         X, y = check_X_y(X, y, y_numeric=regression, estimator=self, reset=True, lengths=lengths)
+        check_sparse_support(self.estimator, X, owner=type(self).__name__)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None and not has_partial_fit_parameter(
@@ -871,6 +873,6 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         tags.classifier_tags = inner.classifier_tags
         tags.regressor_tags = inner.regressor_tags
         tags.target_tags = inner.target_tags
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = inner.input_tags.sparse
         tags.input_tags.allow_nan = False
         return tags

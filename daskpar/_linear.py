@@ -35,6 +35,7 @@ from ._validation import (
     check_aligned_rows,
     check_finite_block,
     check_sample_weight,
+    check_sparse_support,
     check_weights_block,
     check_X,
     check_X_y,
@@ -197,6 +198,7 @@ class _LeastSquares(SaveMixin, RegressorMixin, BaseEstimator):
         with audit.operation("fit", estimator=self, X=X, y=y):
             validate_estimator_params(self)
             X, y = check_X_y(X, y, y_numeric=True, estimator=self, reset=True)
+            check_sparse_support(self, X)
             self._check_n_samples(X)
             sample_weight = check_sample_weight(sample_weight, X)
             solution = reduce_partitions(

@@ -29,6 +29,7 @@ import pandas as pd
 from dask.base import is_dask_collection, tokenize
 from scipy import sparse
 from sklearn import preprocessing
+from sklearn.utils.sparsefuncs import min_max_axis
 from sklearn.utils.validation import check_is_fitted
 
 from . import audit
@@ -60,6 +61,7 @@ from ._validation import (
     check_finite_block,
     check_sample_weight,
     check_X,
+    is_sparse_array,
     refuse_text,
 )
 from .errors import InputError
@@ -75,6 +77,7 @@ __all__ = [
     "extrema_fit_partition",
     "max_abs_scaler_attributes",
     "min_max_scaler_attributes",
+    "refuse_sparse_fit",
     "scale_partition",
     "scaler_float_dtype",
     "scaler_fit_plan",
@@ -125,6 +128,20 @@ def check_no_infinity_block(a: Any, name: str, rows: slice, block: int | None) -
         )
 
 
+def refuse_sparse_fit(scaler: Any) -> None:
+    """Raise scikit-learn's error, before any task runs, for a scaler that cannot be fitted on
+    sparse X: a centring StandardScaler, and MinMaxScaler."""
+    if isinstance(scaler, preprocessing.StandardScaler) and scaler.with_mean:
+        raise InputError(
+            "Cannot center sparse matrices: pass `with_mean=False` instead. See docstring for "
+            "motivation and alternatives."
+        )
+    if isinstance(scaler, preprocessing.MinMaxScaler):
+        raise InputError(
+            "MinMaxScaler does not support sparse input. Consider using MaxAbsScaler instead."
+        )
+
+
 def _weight_dtype(float_dtype: np.dtype[Any]) -> np.dtype[Any]:
     """scikit-learn's dtype for the sample weights of ``X``: X's own, float64 for float16."""
     return float_dtype if float_dtype in (np.float32, np.float64) else np.dtype(np.float64)
@@ -148,13 +165,15 @@ def standard_scaler_fit_partition(
     """
     if X.shape[0] == 0:
         return None
-    X = np.asarray(X, dtype=float_dtype)
+    # A sparse block (scikit-learn's StandardScaler(with_mean=False)) stays sparse.
+    moments_of = Moments.of_sparse if sparse.issparse(X) else Moments.of
+    X = X.astype(float_dtype) if sparse.issparse(X) else np.asarray(X, dtype=float_dtype)
     check_no_infinity_block(X, "X", rows[0], block_id[0])
     if sample_weight is None:
-        return Weighted(Moments.of(X), any_weight=True)
+        return Weighted(moments_of(X), any_weight=True)
     w = np.asarray(sample_weight, dtype=_weight_dtype(float_dtype))
     check_finite_block(w, "sample_weight", rows[0], block_id[0])
-    moments = Moments.of(X, w if weigh_moments else None)
+    moments = moments_of(X, w if weigh_moments else None)
     return Weighted(moments, any_weight=bool(np.any(w != 0)))
 
 
@@ -204,6 +223,12 @@ def extrema_fit_partition(
     """The per-feature minimum and maximum of one block, ignoring NaN; ``None`` if empty."""
     if X.shape[0] == 0:
         return None
+    if sparse.issparse(X):
+        # MaxAbsScaler on a sparse block: the implicit zeros count, nothing is densified.
+        X = sparse.csr_matrix(X, dtype=float_dtype)
+        check_no_infinity_block(X, "X", rows[0], block_id[0])
+        low, high = min_max_axis(X, axis=0, ignore_nan=True)
+        return Extrema(X.shape[0], np.asarray(low), np.asarray(high))
     X = np.asarray(X, dtype=float_dtype)
     check_no_infinity_block(X, "X", rows[0], block_id[0])
     # fmin / fmax skip NaN without numpy's "All-NaN slice" warning on the workers.
@@ -299,6 +324,11 @@ def scale_partition(
     """``scaler.<method>(X)`` (scikit-learn's own) on one block; empty in, empty out."""
     check_no_infinity_block(X, "X", rows[0], block_id[0])
     func = getattr(scaler, method)
+    if sparse.issparse(X):
+        # Sparse in, CSR out (scikit-learn's sparse scaling keeps the zeros zero).
+        if X.shape[0] == 0:
+            return sparse.csr_matrix(func(sparse.csr_matrix((1, X.shape[1]), dtype=X.dtype)))[:0]
+        return sparse.csr_matrix(func(X))
     if X.shape[0] == 0:
         # scikit-learn refuses zero rows; one probe row gives the output's dtype.
         return np.asarray(func(np.zeros((1, X.shape[1]), dtype=X.dtype)))[:0]
@@ -415,6 +445,8 @@ class OutOfCoreScaler(SaveMixin):
         reset_scaler(self._sklearn())
         X = check_X(X, estimator=self, reset=True)
         name = type(self).__name__
+        if is_sparse_array(X):
+            refuse_sparse_fit(self)
         # scikit-learn's messages for the same problems.
         for axis, what in enumerate(("sample", "feature")):
             if X.shape[axis] == 0:
@@ -473,7 +505,9 @@ class OutOfCoreScaler(SaveMixin):
         scaler.copy = True  # type: ignore[attr-defined]
         # The blocks have no column names: a table's were matched by name here.
         scaler.__dict__.pop("feature_names_in_", None)
-        empty = np.zeros((0, X.shape[1]), dtype=X.dtype)
+        empty: Any = np.zeros((0, X.shape[1]), dtype=X.dtype)
+        if is_sparse_array(X):
+            empty = sparse.csr_matrix((0, X.shape[1]), dtype=X.dtype)
         probe = scale_partition(empty, (slice(0, 0),), (0,), scaler=scaler, method=method)
         return map_rows(
             scale_partition,

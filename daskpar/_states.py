@@ -21,7 +21,8 @@ from functools import reduce
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, sparse
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 __all__ = [
     "Extrema",
@@ -208,6 +209,24 @@ class Moments:
         m2 = np.maximum(squares - divide(correction * correction), 0.0)
         mean, mean_lo = _two_sum(mean, divide(correction))
         return cls(count, mean[None, :], m2[None, :], mean_lo[None, :])
+
+    @classmethod
+    def of_sparse(cls, X: Any, sample_weight: np.ndarray | None = None) -> Moments:
+        """:meth:`of` for a scipy.sparse ``X``: the implicit zeros are values, NaN is left
+        out, and ``X`` is never densified (scikit-learn's ``mean_variance_axis``, the sums
+        of scikit-learn's own sparse ``StandardScaler``)."""
+        n, d = X.shape
+        if n == 0:
+            zeros = np.zeros((1, d))
+            return cls(np.zeros(1), zeros, zeros.copy())
+        csr = sparse.csr_matrix(X, dtype=np.float64)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        mean, variance, counts = mean_variance_axis(csr, axis=0, weights=w, return_sum_weights=True)
+        counts = np.asarray(counts, dtype=np.float64)
+        has_missing = bool(np.isnan(csr.data).any())
+        count = counts[None, :] if has_missing else np.array([float(n) if w is None else w.sum()])
+        m2 = np.asarray(variance, dtype=np.float64) * counts
+        return cls(count, np.asarray(mean, dtype=np.float64)[None, :], m2[None, :])
 
     def _count_2d(self) -> np.ndarray:
         return self.count if self.count.ndim == 2 else self.count[:, None]

@@ -15,8 +15,9 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import scipy.sparse as sp
 from dask.array import PerformanceWarning
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import check_array, column_or_1d, get_tags
 
 from ._columns import (
     check_numeric_columns,
@@ -52,21 +53,35 @@ __all__ = [
     "refuse_text",
     "check_training_block",
     "check_scorer_applies",
+    "check_sparse_support",
+    "is_sparse_array",
+    "sparse_rows_per_block",
 ]
 
 
 def as_dask_array(a: Any, *, name: str, lengths: tuple[int, ...] | None = None) -> da.Array:
     """Return ``a`` as a dask array; in-memory input is checked as scikit-learn checks it.
 
-    In-memory input (numpy, lists, pandas) goes through scikit-learn's ``check_array`` (dense,
+    A dask array of sparse blocks keeps them, as scipy CSR (pydata sparse, CSC and COO blocks
+    are converted in the tasks that read them); in-memory scipy.sparse input becomes CSR
+    blocks of about 64 MiB. Other in-memory input (numpy, lists, pandas) goes through
+    scikit-learn's ``check_array`` (dense,
     numeric, at least one sample; values are checked later, per partition) and becomes one
     partition per ~128 MiB of rows. A dask DataFrame's partitions become its blocks, with
     row counts ``lengths`` where a pass learned them (see :func:`table_to_dask`).
     """
     if isinstance(a, da.Array):
+        meta = a._meta
+        if is_sparse_array(a) and not (sp.issparse(meta) and meta.format == "csr"):
+            # One sparse format in the tasks: scipy CSR, what scikit-learn's models take.
+            a = a.map_blocks(_to_csr, meta=sp.csr_matrix((0, 0), dtype=a.dtype), dtype=a.dtype)
         return a
     if is_dask_table(a):
         return table_to_dask(a, name=name, lengths=lengths)
+    if sp.issparse(a):
+        csr = sp.csr_matrix(a)
+        _check_numeric(csr, name)
+        return da.from_array(csr, chunks=(sparse_rows_per_block(csr), -1), asarray=False)
     refuse_text(a, name)
     arr = check_array(
         a,
@@ -79,6 +94,43 @@ def as_dask_array(a: Any, *, name: str, lengths: tuple[int, ...] | None = None) 
     )
     chunks: Any = ("auto",) + (-1,) * (arr.ndim - 1) if arr.ndim else ()
     return da.from_array(arr, chunks=chunks)
+
+
+def is_sparse_array(a: Any) -> bool:
+    """Whether dask array ``a``'s blocks are sparse matrices (scipy.sparse, or pydata
+    sparse arrays before :func:`as_dask_array` converts them)."""
+    if not isinstance(a, da.Array):
+        return False
+    meta = getattr(a, "_meta", None)
+    return sp.issparse(meta) or type(meta).__module__.split(".")[0] == "sparse"
+
+
+def _to_csr(block: Any) -> Any:
+    """One sparse block as scipy CSR (pydata sparse, CSC and COO blocks arrive here)."""
+    if sp.issparse(block):
+        return sp.csr_matrix(block)
+    return sp.csr_matrix(block.to_scipy_sparse())
+
+
+def sparse_rows_per_block(X: Any) -> int:
+    """Rows per block for in-memory sparse ``X``: about 64 MiB of stored values and indices."""
+    per_row = 12 * X.nnz / max(X.shape[0], 1) + 8
+    return max(1, int(64 * 2**20 // per_row))
+
+
+def check_sparse_support(estimator: Any, X: da.Array, *, owner: str | None = None) -> None:
+    """Refuse sparse ``X`` before any task runs when ``estimator`` cannot take it (its
+    scikit-learn tags say so: ``GaussianNB``, least squares)."""
+    if not is_sparse_array(X) or get_tags(estimator).input_tags.sparse:
+        return
+    name = type(estimator).__name__
+    where = f"{owner}({name}())" if owner else name
+    raise InputError(
+        f"{where} cannot train on sparse X: {name} needs dense blocks. Use a model that takes "
+        "sparse input (MultinomialNB, BernoulliNB, SGDClassifier, SGDRegressor, Perceptron, "
+        "AdaptiveSGDClassifier), or, for a narrow X, densify its blocks first: "
+        "X.map_blocks(lambda b: b.toarray())."
+    )
 
 
 def refuse_text(a: Any, name: str) -> None:
@@ -199,9 +251,23 @@ def bad_rows_error(
     )
 
 
-def check_finite_block(a: np.ndarray, name: str, rows: slice, block: int | None) -> None:
+def check_finite_block(a: Any, name: str, rows: slice, block: int | None) -> None:
     """Raise a :class:`PartitionError` naming the partition if ``a`` holds NaN or infinity
-    (for an in-memory ``a``, ``block`` None: an :class:`InputError` naming the rows)."""
+    (for an in-memory ``a``, ``block`` None: an :class:`InputError` naming the rows).
+
+    A scipy.sparse block is checked on its stored values (``.data``): its implicit zeros
+    are finite, and it is never densified.
+    """
+    if sp.issparse(a):
+        csr = sp.csr_array(a)
+        if np.issubdtype(csr.dtype, np.inexact) and not np.isfinite(csr.data).all():
+            stored = ~np.isfinite(csr.data)
+            row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+            bad = np.unique(row_of[stored])
+            kind = "NaN" if np.isnan(csr.data).any() else "infinity"
+            fix = "daskpar's models need finite values: impute or drop these rows first."
+            raise bad_rows_error(name, kind, bad, rows, block, fix)
+        return
     if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
         bad = np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
         kind = "NaN" if np.isnan(a).any() else "infinity"

@@ -17,11 +17,13 @@ import daskpar as dp
 
 
 def expected_failed_checks(estimator: Any) -> dict[str, str]:
+    reason = (
+        "as for scikit-learn's SGD models: sample_weight is not equivalent to "
+        "removing/repeating samples"
+    )
     return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "as for scikit-learn's SGD models: sample_weight is not equivalent to "
-            "removing/repeating samples"
-        )
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
     }
 
 

@@ -32,9 +32,16 @@ from .._families import family_for
 from .._graph import SPLIT_EVERY, task_retries
 from .._incremental import ParallelIncremental, estimator_has, frame_classes_and_lengths
 from .._pass import ModelSpec, PassPlan, run_epochs, seed_positions
+from .._preprocessing import refuse_sparse_fit
 from .._saving import SaveMixin
 from .._sklearn_compat import HasMethods, Interval, StrOptions, validate_estimator_params
-from .._validation import MERGE_PARTITIONS, check_X_y, warn_if_tiny_partitions
+from .._validation import (
+    MERGE_PARTITIONS,
+    check_sparse_support,
+    check_X_y,
+    is_sparse_array,
+    warn_if_tiny_partitions,
+)
 from ..errors import InputError
 from ..metrics import Scorer
 from ._candidates import (
@@ -281,6 +288,12 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         parts = [split_estimator(est) for est in estimators]
         models = [model for _, model in parts]
         check_candidates(models, scorers)
+        if is_sparse_array(X):
+            # What cannot take sparse blocks is refused before any task runs.
+            for steps, model in parts:
+                for step in steps:
+                    refuse_sparse_fit(step)
+                check_sparse_support(model.estimator, X, owner=type(model).__name__)
         failed = invalid_candidates(models, len(folds), error_score=self.error_score)
         families = tuple(family_for(m.estimator) for m in models)
         configs, config_of = scaler_settings([steps for steps, _ in parts])
