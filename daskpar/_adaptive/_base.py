@@ -13,6 +13,7 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from dask.base import is_dask_collection
 from sklearn import get_config
 from sklearn.base import BaseEstimator
@@ -24,6 +25,7 @@ from .._saving import SaveMixin
 from .._sklearn_compat import Interval, validate_estimator_params
 from ..errors import InputError
 from ._kernel import Model, train_pass
+from ._sparse import as_csr, train_pass_sparse
 
 __all__ = ["BaseAdaptiveSGD"]
 
@@ -42,6 +44,13 @@ def _check_weights(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     if (w < 0).any():
         raise ValueError("sample_weight holds negative values; weights must be non-negative.")
     return w
+
+
+def _scipy_sparse(X: Any) -> Any:
+    """A pydata ``sparse`` array as scipy CSR (what the kernel reads); anything else as is."""
+    if type(X).__module__.split(".")[0] == "sparse" and hasattr(X, "to_scipy_sparse"):
+        return sp.csr_matrix(X.to_scipy_sparse())
+    return X
 
 
 class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
@@ -114,6 +123,10 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
     ) -> int:
         """Up to ``passes`` passes over the rows of non-zero weight, in mini-batches.
 
+        Dense ``X`` goes through :func:`~daskpar._adaptive._kernel.train_pass`, CSR ``X``
+        through :func:`~daskpar._adaptive._sparse.train_pass_sparse` (uncentred, in
+        O(nnz)).
+
         With ``tol``, stop once the mean training loss of ``n_iter_no_change`` passes in a
         row has not improved on the best by ``tol`` (scikit-learn's SGD rule). Returns the
         number of passes made.
@@ -122,6 +135,9 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             # Rows of weight zero teach nothing: train on a copy of the others.
             keep = np.flatnonzero(w)
             X, Y, w = X[keep], Y[keep], w[keep]
+        sparse = sp.issparse(X)
+        if sparse:
+            X = as_csr(X)
         # Copies: the arrays of a model from an earlier epoch or a merge stay as they were.
         state = Model(
             self.coef_.reshape(self._n_outputs(), -1).copy(),
@@ -131,24 +147,26 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             self.sum_weight_,
             self.sum_norm_,
             self.target_sums_.copy() if self._regression else None,
-            self.mean_.copy() if self.fit_intercept else None,
+            self.mean_.copy() if self.fit_intercept and not sparse else None,
         )
         weight = float(w.sum(dtype=np.float64))
         best, no_change, done = np.inf, 0, 0
         while done < passes:
-            total = train_pass(
-                state,
-                X,
-                Y,
-                w,
-                loss=self._internal_loss(),
-                alpha=float(self.alpha),
-                learning_rate=float(self.learning_rate),
-                epsilon=self._epsilon(),
-                batch_size=int(self.batch_size),
-                rng=rng if self.shuffle else None,
-                with_loss=tol is not None,
-            )
+            options: dict[str, Any] = {
+                "loss": self._internal_loss(),
+                "alpha": float(self.alpha),
+                "learning_rate": float(self.learning_rate),
+                "epsilon": self._epsilon(),
+                "batch_size": int(self.batch_size),
+                "rng": rng if self.shuffle else None,
+                "with_loss": tol is not None,
+            }
+            if sparse:
+                total = train_pass_sparse(
+                    state, X, Y, w, intercept=bool(self.fit_intercept), **options
+                )
+            else:
+                total = train_pass(state, X, Y, w, **options)
             done += 1
             if tol is None or weight == 0.0:
                 continue
@@ -192,10 +210,10 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             X = match_feature_names(self, X, reset=False)
         X, y = validate_data(
             self,
-            X,
+            _scipy_sparse(X),
             y,
             reset=first,
-            accept_sparse=False,
+            accept_sparse="csr",
             dtype=[np.float64, np.float32] if first else self.coef_.dtype,
             y_numeric=self._regression,
         )
@@ -221,15 +239,22 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
         self._refuse_dask(X, "predict")
         if is_table(X):  # its columns by name, in the fitted order
             X = match_feature_names(self, X, reset=False)
-        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self,
+            _scipy_sparse(X),
+            reset=False,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+        )
         coef = self.coef_.reshape(self._n_outputs(), -1)
-        scores: np.ndarray = X @ coef.T.astype(X.dtype, copy=False)
+        # CSR times a dense matrix: O(nnz * outputs), a dense (rows, outputs) result.
+        scores: np.ndarray = np.asarray(X @ coef.T.astype(X.dtype, copy=False))
         if self.fit_intercept:
             scores += self.intercept_.astype(X.dtype, copy=False)
         return scores
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         return tags
