@@ -13,10 +13,12 @@ from ._cluster import local_cluster
 from ._compose import ColumnTransformer, make_column_transformer
 from ._encoders import OneHotEncoder, OrdinalEncoder
 from ._families import SUPPORTED_ESTIMATORS
+from ._hashing import FeatureHasher
 from ._incremental import ParallelIncremental, find_classes
 from ._linear import LinearRegression, Ridge
 from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from ._search import GridSearchCV, HalvingSearchCV, RandomizedSearchCV
+from ._text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from .data import (
     make_classification,
     make_regression,
@@ -48,9 +50,12 @@ __all__ = [
     "AdaptiveSGDRegressor",
     "CheckpointError",
     "ColumnTransformer",
+    "CountVectorizer",
     "DaskparError",
     "DivergenceError",
+    "FeatureHasher",
     "GridSearchCV",
+    "HashingVectorizer",
     "HalvingSearchCV",
     "InputError",
     "LinearRegression",
@@ -64,6 +69,8 @@ __all__ = [
     "Ridge",
     "SchedulerLostError",
     "StandardScaler",
+    "TfidfTransformer",
+    "TfidfVectorizer",
     "UnsupportedEstimatorError",
     "WorkerKilledError",
     "__version__",

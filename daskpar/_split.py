@@ -127,7 +127,7 @@ def select_split_rows(
     n_train, n_test = int(counts[i, 0]), int(counts[i, 1])
     if shuffle:
         rng = np.random.default_rng(seed_sequence(seed, STREAM_TRAIN_TEST_SPLIT, i))
-        order = rng.permutation(len(block))
+        order = rng.permutation(block.shape[0])
         rows = order[n_test : n_test + n_train] if part == 0 else order[:n_test]
         return block[rows]
     return block[:n_train] if part == 0 else block[n_train : n_train + n_test]

@@ -48,6 +48,10 @@ class ColumnChoice:
     one_hot: tuple[str, ...] = ()
     ordinal: tuple[str, ...] = ()
     max_one_hot: int = DEFAULT_MAX_ONE_HOT
+    #: Hash every feature column into 2**hash_bits columns instead (no categories counted).
+    hash_bits: int | None = None
+    #: Columns whose hashed features are crossed, row by row (pairs and triples).
+    interactions: tuple[tuple[str, ...], ...] = ()
 
     @property
     def forced(self) -> dict[str, str]:
@@ -64,6 +68,8 @@ def column_options(command: Any) -> Any:
         one_hot: tuple[str, ...],
         ordinal: tuple[str, ...],
         max_one_hot: int,
+        hash_bits: int | None,
+        interactions: tuple[str, ...],
         **kwargs: Any,
     ) -> Any:
         both = sorted(set(one_hot) & set(ordinal))
@@ -72,7 +78,19 @@ def column_options(command: Any) -> Any:
                 f"column(s) {both} are named in both --one-hot and --ordinal; name each column "
                 "in one of them."
             )
-        return command(*args, columns=ColumnChoice(one_hot, ordinal, max_one_hot), **kwargs)
+        if hash_bits is not None and (one_hot or ordinal):
+            raise click.UsageError(
+                "--hash-bits hashes every feature column; leave out --one-hot and --ordinal, "
+                "or --hash-bits."
+            )
+        if interactions and hash_bits is None:
+            raise click.UsageError(
+                "--interactions crosses hashed columns: give --hash-bits too (for example "
+                "--hash-bits 20)."
+            )
+        crossed = tuple(_interaction(text) for text in interactions)
+        choice = ColumnChoice(one_hot, ordinal, max_one_hot, hash_bits, crossed)
+        return command(*args, columns=choice, **kwargs)
 
     for option in reversed(
         [
@@ -102,10 +120,39 @@ def column_options(command: Any) -> Any:
                 "(missing values count as one) are one-hot encoded, the others ordinal "
                 "(one output column each). 0 encodes them all as ordinal.",
             ),
+            click.option(
+                "--hash-bits",
+                "hash_bits",
+                type=click.IntRange(min=1, max=30),
+                default=None,
+                metavar="BITS",
+                help="Tables: hash every feature column into 2**BITS sparse columns instead of "
+                "encoding them (text as COLUMN=VALUE, numbers as their value; missing values "
+                "left out): no categories are counted, whatever their number. The model then "
+                "trains on sparse blocks.",
+            ),
+            click.option(
+                "--interactions",
+                "interactions",
+                multiple=True,
+                metavar="A:B[:C]",
+                help="With --hash-bits: also cross the hashed features of columns A and B (and "
+                "C) in every row, as Vowpal Wabbit's -q and --cubic do. Repeat for several.",
+            ),
         ]
     ):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _interaction(text: str) -> tuple[str, ...]:
+    names = tuple(text.split(":"))
+    if len(names) not in (2, 3) or not all(names):
+        raise click.BadParameter(
+            f"{text!r} is not A:B or A:B:C, two or three column names joined by ':'.",
+            param_hint="--interactions",
+        )
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +179,9 @@ def _is_categorical(dtype: Any) -> bool:
 def _check_named(frame: Any, choice: ColumnChoice, target: str | None, data: Path) -> None:
     """Every column named in --one-hot / --ordinal is a feature column of DATA."""
     columns = [str(c) for c in frame.columns]
-    for option, named in (("--one-hot", choice.one_hot), ("--ordinal", choice.ordinal)):
+    crossed = tuple(c for names in choice.interactions for c in names)
+    named_by = (("--one-hot", choice.one_hot), ("--ordinal", choice.ordinal))
+    for option, named in (*named_by, ("--interactions", crossed)):
         for name in named:
             if name == target:
                 raise click.BadParameter(
@@ -159,17 +208,17 @@ def read_table(data: Path, target: str | None, choice: ColumnChoice) -> tuple[An
         return None  # the arrays' path says so
     kind = table_kind(data)
     if kind is None:
-        if choice.forced:
+        if choice.forced or choice.hash_bits is not None:
             raise click.UsageError(
-                "--one-hot and --ordinal name columns of a table (CSV, Parquet); "
-                f"{data} is not one."
+                "--one-hot, --ordinal and --hash-bits apply to the columns of a table (CSV, "
+                f"Parquet); {data} is not one."
             )
         return None
     if target is None:
         raise click.ClickException(f"{kind} data needs --target COLUMN.")
     X, y = read_path(str(data), target=target, as_frame=True)
     _check_named(X, choice, target, data)
-    if not choice.forced and all(_is_numeric(t) for t in X.dtypes):
+    if not choice.forced and choice.hash_bits is None and all(_is_numeric(t) for t in X.dtypes):
         return None
     return X, y
 
@@ -307,12 +356,47 @@ def _target_array(y: Any, lengths: tuple[int, ...]) -> Any:
     return y.to_dask_array(lengths=lengths)
 
 
+def hashing_step(choice: ColumnChoice) -> Any:
+    """The (unfitted) ``daskpar.FeatureHasher`` of ``--hash-bits`` and ``--interactions``:
+    each crossed column is a namespace of its own."""
+    import daskpar as dp
+
+    crossed = sorted({c for names in choice.interactions for c in names})
+    assert choice.hash_bits is not None  # only called with --hash-bits
+    return dp.FeatureHasher(
+        n_features=2**choice.hash_bits,
+        namespaces={c: [c] for c in crossed} or None,
+        interactions=list(choice.interactions) or None,
+    )
+
+
+def _hash_table(X: Any, y: Any, choice: ColumnChoice, data: Path) -> tuple[Any, Any, Any]:
+    import time
+
+    step = hashing_step(choice).fit(X)
+    crossed = ", ".join(" x ".join(names) for names in choice.interactions) or "none"
+    click.echo(
+        f"hashing {len(X.columns)} column(s) into 2**{choice.hash_bits} sparse columns "
+        f"(text as COLUMN=VALUE, numbers as their value); interactions: {crossed}"
+    )
+    start = time.perf_counter()
+    encoded = step.transform(X)
+    click.echo(
+        f"hashed lazily, inside the training tasks: {encoded.shape[0]:,} rows "
+        f"({time.perf_counter() - start:.2f} s to count them)"
+    )
+    return step, encoded, _target_array(y, tuple(int(n) for n in encoded.chunks[0]))
+
+
 def encode_table(X: Any, y: Any, choice: ColumnChoice, data: Path) -> tuple[Any, Any, Any]:
     """Pick and print the encodings, then fit the column step on the workers (two passes);
     returns it, the encoded features (a dask array with a block per partition) and the
-    target in the same blocks."""
+    target in the same blocks. With ``--hash-bits``, the step is a ``FeatureHasher``: no
+    pass fits it, and its blocks are sparse."""
     import time
 
+    if choice.hash_bits is not None:
+        return _hash_table(X, y, choice, data)
     encodings, scaler = pick_encodings(X, choice, data)
     print_encodings(encodings, choice)
     start = time.perf_counter()
@@ -335,12 +419,12 @@ def with_column_step(step: Any, model: Any) -> Any:
 
 
 def column_step_of(model: Any) -> Any | None:
-    """The ColumnTransformer a saved model starts with (a model trained on a table with text
-    columns), or None."""
-    from daskpar import ColumnTransformer
+    """The ColumnTransformer (or, with --hash-bits, the FeatureHasher) a saved model starts
+    with (a model trained on a table with text columns), or None."""
+    from daskpar import ColumnTransformer, FeatureHasher
 
     steps = getattr(model, "steps", None)
-    if steps and isinstance(steps[0][1], ColumnTransformer):
+    if steps and isinstance(steps[0][1], ColumnTransformer | FeatureHasher):
         return steps[0][1]
     return None
 
