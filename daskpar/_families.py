@@ -538,6 +538,19 @@ class AdaptiveFamily(Family):
     shrinks). Summing the increments of the squared gradients gives the same first epoch
     (the first epoch starts from zero sums either way) and, with 40 partitions, 1.0021 and
     1.0016 after epochs 2 and 3: steps too small to finish converging.
+
+    **Sparse partitions** (CSR blocks) train in O(non-zeros) per mini-batch: only the features
+    a batch touches are updated, and the rows are not centred (centring would fill in every
+    zero), so ``mean_`` stays put and the intercept is VW's constant feature; the L2 penalty
+    of the features a batch misses is caught up when they are next touched
+    (:mod:`daskpar._adaptive._sparse`). The merge is the same.
+
+    **Memory per task**, whatever the rows or non-zeros: with ``d`` features, ``k`` outputs
+    (1 for binary classification and regression, else the classes) and ``b`` bytes per
+    value of the training dtype (4 or 8), the state is about ``8(2k+3)d + b(2k+1)d`` bytes,
+    and training adds ``b(2k+2)d`` of working copies and ``4d`` (``8d`` with a penalty) of
+    column scratch, plus O(nnz + u k) for a batch touching ``u`` features. Checked in
+    ``tests/test_state_size.py`` and, for sparse input, ``tests/test_adaptive_sparse.py``.
     """
 
     exact = False

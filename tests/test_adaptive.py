@@ -23,7 +23,6 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from daskpar_testing import as_dask
 from distributed import Client, LocalCluster
 from sklearn.base import BaseEstimator, clone, is_classifier
@@ -49,11 +48,13 @@ def in_memory(data: tuple[da.Array, da.Array]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def expected_failed_checks(estimator: Any) -> dict[str, str]:
+    reason = (
+        "stochastic mini-batches: a weighted row takes one step, its repetitions several, "
+        "in other batches (as for scikit-learn's SGD models)"
+    )
     return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "stochastic mini-batches: a weighted row takes one step, its repetitions several, "
-            "in other batches (as for scikit-learn's SGD models)"
-        )
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
     }
 
 
@@ -271,13 +272,6 @@ def test_partial_fit_checks_its_classes() -> None:
         clf.partial_fit(X, np.array([0, 1, 2, 1]))
     with pytest.raises(ValueError, match="Unknown label type"):
         dp.AdaptiveSGDClassifier().partial_fit(X, y, classes=[0.5, 1.5])
-
-
-@pytest.mark.parametrize("estimator", [dp.AdaptiveSGDClassifier(), dp.AdaptiveSGDRegressor()])
-def test_sparse_input_is_refused(estimator: BaseEstimator) -> None:
-    X = sp.random(20, 3, density=0.5, format="csr", random_state=0)
-    with pytest.raises(TypeError, match=r"dense data is required.*toarray"):
-        estimator.fit(X, np.arange(20) % 2)
 
 
 def test_fit_stops_when_the_loss_settles() -> None:

@@ -29,6 +29,7 @@ NOTEBOOKS = [
     "03-hyperparameter-search.ipynb",
     "04-cluster-and-monitoring.ipynb",
     "05-tables.ipynb",
+    "06-text-and-click-logs.ipynb",
 ]
 #: Seconds a cell may take; each whole notebook takes well under two minutes on 2 cores.
 CELL_TIMEOUT = 150

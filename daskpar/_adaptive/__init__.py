@@ -27,6 +27,8 @@ The modules, from the rows up:
 - ``_kernel``: the losses, the mini-batches and one pass over a block's rows
   (``train_pass``), on numpy arrays: the math, apart from the estimators, as scikit-learn
   keeps ``_sgd_fast`` apart from ``_stochastic_gradient``;
+- ``_sparse``: the same pass on CSR rows (``train_pass_sparse``), uncentred, in O(nnz) per
+  mini-batch;
 - ``_base``: what the estimators share: the parameters, the input checks, and the passes
   that update the fitted attributes;
 - ``_classifier`` and ``_regressor``: :class:`AdaptiveSGDClassifier` and

@@ -40,7 +40,7 @@ start the intercept at the first mini-batch's mean target (AdaGrad's steps do no
 the gradient, so a target in large units would otherwise take many epochs to reach).
 
 Mini-batches: the block's rows are cut into runs of consecutive rows, and each batch takes
-runs from all over the block (see :func:`_batches`), so that sorted rows still give mixed
+runs from all over the block (see :func:`mini_batches`), so that sorted rows still give mixed
 batches while the reads stay sequential; with ``shuffle`` the order of the batches is drawn
 from ``random_state``.
 """
@@ -54,7 +54,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["CLASSIFIER_LOSSES", "REGRESSOR_LOSSES", "Loss", "Model", "train_pass"]
+__all__ = [
+    "CLASSIFIER_LOSSES",
+    "LOSSES",
+    "REGRESSOR_LOSSES",
+    "Loss",
+    "Model",
+    "mini_batches",
+    "normalized_rate",
+    "target_scale",
+    "train_pass",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,7 +187,7 @@ _RUN = 64
 _MIN_BATCHES = 16
 
 
-def _batches(
+def mini_batches(
     n: int, batch_size: int, rng: np.random.RandomState | None
 ) -> tuple[int, int, list[int]]:
     """How a pass over ``n`` rows is cut into mini-batches: ``(run, per_batch, order)``.
@@ -226,12 +236,12 @@ def train_pass(
     mean), ``[(w r)^2, w]^T X^2`` (the squared gradients and the normalizer) and ``X step``
     (how far the step moves the predictions, for the safe step).
     """
-    dloss = _LOSSES[loss]
+    dloss = LOSSES[loss]
     n, d = X.shape
     total_loss = 0.0
     if n == 0:
         return total_loss
-    run, per_batch, order = _batches(n, batch_size, rng)
+    run, per_batch, order = mini_batches(n, batch_size, rng)
     m = n // (run * per_batch)
     main = m * run * per_batch
     k_out = Y.shape[1]
@@ -309,9 +319,9 @@ def train_pass(
         model.sum_norm += float(squares[k_out] @ inv_scale2)
         if centred:
             model.sum_norm += batch_weight  # the intercept's constant feature
-        rate = learning_rate * math.sqrt(model.sum_weight / model.sum_norm)
+        rate = normalized_rate(learning_rate, model.sum_weight, model.sum_norm)
         if model.target_sums is not None:
-            rate *= _target_scale(model.target_sums, model.sum_weight)
+            rate *= target_scale(model.target_sums, model.sum_weight)
         if alpha:
             penalty = (alpha * batch_weight) * (scale2 * coef)
             g += penalty
@@ -379,14 +389,20 @@ def _inverse_scales(scale2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inv2, np.sqrt(inv2)
 
 
-def _target_scale(target_sums: np.ndarray, weight: float) -> float:
+def normalized_rate(learning_rate: float, sum_weight: float, sum_norm: float) -> float:
+    """The normalized rate ``learning_rate sqrt(t / N)``; 0 while every row seen was zero
+    (without an intercept): such rows have no gradient, and ``N`` is 0."""
+    return learning_rate * math.sqrt(sum_weight / sum_norm) if sum_norm > 0.0 else 0.0
+
+
+def target_scale(target_sums: np.ndarray, weight: float) -> float:
     """The standard deviation of the targets seen (1 before two distinct targets)."""
     mean = target_sums[0] / weight
     var = max(target_sums[1] / weight - mean * mean, 0.0)
     return math.sqrt(var) if var > 0 else 1.0
 
 
-_LOSSES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None, float], Loss]] = {
+LOSSES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None, float], Loss]] = {
     "log_loss": _log_loss_binary,
     "multinomial": _log_loss_multinomial,
     "hinge": _hinge,

@@ -27,6 +27,10 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
     the intercept starts at the first mini-batch's mean target, so targets in any units
     train alike.
 
+    Sparse input trains in O(nnz) per mini-batch, the rows uncentred and the intercept
+    Vowpal Wabbit's constant feature; with ``alpha=0`` that is the dense path's model of the
+    same rows without centring, to float rounding (:mod:`daskpar._adaptive._sparse`).
+
     Train it in parallel on a dask array with ``daskpar.ParallelIncremental``.
 
     Parameters
@@ -70,8 +74,10 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
         The largest ``|x - mean_|`` of each feature seen, with the mean of the time (0 for a
         feature that never varied).
     mean_ : ndarray of shape (n_features,)
-        The weighted mean of the rows seen, on which they are centred while training (zeros
-        with ``fit_intercept=False``, which trains on the rows as they are).
+        The weighted mean of the dense rows seen, on which they are centred while training
+        (zeros with ``fit_intercept=False``, which trains on the rows as they are). Sparse
+        rows are trained as they are, and leave ``mean_`` as it was: centring them would
+        make them dense (see :mod:`daskpar._adaptive._sparse`).
     squared_gradients_ : ndarray of shape (1, n_features + 1)
         AdaGrad's sums of the rows' squared gradients, the intercept's in the last column.
     sum_weight_ : float
@@ -149,8 +155,9 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Dense training data; float32 stays float32.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32. Sparse input (CSR, or CSC, COO and pydata
+            ``sparse`` arrays, converted to CSR) trains in O(nnz), uncentred.
         y : array-like of shape (n_samples,)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -171,8 +178,9 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Dense data; the first call fixes the model's dtype (float32 or float64).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data, dense or sparse (trained in O(nnz), uncentred); the first call fixes the
+            model's dtype (float32 or float64).
         y : array-like of shape (n_samples,)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -210,7 +218,7 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
