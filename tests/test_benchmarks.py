@@ -65,6 +65,20 @@ SCRIPTS = {
             "trains the numeric-only model",
         ],
     ),
+    "clicklogs": (
+        "clicklogs",
+        [
+            "daskpar, 1 epoch |",
+            "daskpar, 3 epochs, -q ab |",
+            "VW: Parquet to its text format",
+            "VW, 3 passes, -q ab |",
+            "scikit-learn in memory, FeatureHasher + SGD",
+            "dask-ml FeatureHasher + Incremental(SGD)",
+            "daskpar rows/s per core >= VW's",
+            "held-out log-loss <= 1.01 x VW's, 3 passes",
+            ">= 20 x the dask-ml path",
+        ],
+    ),
 }
 
 
