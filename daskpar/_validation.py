@@ -74,9 +74,7 @@ def as_dask_array(a: Any, *, name: str, lengths: tuple[int, ...] | None = None) 
         meta = a._meta
         if is_sparse_array(a) and not (sp.issparse(meta) and meta.format == "csr"):
             # One sparse format in the tasks: scipy CSR, what scikit-learn's models take.
-            a = da.map_blocks(
-                _to_csr, a, meta=sp.csr_matrix((0, 0), dtype=a.dtype), dtype=a.dtype
-            )
+            a = da.map_blocks(_to_csr, a, meta=sp.csr_matrix((0, 0), dtype=a.dtype), dtype=a.dtype)
         return a
     if is_dask_table(a):
         return table_to_dask(a, name=name, lengths=lengths)

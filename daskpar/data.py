@@ -31,6 +31,7 @@ import dask.array as da
 from ._generate import make_classification, make_regression
 from ._graph import compute_blocks
 from ._io import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
+from ._io.svmlight import read_svmlight
 from ._sklearn_compat import validate_params
 from ._split import train_test_split
 from ._validation import check_blocks, check_X, check_X_y
@@ -44,6 +45,7 @@ __all__ = [
     "read_hdf5",
     "read_npy",
     "read_parquet",
+    "read_svmlight",
     "read_path",
     "read_zarr",
     "train_test_split",

@@ -116,6 +116,17 @@ def test_the_hashed_model_scores_and_predicts_tables_by_name(
     assert written.iloc[:, -1].tolist() == list(model.predict(held_out.drop(columns="clicked")))
 
 
+def test_a_search_on_hashed_columns(click_files: Path, scheduler_address: str) -> None:
+    result = succeeded(
+        cli("search", str(click_files / "train"), "--target", "clicked", "--model", "sgd-log",
+            "--grid", '{"alpha": [1e-5, 1e-3]}', "--cv", "2", "--epochs", "2",
+            "--hash-bits", "16", "--interactions", "user:ad", scheduler=scheduler_address)
+    )  # fmt: skip
+    assert "interactions: user x ad" in result.stdout
+    assert "searching 2 candidates x 2 folds on 8,000 rows x 65536 features" in result.stdout
+    assert "best: alpha=" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -420,7 +420,9 @@ def search_command(
     )
     prefix = "estimator__"
     if _needs_scaler(model_name) if scale is None else scale:
-        model = make_pipeline(_make_scaler(model_name), model)
+        # Hashed features are sparse: MaxAbsScaler keeps them so.
+        hashed = columns.hash_bits is not None
+        model = make_pipeline(_make_scaler(model_name, sparse=hashed), model)
         prefix = "parallelincremental__estimator__"
     grid = _parse_grid(grid_text, prefix)
     with interruptible(checkpoint), user_errors():
