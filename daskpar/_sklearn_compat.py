@@ -53,6 +53,9 @@ from sklearn.utils._sparse import _align_api_if_sparse
 from sklearn.utils.validation import _check_feature_names as check_feature_names
 
 __all__ = [
+    "TEXT_VECTORIZER_PRIVATE_NAMES",
+    "call_vectorizer_check",
+    "mark_stop_words_checked",
     "column_transformer_input_indices",
     "unwrapped_output",
     "ESTIMATOR_VALIDATION_NAMES",
@@ -129,6 +132,32 @@ NAIVE_BAYES_UPDATE_METHODS: Final[tuple[str, ...]] = (
 
 #: The method that forgets a scaler's fitted statistics (:func:`reset_scaler`).
 SCALER_RESET_METHODS: Final[tuple[str, ...]] = ("_reset",)
+
+#: The text vectorizers' private methods daskpar's out-of-core vectorizers call (parameter
+#: checks and warnings, run on the client as scikit-learn's ``fit`` runs them), and the
+#: attribute that marks the stop-word warning as given (set in the tasks, so that workers do
+#: not repeat it).
+TEXT_VECTORIZER_PRIVATE_NAMES: Final[tuple[str, ...]] = (
+    "_validate_ngram_range",
+    "_warn_for_unused_params",
+    "_validate_vocabulary",
+    "_check_vocabulary",
+    "_check_params",
+    "_stop_words_id",
+)
+
+
+def call_vectorizer_check(vectorizer: Any, name: str) -> Any:
+    """Call scikit-learn's private check ``name`` of a text vectorizer (one of
+    :data:`TEXT_VECTORIZER_PRIVATE_NAMES`)."""
+    if name not in TEXT_VECTORIZER_PRIVATE_NAMES:
+        raise ValueError(f"{name!r} is not a declared private name of scikit-learn's vectorizers")
+    return getattr(vectorizer, name)()
+
+
+def mark_stop_words_checked(vectorizer: Any) -> None:
+    """Mark a vectorizer's stop words as checked, as scikit-learn does after warning once."""
+    setattr(vectorizer, TEXT_VECTORIZER_PRIVATE_NAMES[-1], id(vectorizer.stop_words))
 
 
 def parameter_constraints(estimator_class: type[BaseEstimator]) -> dict[str, list[Any]]:

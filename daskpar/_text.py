@@ -53,6 +53,8 @@ from ._graph import (
 from ._saving import SaveMixin
 from ._sklearn_compat import (
     align_sparse_interface,
+    call_vectorizer_check,
+    mark_stop_words_checked,
     parameter_constraints,
     validate_estimator_params,
 )
@@ -499,7 +501,7 @@ def _skip_stop_words_check(vectorizer: Any) -> None:
     # scikit-learn checks the stop words against the tokenizer once per object, warning if
     # they disagree; the fit did, on the client, and a task's copy should not warn again.
     if hasattr(vectorizer, "stop_words"):
-        vectorizer._stop_words_id = id(vectorizer.stop_words)
+        mark_stop_words_checked(vectorizer)
 
 
 def weigh_block(X: Any, *, transformer: Any, empty: Any, block_info: Any = None) -> Any:
@@ -634,9 +636,9 @@ class VocabularyVectorizer:
     def _check_parameters(self) -> None:
         """What scikit-learn's ``fit_transform`` checks before it reads a document."""
         validate_estimator_params(self)
-        self._validate_ngram_range()  # type: ignore[attr-defined]
-        self._warn_for_unused_params()  # type: ignore[attr-defined]
-        self._validate_vocabulary()  # type: ignore[attr-defined]
+        call_vectorizer_check(self, "_validate_ngram_range")
+        call_vectorizer_check(self, "_warn_for_unused_params")
+        call_vectorizer_check(self, "_validate_vocabulary")
         if self.fixed_vocabulary_ and self.lowercase:
             for term in self.vocabulary:
                 if any(map(str.isupper, term)):
@@ -779,7 +781,7 @@ class VocabularyVectorizer:
         )
 
     def _check_fitted(self) -> None:
-        self._check_vocabulary()  # type: ignore[attr-defined]
+        call_vectorizer_check(self, "_check_vocabulary")
 
     def _fitted_token(self) -> Any:
         return None
@@ -1007,7 +1009,9 @@ binary, dtype, norm, use_idf, smooth_idf, sublinear_tf
 
     def _fit_dask(self, X: Any) -> tuple[int, ...] | None:
         validate_estimator_params(self)
-        self._check_params()  # scikit-learn's warning for a dtype that is not a float
+        call_vectorizer_check(
+            self, "_check_params"
+        )  # scikit-learn's warning for a dtype that is not a float
         self._check_parameters()
         fitted, lengths = self._learn_vocabulary(X)
         transformer = text.TfidfTransformer(
@@ -1358,7 +1362,7 @@ dtype
         if not _is_dask_input(X, "transform", self):
             return super().transform(X)
         validate_estimator_params(self)
-        self._validate_ngram_range()
+        call_vectorizer_check(self, "_validate_ngram_range")
         X = _check_documents(X, self)
         twin = text.HashingVectorizer(**self.get_params(deep=False))
         return _lazy_transform(

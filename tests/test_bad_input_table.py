@@ -626,6 +626,7 @@ WRONG_VALUES: dict[str, tuple[str, str | None]] = {
     "--target": ("nope", "{csv}"),
     "--one-hot": ("nope", None),
     "--ordinal": ("nope", None),
+    "--interactions": ("nope", None),
     "--grid": ("{{oops", None),
     "--scoring": ("nope", None),
     "--scheduler": ("nonsense", None),

@@ -264,9 +264,22 @@ def test_private_attributes_still_exist(
                 pytest.fail(f"{SKLEARN} no longer has {cls}.{name} (a fitted {what}): {FIX}")
 
 
+def test_the_text_vectorizers_private_names_still_exist() -> None:
+    """What daskpar's vectorizers call (and set) on scikit-learn's, after a fit with stop
+    words (which sets the stop-word check's marker)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    est = TfidfVectorizer(stop_words=["the"]).fit(["the red fox", "a blue sky"])
+    for name in _compat().TEXT_VECTORIZER_PRIVATE_NAMES:
+        if not hasattr(est, name):
+            pytest.fail(f"{SKLEARN} no longer has TfidfVectorizer.{name}: {FIX}")
+
+
 def test_every_declared_private_name_is_checked() -> None:
     compat = _compat()
     checked = {group for *_, groups in CASES for group in groups}
+    # The text vectorizers' names: test_the_text_vectorizers_private_names_still_exist.
+    checked.add("TEXT_VECTORIZER_PRIVATE_NAMES")
     assert _declared_groups(compat) == checked
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
@@ -29,6 +31,7 @@ from daskpar._linear import least_squares_partition
 from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
 from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState, Weighted
+from daskpar._text import count_partition_documents, count_partition_terms
 from daskpar.audit import ContentHash
 from daskpar.metrics._classification import Accuracy, LogLoss
 from daskpar.metrics._ranking import RocAuc
@@ -159,6 +162,20 @@ def category_counts_state(n: int) -> Any:
     return count_partition_categories(_table(n)[["c"]], (slice(0, n),), (0,), cap=100)
 
 
+def term_counts_state(n: int) -> Any:
+    """K documents' worth of terms, over n rows: the distinct terms do not grow with n."""
+    _, labels, _ = block(n)
+    documents = np.array(["red fox", "blue fox", "the sky"])[labels]
+    analyzer = CountVectorizer().build_analyzer()
+    return count_partition_terms(documents, (slice(0, n),), (0,), analyzer=analyzer, cap=100)
+
+
+def document_frequencies_state(n: int) -> Any:
+    X, _, _ = block(n)
+    counts = sparse.csr_array(np.maximum(np.round(X), 0.0))
+    return count_partition_documents(counts, (slice(0, n),), (0,))
+
+
 def trial_state(n: int) -> Any:
     return TrialState(sgd_state(n), StateTuple((confusion_state(n),)), 0.1, 0.2)
 
@@ -191,6 +208,10 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "StateTuple": (state_tuple, F8 * (K + 2 * D) + 3 * OVERHEAD),
     # Per column, each distinct value (a 1-letter string here) and its int64 count.
     "CategoryCounts": (category_counts_state, K * (F8 + 64) + 2 * OVERHEAD),
+    # Per distinct term (5 words here), a pointer, its string, and two int64 counts.
+    "TermCounts": (term_counts_state, 5 * (3 * F8 + 64) + 2 * OVERHEAD),
+    # An int64 count of stored values per column, and the row count.
+    "DocumentFrequencies": (document_frequencies_state, F8 * (D + 1) + OVERHEAD),
     "TrialState": (
         trial_state,
         4 * F8 * K * (D + 1) + F8 * (K + 3 * K * K) + 12 * OVERHEAD,

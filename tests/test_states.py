@@ -53,11 +53,14 @@ import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
 import daskpar
 from daskpar._encoders import count_partition_categories
 from daskpar._states import Moments, StateTuple, TrialState, combine_all
+from daskpar._text import count_partition_documents, count_partition_terms
 
 MAX_ROWS = 200
 MAX_FEATURES = 5
@@ -306,6 +309,23 @@ def category_counts(b: Block) -> Any:
     return count_partition_categories(table, (slice(0, b.n),), (0,), cap=100)
 
 
+#: The documents of a block's rows: each label picks one of these (a vectorizer's fit).
+DOCUMENTS = np.array(["red fox", "the blue fox jumps", "red red", "the blue sky"])
+
+
+def term_counts(b: Block) -> Any:
+    """Per term, its documents and occurrences (CountVectorizer's fit); None when empty."""
+    analyzer = CountVectorizer(ngram_range=(1, 2)).build_analyzer()
+    documents = DOCUMENTS[b.y]
+    return count_partition_terms(documents, (slice(0, b.n),), (0,), analyzer=analyzer, cap=100)
+
+
+def document_frequencies(b: Block) -> Any:
+    """Per column of a count matrix, the rows storing it (TfidfTransformer's fit)."""
+    counts = sparse.csr_array(np.maximum(np.round(b.X), 0.0))
+    return count_partition_documents(counts, (slice(0, b.n),), (0,))
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Block], Any]
@@ -323,6 +343,8 @@ STATES: dict[str, Case] = {
     "StateTuple": Case(state_tuple, FLOAT),
     "TrialState": Case(trial_state, EXACT),
     "CategoryCounts": Case(category_counts, EXACT),
+    "TermCounts": Case(term_counts, EXACT),
+    "DocumentFrequencies": Case(document_frequencies, EXACT),
     "Extrema": Case(extrema, EXACT),
     "ConfusionState": Case(confusion, EXACT),
     "Weighted": Case(weighted_confusion, FLOAT),  # StateTuple holds the scaler's

@@ -4,7 +4,7 @@
 
     files --cut into byte ranges--> blocks (a block owns the lines that start in its range)
         --scan_svmlight_block (scan-svm-block)--> SvmScan: rows, smallest and largest index
-        --combine (scan-svm-merge, tree of split_every)--> one SvmScan (scan-svm-final)
+        --concatenate_scans (scan-svm-merge, tree of split_every)--> one SvmScan (scan-svm-final)
         --on the client--> zero_based, n_features, row chunks
     blocks --read_svmlight_block (read-svm)--> (CSR block, y block[, qid block])
 
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from numbers import Integral
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -55,6 +55,7 @@ __all__ = [
     "SVMLIGHT_COMPRESSIONS",
     "SvmBlock",
     "SvmScan",
+    "concatenate_scans",
     "block_lines",
     "count_svmlight_rows",
     "read_svmlight",
@@ -112,13 +113,20 @@ class SvmScan:
     lowest: tuple[int, ...]
     highest: tuple[int, ...]
 
-    def combine(self, other: Self, /) -> Self:
-        return type(self)(
-            self.rows + other.rows,
-            self.stored + other.stored,
-            self.lowest + other.lowest,
-            self.highest + other.highest,
-        )
+
+def concatenate_scans(scans: list[SvmScan | None]) -> SvmScan | None:
+    """The ``scan-svm-merge`` task: neighbouring blocks' scans, one after the other (a record
+    per block, in block order, as the tree keeps it; not a merged state, so it has no
+    ``combine``)."""
+    present = [s for s in scans if s is not None]
+    if not present:
+        return None
+    return SvmScan(
+        tuple(n for s in present for n in s.rows),
+        tuple(n for s in present for n in s.stored),
+        tuple(n for s in present for n in s.lowest),
+        tuple(n for s in present for n in s.highest),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -699,6 +707,7 @@ def read_svmlight(
         finalize=finish_svmlight_scan,
         stage="scan-svm",
         split_every=split_every,
+        combine=concatenate_scans,
         task_kwargs={"zero_based": zero_based, "query_id": query_id, "parse": parse},
     )
     decided_zero_based, width = _columns(
