@@ -43,6 +43,7 @@ from sklearn.utils import murmurhash3_32
 
 from ._columns import column_names, is_dask_table, match_feature_names
 from ._graph import frame_lengths, map_frame_partitions, stage_name
+from ._murmur import murmur_strings
 from ._saving import SaveMixin
 from ._sklearn_compat import align_sparse_interface, parameter_constraints
 from .errors import DaskparError, InputError, PartitionError
@@ -162,9 +163,10 @@ def _hash_columns(
     column (int32), signed value (float64, 0 where the row has no feature) and its 32-bit
     hash (uint32; only if the plan crosses namespaces, else of shape ``(0, 0)``)."""
     n, k = len(frame), len(plan.names)
-    index = np.zeros((n, k), dtype=np.int32)
-    values = np.zeros((n, k), dtype=np.float64)
-    hashes = np.zeros((n, k) if plan.interactions else (0, 0), dtype=np.uint32)
+    # Column-major: each column's features are written in one contiguous run.
+    index = np.zeros((n, k), dtype=np.int32, order="F")
+    values = np.zeros((n, k), dtype=np.float64, order="F")
+    hashes = np.zeros((n, k) if plan.interactions else (0, 0), dtype=np.uint32, order="F")
     for j, (name, numeric) in enumerate(zip(plan.names, plan.numeric, strict=True)):
         column = frame.iloc[:, j]
         if numeric:
@@ -176,7 +178,7 @@ def _hash_columns(
             # Each distinct value is hashed once: a partition has far fewer than it has rows.
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
             # A last entry for the code -1 of missing values: no feature.
-            h = np.append(_feature_hashes(f"{name}={u!s}" for u in uniques), 0)
+            h = np.append(murmur_strings(f"{name}=", uniques), 0)
             sign = np.where(h < 0, -1.0, 1.0) if plan.alternate_sign else np.ones(len(h))
             sign[-1] = 0.0
             values[:, j] = sign[codes]

@@ -284,3 +284,29 @@ def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
     from daskpar._cli import main
 
     return CliRunner().invoke(main, list(args), env={"DASK_SCHEDULER_ADDRESS": None, **(env or {})})
+
+
+#: No model key: the models are saved unsigned and loaded with --allow-unsigned.
+NO_KEYS: dict[str, str | None] = {"DASKPAR_MODEL_KEY": None, "DASKPAR_MODEL_KEY_FILE": None}
+
+
+def cli(*args: str, scheduler: str) -> Result:
+    """The command line in this process (:func:`invoke`), on the cluster at ``scheduler``,
+    without model keys."""
+    return invoke(*args, "--scheduler", scheduler, env=NO_KEYS)
+
+
+def succeeded(result: Result) -> Result:
+    """``result`` of :func:`invoke`, checked for exit status 0 (else its output and error)
+    and no traceback in its output."""
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def one_line_error(result: Result, code: int = 1) -> str:
+    """The error line of a command that failed as users should see it: no traceback."""
+    assert result.exit_code == code, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result.stderr.strip().splitlines()[-1]

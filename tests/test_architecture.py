@@ -92,7 +92,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "daskpar.errors daskpar._states daskpar._sklearn_compat daskpar._dask_compat",
         "daskpar._graph daskpar._validation daskpar._columns daskpar._generate daskpar._io "
-        "daskpar._split "
+        "daskpar._split daskpar._murmur "
         "daskpar.data",
         "daskpar.audit daskpar._fingerprint daskpar.persist daskpar._saving "
         "daskpar._model_file daskpar._model_keys",

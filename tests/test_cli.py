@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from daskpar_testing import invoke, kept_open, run
+from click.testing import CliRunner
+from daskpar_testing import invoke, kept_open, run, succeeded
 
 from daskpar._cli import main
 
@@ -52,12 +52,6 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert len(accuracies) == 2
     # Better than the 50% of guessing on balanced binary data.
     assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
-
-
-def succeeded(result: Result) -> Result:
-    """``result`` of :func:`invoke`, checked for exit status 0 (else its output and error)."""
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def test_search_prints_the_ranked_candidates(tmp_path: Path, scheduler_address: str) -> None:

@@ -13,21 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import Result
-from daskpar_testing import invoke
-
-#: No model key: the models are saved unsigned and loaded with --allow-unsigned.
-NO_KEYS: dict[str, str | None] = {"DASKPAR_MODEL_KEY": None, "DASKPAR_MODEL_KEY_FILE": None}
-
-
-def cli(*args: str, scheduler: str) -> Result:
-    return invoke(*args, "--scheduler", scheduler, env=NO_KEYS)
-
-
-def succeeded(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    return result
+from daskpar_testing import cli, succeeded
 
 
 def clicks(rows: int = 8000, seed: int = 0) -> pd.DataFrame:
@@ -147,3 +133,38 @@ def test_hashing_options_are_refused_with_what_to_do(
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_svmlight_files_train_score_and_predict(tmp_path: Path, scheduler_address: str) -> None:
+    # A libsvm file as other tools write it: one-based indices, labels -1/+1, no header.
+    import scipy.sparse as sp
+    from sklearn.datasets import dump_svmlight_file
+
+    import daskpar as dp
+    from daskpar.data import read_path
+
+    rng = np.random.default_rng(0)
+    X = sp.random(3000, 300, density=0.05, format="csr", random_state=1)
+    y = np.where(X @ rng.normal(size=300) > 0, 1, -1)
+    data, model_file, out = tmp_path / "clicks.libsvm", tmp_path / "m.dp", tmp_path / "p.csv"
+    dump_svmlight_file(X, y, str(data), zero_based=False)
+    trained = succeeded(
+        cli("train", str(data), "--model", "sgd-log", "--epochs", "2", "--save",
+            str(model_file), scheduler=scheduler_address)
+    )  # fmt: skip
+    assert "300 features" in trained.stdout
+    assert "MaxAbsScaler" in trained.stdout  # sparse blocks stay sparse
+    model = dp.load(model_file, allow_unsigned=True)
+    Xr, yr = read_path(data)
+    scored = succeeded(
+        cli("score", str(model_file), str(data), "--allow-unsigned", scheduler=scheduler_address)
+    )
+    accuracy = float(
+        next(ln for ln in scored.stdout.splitlines() if ln.startswith("accuracy:")).split()[1]
+    )
+    assert accuracy == pytest.approx(float(model.score(Xr, yr)), abs=1e-4)
+    succeeded(
+        cli("predict", str(model_file), str(data), "--out", str(out), "--allow-unsigned",
+            scheduler=scheduler_address)
+    )  # fmt: skip
+    np.testing.assert_array_equal(pd.read_csv(out)["predictions"], model.predict(Xr).compute())

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import Result
-from daskpar_testing import invoke, run
+from daskpar_testing import NO_KEYS, cli, invoke, one_line_error, run, succeeded
 
 from daskpar.data import read_csv, read_parquet, read_path
 from daskpar.errors import InputError, PartitionError
@@ -119,28 +119,6 @@ def test_read_path_as_frame_is_for_tables(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # The command line: a table of numbers (the arrays' path) taken by name
-
-#: No model key: the models are saved unsigned and loaded with --allow-unsigned.
-NO_KEYS: dict[str, str | None] = {"DASKPAR_MODEL_KEY": None, "DASKPAR_MODEL_KEY_FILE": None}
-
-
-def cli(*args: str, scheduler: str) -> Result:
-    """The command line in this process, on the module's cluster."""
-    return invoke(*args, "--scheduler", scheduler, env=NO_KEYS)
-
-
-def succeeded(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    return result
-
-
-def one_line_error(result: Result, code: int = 1) -> str:
-    """The error line of a command that failed as users should see it: no traceback."""
-    assert result.exit_code == code, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    return result.stderr.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")

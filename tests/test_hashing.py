@@ -476,6 +476,55 @@ def test_hashed_blocks_feed_a_training_pipeline() -> None:
     assert scores[1] > 0.95
 
 
+def test_a_search_over_a_hashing_pipeline_equals_the_search_on_the_hashed_rows(
+    tmp_path: Any,
+) -> None:
+    """A search over ``Pipeline(FeatureHasher, ParallelIncremental)`` hashes each block in
+    the tasks that read it (the hasher learns nothing, so every fold shares it): its results
+    are the search's on the hashed array; the refit takes the table, by name; the hasher's
+    own parameters are refused, since they are not searched."""
+    rng = np.random.default_rng(0)
+    n = 1600
+    df = pd.DataFrame(
+        {"site": rng.choice(list("abcdefgh"), n), "device": rng.choice(["phone", "pad"], n)}
+    )
+    y = pd.Series(((df["site"] == "a") ^ (df["device"] == "phone")).astype(int), name="y")
+    X, Y = dd.from_pandas(df, npartitions=8), dd.from_pandas(y, npartitions=8)
+    hasher = FeatureHasher(
+        n_features=2**10, namespaces={"s": ["site"], "d": ["device"]}, interactions=[("s", "d")]
+    )
+    model = dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=2, random_state=0)
+    grid = {"alpha": [1e-5, 1e-2]}
+    search = dp.GridSearchCV(
+        make_pipeline(hasher, model),
+        {f"parallelincremental__estimator__{k}": v for k, v in grid.items()},
+        cv=2,
+        checkpoint=tmp_path / "search",
+    ).fit(X, Y)
+    hashed = clone(hasher).fit_transform(X)
+    by_hand = dp.GridSearchCV(model, {f"estimator__{k}": v for k, v in grid.items()}, cv=2)
+    by_hand.fit(hashed, Y)
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], by_hand.cv_results_["mean_test_score"]
+    )
+    assert search.n_features_in_ == 2
+    assert isinstance(search.best_estimator_[0], FeatureHasher)
+    np.testing.assert_array_equal(
+        search.best_estimator_[-1].estimator_.coef_, by_hand.best_estimator_.estimator_.coef_
+    )
+    resumed = clone(search).fit(X, Y)  # from the finished checkpoint: the same results
+    np.testing.assert_array_equal(
+        resumed.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    reordered = X[["device", "site"]]
+    assert search.score(reordered, Y) == by_hand.score(hashed, Y)
+    np.testing.assert_array_equal(search.predict(reordered), by_hand.predict(hashed))
+    with pytest.raises(InputError, match="parameters of the FeatureHasher step 'featurehasher'"):
+        dp.GridSearchCV(make_pipeline(hasher, model), {"featurehasher__n_features": [8, 16]}).fit(
+            X, Y
+        )
+
+
 def test_a_bad_sample_names_its_partition() -> None:
     X = samples_array([{"a": 1}, {"b": 2}, {"c": 3}, {"d": [1, 2]}], (2, 2))
     Xt = FeatureHasher(n_features=8).transform(X)
@@ -485,3 +534,38 @@ def test_a_bad_sample_names_its_partition() -> None:
     Xt = FeatureHasher(n_features=8).transform(partitioned(df, (2, 1)))
     with pytest.raises(PartitionError, match="in partition 1"):
         Xt.compute()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.text(max_size=12),
+    values=st.lists(
+        st.one_of(st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.booleans()),
+        max_size=30,
+    ),
+    as_arrow=st.booleans(),
+)
+def test_compiled_murmur_equals_scikit_learns(
+    prefix: str, values: list[Any], as_arrow: bool
+) -> None:
+    """The compiled hash of ``prefix + str(v)`` is scikit-learn's ``murmurhash3_32``, for any
+    text (every length modulo 4 of its UTF-8 bytes, multi-byte characters, an empty string)
+    and for the values of a pandas Arrow string column, sliced or not."""
+    import pyarrow as pa
+
+    from daskpar._murmur import murmur_strings
+
+    def encodable(s: str) -> bool:
+        return all(not 0xD800 <= ord(c) <= 0xDFFF for c in s)
+
+    values = [v for v in values if encodable(str(v))]
+    if not encodable(prefix):
+        return
+    expected = np.array([murmurhash3_32(f"{prefix}{v!s}", seed=0) for v in values], np.int64)
+    given_values: Any = values
+    if as_arrow:
+        given_values = pd.Index(pd.array(["pad", *map(str, values)], dtype="string[pyarrow]"))[1:]
+    np.testing.assert_array_equal(murmur_strings(prefix, given_values), expected)
+    if as_arrow:
+        sliced = pa.array(["pad", *map(str, values)]).slice(1)
+        np.testing.assert_array_equal(murmur_strings(prefix, sliced), expected)

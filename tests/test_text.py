@@ -820,3 +820,33 @@ def test_count_then_tfidf_in_a_pipeline_stays_lazy() -> None:
     expected = theirs.fit_transform(docs)
     assert_same_matrix(out.compute(), expected, exact=False)
     assert_same_matrix(pipe.transform(X).compute(), expected, exact=False)
+
+
+def test_a_search_over_a_hashing_vectorizer_equals_the_search_on_the_hashed_rows() -> None:
+    # Which data set's description a paragraph of scikit-learn's shipped prose comes from
+    # (two of them), learned from its hashed words.
+    import daskpar as dp
+
+    folder = importlib.resources.files("sklearn.datasets.descr")
+    docs, labels = [], []
+    for label, name in enumerate(("breast_cancer.rst", "covtype.rst", "diabetes.rst")):
+        paragraphs = [p for p in (folder / name).read_text(encoding="utf-8").split("\n") if p]
+        docs += paragraphs
+        labels += [label % 2] * len(paragraphs)
+    order = np.random.default_rng(0).permutation(len(docs))
+    X = da.from_array(np.array(docs, dtype=object)[order], chunks=len(docs) // 6 + 1)
+    y = da.from_array(np.array(labels)[order], chunks=X.chunks[0])
+    vectorizer = HashingVectorizer(n_features=2**12)
+    model = dp.ParallelIncremental(dp.AdaptiveSGDClassifier(), epochs=2, random_state=0)
+    search = dp.GridSearchCV(
+        make_pipeline(vectorizer, model),
+        {"parallelincremental__estimator__alpha": [1e-6, 1e-3]},
+        cv=3,
+    ).fit(X, y)
+    by_hand = dp.GridSearchCV(model, {"estimator__alpha": [1e-6, 1e-3]}, cv=3)
+    by_hand.fit(vectorizer.fit_transform(X), y)
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], by_hand.cv_results_["mean_test_score"]
+    )
+    assert not hasattr(search, "n_features_in_")  # documents, as scikit-learn's has none
+    np.testing.assert_array_equal(search.predict(X), by_hand.predict(vectorizer.transform(X)))

@@ -65,10 +65,21 @@ def _as_written(predictions: Any, model: Any) -> Any:
     return predictions.astype(np.dtype(f"<U{max(width, 1)}"))
 
 
+#: The library's arguments named in ``dp.load``'s errors, as the command's options.
+_LOAD_WORDS = {"allow_unsigned=True": "--allow-unsigned", "(key=, $": "($"}
+
+
 def _load_model(path: Path, allow_unsigned: bool) -> Any:
     import daskpar as dp
+    from daskpar.persist import ModelKeyError, ModelSignatureError
 
-    model = dp.load(path, allow_unsigned=allow_unsigned)
+    try:
+        model = dp.load(path, allow_unsigned=allow_unsigned)
+    except (ModelKeyError, ModelSignatureError) as exc:
+        message = str(exc)
+        for word, option in _LOAD_WORDS.items():
+            message = message.replace(word, option)
+        raise click.ClickException(message) from None
     click.echo(f"loaded {type(model).__name__} from {path}")
     return model
 

@@ -45,6 +45,7 @@ from .._validation import (
 from ..errors import InputError
 from ..metrics import Scorer
 from ._candidates import (
+    STATELESS_STEPS,
     FoldColumns,
     Folds,
     block_folds,
@@ -187,9 +188,11 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             self.best_score_ = float(self.cv_results_[f"mean_test_{name}"][self.best_index_])
         if self.refit:
             self._refit_best(setup)
-        self.n_features_in_ = int(
-            setup.X.shape[1] if setup.table is None else len(setup.table[0].columns)
-        )
+        if setup.table is None:
+            self.n_features_in_ = int(setup.X.shape[1])
+        elif column_names(setup.table[0]) is not None:
+            self.n_features_in_ = len(setup.table[0].columns)
+        # (Documents have no features to count, as scikit-learn's HashingVectorizer has none.)
         if setup.plan.classes is not None:
             self.classes_ = setup.plan.classes
 
@@ -202,7 +205,7 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         found = column_step(self.estimator)
         assert found is not None
         name, step = found
-        fixed_column_step(name, self._candidates())
+        fixed_column_step(name, step, self._candidates())
         if not is_dask_table(X) or column_names(X) is None:
             raise InputError(
                 f"A search over a Pipeline that starts with a ColumnTransformer takes a dask "
@@ -230,6 +233,19 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         Xs, ys = check_X_y(stacked, y, y_numeric=not classifier)
         return Xs, ys, folds, first, (X, y)
 
+    def _stateless_setup(
+        self, X: Any, y: Any, classifier: bool, name: str, step: Any
+    ) -> tuple[Any, Any, tuple[Any, Any]]:
+        """For a Pipeline that starts with a FeatureHasher or HashingVectorizer: the data
+        transformed lazily by that step, which learns nothing, so every fold shares it and
+        every task that reads a block hashes it; the refit takes the input as it was."""
+        fixed_column_step(name, step, self._candidates())
+        if is_dask_table(X) and column_names(X) is not None:
+            match_feature_names(self, X, reset=True)
+        hashed = clone(step).fit(X).transform(X)
+        Xs, ys = check_X_y(hashed, y, y_numeric=not classifier)
+        return Xs, ys, (X, y)
+
     def _setup(self, X: Any, y: Any, classes: Any) -> Setup:
         """Check the input and every candidate, fit the scalers, and plan the passes."""
         _, template = split_estimator(self.estimator)
@@ -237,7 +253,10 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         first: list[FoldColumns] | None = None
         table = None
-        if column_step(self.estimator) is not None:
+        leading = column_step(self.estimator)
+        if leading is not None and isinstance(leading[1], STATELESS_STEPS):
+            X, y, table = self._stateless_setup(X, y, classifier, *leading)
+        elif leading is not None:
             X, y, folds, first, table = self._table_setup(X, y, classifier, rng)
         else:
             lengths = None
@@ -368,11 +387,12 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             inner = "checkpoint" if last is best else f"{last}__checkpoint"
             original = best.get_params()[inner]
             best.set_params(**{inner: setup.checkpoint.folder / REFIT_FOLDER})
-            best.fit(setup.X, setup.y, **fit_params)
+            # (The input as given: a leading hasher hashes it again, inside the refit's tasks.)
+            best.fit(*(setup.table or (setup.X, setup.y)), **fit_params)
             # The refit's checkpoint belongs to this search: the best estimator, cloned and
             # fitted elsewhere, must not find it.
             best.set_params(**{inner: original})
-        elif setup.table is not None:  # the ColumnTransformer refitted on all of the table
+        elif setup.table is not None:  # the column step refitted on all of the input
             best.fit(*setup.table, **fit_params)
         else:
             best.fit(setup.X, setup.y, **fit_params)

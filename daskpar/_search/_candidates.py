@@ -21,15 +21,18 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from .._compose import ColumnTransformer
+from .._hashing import FeatureHasher
 from .._incremental import ParallelIncremental
 from .._linear import LinearRegression, Ridge
 from .._preprocessing import OutOfCoreScaler
 from .._sklearn_compat import validate_estimator_params
+from .._text import HashingVectorizer
 from .._validation import check_scorer_applies
 from ..errors import InputError
 from ..metrics import Scorer, get_scorer
 
 __all__ = [
+    "STATELESS_STEPS",
     "FoldColumns",
     "Folds",
     "column_step",
@@ -45,9 +48,17 @@ __all__ = [
 Folds = list[tuple[frozenset[int], frozenset[int]]]
 
 
-def column_step(estimator: Any) -> tuple[str, ColumnTransformer] | None:
-    """The name and step of a Pipeline's leading daskpar ColumnTransformer, if it has one."""
-    if isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], ColumnTransformer):
+#: Leading steps that learn nothing from the rows: a search transforms the data with them
+#: once, inside the tasks that read it, and every fold shares the transform.
+STATELESS_STEPS = (FeatureHasher, HashingVectorizer)
+
+
+def column_step(estimator: Any) -> tuple[str, Any] | None:
+    """The name and step of a Pipeline's leading column step, if it has one: a daskpar
+    ColumnTransformer (fitted per fold) or a stateless hasher (:data:`STATELESS_STEPS`)."""
+    if isinstance(estimator, Pipeline) and isinstance(
+        estimator.steps[0][1], ColumnTransformer | FeatureHasher | HashingVectorizer
+    ):
         name, step = estimator.steps[0]
         return name, step
     return None
@@ -55,7 +66,7 @@ def column_step(estimator: Any) -> tuple[str, ColumnTransformer] | None:
 
 def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
     """The scaler steps and the final ParallelIncremental of a searchable estimator (after
-    its leading ColumnTransformer, see :func:`column_step`)."""
+    its leading column step, see :func:`column_step`)."""
     if isinstance(estimator, ParallelIncremental):
         return [], estimator
     if isinstance(estimator, Pipeline):
@@ -74,7 +85,7 @@ def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
         "daskpar's searches take a ParallelIncremental (of any supported estimator, the exact "
         "naive Bayes models included), or a Pipeline of daskpar scalers (StandardScaler, "
         "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental, which may start with a "
-        "daskpar ColumnTransformer; got "
+        "daskpar ColumnTransformer, FeatureHasher or HashingVectorizer; got "
         f"{estimator!r}.{hint}"
     )
 
@@ -127,15 +138,20 @@ class FoldColumns:
         return X[:, self.start : self.stop]
 
 
-def fixed_column_step(name: str, candidates: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse candidates that set the leading ColumnTransformer's parameters."""
+def fixed_column_step(name: str, step: Any, candidates: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse candidates that set the leading column step's parameters."""
     searched = sorted({p for c in candidates for p in c if p == name or p.startswith(f"{name}__")})
     if searched:
+        how = (
+            "transform the data with that step once"
+            if isinstance(step, STATELESS_STEPS)
+            else "fit that step once per fold"
+        )
         raise InputError(
-            f"The search sets parameters of the ColumnTransformer step {name!r} "
-            f"({', '.join(searched)}); daskpar's searches fit that step once per fold, with "
-            "the parameters it was given. Fix them in the step, and search the scalers' and "
-            "the model's parameters."
+            f"The search sets parameters of the {type(step).__name__} step {name!r} "
+            f"({', '.join(searched)}); daskpar's searches {how}, with the parameters it was "
+            "given. Fix them in the step, and search the scalers' and the model's parameters "
+            "(or run one search per setting of the step)."
         )
 
 
