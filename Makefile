@@ -35,9 +35,9 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[compare]'
 	touch $@
 
-# Speed next to quality, about 18 minutes on 2 cores (the first run also writes about 6 GB of
+# Speed next to quality, about an hour on 2 cores (the first run also writes about 8 GB of
 # data to benchmarks/.data and fits the optimum); writes benchmarks/RESULTS.md.
-BENCHMARKS := learners scaling larger_than_memory search_vs_dask_ml tables clicklogs text
+BENCHMARKS := codecs learners scaling larger_than_memory search_vs_dask_ml tables clicklogs text
 bench: $(VENV)/.installed-bench
 	for b in $(BENCHMARKS); do $(BIN)/python benchmarks/$$b.py || exit 1; done
 	$(BIN)/python benchmarks/report.py

@@ -20,7 +20,16 @@ from pathlib import Path
 from _common import HERE, RESULTS, machine
 
 #: The sections in the order RESULTS.md shows them.
-SECTIONS = ["learners", "scaling", "larger_than_memory", "search", "tables", "clicklogs", "text"]
+SECTIONS = [
+    "codecs",
+    "learners",
+    "scaling",
+    "larger_than_memory",
+    "search",
+    "tables",
+    "clicklogs",
+    "text",
+]
 
 
 def main() -> None:

@@ -23,6 +23,16 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 #: script -> (section file, texts its section must hold)
 SCRIPTS = {
+    "codecs": (
+        "codecs",
+        [
+            "none |",
+            "zstd level 0 (zarr's default) |",
+            "blosc lz4, byte shuffle |",
+            "floor (read + matvec), none |",
+            "the default codec: the fastest read per core",
+        ],
+    ),
     "learners": (
         "learners",
         [
@@ -147,6 +157,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
+@pytest.mark.slow  # every script's smoke run takes minutes: the slow suite, which CI runs
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_smoke_run_writes_every_row_and_target(results: Path, script: str) -> None:
     section, texts = SCRIPTS[script]
@@ -158,6 +169,7 @@ def test_smoke_run_writes_every_row_and_target(results: Path, script: str) -> No
     assert "| target | measured | |" in text
 
 
+@pytest.mark.slow
 def test_report_joins_the_sections_under_the_machine(results: Path) -> None:
     out = results / "RESULTS.md"
     run("report", "--results", results, "--out", out, "--analysis", results / "none.md")

@@ -126,6 +126,7 @@ def test_dask_sample_weight_equals_numpy(
     ],
     ids=["LinearRegression", "Ridge"],
 )
+@pytest.mark.slow  # 2000 x 2000 factors merged on 2 cores: minutes, in the slow suite
 def test_two_thousand_features(ours: Any, ref: Any, chunks: Any) -> None:
     """Past the width where single-machine normal-equation solvers stop; still exact."""
     rng = np.random.default_rng(3)

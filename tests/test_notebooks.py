@@ -80,6 +80,9 @@ def stream_text(nb: nbformat.NotebookNode, name: str) -> str:
     )
 
 
+# In the slow suite (``make test-slow``, which CI runs after ``make test``): a kernel and a
+# cluster per notebook take minutes, which the quick suite's ten-minute budget cannot hold.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_in_a_kernel(
     name: str, kernel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
