@@ -11,7 +11,8 @@ Everything here returns dask arrays chunked along rows only, with known chunk si
 Generators (:func:`make_classification`, :func:`make_regression`) draw each chunk inside its
 own task, from seeds that depend on ``random_state`` only, so the same call gives the same
 data on any cluster and with any ``chunks``. Readers read metadata at call time and data
-inside the tasks, except :func:`read_csv`, which counts the rows of a CSV in one pass;
+inside the tasks, except :func:`read_csv`, :func:`read_json` and :func:`read_svmlight`,
+which count the rows of text files in one pass;
 :func:`read_path` picks the reader from what the path is. :func:`write_zarr` writes a store
 completely or not at all.
 """
@@ -30,7 +31,7 @@ import dask.array as da
 
 from ._generate import make_classification, make_regression
 from ._graph import compute_blocks
-from ._io import read_csv, read_hdf5, read_npy, read_parquet, read_path, read_zarr
+from ._io import read_csv, read_hdf5, read_json, read_npy, read_parquet, read_path, read_zarr
 from ._io.svmlight import read_svmlight
 from ._sklearn_compat import validate_params
 from ._split import train_test_split
@@ -43,6 +44,7 @@ __all__ = [
     "make_regression",
     "read_csv",
     "read_hdf5",
+    "read_json",
     "read_npy",
     "read_parquet",
     "read_svmlight",

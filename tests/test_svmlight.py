@@ -21,10 +21,16 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.utils import key_split
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.datasets import dump_svmlight_file, load_svmlight_files
+from sklearn.datasets import tests as datasets_tests
+from sklearn.linear_model import SGDClassifier
 
+import daskpar as dp
+from daskpar._io import path_format
 from daskpar._io.svmlight import SvmBlock, block_lines, count_svmlight_rows, read_svmlight
 from daskpar._sklearn_compat import InvalidParameterError
+from daskpar.data import read_path
 from daskpar.errors import InputError, PartitionError
 
 #: A small file with what text files hold: comments, blank lines, CRLF, qid, explicit zeros,
@@ -400,3 +406,65 @@ def test_many_tiny_blocks_warn(tmp_path: Path) -> None:
     with pytest.warns(dask.array.PerformanceWarning, match="read_svmlight: 300 blocks"):
         X, _ = read_svmlight(path, blocksize=6)
     assert X.chunks[0] == (1,) * 300
+
+
+# --------------------------------------------------------------------------------------------
+# Through read_path and into the models
+
+#: scikit-learn's own svmlight test file, written by another tool than this one.
+SKLEARN_FILE = Path(datasets_tests.__file__).with_name("data") / "svmlight_classification.txt"
+
+
+@pytest.mark.parametrize("name", ["a.svm", "a.svmlight", "a.libsvm", "a.svm.gz", "a.SVM.bz2"])
+def test_read_path_reads_svmlight_by_its_suffix(tmp_path: Path, name: str) -> None:
+    data = SKLEARN_FILE.read_bytes()
+    opener = {".gz": gzip.compress, ".bz2": bz2.compress}.get(Path(name).suffix, bytes)
+    path = _write(tmp_path / name, opener(data))
+    assert path_format(path) == "svmlight"
+    _check_same(read_path(path), _expected([path]))
+    X, y = read_path(path, y=None)
+    assert y is None
+    assert sp.issparse(X._meta)
+
+
+def test_read_path_refuses_what_an_svmlight_file_cannot_be(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.svm.xz", b"1 1:1\n")
+    with pytest.raises(InputError, match=r"compressed as \.xz.*gzip \(\.gz\) or bzip2"):
+        read_path(path)
+    path = _write(tmp_path / "a.svm", b"1 1:1\n")
+    with pytest.raises(InputError, match="holds its targets on each line"):
+        read_path(path, y="targets.npy")
+    with pytest.raises(InputError, match="as_frame=True reads tables"):
+        read_path(path, as_frame=True)
+    with pytest.raises(InputError, match="reads local files"):
+        read_path("s3://bucket/a.svm")
+
+
+def test_blocks_hold_int32_indices_that_scikit_learns_sgd_trains_on(tmp_path: Path) -> None:
+    # load_svmlight_file gives int64 index arrays; SGDClassifier's partial_fit refuses them.
+    # The blocks read here carry int32 ones, and a fit on them is the fit on the same rows
+    # held in memory, block for block.
+    rng = np.random.default_rng(0)
+    X = sp.random(600, 40, density=0.2, format="csr", random_state=0)
+    y = (X @ rng.normal(size=40) > 0).astype(int)
+    path = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(path))
+    Xr, yr = read_svmlight(path, blocksize=4000)
+    blocks = _blocks(Xr)
+    assert len(blocks) > 2
+    assert all(b.indices.dtype == np.int32 and b.indptr.dtype == np.int32 for b in blocks)
+    with pytest.raises(ValueError, match="32-bit integer indices"):
+        SGDClassifier().partial_fit(load_svmlight_files([str(path)])[0], y, classes=[0, 1])
+
+    def model() -> Any:
+        inner = SGDClassifier(loss="log_loss", fit_intercept=False, random_state=0)
+        return dp.ParallelIncremental(inner, epochs=2, random_state=0)
+
+    ours = model().fit(Xr, yr.astype(int))
+    same_rows = da.from_array(sp.csr_matrix(X.toarray()), chunks=(Xr.chunks[0], -1), asarray=False)
+    theirs = model().fit(same_rows, da.from_array(y, chunks=Xr.chunks[0]))
+    np.testing.assert_allclose(ours.estimator_.coef_, theirs.estimator_.coef_, rtol=1e-12)
+    adaptive = dp.ParallelIncremental(dp.AdaptiveSGDClassifier(), epochs=2, random_state=0)
+    ours = clone(adaptive).fit(Xr, yr)
+    theirs = clone(adaptive).fit(same_rows, da.from_array(y, chunks=Xr.chunks[0]))
+    np.testing.assert_allclose(ours.estimator_.coef_, theirs.estimator_.coef_, rtol=1e-12)

@@ -142,7 +142,7 @@ def user_errors() -> Iterator[None]:
 
 
 #: The formats whose columns have names, as ``daskpar.data.read_path`` tells them.
-TABLES = {"csv": "CSV", "parquet": "Parquet"}
+TABLES = {"csv": "CSV", "parquet": "Parquet", "json": "JSON lines"}
 
 
 def table_kind(data: Path) -> str | None:

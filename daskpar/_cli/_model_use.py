@@ -115,7 +115,8 @@ def score_command(
     """Score the saved MODEL_FILE on DATA: the metrics are reduced on the workers.
 
     Classifiers get accuracy (and log-loss when they have predict_proba), regressors R^2.
-    A model trained on a table (CSV, Parquet) takes DATA's columns by name, in any order.
+    A model trained on a table (CSV, Parquet, JSON lines) takes DATA's columns by name, in
+    any order.
     """
     from sklearn.base import is_classifier
 
@@ -190,9 +191,9 @@ def predict_command(
 ) -> None:
     """Predict with the saved MODEL_FILE on DATA's features, into OUT (Parquet, CSV or zarr).
 
-    A model trained on a table (CSV, Parquet) reads the columns it was trained on from DATA,
-    by name, in any order; DATA needs no target column, and --target is not used. Nothing is
-    left at OUT if predicting fails.
+    A model trained on a table (CSV, Parquet, JSON lines) reads the columns it was trained on
+    from DATA, by name, in any order; DATA needs no target column, and --target is not used.
+    Nothing is left at OUT if predicting fails.
     """
     import dask.array as da
 

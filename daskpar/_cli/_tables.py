@@ -439,6 +439,6 @@ def check_table_for(model: Any, data: Path) -> Any | None:
         columns = ", ".join(str(c) for c in step.feature_names_in_)
         raise click.ClickException(
             f"the model was trained on a table, and takes its columns by name ({columns}); "
-            f"{data} is not a table. Give it a CSV or Parquet file with those columns."
+            f"{data} is not a table. Give it a CSV, Parquet or JSON-lines file with those columns."
         )
     return step

@@ -271,7 +271,7 @@ def train_command(
     save_path: Path | None,
     encrypt: bool,
 ) -> None:
-    """Train a model on DATA (a zarr store, a parquet file or folder, or a CSV file).
+    """Train a model on DATA (zarr, Parquet, CSV, JSON lines, svmlight, .npy or HDF5).
 
     A fraction of every partition is held out, and the held-out score is shown after every
     epoch, next to the time of one plain read of the data. The default model,

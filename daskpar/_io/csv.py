@@ -46,8 +46,12 @@ __all__ = [
     "clean_target_partition",
     "check_target_partition",
     "count_partition_rows",
+    "is_pattern",
     "late_dtype_error",
     "read_csv",
+    "rechunk_rows",
+    "text_blocksize",
+    "text_compression",
 ]
 
 #: Largest CSV block, in bytes of text, when ``read_csv`` chooses the block size.
@@ -57,8 +61,9 @@ MAX_CSV_BLOCK_BYTES = 64 * 2**20
 CSV_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 
 
-def _csv_compression(paths: Sequence[str], what: str) -> str | None:
-    """The compression of the CSV files, by suffix: ``"gzip"``, ..., or None for plain text."""
+def text_compression(paths: Sequence[str], what: str) -> str | None:
+    """The compression of the CSV (or JSON-lines) files, by suffix: ``"gzip"``, ..., or None
+    for plain text."""
     found = {CSV_COMPRESSIONS.get(Path(p).suffix.lower()) for p in paths}
     if len(found) > 1:
         raise InputError(
@@ -76,8 +81,8 @@ def _csv_compression(paths: Sequence[str], what: str) -> str | None:
     return compression
 
 
-def _csv_blocksize(paths: Sequence[str], min_partitions: int) -> int:
-    """Bytes per CSV block, for ``blocksize="auto"``.
+def text_blocksize(paths: Sequence[str], min_partitions: int) -> int:
+    """Bytes per CSV block, for ``blocksize="auto"`` (also JSON lines', a row per line).
 
     The largest block size, up to ``MAX_CSV_BLOCK_BYTES``, that cuts the files into at least
     ``min_partitions`` blocks, but no more blocks than leave ``MIN_BLOCK_ROWS`` rows in each,
@@ -86,7 +91,7 @@ def _csv_blocksize(paths: Sequence[str], min_partitions: int) -> int:
     """
     if any(is_url(p) for p in paths):
         return MAX_CSV_BLOCK_BYTES  # sizing remote files is not worth a round trip here
-    names = [f for p in paths for f in (sorted(glob.glob(p)) if _is_pattern(p) else [p])]
+    names = [f for p in paths for f in (sorted(glob.glob(p)) if is_pattern(p) else [p])]
     files = [f for f in names if os.path.isfile(f)]
     if not files:
         return MAX_CSV_BLOCK_BYTES  # dask reports the empty glob
@@ -101,7 +106,7 @@ def _csv_blocksize(paths: Sequence[str], min_partitions: int) -> int:
     return min(max(largest_cut(sizes, wanted), least), MAX_CSV_BLOCK_BYTES)
 
 
-def _is_pattern(path: str) -> bool:
+def is_pattern(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
@@ -122,7 +127,7 @@ def _file_headers(
     import fsspec
     import pandas as pd
 
-    one_file = len(names) == 1 and not _is_pattern(names[0])
+    one_file = len(names) == 1 and not is_pattern(names[0])
     if one_file or any(k in kwargs for k in POSITIONAL_HEADER_OPTIONS):
         return {}
     parse = {k: v for k, v in kwargs.items() if k not in ("dtype", "converters", "parse_dates")}
@@ -287,17 +292,17 @@ def read_csv(
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     names = [os.fspath(p) for p in paths]
     for p in names:
-        if not _is_pattern(p) and not is_url(p):
+        if not is_pattern(p) and not is_url(p):
             existing(p, what)
             if os.path.isfile(p) and os.path.getsize(p) == 0:
                 raise InputError(f"{what}: {p} is empty: it has no header line naming the columns.")
     compression = kwargs.pop("compression", "infer")
     if compression == "infer":
-        compression = _csv_compression(names, what)
+        compression = text_compression(names, what)
     if compression is not None:
         blocksize = None  # dask cannot cut a compressed file: the rows are split below
     elif blocksize == "auto":
-        blocksize = _csv_blocksize(names, min_partitions)
+        blocksize = text_blocksize(names, min_partitions)
     try:
         headers = _file_headers(names, compression, kwargs)
         if len(set(headers.values())) <= 1:
@@ -368,7 +373,7 @@ def read_csv(
     n_rows = sum(lengths)
     block_rows = default_block_rows(n_rows, len(features) * x_dtype.itemsize, min_partitions)
     if compression is not None and max(lengths, default=0) > block_rows:
-        X, y = _rechunk(X, {0: block_rows}), _rechunk(y, {0: block_rows})
+        X, y = rechunk_rows(X, {0: block_rows}), rechunk_rows(y, {0: block_rows})
     warn_if_tiny_partitions(
         X.chunks[0],
         what,
@@ -438,6 +443,6 @@ def _is_numpy_numeric(t: Any) -> bool:
     return kind in "biuf"
 
 
-def _rechunk(a: da.Array, chunks: dict[int, Any]) -> da.Array:
+def rechunk_rows(a: da.Array, chunks: dict[int, Any]) -> da.Array:
     out: da.Array = a.rechunk(chunks)
     return out

@@ -22,18 +22,28 @@ from ._common import (
 )
 from .csv import CSV_COMPRESSIONS, read_csv
 from .hdf5 import read_hdf5
+from .json import JSON_SUFFIXES, read_json
 from .npy import read_npy
 from .parquet import read_parquet
+from .svmlight import SVMLIGHT_COMPRESSIONS, read_svmlight
 from .zarr import MISSING_CHUNKS_PARAM, MissingChunks, read_zarr
 
 __all__ = ["SUPPORTED_FORMATS", "path_format", "read_path"]
 
 
+#: The names of svmlight / libsvm text files.
+_SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
+
+#: The formats whose columns have names, which ``target``, ``columns`` and ``as_frame`` are for.
+_TABLES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON lines"}
+
 #: What :func:`read_path` reads, for its error message.
 SUPPORTED_FORMATS = (
     "a zarr store (a directory holding zarr.json or .zgroup), Parquet (a .parquet file or a "
     "directory of them), CSV (.csv, .csv.gz, .csv.bz2, .csv.xz, .csv.zst), NumPy (.npy, with "
-    "y='targets.npy') and HDF5 (.h5, .hdf5)"
+    "y='targets.npy'), HDF5 (.h5, .hdf5), JSON lines (.jsonl, .ndjson, .json, also .gz, .bz2, "
+    ".xz or .zst compressed) and svmlight / libsvm text (.svm, .svmlight, .libsvm, also .gz or "
+    ".bz2 compressed)"
 )
 
 
@@ -42,7 +52,8 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
 
     A directory is a zarr store if it holds ``zarr.json`` or ``.zgroup``, else Parquet if it
     holds ``*.parquet`` files; a file's format is its extension, after any compression's
-    (``data.csv.gz`` is CSV). A URL has no directory to look into: its name alone says.
+    (``data.csv.gz`` is CSV). ``.jsonl``, ``.ndjson`` and ``.json`` files are JSON lines. A
+    URL has no directory to look into: its name alone says.
 
     Parameters
     ----------
@@ -53,7 +64,7 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
 
     Returns
     -------
-    format : {"zarr", "parquet", "csv", "npy", "hdf5"}
+    format : {"zarr", "parquet", "csv", "json", "npy", "hdf5", "svmlight"}
 
     Raises
     ------
@@ -68,12 +79,20 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
     """
     name = os.fspath(path).rstrip("/").lower()
     suffixes = Path(name).suffixes[-2:]
+    compression = ""
     if suffixes and suffixes[-1] in CSV_COMPRESSIONS:
-        suffixes = suffixes[:-1]  # data.csv.gz is CSV
+        compression, suffixes = suffixes[-1], suffixes[:-1]  # data.csv.gz is CSV
     last = suffixes[-1] if suffixes else ""
+    if last in _SVMLIGHT_SUFFIXES and compression and compression not in SVMLIGHT_COMPRESSIONS:
+        raise InputError(
+            f"{what}: {os.fspath(path)!r} is svmlight text compressed as {compression}, which "
+            f"scikit-learn's svmlight parser does not open. Decompress it, or compress it with "
+            "gzip (.gz) or bzip2 (.bz2)."
+        )
     if is_url(path):
         # No directory to look into: the name says it.
         known = {".zarr": "zarr", ".parquet": "parquet", ".csv": "csv"}
+        known.update(dict.fromkeys(_SVMLIGHT_SUFFIXES, "svmlight"))
     else:
         p = existing(path, what)
         if p.is_dir():
@@ -93,13 +112,16 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
             ".npy": "npy",
             ".h5": "hdf5",
             ".hdf5": "hdf5",
+            **dict.fromkeys(JSON_SUFFIXES, "json"),
+            **dict.fromkeys(_SVMLIGHT_SUFFIXES, "svmlight"),
         }
     if last in known:
         return known[last]
     raise InputError(
         f"{what}: cannot tell the format of {os.fspath(path)!r} from its name. It can read "
         f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
-        "format's reader (read_zarr, read_parquet, read_csv, read_npy, read_hdf5)."
+        "format's reader (read_zarr, read_parquet, read_csv, read_json, read_npy, read_hdf5, "
+        "read_svmlight)."
     )
 
 
@@ -137,41 +159,51 @@ def read_path(
       :func:`read_parquet`, with ``target``;
     - ``.csv``, ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zst``: :func:`read_csv`, with
       ``target``;
+    - ``.jsonl``, ``.ndjson``, ``.json`` (JSON lines, one object per line; also compressed
+      like CSV): :func:`read_json`, with ``target``;
     - ``.npy``: :func:`read_npy`, the targets from the ``.npy`` file ``y``;
-    - ``.h5``, ``.hdf5``: :func:`read_hdf5`, datasets ``x`` and ``y``.
+    - ``.h5``, ``.hdf5``: :func:`read_hdf5`, datasets ``x`` and ``y``;
+    - ``.svm``, ``.svmlight``, ``.libsvm`` (also ``.gz`` or ``.bz2`` compressed):
+      :func:`read_svmlight`, ``X`` with CSR blocks and the targets of each line.
 
     Anything else is an :class:`~daskpar.errors.InputError` naming the formats.
 
     Parameters
     ----------
     path : str or path-like
-        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix.
+        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix (JSON
+        lines and svmlight are read from local files only).
     x : str, default="X"
         zarr and HDF5: the array (dataset) of features.
     y : str, path-like or None, default="y"
         zarr and HDF5: the array (dataset) of targets. ``.npy``: the path of a ``.npy`` file
         holding the targets (relative to the current directory, like ``path``). None reads
-        ``X`` only. Not used for tables, whose targets are the column ``target``.
+        ``X`` only. Not used for tables, whose targets are the column ``target``, nor for
+        svmlight files, whose targets are on each line (only None, to read ``X`` alone).
     target : str, optional
-        Parquet and CSV: the column holding the target. Required for them, unless
+        Parquet, CSV and JSON lines: the column holding the target. Required for them, unless
         ``as_frame=True`` (None then reads the features alone).
     columns : sequence of str, optional
-        Parquet and CSV: the feature columns (default: every numeric column but ``target``).
+        Parquet, CSV and JSON lines: the feature columns (default: every column but
+        ``target``).
     chunks : int or sequence of int, optional
         ``.npy`` and HDF5: rows per block (see :func:`read_npy`).
     min_partitions : int, default=8
-        Parquet, CSV, ``.npy`` and HDF5: the fewest blocks to make when there are rows enough.
+        Parquet, CSV, JSON lines, ``.npy``, HDF5 and svmlight: the fewest blocks to make when
+        there are rows enough.
     missing_chunks : {"raise", "fill"}, default="raise"
         zarr: what a chunk missing from the store means (see :func:`read_zarr`).
     as_frame : bool, default=False
-        Parquet and CSV: return the table, a dask DataFrame of the features and a dask
-        Series of the target (see :func:`read_csv`). Other formats hold arrays without
+        Parquet, CSV and JSON lines: return the table, a dask DataFrame of the features and a
+        dask Series of the target (see :func:`read_csv`). Other formats hold arrays without
         column names: refused.
 
     Returns
     -------
     X : dask array of shape (n_samples, n_features)
-    y : dask array of shape (n_samples,), or None if ``y`` is None (zarr, ``.npy``, HDF5)
+        Its blocks are ``scipy.sparse.csr_matrix`` for svmlight files, else numpy arrays.
+    y : dask array of shape (n_samples,), or None if ``y`` is None (zarr, ``.npy``, HDF5,
+        svmlight)
         With ``as_frame=True``: a dask DataFrame and a dask Series (or None).
 
     Raises
@@ -201,10 +233,10 @@ def read_path(
     """
     what = "read_path"
     kind = path_format(path, what=what)
-    if as_frame and kind not in ("parquet", "csv"):
+    if as_frame and kind not in _TABLES:
         raise InputError(
-            f"{what}: as_frame=True reads tables (Parquet, CSV), whose columns have names; "
-            f"{os.fspath(path)!r} is {kind} data, arrays without column names. Pass "
+            f"{what}: as_frame=True reads tables (Parquet, CSV, JSON lines), whose columns have "
+            f"names; {os.fspath(path)!r} is {kind} data, arrays without column names. Pass "
             "as_frame=False."
         )
     if kind == "zarr":
@@ -213,21 +245,32 @@ def read_path(
                 f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
             )
         return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks)
-    if kind in ("parquet", "csv"):
+    if kind in _TABLES:
         if target is None and not as_frame:
             raise InputError(
-                f"{what}: {os.fspath(path)!r} is a {'Parquet' if kind == 'parquet' else 'CSV'} "
-                "table: pass target='COLUMN', the name of the column holding the targets."
+                f"{what}: {os.fspath(path)!r} is a {_TABLES[kind]} table: pass "
+                "target='COLUMN', the name of the column holding the targets."
             )
-        reader: Callable[..., tuple[Any, Any]]
-        reader = read_parquet if kind == "parquet" else read_csv
-        return reader(
+        readers: dict[str, Callable[..., tuple[Any, Any]]] = {
+            "parquet": read_parquet,
+            "csv": read_csv,
+            "json": read_json,
+        }
+        return readers[kind](
             path,
             target=target,
             columns=columns,
             min_partitions=min_partitions,
             as_frame=as_frame,
         )
+    if kind == "svmlight":
+        if y not in (None, "y"):
+            raise InputError(
+                f"{what}: {os.fspath(path)!r} is an svmlight file, which holds its targets on "
+                f"each line: y only takes None (read X alone); got y={y!r}."
+            )
+        X, targets = read_svmlight(path, min_partitions=min_partitions)
+        return X, None if y is None else targets
     if kind == "npy":
         if y is not None and not os.fspath(y).lower().endswith(".npy"):
             raise InputError(
