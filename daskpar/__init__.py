@@ -11,6 +11,7 @@ from . import audit
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
 from ._cluster import local_cluster
 from ._compose import ColumnTransformer, make_column_transformer
+from ._decomposition import PCA
 from ._encoders import OneHotEncoder, OrdinalEncoder
 from ._families import SUPPORTED_ESTIMATORS
 from ._hashing import FeatureHasher
@@ -65,6 +66,7 @@ __all__ = [
     "MinMaxScaler",
     "OneHotEncoder",
     "OrdinalEncoder",
+    "PCA",
     "ParallelIncremental",
     "PartitionError",
     "RandomizedSearchCV",

@@ -120,6 +120,7 @@ _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar._adaptive.AdaptiveSGDClassifier",
     "daskpar._adaptive.AdaptiveSGDRegressor",
     "daskpar._compose.ColumnTransformer",
+    "daskpar._decomposition.PCA",
     "daskpar._encoders.OneHotEncoder",
     "daskpar._encoders.OrdinalEncoder",
     "daskpar._hashing.FeatureHasher",

@@ -91,6 +91,7 @@ EXPECTED_STAGES = {
     "prepare-block", "prepare-merge", "prepare-final",
     "search-block", "search-merge", "search-final",
     "lstsq-block", "lstsq-merge", "lstsq-final",
+    "pca-block", "pca-merge", "pca-final",
     # metrics
     "confusion-block", "confusion-merge", "confusion-final",
     "log-loss-block", "log-loss-merge", "log-loss-final",
@@ -127,6 +128,7 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         Xr, yr = dp.make_regression(n_samples=1000, n_features=4, chunks=250, random_state=0)
         linear = dp.LinearRegression().fit(Xr, yr)
         metrics.r2_score(yr, linear.predict(Xr))
+        pca = dp.PCA(2).fit(X_train)
         seen = task_prefixes(client)
     # Lazy results: the names they run under when computed.
     fitted = pipe[-1]
@@ -140,12 +142,15 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         fitted.decision_function(X_test),
         scaler.transform(X_test),
         scaler.inverse_transform(X_test),
+        pca.transform(X_test),
+        pca.inverse_transform(pca.transform(X_test)),
         *lazy.values(),
     ):
         lazy[array.name] = array
     shown = {key_split(name) for name in lazy}
     assert shown >= {"split-train", "split-test", "predict", "predict-proba", "log-proba",
-                     "decision", "scale", "unscale", "read-npy-X", "read-hdf-X"}  # fmt: skip
+                     "decision", "scale", "unscale", "read-npy-X", "read-hdf-X",
+                     "pca-transform", "pca-inverse"}  # fmt: skip
     for name in seen | shown:
         assert_shows_whole(name)
     assert seen >= EXPECTED_STAGES, sorted(EXPECTED_STAGES - seen)

@@ -25,6 +25,7 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
 import daskpar
+from daskpar._decomposition import pca_fit_partition
 from daskpar._encoders import count_partition_categories
 from daskpar._families import family_for
 from daskpar._linear import least_squares_partition
@@ -89,6 +90,10 @@ def gaussian_nb_state(n: int) -> Any:
     return family_for(GaussianNB()).partition_state(
         GaussianNB(), X, labels, classes=np.arange(K), seed=0
     )
+
+
+def pca_state(n: int) -> Any:
+    return pca_fit_partition(block(n)[0], *position(n))
 
 
 def least_squares_state(n: int) -> Any:
@@ -191,6 +196,8 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "AdaptiveState": (adaptive_state, F8 * (2 * K * (2 * D + 2) + 5 * D + 2) + 2 * OVERHEAD),
     "MomentsByClass": (gaussian_nb_state, F8 * (K + 1) * (4 * D + 1) + 2 * OVERHEAD),
     "LeastSquaresState": (least_squares_state, F8 * ((D + 2) ** 2 + D + 2) + OVERHEAD),
+    # PCA: the count, the mean in two parts and the d x d R factor.
+    "CentredFactor": (pca_state, F8 * (D + 1) ** 2 + OVERHEAD),
     "Moments": (moments_with_nan, F8 * 4 * D + OVERHEAD),
     "Weighted (scaler moments)": (scaler_state, F8 * 4 * D + OVERHEAD),
     "Extrema": (extrema_state, F8 * 2 * D + OVERHEAD),

@@ -340,6 +340,7 @@ STATES: dict[str, Case] = {
     "MomentsByClass": Case(gaussian_nb_moments, FLOAT),
     "LabelSet": Case(labels, EXACT),
     "LeastSquaresState": Case(least_squares, FLOAT),
+    "CentredFactor": Case(lambda b: defined("pca_fit_partition")(b.X, *b.position()), FLOAT),
     "StateTuple": Case(state_tuple, FLOAT),
     "TrialState": Case(trial_state, EXACT),
     "CategoryCounts": Case(category_counts, EXACT),
@@ -372,6 +373,11 @@ def _least_squares_meaning(s: Any) -> dict[str, Any]:
 MEANING: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Moments": _moments_meaning,
     "LeastSquaresState": _least_squares_meaning,
+    "CentredFactor": lambda s: {
+        "n_samples": s.n_samples,
+        "mean": s.mean + s.mean_lo,
+        "comoments": s.r.T @ s.r,
+    },
 }
 
 
