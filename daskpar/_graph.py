@@ -30,7 +30,7 @@ import dask.array as da
 import numpy as np
 from dask import config
 from dask.base import tokenize
-from dask.delayed import Delayed, delayed
+from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
 from threadpoolctl import threadpool_limits
 
@@ -574,28 +574,41 @@ def map_frame_partitions(
     """
     frame = frame.optimize()
     name = f"{stage_name(stage)}-{tokenize(token, frame._name)}"
-    dependencies: list[Any] = [frame]
-    task_kwargs: dict[str, Any] = {}
-    for key, value in kwargs.items():
-        if isinstance(value, Delayed):
-            dependencies.append(value)
-            task_kwargs[key] = TaskRef(value.key)
-        else:
-            task_kwargs[key] = value
-    layer: dict[Any, GraphNode] = {
-        (name, i, 0): Task(
-            (name, i, 0), func, TaskRef(part), *((i,) if with_index else ()), **task_kwargs
-        )
-        for i, part in enumerate(frame.__dask_keys__())
-    }
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=dependencies)
-    return da.Array(
-        graph,
-        name,
-        chunks=(lengths, (width,)),
+    # The frame's partitions seen as the blocks of a 1-D dask array of the same keys, so that
+    # this layer is a Blockwise one: dask fuses it into the tasks that consume its blocks
+    # (``fit-block`` of a pipeline), and the transformed block never exists apart.
+    partitions = da.Array(
+        frame.__dask_graph__(),
+        frame._name,
+        chunks=(tuple(lengths),),
+        dtype=object,
+        meta=np.empty((0,), dtype=object),
+    )
+    args: list[Any] = [partitions, "i"]
+    if with_index:
+        args += [ArrayBlockIdDep(partitions.chunks), "i"]
+    return da.blockwise(
+        partial(_frame_block, func, with_index),
+        "ij",
+        *args,
+        name=name,
+        new_axes={"j": width},
         dtype=dtype if meta is None else meta.dtype,
         meta=np.empty((0, 0), dtype=dtype) if meta is None else meta,
+        align_arrays=False,
+        concatenate=None,
+        **kwargs,
     )
+
+
+def _frame_block(
+    func: Callable[..., Any], with_index: bool, partition: Any, *rest: Any, **kwargs: Any
+) -> Any:
+    """``func`` on one partition (and its index, from dask's block id)."""
+    if with_index:
+        (block_id, *_) = rest
+        return func(partition, block_id[0], **kwargs)
+    return func(partition, **kwargs)
 
 
 def compute_one(arr: da.Array, partitions: Mapping[str, tuple[int, ...]] | None = None) -> Any:

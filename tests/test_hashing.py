@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import dask
 import dask.array as da
+import dask.callbacks
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
@@ -569,3 +570,25 @@ def test_compiled_murmur_equals_scikit_learns(
     if as_arrow:
         sliced = pa.array(["pad", *map(str, values)]).slice(1)
         np.testing.assert_array_equal(murmur_strings(prefix, sliced), expected)
+
+
+def test_hashing_runs_inside_the_training_tasks() -> None:
+    """The hasher's layer is fused into ``fit-block``: no hashed block exists apart from the
+    task that trains on it (issue 21: hashing inside the training task)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.choice(list("abc"), 400), "b": rng.normal(size=400)})
+    X = dd.from_pandas(df, npartitions=4)
+    y = dd.from_pandas(pd.Series(rng.integers(0, 2, 400)), npartitions=4)
+    ran: Counter[str] = Counter()
+
+    class Tasks(dask.callbacks.Callback):  # type: ignore[misc]
+        def _pretask(self, key: Any, dsk: Any, state: Any) -> None:
+            ran[key_split(key)] += 1
+
+    model = dp.ParallelIncremental(SGDClassifier(random_state=0), epochs=2, random_state=0)
+    with Tasks():
+        make_pipeline(FeatureHasher(n_features=2**10), model).fit(
+            X, y, parallelincremental__classes=[0, 1]
+        )
+    assert ran["fit-block"] == 8
+    assert ran["hash"] == 0, dict(ran)
