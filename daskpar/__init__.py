@@ -16,6 +16,7 @@ from ._encoders import OneHotEncoder, OrdinalEncoder
 from ._families import SUPPORTED_ESTIMATORS
 from ._hashing import FeatureHasher
 from ._incremental import ParallelIncremental, find_classes
+from ._kmeans import KMeans
 from ._linear import LinearRegression, Ridge
 from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from ._search import GridSearchCV, HalvingSearchCV, RandomizedSearchCV
@@ -61,6 +62,7 @@ __all__ = [
     "HashingVectorizer",
     "HalvingSearchCV",
     "InputError",
+    "KMeans",
     "LinearRegression",
     "MaxAbsScaler",
     "MinMaxScaler",

@@ -125,6 +125,7 @@ _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar._encoders.OrdinalEncoder",
     "daskpar._hashing.FeatureHasher",
     "daskpar._incremental.ParallelIncremental",
+    "daskpar._kmeans.KMeans",
     "daskpar._linear.LinearRegression",
     "daskpar._linear.Ridge",
     "daskpar._preprocessing.MaxAbsScaler",

@@ -99,7 +99,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "daskpar._families daskpar._adaptive daskpar.metrics",
         "daskpar._pass daskpar._checkpoint",
         "daskpar._incremental daskpar._linear daskpar._preprocessing daskpar._encoders "
-        "daskpar._hashing daskpar._text daskpar._decomposition "
+        "daskpar._hashing daskpar._text daskpar._decomposition daskpar._kmeans "
         "daskpar._compose daskpar._search",
         "daskpar._cli daskpar.plot daskpar.tls daskpar._cluster daskpar",
     )

@@ -92,6 +92,9 @@ EXPECTED_STAGES = {
     "search-block", "search-merge", "search-final",
     "lstsq-block", "lstsq-merge", "lstsq-final",
     "pca-block", "pca-merge", "pca-final",
+    "kmeans-block", "kmeans-merge", "kmeans-final", "kmpick-block", "kmpick-merge",
+    "kmpick-final", "kmsample-block", "kmsample-merge", "kmsample-final", "kmweight-block",
+    "kmweight-merge", "kmweight-final",
     # metrics
     "confusion-block", "confusion-merge", "confusion-final",
     "log-loss-block", "log-loss-merge", "log-loss-final",
@@ -129,6 +132,7 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         linear = dp.LinearRegression().fit(Xr, yr)
         metrics.r2_score(yr, linear.predict(Xr))
         pca = dp.PCA(2).fit(X_train)
+        kmeans = dp.KMeans(3, n_init=2, init_max_iter=1, max_iter=2, random_state=0).fit(X_train)
         seen = task_prefixes(client)
     # Lazy results: the names they run under when computed.
     fitted = pipe[-1]
@@ -144,13 +148,15 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         scaler.inverse_transform(X_test),
         pca.transform(X_test),
         pca.inverse_transform(pca.transform(X_test)),
+        kmeans.predict(X_test),
+        kmeans.transform(X_test),
         *lazy.values(),
     ):
         lazy[array.name] = array
     shown = {key_split(name) for name in lazy}
     assert shown >= {"split-train", "split-test", "predict", "predict-proba", "log-proba",
                      "decision", "scale", "unscale", "read-npy-X", "read-hdf-X",
-                     "pca-transform", "pca-inverse"}  # fmt: skip
+                     "pca-transform", "pca-inverse", "kmeans-predict", "kmeans-dist"}  # fmt: skip
     for name in seen | shown:
         assert_shows_whole(name)
     assert seen >= EXPECTED_STAGES, sorted(EXPECTED_STAGES - seen)

@@ -28,6 +28,7 @@ import daskpar
 from daskpar._decomposition import pca_fit_partition
 from daskpar._encoders import count_partition_categories
 from daskpar._families import family_for
+from daskpar._kmeans import Centres, farthest_partition, lloyd_partition, weigh_partition
 from daskpar._linear import least_squares_partition
 from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
@@ -185,6 +186,26 @@ def trial_state(n: int) -> Any:
     return TrialState(sgd_state(n), StateTuple((confusion_state(n),)), 0.1, 0.2)
 
 
+KMEANS_CENTRES = Centres(np.random.default_rng(1).normal(size=(2, K, D)), np.zeros(D))
+
+
+def kmeans_state(n: int) -> Any:
+    """A first Lloyd pass (with X's moments) for R = 2 runs of K centres."""
+    X, _, _ = block(n)
+    return lloyd_partition(X, None, *position(n), centres=KMEANS_CENTRES, with_moments=True)
+
+
+def kmeans_top_rows_state(n: int) -> Any:
+    """The K and 1 rows farthest from their centres, for the two runs."""
+    X, _, _ = block(n)
+    return farthest_partition(X, None, *position(n), centres=KMEANS_CENTRES, capacity=(K, 1))
+
+
+def kmeans_candidate_weights_state(n: int) -> Any:
+    X, _, _ = block(n)
+    return weigh_partition(X, None, *position(n), centres=KMEANS_CENTRES)
+
+
 #: Every state class -> (a task that makes one, its size in bytes by formula).
 CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     # coef_ and intercept_ sums, and the prototype estimator (coef_, intercept_ again).
@@ -212,6 +233,11 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "ResidualState": (residual_state, F8 * 8 + OVERHEAD),
     # A row count and four hash lanes.
     "ContentHash": (content_hash, F8 * 5 + OVERHEAD),
+    # KMeans: 8 R (k (d + 2) + 1) for R = 2 runs, and the first pass's moments 8 (3 d + 1).
+    "ClusterSums": (kmeans_state, F8 * 2 * (K * (D + 2) + 1) + F8 * (3 * D + 1) + 2 * OVERHEAD),
+    # Per group of capacity M: M rows, keys, indices, weights and labels; and the costs.
+    "TopRows": (kmeans_top_rows_state, F8 * ((D + 4) * (K + 1) + 2) + 2 * OVERHEAD),
+    "CandidateWeights": (kmeans_candidate_weights_state, F8 * 2 * K + OVERHEAD),
     "StateTuple": (state_tuple, F8 * (K + 2 * D) + 3 * OVERHEAD),
     # Per column, each distinct value (a 1-letter string here) and its int64 count.
     "CategoryCounts": (category_counts_state, K * (F8 + 64) + 2 * OVERHEAD),

@@ -326,6 +326,34 @@ def document_frequencies(b: Block) -> Any:
     return count_partition_documents(counts, (slice(0, b.n),), (0,))
 
 
+def kmeans_centres(b: Block) -> Any:
+    """Two runs of K centres in the block's dimension (the same for every part of it)."""
+    Centres = defined("Centres")
+    rng = np.random.default_rng(b.X.shape[1])
+    return Centres(rng.normal(size=(2, K, b.X.shape[1])), np.zeros(b.X.shape[1]))
+
+
+def kmeans_sums(b: Block) -> Any:
+    """A first Lloyd pass (with X's moments) for two runs of K centres."""
+    return defined("lloyd_partition")(
+        b.X, b.w, *b.position(), centres=kmeans_centres(b), with_moments=True
+    )
+
+
+def kmeans_farthest(b: Block) -> Any:
+    """The K and 1 rows farthest from their centres (empty clusters' relocation)."""
+    return defined("farthest_partition")(
+        b.X, b.w, *b.position(), centres=kmeans_centres(b), capacity=(K, 1)
+    )
+
+
+def kmeans_candidate_weights(b: Block) -> Any:
+    centres = kmeans_centres(b)
+    Centres = defined("Centres")
+    sets = Centres((centres.centres[0], centres.centres[1][:1]), centres.shift)
+    return defined("weigh_partition")(b.X, b.w, *b.position(), centres=sets)
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Block], Any]
@@ -354,6 +382,9 @@ STATES: dict[str, Case] = {
     "ResidualState": Case(residuals, FLOAT),
     # The audit log's data fingerprint: an order-sensitive polynomial hash of the rows.
     "ContentHash": Case(lambda b: defined("ContentHash").of(b.X), EXACT),
+    "ClusterSums": Case(kmeans_sums, FLOAT),
+    "TopRows": Case(kmeans_farthest, FLOAT),
+    "CandidateWeights": Case(kmeans_candidate_weights, FLOAT),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -373,6 +404,9 @@ def _least_squares_meaning(s: Any) -> dict[str, Any]:
 MEANING: dict[str, Callable[[Any], dict[str, Any]]] = {
     "Moments": _moments_meaning,
     "LeastSquaresState": _least_squares_meaning,
+    # The rows of the largest keys: their keys (a part's rows are numbered from 0 here, so
+    # ties may pick other rows of the same key) and the summed cost.
+    "TopRows": lambda s: {"capacity": s.capacity, "keys": s.keys, "cost": s.cost},
     "CentredFactor": lambda s: {
         "n_samples": s.n_samples,
         "mean": s.mean + s.mean_lo,
