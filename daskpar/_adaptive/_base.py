@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from dask import config
 from dask.base import is_dask_collection
 from sklearn import get_config
 from sklearn.base import BaseEstimator
@@ -24,10 +25,31 @@ from .._columns import is_table, match_feature_names
 from .._saving import SaveMixin
 from .._sklearn_compat import Interval, validate_estimator_params
 from ..errors import InputError
+from ._compiled import train_pass_compiled, train_pass_sparse_compiled
 from ._kernel import Model, train_pass
 from ._sparse import as_csr, train_pass_sparse
 
 __all__ = ["BaseAdaptiveSGD"]
+
+#: The dask setting that picks the passes' kernel: "compiled" (numba, the default) or "numpy"
+#: (the reference the compiled kernels are tested against, to float rounding). It is read
+#: where the passes run: on a distributed cluster, set it in the workers' dask configuration
+#: (e.g. the environment variable ``DASK_DASKPAR__ADAPTIVE_KERNEL=numpy``).
+KERNEL_KEY = "daskpar.adaptive-kernel"
+#: Its default.
+DEFAULT_KERNEL = "compiled"
+_KERNELS = ("compiled", "numpy")
+
+
+def adaptive_kernel() -> str:
+    """The kernel of the passes: the ``daskpar.adaptive-kernel`` setting."""
+    kernel = config.get(KERNEL_KEY, DEFAULT_KERNEL)
+    if kernel not in _KERNELS:
+        raise ValueError(
+            f"The dask setting {KERNEL_KEY!r} must be one of {', '.join(map(repr, _KERNELS))}. "
+            f"Got {kernel!r} instead."
+        )
+    return str(kernel)
 
 
 def _check_weights(sample_weight: Any, n_samples: int) -> np.ndarray | None:
@@ -123,9 +145,12 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
     ) -> int:
         """Up to ``passes`` passes over the rows of non-zero weight, in mini-batches.
 
-        Dense ``X`` goes through :func:`~daskpar._adaptive._kernel.train_pass`, CSR ``X``
-        through :func:`~daskpar._adaptive._sparse.train_pass_sparse` (uncentred, in
-        O(nnz)).
+        Dense ``X`` goes through :func:`~daskpar._adaptive._compiled.train_pass_compiled`,
+        CSR ``X`` through :func:`~daskpar._adaptive._compiled.train_pass_sparse_compiled`
+        (uncentred, in O(nnz)); with the dask setting ``daskpar.adaptive-kernel`` at
+        ``"numpy"``, through their numpy references,
+        :func:`~daskpar._adaptive._kernel.train_pass` and
+        :func:`~daskpar._adaptive._sparse.train_pass_sparse`.
 
         With ``tol``, stop once the mean training loss of ``n_iter_no_change`` passes in a
         row has not improved on the best by ``tol`` (scikit-learn's SGD rule). Returns the
@@ -149,6 +174,9 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             self.target_sums_.copy() if self._regression else None,
             self.mean_.copy() if self.fit_intercept and not sparse else None,
         )
+        compiled = adaptive_kernel() == "compiled"
+        dense_pass = train_pass_compiled if compiled else train_pass
+        sparse_pass = train_pass_sparse_compiled if compiled else train_pass_sparse
         weight = float(w.sum(dtype=np.float64))
         best, no_change, done = np.inf, 0, 0
         while done < passes:
@@ -162,11 +190,9 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
                 "with_loss": tol is not None,
             }
             if sparse:
-                total = train_pass_sparse(
-                    state, X, Y, w, intercept=bool(self.fit_intercept), **options
-                )
+                total = sparse_pass(state, X, Y, w, intercept=bool(self.fit_intercept), **options)
             else:
-                total = train_pass(state, X, Y, w, **options)
+                total = dense_pass(state, X, Y, w, **options)
             done += 1
             if tol is None or weight == 0.0:
                 continue
