@@ -316,10 +316,10 @@ def test_npy_and_hdf5_data(tmp_path: Path, scheduler_address: str) -> None:
 
 
 def test_unsupported_format_names_the_supported_ones(tmp_path: Path) -> None:
-    (tmp_path / "data.json").write_text("{}")
-    result = CliRunner().invoke(main, ["train", str(tmp_path / "data.json")])
+    (tmp_path / "data.xlsx").write_text("{}")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "data.xlsx")])
     assert result.exit_code == 1
-    for fmt in ("zarr", "Parquet", "CSV", ".npy", "HDF5"):
+    for fmt in ("zarr", "Parquet", "CSV", "JSON lines", ".npy", "HDF5", "svmlight"):
         assert fmt in result.output
 
 

@@ -486,6 +486,7 @@ def validation_scores(stdout: str) -> list[float]:
     return [float(ln.split()[-1]) for ln in lines[start:] if ln.strip()[:1].isdigit()]
 
 
+@pytest.mark.slow  # the compose commands as processes: the slow suite, which CI runs
 def test_compose_commands_train_end_to_end_without_docker(
     local_compose: dict[str, Any], tmp_path: Path
 ) -> None:

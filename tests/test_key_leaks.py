@@ -352,6 +352,8 @@ def invoke(*args: str, env: dict[str, str]) -> tuple[str, str, int, BaseExceptio
     return result.stdout, result.stderr, result.exit_code, escaped
 
 
+# Every command as a process, a minute on two cores: in the slow suite, which CI runs.
+@pytest.mark.slow
 def test_no_key_leaks_from_the_command_line(tmp_path: Path, keys: dict[str, Path]) -> None:
     """Each command that starts a cluster runs once, as the user runs it (a process of its
     own, whose workers print to its stderr); the commands refused before any cluster starts,

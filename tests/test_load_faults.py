@@ -241,6 +241,7 @@ def test_failed_overwrite_keeps_the_old_store(tmp_path: Path, scheduler: str) ->
     np.testing.assert_array_equal(read_zarr(tmp_path / "d.zarr")[0].compute(), X2.compute())
 
 
+@pytest.mark.slow  # scheduler and worker processes: the slow suite, which CI runs
 def test_cli_train_relative_path_on_workers_elsewhere(
     elsewhere_cluster: str, tmp_path: Path
 ) -> None:

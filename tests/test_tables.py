@@ -177,6 +177,7 @@ def _block(seed: int, rows: int, columns: list[str]) -> pd.DataFrame:
     return frame.assign(target=(frame["f0"] > 0).astype(np.int64))
 
 
+@pytest.mark.slow  # a cluster of worker processes: the slow suite, which CI runs
 def test_a_dask_table_is_not_gathered_on_the_client() -> None:
     """The client's peak memory while fitting a dask DataFrame stays under 10 % of its size.
 
