@@ -87,7 +87,7 @@ SCRIPTS = {
             "daskpar rows/s per core >= VW's",
             "held-out log-loss <= 1.01 x VW's, 3 passes",
             ">= 20 x the dask-ml path",
-            "daskpar, 1 epoch, -q ab, first quarter of the files |",
+            "daskpar, 1 epoch, -q ab, first quarter of the files (",
             "peak worker memory <= hashed state x (split_every + 2) + 6 chunks + 100 MB",
             "peak worker memory flat from 1x to 4x rows",
         ],
