@@ -210,6 +210,16 @@ NB_ATTRIBUTES = {
 }
 
 
+def _ill_conditioned(X: np.ndarray, theta: np.ndarray, var: np.ndarray) -> bool:
+    """Whether one ulp of ``theta`` moves GaussianNB's joint log-likelihood of a row of ``X``
+    by more than 1e-9: ``|x - theta| ulp(theta) / var``, large where ``var`` is only the
+    smoothing epsilon and a row lies many of its deviations away."""
+    ulp = np.spacing(np.abs(theta) + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.abs(X[:, None, :] - theta[None]) * ulp[None] / var[None]
+    return bool(np.nanmax(moved, initial=0.0) > 1e-9)
+
+
 @PROPERTY
 @given(
     data=st.data(),
@@ -237,6 +247,11 @@ def test_naive_bayes_agrees_with_scikit_learn(
         for name in NB_ATTRIBUTES[kind]:
             assert_close(getattr(got.estimator_, name), getattr(ref, name), EXACT_RTOL, 1e-12, name)
         Xf = X.astype(np.float64)
+        if kind is GaussianNB and _ill_conditioned(Xf, ref.theta_, ref.var_):
+            # A last-bit difference in theta_ (scikit-learn's running mean against daskpar's
+            # exact merge) moves the class log-likelihoods by more than the tolerance below:
+            # the attributes, compared above, are what can be compared.
+            return
         assert_close(got.predict_proba(Xf), ref.predict_proba(Xf), 1e-7, 1e-9, "predict_proba")
 
     got, _ = agree_or_both_refuse(
