@@ -42,6 +42,7 @@ from ._common import (
 
 __all__ = [
     "CSV_COMPRESSIONS",
+    "TEXT_TABLE_PARAMS",
     "PANDAS_INDEX_HEADER",
     "clean_target_partition",
     "check_target_partition",
@@ -187,15 +188,19 @@ def check_target_partition(series: Any, target: str, where: str) -> Any:
     return series
 
 
+#: The parameters of the text-table readers (:func:`read_csv`, ``read_json``).
+TEXT_TABLE_PARAMS: dict[str, list[Any]] = {
+    "path": [*PATH_PARAM, list, tuple],
+    "target": [str, None],
+    "columns": COLUMNS_PARAM,
+    "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
+    "min_partitions": MIN_PARTITIONS_PARAM,
+    "as_frame": ["boolean"],
+}
+
+
 @validate_params(
-    {
-        "path": [*PATH_PARAM, list, tuple],
-        "target": [str, None],
-        "columns": COLUMNS_PARAM,
-        "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
-        "min_partitions": MIN_PARTITIONS_PARAM,
-        "as_frame": ["boolean"],
-    },
+    TEXT_TABLE_PARAMS,
     prefer_skip_nested_validation=True,
 )
 def read_csv(

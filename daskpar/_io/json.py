@@ -22,7 +22,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from numbers import Integral
 from typing import Any
 
 import dask.array as da
@@ -34,14 +33,11 @@ from numpy.typing import NDArray
 
 from .._dask_compat import GraphNode, Task
 from .._graph import arrays_from_pair_tasks, reduce_partitions, stage_name
-from .._sklearn_compat import Interval, InvalidParameterError, validate_params
+from .._sklearn_compat import InvalidParameterError, validate_params
 from .._validation import warn_if_tiny_partitions
 from ..errors import InputError, PartitionError
 from ._common import (
-    COLUMNS_PARAM,
     DEFAULT_MIN_PARTITIONS,
-    MIN_PARTITIONS_PARAM,
-    PATH_PARAM,
     READER_STACKLEVEL,
     PathLike,
     default_block_rows,
@@ -52,7 +48,14 @@ from ._common import (
     is_url,
     missing_target_message,
 )
-from .csv import MAX_CSV_BLOCK_BYTES, is_pattern, rechunk_rows, text_blocksize, text_compression
+from .csv import (
+    MAX_CSV_BLOCK_BYTES,
+    TEXT_TABLE_PARAMS,
+    is_pattern,
+    rechunk_rows,
+    text_blocksize,
+    text_compression,
+)
 
 __all__ = [
     "JSON_SUFFIXES",
@@ -645,14 +648,7 @@ def _merge_columns(scan: JsonScan, columns: Sequence[str]) -> dict[str, Column]:
 
 
 @validate_params(
-    {
-        "path": [*PATH_PARAM, list, tuple],
-        "target": [str, None],
-        "columns": COLUMNS_PARAM,
-        "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
-        "min_partitions": MIN_PARTITIONS_PARAM,
-        "as_frame": ["boolean"],
-    },
+    TEXT_TABLE_PARAMS,
     prefer_skip_nested_validation=True,
 )
 def read_json(
