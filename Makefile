@@ -37,7 +37,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 # Speed next to quality, about an hour on 2 cores (the first run also writes about 8 GB of
 # data to benchmarks/.data and fits the optimum); writes benchmarks/RESULTS.md.
-BENCHMARKS := codecs learners scaling larger_than_memory search_vs_dask_ml tables clicklogs text
+BENCHMARKS := codecs learners scaling partitions decomposition larger_than_memory search_vs_dask_ml tables clicklogs text
 bench: $(VENV)/.installed-bench
 	for b in $(BENCHMARKS); do $(BIN)/python benchmarks/$$b.py || exit 1; done
 	$(BIN)/python benchmarks/report.py

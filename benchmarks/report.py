@@ -24,6 +24,8 @@ SECTIONS = [
     "codecs",
     "learners",
     "scaling",
+    "partitions",
+    "decomposition",
     "larger_than_memory",
     "search",
     "tables",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import audit
 from ._adaptive import AdaptiveSGDClassifier, AdaptiveSGDRegressor
 from ._cluster import local_cluster
+from ._cluster_check import NoWorkersError, VersionMismatchError, info
 from ._compose import ColumnTransformer, make_column_transformer
 from ._decomposition import PCA
 from ._encoders import OneHotEncoder, OrdinalEncoder
@@ -21,6 +22,7 @@ from ._linear import LinearRegression, Ridge
 from ._preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from ._search import GridSearchCV, HalvingSearchCV, RandomizedSearchCV
 from ._text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from ._truncated_svd import TruncatedSVD
 from .data import (
     make_classification,
     make_regression,
@@ -64,6 +66,7 @@ __all__ = [
     "InputError",
     "KMeans",
     "LinearRegression",
+    "NoWorkersError",
     "MaxAbsScaler",
     "MinMaxScaler",
     "OneHotEncoder",
@@ -77,11 +80,14 @@ __all__ = [
     "StandardScaler",
     "TfidfTransformer",
     "TfidfVectorizer",
+    "TruncatedSVD",
     "UnsupportedEstimatorError",
+    "VersionMismatchError",
     "WorkerKilledError",
     "__version__",
     "audit",
     "find_classes",
+    "info",
     "load",
     "local_cluster",
     "make_classification",

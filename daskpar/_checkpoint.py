@@ -28,6 +28,14 @@ resumed run signs in turn) is refused. Without a key a checkpoint is not authent
 anyone who can write its folder can change what a resumed run starts from. A symbolic link,
 a hard-linked file, or a refit folder that leads elsewhere is refused either way: a
 checkpoint is read only from the folder it was named by.
+
+A checkpoint folder may be an object store's URL (``s3://bucket/run``, a
+:class:`RemoteFolder`): there is no rename there, and none is needed, since S3 (as GCS and
+Azure Blob) makes an object visible whole once its upload completes; the checkpoint is one
+object, written by one PUT, so a client killed mid-write leaves the previous one. The store's
+credentials come from the environment (``AWS_*`` variables, instance roles), never from
+the estimator's parameters, which model files and audit records keep. Ownership and link
+checks are the bucket policy's business there.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import math
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ._graph import fan_in
+from ._io._remote import StorageOptions, filesystem, is_remote, remote_location
 from ._pass import DataCheck
 from .audit import printable
 from .errors import CheckpointError
@@ -63,6 +72,7 @@ __all__ = [
     "FILE_NAME",
     "REFIT_FOLDER",
     "Checkpoint",
+    "RemoteFolder",
     "data_of",
     "discard",
     "is_ours",
@@ -157,6 +167,71 @@ def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any
     }
 
 
+@dataclass(frozen=True)
+class RemoteFolder:
+    """A checkpoint folder in an object store: a URL prefix (shown without any user or
+    password), and the options that reach it (a URL's own user and password, else none:
+    the store library reads the environment). Path-like: ``folder / "refit"`` is a folder
+    inside it, and ``os.fspath`` gives the URL."""
+
+    url: str
+    options: StorageOptions = field(default_factory=lambda: StorageOptions({}), compare=False)
+
+    def __truediv__(self, name: str) -> RemoteFolder:
+        return RemoteFolder(f"{self.url}/{name}", self.options)
+
+    def __fspath__(self) -> str:
+        return self.url
+
+    def __str__(self) -> str:
+        return self.url
+
+    def _error(self, doing: str, exc: BaseException) -> CheckpointError:
+        return CheckpointError(
+            f"Cannot {doing} the checkpoint in {self.url!r}: "
+            f"{self.options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
+            "store's credentials in the environment."
+        )
+
+    def read(self, name: str) -> bytes | None:
+        """The object ``name`` in this folder, or None if there is none."""
+        fs, inner = filesystem(self.url, self.options)
+        try:
+            data: bytes = fs.cat_file(f"{inner}/{name}")
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # credentials refused, network
+            raise self._error("read", exc) from None
+        return data
+
+    def write(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the object ``name``: one upload, visible whole or not at all."""
+        fs, inner = filesystem(self.url, self.options)
+        try:
+            fs.pipe_file(f"{inner}/{name}", data)
+        except Exception as exc:  # credentials refused, network
+            raise self._error("write", exc) from None
+
+    def remove(self, name: str) -> None:
+        fs, inner = filesystem(self.url, self.options)
+        try:
+            if fs.exists(f"{inner}/{name}"):
+                fs.rm_file(f"{inner}/{name}")
+        except Exception as exc:  # credentials refused, network
+            raise self._error("delete", exc) from None
+
+
+def checkpoint_folder(folder: str | os.PathLike[str]) -> Path | RemoteFolder:
+    """The folder a ``checkpoint`` parameter names: a local one, checked to be the user's
+    own (:func:`_own_folder`), or an object store's (:class:`RemoteFolder`)."""
+    if isinstance(folder, RemoteFolder):
+        return folder
+    if is_remote(folder):
+        url, options = remote_location(folder, None, "checkpoint")
+        return RemoteFolder(url, options)
+    return _own_folder(Path(folder))
+
+
 def is_ours(folder: Path) -> bool:
     """Whether ``folder`` holds nothing but daskpar checkpoints: its own file, the temporary
     files of unfinished writes, and a search's ``refit`` folder of the same (none of them a
@@ -172,9 +247,15 @@ def is_ours(folder: Path) -> bool:
     return True
 
 
-def discard(folder: Path) -> None:
+def discard(folder: Path | RemoteFolder) -> None:
     """Delete the checkpoints in ``folder`` (and its refit's), to start over; refuses a
-    folder that holds anything else."""
+    folder that holds anything else (in an object store, only the checkpoints are deleted)."""
+    if isinstance(folder, RemoteFolder) or is_remote(folder):
+        remote = checkpoint_folder(folder)
+        assert isinstance(remote, RemoteFolder)  # a URL makes one
+        remote.remove(FILE_NAME)
+        (remote / REFIT_FOLDER).remove(FILE_NAME)
+        return
     if not folder.is_dir():
         return
     if not is_ours(folder):
@@ -220,7 +301,7 @@ class Checkpoint:
     bytes per array and block in the file (a 10,000-block run with sample weights: 1.4 MB).
     """
 
-    folder: Path
+    folder: Path | RemoteFolder
     kind: str
     params: dict[str, Any]
     data: dict[str, Any]
@@ -242,7 +323,7 @@ class Checkpoint:
         versions = {name: metadata.version(name) for name in ("daskpar", "scikit-learn", "numpy")}
         split_every = getattr(estimator, "split_every", None)
         return cls(
-            _own_folder(Path(folder)),
+            checkpoint_folder(folder),
             type(estimator).__name__,
             parameters_of(estimator),
             data_of(X, y, *others),
@@ -250,7 +331,7 @@ class Checkpoint:
         )
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | RemoteFolder:
         return self.folder / FILE_NAME
 
     def data_check(self) -> DataCheck:
@@ -285,8 +366,15 @@ class Checkpoint:
     def load(self) -> dict[str, Any] | None:
         """The saved state, or ``None`` when there is none; refuses another run's, and one
         whose signature does not hold (with a key set) or that is reached through a link."""
+        if isinstance(self.folder, RemoteFolder):
+            remote = self.folder.read(FILE_NAME)
+            if remote is None:
+                return None
+            return self._parse(remote, f"The checkpoint {os.fspath(self.path)!r}")
+        local = self.path
+        assert isinstance(local, Path)  # a local folder's
         self._remove_leftovers()
-        if self.path.is_symlink() or not self.path.exists():
+        if local.is_symlink() or not local.exists():
             self._refuse_links()
             if self.folder.is_dir() and not is_ours(self.folder):
                 raise CheckpointError(
@@ -300,7 +388,10 @@ class Checkpoint:
                 )
             return None
         where = f"The checkpoint {os.fspath(self.path)!r}"
-        data = self._read(where)
+        return self._parse(self._read(where), where)
+
+    def _parse(self, data: bytes, where: str) -> dict[str, Any]:
+        """The state in a checkpoint file's bytes, checked to be this run's."""
         key_set = self.authenticated
         try:
             # With a key, only a checkpoint signed with it; without one, only an unsigned one.
@@ -361,7 +452,8 @@ class Checkpoint:
     def _refuse_links(self) -> None:
         """Refuse a checkpoint file, or a refit folder, that is a symbolic link: it would
         resume from, or write to, a place that the folder given does not hold."""
-        for path in (self.path, self.folder / REFIT_FOLDER):
+        assert isinstance(self.folder, Path)  # object stores have no links
+        for path in (self.folder / FILE_NAME, self.folder / REFIT_FOLDER):
             if path.is_symlink():
                 raise CheckpointError(
                     f"{os.fspath(path)!r} is a symbolic link (to {os.readlink(path)!r}); "
@@ -374,7 +466,7 @@ class Checkpoint:
         self._refuse_links()
         try:
             # Non-blocking: a FIFO put there opens at once (and is refused below).
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(os.fspath(self.path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as error:  # a link made since, or unreadable
             raise CheckpointError(f"{where} cannot be read ({error.strerror}).") from None
         with os.fdopen(fd, "rb") as f:
@@ -435,7 +527,7 @@ class Checkpoint:
 
     def _remove_leftovers(self) -> None:
         """Delete the temporary files of writes that a killed client left half done."""
-        if self.folder.is_dir():
+        if isinstance(self.folder, Path) and self.folder.is_dir():
             for leftover in self.folder.glob(f".{FILE_NAME}.tmp-*"):
                 leftover.unlink(missing_ok=True)
 
@@ -452,6 +544,9 @@ class Checkpoint:
             "state": state,
         }
         payload, _ = dumps({"meta": json.dumps(meta), "objects": objects})
+        if isinstance(self.folder, RemoteFolder):
+            self.folder.write(FILE_NAME, payload)  # one PUT: the old object or the new one
+            return
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._refuse_links()
-        write_atomically(self.path, payload)
+        write_atomically(self.folder / FILE_NAME, payload)

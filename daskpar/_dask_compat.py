@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from dask.array.core import normalize_chunks
+from dask.array.dispatch import concatenate_lookup
 from dask.base import compute_as_if_collection, get_scheduler
 from dask.core import flatten
 from dask.layers import ArrayBlockIdDep, ArraySliceDep
@@ -34,6 +35,7 @@ __all__ = [
     "Task",
     "TaskRef",
     "compute_as_if_collection",
+    "concatenate_lookup",
     "flatten",
     "get_scheduler",
     "get_sync",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from numbers import Integral
 from operator import getitem
@@ -34,6 +34,7 @@ from dask.delayed import delayed
 from dask.highlevelgraph import HighLevelGraph
 from threadpoolctl import threadpool_limits
 
+from ._cluster_check import ensure_cluster_ready
 from ._dask_compat import (
     ArrayBlockIdDep,
     ArraySliceDep,
@@ -43,6 +44,7 @@ from ._dask_compat import (
     Task,
     TaskRef,
     compute_as_if_collection,
+    concatenate_lookup,
     flatten,
     get_scheduler,
     get_sync,
@@ -66,6 +68,7 @@ __all__ = [
     "map_frame_partitions",
     "map_partitions",
     "map_rows",
+    "merge_row_blocks",
     "frame_lengths",
     "reduce_frame_partitions",
     "reduce_partitions",
@@ -682,6 +685,8 @@ def compute_blocks(
     options: dict[str, Any] = {}
     retries = _RETRIES.get()
     client = _distributed_client(get_scheduler())
+    # Workers there, with the client's versions (once per client and set of workers).
+    ensure_cluster_ready(client)
     if retries:
         if client is None:
             raise InputError(
@@ -727,3 +732,42 @@ def _one_blas_thread_per_task() -> Any:
     if get_scheduler() is get_sync:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+# --------------------------------------------------------------------------------------------
+# Coalescing (daskpar._coalesce decides the groups)
+
+#: The stage of a merged run of small blocks.
+COALESCE_STAGE = "coalesce"
+
+
+def _concatenate(*blocks: Any) -> Any:
+    """The blocks stacked along rows: numpy's concatenate, or scipy's ``vstack`` for sparse
+    blocks (whatever dask's ``concatenate_lookup`` knows for the block type)."""
+    return concatenate_lookup.dispatch(type(blocks[0]))(list(blocks), axis=0)
+
+
+def _same(block: Any) -> Any:
+    return block
+
+
+def merge_row_blocks(a: da.Array, groups: Sequence[int]) -> da.Array:
+    """``a`` with its runs of ``groups[i]`` adjacent row blocks each merged into one block:
+    one ``coalesce`` task per merged block, which takes the blocks it merges as they are (no
+    rechunk plan, no intermediate steps), and is named in the dashboard as what it is."""
+    if a.ndim > 1 and a.numblocks[1] != 1:
+        a = a.rechunk({i: -1 for i in range(1, a.ndim)})
+    name = f"{stage_name(COALESCE_STAGE)}-{tokenize(a, tuple(groups))}"
+    tail = (0,) * (a.ndim - 1)
+    layer: dict[Any, GraphNode] = {}
+    start = 0
+    for g, n in enumerate(groups):
+        key = (name, g, *tail)
+        refs = [TaskRef((a.name, i, *tail)) for i in range(start, start + n)]
+        layer[key] = Task(key, _concatenate, *refs) if n > 1 else Task(key, _same, refs[0])
+        start += n
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[a])  # type: ignore[list-item]
+    ends = np.cumsum(groups)
+    rows = tuple(int(sum(a.chunks[0][end - n : end])) for n, end in zip(groups, ends, strict=True))
+    chunks = (rows, *a.chunks[1:])
+    return da.Array(graph, name, chunks, meta=a._meta)

@@ -14,7 +14,9 @@ plan the pass (:class:`~daskpar._pass.PassPlan`, one model), run the epochs
 from __future__ import annotations
 
 import inspect
+import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit
 from ._checkpoint import Checkpoint, records
+from ._coalesce import TARGET_KEY, coalesce_blocks, describe, target_block_bytes
 from ._columns import (
     check_numeric_columns,
     column_names,
@@ -656,7 +659,6 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             found, lengths = frame_classes_and_lengths(X, y, split_every=self.split_every)
         X, y = check_X_y(X, y, y_numeric=regression, estimator=self, reset=True, lengths=lengths)
         check_sparse_support(self.estimator, X, owner=type(self).__name__)
-        warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None and not has_partial_fit_parameter(
             self.estimator, "sample_weight"
@@ -683,6 +685,23 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 "early_stopping=True needs validation data: set validation_fraction (whole "
                 "blocks of X are held out) or pass validation_data=(X_val, y_val) to fit."
             )
+        # Small blocks merged up to daskpar.target-block-bytes; validation blocks read beside
+        # them (as many blocks as X) in the same groups.
+        before = X.numblocks[0]
+        # validation_fraction holds out whole blocks: leave enough of them.
+        fraction = self.validation_fraction
+        at_least = 1 if fraction is None else max(2, math.ceil(1 / fraction))
+        X, y, sample_weight, *pair = coalesce_blocks(
+            X, y, sample_weight, *(validation or ()), min_blocks=at_least
+        )
+        validation = (pair[0], pair[1]) if pair else None
+        if self.verbose and X.numblocks[0] < before:
+            print(
+                f"{type(self).__name__}: {describe(before, X.numblocks[0], target_block_bytes())}"
+                f" ({TARGET_KEY!r})",
+                file=sys.stderr,
+            )
+        warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         return _FitInput(X, y, sample_weight, validation, scorer, found)
 
     def _plan(

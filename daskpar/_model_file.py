@@ -3,7 +3,9 @@
 :mod:`daskpar.persist` draws the layout (magic, format version, header length, header,
 payload, signature); this module writes and reads it: :func:`assemble` packs a header and a
 payload, :func:`parse` checks a file's bytes and returns its header and where its payload
-lies, :func:`read_file` and :func:`write_atomically` move the bytes to and from disk. What
+lies, :func:`read_file` and :func:`write_atomically` move the bytes to and from disk, or
+to and from an object store (an fsspec URL with its ``storage_options``: one PUT, which S3
+makes visible whole or not at all, and one GET). What
 the payload holds, and whether the signature matches, is :mod:`daskpar.persist`'s and
 :mod:`daskpar._model_keys`' business.
 """
@@ -21,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from ._io._remote import StorageOptionsLike, filesystem, is_remote, remote_location
 from .errors import DaskparError
 
 __all__ = [
@@ -86,13 +89,24 @@ def assemble(header: dict[str, Any], payload: bytes) -> bytes:
     return _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes + payload
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(
+    path: str | os.PathLike[str], data: bytes, storage_options: StorageOptionsLike = None
+) -> None:
     """Write ``data`` under a temporary name next to ``path``, then rename it into place.
 
     The file is readable and writable by its owner only (0600): a model file or a checkpoint
     holds the model's parameters, which an unencrypted file shows to whoever can read it. A
     link at ``path`` is replaced by the rename, not written through.
+
+    An object store's URL (``s3://...``) is written in one upload, with ``storage_options``:
+    S3, GCS and Azure Blob make an object visible whole once its upload completes (a single
+    PUT, or a multipart upload's completion), never in part; who may read it is the
+    bucket's policy.
     """
+    if is_remote(path):
+        _put_object(os.fspath(path), data, storage_options)
+        return
+    path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -313,8 +327,47 @@ def parse(data: bytes, name: str) -> tuple[dict[str, Any], int, int]:
     return header, start, start + length
 
 
-def read_file(path: str | os.PathLike[str]) -> tuple[bytes, str]:
-    """A model file's bytes, and its path as messages show it; only a regular file is read."""
+def _put_object(url: str, data: bytes, storage_options: StorageOptionsLike) -> None:
+    clean, options = remote_location(url, storage_options, "save")
+    fs, inner = filesystem(clean, options)
+    try:
+        fs.pipe_file(inner, data)
+    except Exception as exc:  # credentials refused, no such bucket, network
+        raise ModelFileError(
+            f"Cannot write {clean!r}: {options.scrub(f'{type(exc).__name__}: {exc}')}. Check "
+            "the URL, and the credentials in storage_options or the environment."
+        ) from None
+
+
+def _get_object(url: str, storage_options: StorageOptionsLike) -> tuple[bytes, str]:
+    clean, options = remote_location(url, storage_options, "load")
+    name = repr(clean)
+    fs, inner = filesystem(clean, options)
+    try:
+        data: bytes = fs.cat_file(inner)
+    except FileNotFoundError:
+        problem = f"No model file at {name}."
+    except Exception as exc:  # credentials refused, a folder, network
+        problem = (
+            f"Cannot read the model file {name}: "
+            f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
+            "credentials in storage_options or the environment."
+        )
+    else:
+        return data, name
+    raise ModelFileError(problem)
+
+
+def read_file(
+    path: str | os.PathLike[str], storage_options: StorageOptionsLike = None
+) -> tuple[bytes, str]:
+    """A model file's bytes, and its path as messages show it; only a regular file is read.
+
+    An object store's URL is read with ``storage_options`` in one GET; messages show it
+    without any user or password it holds.
+    """
+    if is_remote(path):
+        return _get_object(os.fspath(path), storage_options)
     name = repr(os.fspath(path))
     try:
         # Non-blocking: a FIFO put in a model file's place opens at once, and is refused.

@@ -23,8 +23,11 @@ class SaveMixin:
         Parameters
         ----------
         path : str or path-like
-            The model file to write (replaced atomically if it exists).
+            The model file to write (replaced atomically if it exists), or an fsspec URL
+            (``s3://bucket/model.dp``), written in one upload.
         **kwargs
-            ``key``, ``encrypt``, ``encryption_key``, ``audit``: see :func:`daskpar.save`.
+            ``key``, ``encrypt``, ``encryption_key``, ``audit``, ``storage_options`` (for a
+            URL: credentials and endpoint, never written anywhere): see
+            :func:`daskpar.save`.
         """
         persist.save(self, path, **kwargs)

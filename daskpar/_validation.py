@@ -281,7 +281,11 @@ MIN_BLOCK_ROWS = 1000
 #: More blocks than this, with a median under ``MIN_BLOCK_ROWS`` rows, gets a warning.
 MANY_BLOCKS = 100
 #: How to fix partitions of an array too small to be worth a task each.
-MERGE_PARTITIONS = "Merge them: X, y = X.rechunk({0: 100_000}), y.rechunk(100_000)."
+MERGE_PARTITIONS = (
+    "Fits merge adjacent small blocks up to the dask setting 'daskpar.target-block-bytes' "
+    "(default 32 MiB) unless it is 0; or merge them yourself: "
+    "X, y = X.rechunk({0: 100_000}), y.rechunk(100_000)."
+)
 
 
 def warn_if_tiny_partitions(

@@ -33,6 +33,15 @@ import numpy as np
 from ._generate import make_classification, make_regression
 from ._graph import compute_blocks
 from ._io import read_csv, read_hdf5, read_json, read_npy, read_parquet, read_path, read_zarr
+from ._io._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptions,
+    StorageOptionsLike,
+    filesystem,
+    is_remote,
+    local_path,
+    remote_location,
+)
 from ._io.svmlight import read_svmlight
 from ._sklearn_compat import validate_params
 from ._split import train_test_split
@@ -156,8 +165,97 @@ def _move_into_place(new: Path, target: Path) -> None:
     _remove(old)
 
 
+#: The object of a zarr 3 group that makes it a group: written last, it commits a store.
+_GROUP_METADATA = "zarr.json"
+
+
+def _remote_store_exists(fs: Any, root: str) -> bool:
+    return bool(fs.exists(root) and (fs.isfile(root) or fs.ls(root, detail=False)))
+
+
+def _write_zarr_remote(
+    url: str,
+    options: StorageOptions,
+    arrays: dict[str, da.Array],
+    rows: int,
+    overwrite: bool,
+) -> None:
+    """:func:`write_zarr` into an object store, where there is no rename: write, then commit.
+
+    The group's metadata object (``zarr.json``) is what makes the prefix a zarr group to
+    :func:`read_zarr`. It is taken away while the chunks are written and put back last, in
+    one PUT, which S3 (and GCS, Azure Blob) applies atomically: a reader sees no group until
+    every chunk is stored, never a partial store. An old store is first uncommitted (its
+    ``zarr.json`` deleted) and removed, so replacing one is not atomic: in between, there is
+    no store at ``url``.
+    """
+    import zarr
+
+    fs, root = filesystem(url, options)
+    root = root.rstrip("/")
+    fs.invalidate_cache()
+    if _remote_store_exists(fs, root):
+        if not overwrite:
+            raise InputError(
+                f"write_zarr: {url!r} already exists. Pass overwrite=True to replace it, or "
+                "choose another path."
+            )
+        for name in (_GROUP_METADATA, ".zgroup"):  # uncommit first: no reader sees a mix
+            if fs.exists(f"{root}/{name}"):
+                fs.rm(f"{root}/{name}")
+        fs.rm(root, recursive=True)
+        fs.invalidate_cache()
+    guard = _WriteGuard()
+    try:
+        group = zarr.open_group(url, mode="w-", storage_options=options.options)
+        stores = _zarr_targets(group, arrays, rows, guard)
+        fs.invalidate_cache()
+        commit = fs.cat_file(f"{root}/{_GROUP_METADATA}")
+        fs.rm(f"{root}/{_GROUP_METADATA}")
+        writes = da.store(list(arrays.values()), stores, lock=False, compute=False)
+        compute_blocks(*(writes if isinstance(writes, tuple) else (writes,)))
+        fs.pipe_file(f"{root}/{_GROUP_METADATA}", commit)  # the commit: one atomic PUT
+    except BaseException:
+        guard.close()
+        try:
+            fs.invalidate_cache()
+            if fs.exists(root):
+                fs.rm(root, recursive=True)
+        except Exception:  # the first error is the one to report
+            pass
+        raise
+
+
+def _zarr_targets(
+    group: Any, arrays: dict[str, da.Array], rows: int, guard: _WriteGuard
+) -> list[Any]:
+    """The arrays of ``group`` that ``arrays`` are written into, one per name."""
+    return [
+        _GuardedArray(
+            group.create_array(
+                name,
+                shape=a.shape,
+                chunks=(rows, *(max(n, 1) for n in a.shape[1:])),
+                dtype=a.dtype,
+                compressors=_compressors(a.dtype),
+                # zarr skips chunks equal to the fill value by default; a complete store
+                # holds every chunk, which is what read_zarr checks.
+                config={"write_empty_chunks": True},
+            ),
+            guard,
+        )
+        for name, a in arrays.items()
+    ]
+
+
 @validate_params(
-    {"path": [str, os.PathLike], "x": [str], "y_name": [str], "overwrite": ["boolean"]},
+    {
+        "path": [str, os.PathLike],
+        "x": [str],
+        "y_name": [str],
+        "overwrite": ["boolean"],
+        "storage_options": STORAGE_OPTIONS_PARAM,
+    },
     prefer_skip_nested_validation=True,
 )
 def write_zarr(
@@ -168,6 +266,7 @@ def write_zarr(
     x: str = "X",
     y_name: str = "y",
     overwrite: bool = False,
+    storage_options: StorageOptionsLike = None,
 ) -> None:
     """Write ``X`` (and ``y``) to a zarr store, chunk by chunk, in one pass, atomically.
 
@@ -181,11 +280,16 @@ def write_zarr(
     never a partial one. Every chunk is stored, even one holding only zeros, so that
     :func:`read_zarr` can tell a complete store from an incomplete one.
 
+    An object store (``s3://...``) has no rename: the chunks are written in place and the
+    group's metadata object last, in one PUT, which commits the store (see
+    ``docs/object-stores.md`` for what each store guarantees).
+
     Parameters
     ----------
     path : str or path-like
-        The zarr group to create (a directory). A relative path is relative to the current
-        directory of this process, also when a cluster's workers do the writing.
+        The zarr group to create (a directory, or an fsspec URL). A relative path is
+        relative to the current directory of this process, also when a cluster's workers do
+        the writing.
     X : dask array of shape (n_samples, n_features)
     y : dask array of shape (n_samples,), optional
         Must have ``X``'s row chunks (a numpy ``y`` is given them).
@@ -194,8 +298,11 @@ def write_zarr(
     y_name : str, default="y"
         The name of ``y``'s array in the store.
     overwrite : bool, default=False
-        Replace an existing store at ``path`` (once the new one is complete); otherwise an
-        existing path is an error.
+        Replace an existing store at ``path`` (once the new one is complete; on an object
+        store, the old one is removed first); otherwise an existing path is an error.
+    storage_options : dict, optional
+        For a URL: the options of its fsspec file system (credentials, endpoint). None uses
+        the store library's defaults (for S3, the ``AWS_*`` environment variables).
 
     Examples
     --------
@@ -214,6 +321,15 @@ def write_zarr(
         X = check_X(X)
     else:
         X, y = check_X_y(X, y)
+    if is_remote(path):
+        url, options = remote_location(path, storage_options, "write_zarr")
+        rows = max(max(X.chunks[0], default=1), 1)
+        arrays = {x: _regular_rows(X, rows)}
+        if y is not None:
+            arrays[y_name] = _regular_rows(y, rows)
+        _write_zarr_remote(url, options, arrays, rows, overwrite)
+        return
+    path = local_path(path)
     # Absolute, so that workers started in another directory write where this process means.
     target = Path(path).resolve()
     if (target.exists() or target.is_symlink()) and not overwrite:
@@ -229,22 +345,7 @@ def write_zarr(
     guard = _WriteGuard()
     try:
         group = zarr.open_group(temporary, mode="w-")
-        stores: list[Any] = [
-            _GuardedArray(
-                group.create_array(
-                    name,
-                    shape=a.shape,
-                    chunks=(rows, *(max(n, 1) for n in a.shape[1:])),
-                    dtype=a.dtype,
-                    compressors=_compressors(a.dtype),
-                    # zarr skips chunks equal to the fill value by default; a complete store
-                    # holds every chunk, which is what read_zarr checks.
-                    config={"write_empty_chunks": True},
-                ),
-                guard,
-            )
-            for name, a in arrays.items()
-        ]
+        stores = _zarr_targets(group, arrays, rows, guard)
         # Chunk-aligned writes: no two tasks write the same chunk, so no lock is needed. The
         # writes run as dask's "store-map" tasks, under that name on any scheduler.
         writes = da.store(list(arrays.values()), stores, lock=False, compute=False)

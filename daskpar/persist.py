@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import audit as audit_log
+from ._io._remote import clean_url, is_remote
 from ._model_file import (
     FORMAT_VERSION,
     MAGIC,
@@ -138,6 +139,7 @@ _DASKPAR_TYPES: Final[tuple[str, ...]] = (
     "daskpar._text.HashingVectorizer",
     "daskpar._text.TfidfTransformer",
     "daskpar._text.TfidfVectorizer",
+    "daskpar._truncated_svd.TruncatedSVD",
     "daskpar.metrics._classification.Accuracy",
     "daskpar.metrics._classification.BalancedAccuracy",
     "daskpar.metrics._classification.ConfusionMatrix",
@@ -279,9 +281,10 @@ def _public_type_name(obj: Any) -> str:
         "encrypt": ["boolean"],
         "encryption_key": KEY_CONSTRAINT,
         "audit": [str, os.PathLike, None],
+        "storage_options": [dict, None],
     },
     prefer_skip_nested_validation=True,
-    secret=("key", "encryption_key"),
+    secret=("key", "encryption_key", "storage_options"),
 )
 def save(
     obj: Any,
@@ -291,6 +294,7 @@ def save(
     encrypt: bool = False,
     encryption_key: KeyLike | None = None,
     audit: str | os.PathLike[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Save a fitted (or unfitted) estimator to a daskpar model file, signed when a key is set.
 
@@ -303,7 +307,9 @@ def save(
         A daskpar estimator or fitted search, a scikit-learn ``Pipeline`` of them, or any
         object made only of :func:`trusted_types` and the types skops trusts by default.
     path : str or path-like
-        The file to write (replaced if it exists). ``.dp`` is the customary suffix.
+        The file to write (replaced if it exists). ``.dp`` is the customary suffix. An
+        fsspec URL (``s3://bucket/model.dp``) is written in one upload, which the store
+        makes visible whole or not at all.
     key : str, bytes, bytearray or memoryview, default=None
         The signing key (at least 16 bytes; text is encoded as UTF-8; see
         :func:`generate_key`). None reads ``$DASKPAR_MODEL_KEY``, else the file named by
@@ -319,6 +325,10 @@ def save(
     audit : str or path-like, default=None
         The audit log to record the save in (the estimator and the file's SHA-256); None uses
         dask's ``daskpar.audit`` setting, and without one nothing is recorded.
+    storage_options : dict, default=None
+        For a URL: the options of its fsspec file system (credentials, endpoint); None uses
+        the store library's defaults (for S3, the ``AWS_*`` environment variables). They are
+        never written into the file, the audit log or a message.
 
     Raises
     ------
@@ -349,21 +359,22 @@ def save(
     (True, True)
     """
     with audit_log.operation("save", estimator=obj, log=audit) as record:
-        record.extra["signed"] = _save(obj, Path(path), key, encrypt, encryption_key)
+        record.extra["signed"] = _save(obj, path, key, encrypt, encryption_key, storage_options)
         record.extra["encrypted"] = encrypt
-        record.model_file = path
+        record.model_file = clean_url(os.fspath(path)) if is_remote(path) else path
 
 
 def _save(
     obj: Any,
-    path: Path,
+    path: str | os.PathLike[str],
     key: KeyLike | None,
     encrypt: bool,
     encryption_key: KeyLike | None,
+    storage_options: dict[str, Any] | None = None,
 ) -> bool:
     """Write the model file; whether it is signed."""
     body, signed = _dumps(obj, key, encrypt, encryption_key)
-    write_atomically(path, body)
+    write_atomically(path if is_remote(path) else Path(path), body, storage_options)
     return signed
 
 
@@ -427,9 +438,10 @@ def _dumps(
         "encryption_key": KEY_CONSTRAINT,
         "allow_unsigned": ["boolean"],
         "audit": [str, os.PathLike, None],
+        "storage_options": [dict, None],
     },
     prefer_skip_nested_validation=True,
-    secret=("key", "encryption_key"),
+    secret=("key", "encryption_key", "storage_options"),
 )
 def load(
     path: str | os.PathLike[str],
@@ -438,6 +450,7 @@ def load(
     encryption_key: KeyLike | None = None,
     allow_unsigned: bool = False,
     audit: str | os.PathLike[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
     """Load an estimator from a daskpar model file, after checking its signature.
 
@@ -449,7 +462,7 @@ def load(
     Parameters
     ----------
     path : str or path-like
-        A file written by :func:`save`.
+        A file written by :func:`save`, or its fsspec URL (``s3://bucket/model.dp``).
     key : str, bytes, bytearray or memoryview, default=None
         The key the file was signed with. None reads ``$DASKPAR_MODEL_KEY``, else the file
         named by ``$DASKPAR_MODEL_KEY_FILE``; a variable set to an empty value is an error.
@@ -467,6 +480,9 @@ def load(
         The audit log to record the load in, refused or not (the file's SHA-256, and the
         estimator); None uses dask's ``daskpar.audit`` setting, and without one nothing is
         recorded.
+    storage_options : dict, default=None
+        For a URL: the options of its fsspec file system (credentials, endpoint); None uses
+        the store library's defaults (for S3, the ``AWS_*`` environment variables).
 
     Returns
     -------
@@ -486,9 +502,9 @@ def load(
         file, an encrypted one).
     """
     with audit_log.operation("load", log=audit) as record:
-        record.model_file = path
+        record.model_file = clean_url(os.fspath(path)) if is_remote(path) else path
         record.extra["allow_unsigned"] = allow_unsigned
-        record.estimator = _load(path, key, encryption_key, allow_unsigned)
+        record.estimator = _load(path, key, encryption_key, allow_unsigned, storage_options)
     return record.estimator
 
 
@@ -497,8 +513,9 @@ def _load(
     key: KeyLike | None,
     encryption_key: KeyLike | None,
     allow_unsigned: bool,
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
-    data, name = read_file(path)
+    data, name = read_file(path, storage_options)
     return _loads(data, name, key, encryption_key, allow_unsigned)
 
 

@@ -15,12 +15,52 @@ if TYPE_CHECKING:
     from distributed import LocalCluster
 
 
+#: The settings every test starts from. Tests that want threads or a cluster ask for them; the
+#: rest run in the test's thread, where failures are easiest to read. Their data are small and
+#: cut into many blocks on purpose (to exercise the trees, folds and per-block checks), so fits
+#: keep the blocks they are given; tests/test_coalesce.py tests the coalescing default.
+TEST_SETTINGS = {"scheduler": "sync", "daskpar.target-block-bytes": 0}
+
+
 @pytest.fixture(autouse=True)
-def _sync_scheduler_by_default() -> object:
-    # Tests that want threads or a cluster ask for them; the rest run in the test's thread,
-    # where failures are easiest to read.
-    with dask.config.set(scheduler="sync"):
+def _test_settings() -> object:
+    with dask.config.set(TEST_SETTINGS):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings_for_fixtures() -> object:
+    # The same for module and session fixtures, which run outside the function-scoped one:
+    # without it, their `compute()` would go to whatever default distributed client exists.
+    with dask.config.set(TEST_SETTINGS):
+        yield
+
+
+_LEAKED_CLIENTS: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_client_outlives_its_module(request: pytest.FixtureRequest) -> object:
+    """Close any distributed client a module left behind, and name the module at the end.
+
+    A default client whose cluster is gone (a ``with Client(...)`` whose close timed out)
+    is still "the" client for dask: the next module's ``compute()`` would wait on it forever.
+    """
+    yield
+    from distributed.client import _get_global_client
+
+    while (client := _get_global_client()) is not None:
+        _LEAKED_CLIENTS.append(f"{request.node.nodeid}: {client!r} ({client.status})")
+        client.close(timeout=5)
+        if _get_global_client() is client:  # closing failed to unregister it
+            break
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _LEAKED_CLIENTS:
+        terminalreporter.section("distributed clients left open by a module (closed)")
+        for line in _LEAKED_CLIENTS:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -92,14 +92,15 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "daskpar.errors daskpar._states daskpar._sklearn_compat daskpar._dask_compat",
         "daskpar._graph daskpar._validation daskpar._columns daskpar._generate daskpar._io "
-        "daskpar._split daskpar._murmur "
+        "daskpar._split daskpar._murmur daskpar._coalesce daskpar._cluster_check "
         "daskpar.data",
         "daskpar.audit daskpar._fingerprint daskpar.persist daskpar._saving "
         "daskpar._model_file daskpar._model_keys",
         "daskpar._families daskpar._adaptive daskpar.metrics",
         "daskpar._pass daskpar._checkpoint",
         "daskpar._incremental daskpar._linear daskpar._preprocessing daskpar._encoders "
-        "daskpar._hashing daskpar._text daskpar._decomposition daskpar._kmeans "
+        "daskpar._hashing daskpar._text daskpar._decomposition daskpar._truncated_svd "
+        "daskpar._kmeans "
         "daskpar._compose daskpar._search",
         "daskpar._cli daskpar.plot daskpar.tls daskpar._cluster daskpar",
     )

@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 import daskpar as dp
 from daskpar._cli import main
+from daskpar._cli._options import PathOrURL
 from daskpar.data import check_blocks, read_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -585,6 +586,7 @@ RIGHT: dict[str, tuple[dict[str, str], dict[str, str | None]]] = {
         {"--rows": "100", "--features": "4", "--chunk-rows": "50"},
     ),
     "train": ({"data": "{zarr}"}, {"--epochs": "1", "--scheduler": "{scheduler}"}),
+    "info": ({"paths": "{zarr}"}, {"--scheduler": "{scheduler}"}),
     "search": (
         {"data": "{zarr}"},
         {
@@ -632,6 +634,8 @@ WRONG_VALUES: dict[str, tuple[str, str | None]] = {
     "--scheduler": ("nonsense", None),
     "--host": ("not a host!", None),
     "--config-dir": ("relative/certs", None),
+    "--pca": ("all", None),
+    "PATHS": ("{tmp}/no-such-data", None),
 }
 
 
@@ -654,6 +658,8 @@ def wrong_value(command: str, word: str) -> tuple[str, str | None]:
         return str(kind.max if kind.max_open else kind.max + 1), None
     if isinstance(kind, click.types.IntParamType | click.types.FloatParamType):
         return "abc", None
+    if isinstance(kind, PathOrURL):
+        return "{tmp}/no-such-folder/data", None  # a local path, neither there nor writable
     if isinstance(kind, click.Path):
         if not kind.file_okay:
             return "{file}", None  # a file where a folder is due

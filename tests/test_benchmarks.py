@@ -50,6 +50,28 @@ SCRIPTS = {
         "scaling",
         ["| 1 worker |", "| 4x rows |", "| 50 partitions |", "speed-up >= 1.7"],
     ),
+    "partitions": (
+        "partitions",
+        [
+            "| 400 | as stored |",
+            "| 400 | coalesced |",
+            "50 partitions <= 1.5 x the epoch time of 10 (coalesced, the default)",
+            "scheduler's CPU per task",
+        ],
+    ),
+    "decomposition": (
+        "decomposition",
+        [
+            "daskpar PCA (exact, one read) |",
+            "scikit-learn PCA in memory |",
+            "dask-ml PCA |",
+            "daskpar KMeans (k-means||",
+            "scikit-learn KMeans, n_init=10, lloyd",
+            "dask-ml KMeans (k-means||",
+            "KMeans k=64: inertia <= 1.01 x scikit-learn's best of 10",
+            "worker RSS flat from 1x to",
+        ],
+    ),
     "larger_than_memory": (
         "larger_than_memory",
         ["memory_limit=1GB", "no spilling, pausing or worker restart"],

@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline
 import daskpar as dp
 from daskpar import metrics
 from daskpar._graph import MAX_STAGE_LENGTH, stage_name
+from daskpar._truncated_svd import TruncatedSVD
 
 
 def task_prefixes(client: Client) -> set[str]:
@@ -95,6 +96,8 @@ EXPECTED_STAGES = {
     "kmeans-block", "kmeans-merge", "kmeans-final", "kmpick-block", "kmpick-merge",
     "kmpick-final", "kmsample-block", "kmsample-merge", "kmsample-final", "kmweight-block",
     "kmweight-merge", "kmweight-final",
+    "pcarand-block", "pcarand-merge", "pcarand-final",
+    "tsvd-block", "tsvd-merge", "tsvd-final", "tsvdvar-block", "tsvdvar-merge", "tsvdvar-final",
     # metrics
     "confusion-block", "confusion-merge", "confusion-final",
     "log-loss-block", "log-loss-merge", "log-loss-final",
@@ -132,6 +135,8 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         linear = dp.LinearRegression().fit(Xr, yr)
         metrics.r2_score(yr, linear.predict(Xr))
         pca = dp.PCA(2).fit(X_train)
+        dp.PCA(2, svd_solver="randomized", iterated_power=1, random_state=0).fit(X_train)
+        svd = TruncatedSVD(2, n_iter=1, random_state=0).fit(X_train)
         kmeans = dp.KMeans(3, n_init=2, init_max_iter=1, max_iter=2, random_state=0).fit(X_train)
         seen = task_prefixes(client)
     # Lazy results: the names they run under when computed.
@@ -150,13 +155,16 @@ def test_every_stage_name_shows_whole_on_the_dashboard(
         pca.inverse_transform(pca.transform(X_test)),
         kmeans.predict(X_test),
         kmeans.transform(X_test),
+        svd.transform(X_test),
+        svd.inverse_transform(svd.transform(X_test)),
         *lazy.values(),
     ):
         lazy[array.name] = array
     shown = {key_split(name) for name in lazy}
     assert shown >= {"split-train", "split-test", "predict", "predict-proba", "log-proba",
                      "decision", "scale", "unscale", "read-npy-X", "read-hdf-X",
-                     "pca-transform", "pca-inverse", "kmeans-predict", "kmeans-dist"}  # fmt: skip
+                     "pca-transform", "pca-inverse", "kmeans-predict", "kmeans-dist",
+                     "tsvd-transform", "tsvd-inverse"}  # fmt: skip
     for name in seen | shown:
         assert_shows_whole(name)
     assert seen >= EXPECTED_STAGES, sorted(EXPECTED_STAGES - seen)

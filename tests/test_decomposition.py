@@ -26,7 +26,14 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import daskpar as dp
-from daskpar._decomposition import PCA, CentredFactor, pca_fit_partition
+from daskpar._decomposition import (
+    FULL_MAX_FEATURES,
+    PCA,
+    CentredFactor,
+    CentredSketch,
+    pca_fit_partition,
+    pca_sketch_partition,
+)
 from daskpar._states import LeastSquaresState
 
 RTOL = 1e-10
@@ -393,4 +400,147 @@ def test_all_constant_data_as_scikit_learn() -> None:
 
 @parametrize_with_checks([PCA(), PCA(2, whiten=True)])
 def test_sklearn_compatible(estimator: Any, check: Any) -> None:
+    check(estimator)
+
+
+# --------------------------------------------------------------------------------------------
+# the randomized solver, for wide data: scikit-learn's randomized PCA for the same seed
+
+
+def decaying(n: int = 600, d: int = 30, seed: int = 0, offset: float = 1e3) -> np.ndarray:
+    """Centred singular values ``0.7^i`` (scaled), in random directions, far from zero."""
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.normal(size=(n, d)))[0]
+    v = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    return np.asarray((u * 50 * 0.7 ** np.arange(d)) @ v.T + rng.normal(size=d) * offset)
+
+
+RANDOMIZED: dict[str, Any] = {"svd_solver": "randomized", "random_state": 0}
+
+
+@pytest.mark.parametrize("chunks", [600, 13, (0, 250, 0, 350), (1, 299, 300)], ids=str)
+def test_randomized_equals_scikit_learn_for_the_same_seed(chunks: Any) -> None:
+    """The same test matrix, the same subspace: scikit-learn's randomized fit, to rounding
+    (the centring folded into the merges is exact even with means of 1e3)."""
+    X = decaying()
+    split_every = 2 if isinstance(chunks, int) else 8
+    ours = PCA(5, split_every=split_every, **RANDOMIZED).fit(dask_rows(X, chunks))
+    ref = sk_pca_randomized(X, n_components=5)
+    assert_same_fit(ours, ref, rtol=1e-9)
+    assert_same_transforms(ours, ref, X, 77)
+
+
+def sk_pca_randomized(X: np.ndarray, **params: Any) -> decomposition.PCA:
+    return decomposition.PCA(**{**RANDOMIZED, **params}).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"iterated_power": 0},
+        {"iterated_power": 2, "power_iteration_normalizer": "QR"},
+        {"iterated_power": 3, "power_iteration_normalizer": "none", "n_oversamples": 2},
+        {"whiten": True, "iterated_power": 1},
+        {"n_oversamples": 40},  # more directions than features: the whole space
+    ],
+    ids=str,
+)
+def test_randomized_parameters_as_scikit_learn(params: dict[str, Any]) -> None:
+    X = decaying(seed=1)
+    ours = PCA(4, split_every=3, **RANDOMIZED, **params).fit(dask_rows(X, 97))
+    assert_same_fit(ours, sk_pca_randomized(X, n_components=4, **params), rtol=1e-9)
+
+
+def test_randomized_against_the_exact_solver() -> None:
+    """On a decaying spectrum, the default passes give the exact fit to ~1e-12; without
+    power passes the error is visible, and bounded by the randomized SVD's theory."""
+    X = decaying(seed=2, offset=1e5)
+    exact = PCA(5, svd_solver="full").fit(dask_rows(X, 100))
+    ours = PCA(5, **RANDOMIZED).fit(dask_rows(X, 100))
+    np.testing.assert_allclose(ours.explained_variance_, exact.explained_variance_, rtol=1e-12)
+    np.testing.assert_allclose(ours.components_, exact.components_, atol=1e-10)
+    np.testing.assert_allclose(ours.mean_, exact.mean_, rtol=1e-14)
+    rough = PCA(5, iterated_power=0, n_oversamples=2, **RANDOMIZED).fit(dask_rows(X, 100))
+    error = np.abs(rough.explained_variance_ / exact.explained_variance_ - 1)
+    assert 1e-8 < error.max() < 0.5
+    assert (rough.explained_variance_ <= exact.explained_variance_ * (1 + 1e-12)).all()
+
+
+def test_randomized_passes_and_auto_choice() -> None:
+    X = decaying(seed=3)
+    with Recorder() as rec:
+        PCA(3, iterated_power=2, split_every=2, **RANDOMIZED).fit(dask_rows(X, 100))
+    assert rec.stages() == Counter(
+        {"pcarand-block": 3 * 6, "pcarand-merge": 3 * (3 + 2 + 1), "pcarand-final": 3}
+    )
+    # "auto": exact up to FULL_MAX_FEATURES features, or for a float or None n_components.
+    wide = da.zeros((200, FULL_MAX_FEATURES + 1), chunks=(100, -1))
+    assert PCA(10)._solver(*wide.shape) == "randomized"
+    assert PCA(0.9)._solver(*wide.shape) == PCA()._solver(*wide.shape) == "full"
+    assert PCA(190)._solver(*wide.shape) == "full"  # >= 80 % of min(n_samples, n_features)
+    assert PCA(10)._solver(200, FULL_MAX_FEATURES) == "full"
+    assert PCA(10, svd_solver="covariance_eigh")._solver(*wide.shape) == "full"
+    with Recorder() as rec:
+        PCA(3).fit(dask_rows(X, 100))
+    assert rec.stages()["pca-block"] == 6
+    assert "pcarand-block" not in rec.stages()
+
+
+def test_randomized_state_merges_like_one_block() -> None:
+    X = decaying(n=300, seed=4)
+    basis = np.linalg.qr(np.random.default_rng(0).normal(size=(30, 6)))[0]
+    parts = [CentredSketch.of(X[i : i + 50], basis, final=True) for i in range(0, 300, 50)]
+    whole = CentredSketch.of(X, basis, final=True)
+    merged = reduce(lambda a, b: a.combine(b), parts)
+    centred = X - X.mean(axis=0)
+    scale = np.abs(whole.z).max()
+    for state in (merged, whole):
+        np.testing.assert_allclose(state.z, centred.T @ (centred @ basis), atol=1e-12 * scale)
+        assert state.r is not None
+        assert state.m2 is not None
+        np.testing.assert_allclose(
+            state.r.T @ state.r, (centred @ basis).T @ (centred @ basis), atol=1e-12 * scale
+        )
+        np.testing.assert_allclose(state.m2, (centred**2).sum(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(state.proj, X.mean(axis=0) @ basis, rtol=1e-13)
+    assert pca_sketch_partition(X[:0], (slice(0, 0),), (0,), basis=basis, final=False) is None
+
+
+def test_randomized_bad_parameters_are_refused_before_any_task() -> None:
+    X = dask_rows(decaying(n=100, seed=5), 50)
+    with no_task_runs():
+        with pytest.raises(InvalidParameterError, match=r"Got 'arpack' instead.*randomized"):
+            PCA(2, svd_solver="arpack").fit(X)
+        with pytest.raises(dp.InputError, match=r"n_components=0.5 must be an int.*'full'"):
+            PCA(0.5, svd_solver="randomized").fit(X)
+        with pytest.raises(dp.InputError, match="n_components=0 must be between 1"):
+            PCA(0, svd_solver="randomized").fit(X)
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"svd_solver": "lapack"}, "svd_solver"),
+            ({"iterated_power": -1}, "iterated_power"),
+            ({"n_oversamples": 0}, "n_oversamples"),
+            ({"power_iteration_normalizer": "qr"}, "power_iteration_normalizer"),
+        ]
+        for params, name in cases:
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of PCA"):
+                PCA(2, **params).fit(X)
+
+
+def test_randomized_float32_and_model_file(tmp_path: Any) -> None:
+    X = decaying(seed=6, offset=0.0)
+    ours = PCA(3, **RANDOMIZED).fit(dask_rows(X.astype(np.float32), 100))
+    ref = sk_pca_randomized(X.astype(np.float32), n_components=3)
+    for name in ("components_", "explained_variance_", "singular_values_", "mean_"):
+        assert getattr(ours, name).dtype == getattr(ref, name).dtype == np.float32, name
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-4)
+    assert type(ours.noise_variance_) is type(ref.noise_variance_)
+    key = dp.persist.generate_key()
+    ours.save(tmp_path / "pca.dp", key=key)
+    loaded = dp.load(tmp_path / "pca.dp", key=key)
+    assert loaded.get_params() == ours.get_params()
+    np.testing.assert_array_equal(loaded.components_, ours.components_)
+
+
+@parametrize_with_checks([PCA(2, **RANDOMIZED, iterated_power=1)])
+def test_randomized_sklearn_compatible(estimator: Any, check: Any) -> None:
     check(estimator)

@@ -561,7 +561,7 @@ def test_the_trusted_names_are_the_classes_a_model_file_holds() -> None:
         if cls.__module__.startswith("daskpar.") and not cls.__name__.startswith("_")
     }
     assert {type(get_scorer(name).metric) for name in SCORER_NAMES} <= metrics
-    assert len(estimators) == 21
+    assert len(estimators) == 22
     expected = {f"{c.__module__}.{c.__qualname__}" for c in {*estimators, Scorer, *metrics}}
     assert names == expected
 

@@ -449,6 +449,18 @@ def test_score_and_predict(
             assert 0.0 <= float(result.output.split("accuracy: ")[1].split()[0]) <= 1.0
 
 
+@CHEAP
+@given(names=st.lists(st.sampled_from(sorted(DATA)), max_size=3))
+@example(names=["d.zarr", "missing"])
+def test_info_on_paths(names: list[str], data: dict[str, str], scheduler: str) -> None:
+    """`daskpar info PATHS`: status 0 exactly when the (in-process) worker sees every path."""
+    paths = [data[n] for n in names]
+    folder = Path(data["d.zarr"]).parent
+    before = listing(folder)
+    result = invoke(["info", *paths, "--scheduler", scheduler])
+    check(result, all(os.path.exists(p) for p in paths), folder, before)
+
+
 @given(overwrite=st.booleans())
 @example(overwrite=False)
 def test_make_data_through_a_dangling_link(overwrite: bool) -> None:
@@ -479,6 +491,6 @@ def test_an_empty_csv_file(command: str, data: dict[str, str], scheduler: str) -
 def test_every_command_is_covered() -> None:
     """A new command gets a property here."""
     assert sorted(main.commands) == [
-        "audit", "certs", "demo", "make-data", "predict", "score", "search", "train",
+        "audit", "certs", "demo", "info", "make-data", "predict", "score", "search", "train",
     ]  # fmt: skip
     assert sorted(main.commands["audit"].commands) == ["show", "verify"]  # type: ignore[attr-defined]

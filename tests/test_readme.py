@@ -20,6 +20,7 @@ import dask
 import pytest
 
 from daskpar._cli import main
+from daskpar._coalesce import DEFAULT_TARGET, TARGET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -48,8 +49,9 @@ def test_python_block(line: int, code: str) -> None:
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.REPORT_NDIFF
     )
-    # The README runs on dask's default (threaded) scheduler, as a user's session does.
-    with dask.config.set(scheduler="threads"):
+    # The README runs on dask's default (threaded) scheduler and daskpar's default settings
+    # (small blocks coalesced), as a user's session does.
+    with dask.config.set({"scheduler": "threads", TARGET_KEY: DEFAULT_TARGET}):
         runner.run(test, out=print)
     assert runner.failures == 0, f"README.md:{line}: see the doctest report above"
 

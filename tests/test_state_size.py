@@ -25,7 +25,7 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 
 import daskpar
-from daskpar._decomposition import pca_fit_partition
+from daskpar._decomposition import pca_fit_partition, pca_sketch_partition
 from daskpar._encoders import count_partition_categories
 from daskpar._families import family_for
 from daskpar._kmeans import Centres, farthest_partition, lloyd_partition, weigh_partition
@@ -34,6 +34,7 @@ from daskpar._pass import find_labels_partition
 from daskpar._preprocessing import extrema_fit_partition, standard_scaler_fit_partition
 from daskpar._states import Moments, MomentsByClass, StateTuple, TrialState, Weighted
 from daskpar._text import count_partition_documents, count_partition_terms
+from daskpar._truncated_svd import sketch_partition
 from daskpar.audit import ContentHash
 from daskpar.metrics._classification import Accuracy, LogLoss
 from daskpar.metrics._ranking import RocAuc
@@ -95,6 +96,19 @@ def gaussian_nb_state(n: int) -> Any:
 
 def pca_state(n: int) -> Any:
     return pca_fit_partition(block(n)[0], *position(n))
+
+
+#: The randomized SVD's directions in the state-size cases.
+L = 5
+SKETCH_BASIS = np.linalg.qr(np.random.default_rng(1).normal(size=(D, L)))[0]
+
+
+def svd_sketch_state(n: int) -> Any:
+    return sketch_partition(block(n)[0], *position(n), basis=SKETCH_BASIS, final=True)
+
+
+def pca_sketch_state(n: int) -> Any:
+    return pca_sketch_partition(block(n)[0], *position(n), basis=SKETCH_BASIS, final=True)
 
 
 def least_squares_state(n: int) -> Any:
@@ -219,6 +233,10 @@ CASES: dict[str, tuple[Callable[[int], Any], int]] = {
     "LeastSquaresState": (least_squares_state, F8 * ((D + 2) ** 2 + D + 2) + OVERHEAD),
     # PCA: the count, the mean in two parts and the d x d R factor.
     "CentredFactor": (pca_state, F8 * (D + 1) ** 2 + OVERHEAD),
+    # TruncatedSVD's range pass: X^T X Q (d x l), the l x l factor of X Q, X's moments.
+    "RangeSketch": (svd_sketch_state, F8 * (D * L + L * L + 3 * D + 1) + 2 * OVERHEAD),
+    # The randomized PCA's: the count, the mean in two parts, its projection, Z, R, M2.
+    "CentredSketch": (pca_sketch_state, F8 * (D * L + 3 * D + L * L + L + 1) + OVERHEAD),
     "Moments": (moments_with_nan, F8 * 4 * D + OVERHEAD),
     "Weighted (scaler moments)": (scaler_state, F8 * 4 * D + OVERHEAD),
     "Extrema": (extrema_state, F8 * 2 * D + OVERHEAD),

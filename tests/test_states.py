@@ -354,6 +354,25 @@ def kmeans_candidate_weights(b: Block) -> Any:
     return defined("weigh_partition")(b.X, b.w, *b.position(), centres=sets)
 
 
+def sketch_basis(b: Block) -> np.ndarray:
+    """A fixed orthonormal basis of 2 directions in the block's dimension (the same for
+    every part of it), as a randomized SVD pass broadcasts one."""
+    rng = np.random.default_rng(b.X.shape[1] + 1)
+    return np.linalg.qr(rng.normal(size=(b.X.shape[1], 2)))[0]
+
+
+def svd_sketch(b: Block) -> Any:
+    """TruncatedSVD's range pass: X^T X Q, the R factor of X Q and X's moments."""
+    basis = sketch_basis(b)
+    return defined("sketch_partition")(b.X, *b.position(), basis=basis, final=True)
+
+
+def pca_sketch(b: Block) -> Any:
+    """The randomized PCA's range pass: the same of the centred X, and its mean."""
+    basis = sketch_basis(b)
+    return defined("pca_sketch_partition")(b.X, *b.position(), basis=basis, final=True)
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Block], Any]
@@ -385,6 +404,8 @@ STATES: dict[str, Case] = {
     "ClusterSums": Case(kmeans_sums, FLOAT),
     "TopRows": Case(kmeans_farthest, FLOAT),
     "CandidateWeights": Case(kmeans_candidate_weights, FLOAT),
+    "RangeSketch": Case(svd_sketch, FLOAT),
+    "CentredSketch": Case(pca_sketch, FLOAT),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -411,6 +432,16 @@ MEANING: dict[str, Callable[[Any], dict[str, Any]]] = {
         "n_samples": s.n_samples,
         "mean": s.mean + s.mean_lo,
         "comoments": s.r.T @ s.r,
+    },
+    # The R factors of X Q as their Gram matrices (a QR factor is unique up to signs).
+    "RangeSketch": lambda s: {"z": s.z, "gram": s.r.T @ s.r, "moments": s.moments},
+    "CentredSketch": lambda s: {
+        "n_samples": s.n_samples,
+        "mean": s.mean + s.mean_lo,
+        "proj": s.proj,
+        "z": s.z,
+        "gram": s.r.T @ s.r,
+        "m2": s.m2,
     },
 }
 

@@ -25,10 +25,14 @@ as scikit-learn's SGD); ``partial_fit`` makes one.
 The modules, from the rows up:
 
 - ``_kernel``: the losses, the mini-batches and one pass over a block's rows
-  (``train_pass``), on numpy arrays: the math, apart from the estimators, as scikit-learn
-  keeps ``_sgd_fast`` apart from ``_stochastic_gradient``;
+  (``train_pass``; ``train_pass_stacked`` for several models at once), on numpy arrays:
+  the math, apart from the estimators, as scikit-learn keeps ``_sgd_fast`` apart from
+  ``_stochastic_gradient``;
 - ``_sparse``: the same pass on CSR rows (``train_pass_sparse``), uncentred, in O(nnz) per
   mini-batch;
+- ``_stacked``: several learners that differ only in ``alpha`` and ``learning_rate``
+  trained together, on the same mini-batches, as one stacked weight matrix
+  (``_kernel.train_pass_stacked``): what a search does with such candidates;
 - ``_base``: what the estimators share: the parameters, the input checks, and the passes
   that update the fitted attributes;
 - ``_classifier`` and ``_regressor``: :class:`AdaptiveSGDClassifier` and

@@ -29,7 +29,7 @@ from ._compiled import train_pass_compiled, train_pass_sparse_compiled
 from ._kernel import Model, train_pass
 from ._sparse import as_csr, train_pass_sparse
 
-__all__ = ["BaseAdaptiveSGD"]
+__all__ = ["BaseAdaptiveSGD", "adaptive_kernel", "nonzero_rows"]
 
 #: The dask setting that picks the passes' kernel: "compiled" (numba, the default) or "numpy"
 #: (the reference the compiled kernels are tested against, to float rounding). It is read
@@ -66,6 +66,15 @@ def _check_weights(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     if (w < 0).any():
         raise ValueError("sample_weight holds negative values; weights must be non-negative.")
     return w
+
+
+def nonzero_rows(X: Any, Y: np.ndarray, w: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The rows of non-zero weight (all of them, uncopied, when none weighs zero): rows of
+    weight zero teach nothing."""
+    if bool(np.all(w > 0)):
+        return X, Y, w
+    keep = np.flatnonzero(w)
+    return X[keep], Y[keep], w[keep]
 
 
 def _scipy_sparse(X: Any) -> Any:
@@ -156,24 +165,11 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
         row has not improved on the best by ``tol`` (scikit-learn's SGD rule). Returns the
         number of passes made.
         """
-        if not bool(np.all(w > 0)):
-            # Rows of weight zero teach nothing: train on a copy of the others.
-            keep = np.flatnonzero(w)
-            X, Y, w = X[keep], Y[keep], w[keep]
+        X, Y, w = nonzero_rows(X, Y, w)
         sparse = sp.issparse(X)
         if sparse:
             X = as_csr(X)
-        # Copies: the arrays of a model from an earlier epoch or a merge stay as they were.
-        state = Model(
-            self.coef_.reshape(self._n_outputs(), -1).copy(),
-            self.intercept_.copy(),
-            self.squared_gradients_.copy(),
-            self.scale_.copy(),
-            self.sum_weight_,
-            self.sum_norm_,
-            self.target_sums_.copy() if self._regression else None,
-            self.mean_.copy() if self.fit_intercept and not sparse else None,
-        )
+        state = self._model(sparse=sparse)
         compiled = adaptive_kernel() == "compiled"
         dense_pass = train_pass_compiled if compiled else train_pass
         sparse_pass = train_pass_sparse_compiled if compiled else train_pass_sparse
@@ -201,14 +197,7 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             best = min(best, mean_loss)
             if no_change >= self.n_iter_no_change:
                 break
-        self.coef_ = state.coef.reshape(self.coef_.shape)
-        self.intercept_, self.squared_gradients_ = state.intercept, state.squared
-        self.scale_ = state.scale
-        self.sum_weight_, self.sum_norm_ = state.sum_weight, state.sum_norm
-        if state.target_sums is not None:
-            self.target_sums_ = state.target_sums
-        if state.mean is not None:
-            self.mean_ = state.mean
+        self._set_model(state)
         if tol is not None and done == passes and no_change < self.n_iter_no_change:
             warnings.warn(
                 f"{type(self).__name__} made max_iter={passes} passes without the training "
@@ -218,6 +207,47 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
                 stacklevel=4,
             )
         return done
+
+    def _model(self, *, sparse: bool) -> Model:
+        """The fitted arrays as the kernels' :class:`~daskpar._adaptive._kernel.Model`.
+
+        Copies: the arrays of a model from an earlier epoch or a merge stay as they were.
+        """
+        return Model(
+            self.coef_.reshape(self._n_outputs(), -1).copy(),
+            self.intercept_.copy(),
+            self.squared_gradients_.copy(),
+            self.scale_.copy(),
+            self.sum_weight_,
+            self.sum_norm_,
+            self.target_sums_.copy() if self._regression else None,
+            self.mean_.copy() if self.fit_intercept and not sparse else None,
+        )
+
+    def _set_model(self, state: Model) -> None:
+        """The fitted attributes from a kernel's :class:`~daskpar._adaptive._kernel.Model`."""
+        self.coef_ = state.coef.reshape(self.coef_.shape)
+        self.intercept_, self.squared_gradients_ = state.intercept, state.squared
+        self.scale_ = state.scale
+        self.sum_weight_, self.sum_norm_ = state.sum_weight, state.sum_norm
+        if state.target_sums is not None:
+            self.target_sums_ = state.target_sums
+        if state.mean is not None:
+            self.mean_ = state.mean
+
+    def _start_partial_fit(
+        self, X: Any, y: Any, classes: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """What ``partial_fit`` does before its pass: the checks, and on the first call the
+        fitted attributes of a model that has seen nothing. Returns the checked input."""
+        raise NotImplementedError
+
+    def _targets(
+        self, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The encoded target ``Y`` (rows, outputs) and the rows' weights, in the model's
+        dtype, as the kernels take them."""
+        raise NotImplementedError
 
     def _row_weights(self, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
         """Each row's weight in the loss, in the model's dtype."""
@@ -260,24 +290,39 @@ class BaseAdaptiveSGD(SaveMixin, BaseEstimator):
             )
 
     def _linear(self, X: Any) -> np.ndarray:
-        """``X @ coef_.T + intercept_``, one column per output, in the dtype of ``X``."""
-        check_is_fitted(self, "coef_")
-        self._refuse_dask(X, "predict")
-        if is_table(X):  # its columns by name, in the fitted order
-            X = match_feature_names(self, X, reset=False)
-        X = validate_data(
-            self,
-            _scipy_sparse(X),
-            reset=False,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-        )
+        """``X @ coef_.T + intercept_``, one column per output, in the dtype of ``X``.
+
+        A copy made by :func:`daskpar._adaptive._stacked.scored_together` answers for the
+        ``X`` it was given from the scores worked out there, for several models at once.
+        """
+        known = self.__dict__.get("_known_scores")
+        if known is not None and known[0] is X:
+            scores_of_X: np.ndarray = known[1]
+            return scores_of_X
+        return self._scores(self._checked_rows(X))
+
+    def _scores(self, X: Any) -> np.ndarray:
+        """:meth:`_linear` of rows already checked (:meth:`_checked_rows`)."""
         coef = self.coef_.reshape(self._n_outputs(), -1)
         # CSR times a dense matrix: O(nnz * outputs), a dense (rows, outputs) result.
         scores: np.ndarray = np.asarray(X @ coef.T.astype(X.dtype, copy=False))
         if self.fit_intercept:
             scores += self.intercept_.astype(X.dtype, copy=False)
         return scores
+
+    def _checked_rows(self, X: Any) -> Any:
+        """``X`` checked as the predictions take it: the fitted features, a float dtype."""
+        check_is_fitted(self, "coef_")
+        self._refuse_dask(X, "predict")
+        if is_table(X):  # its columns by name, in the fitted order
+            X = match_feature_names(self, X, reset=False)
+        return validate_data(
+            self,
+            _scipy_sparse(X),
+            reset=False,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+        )
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

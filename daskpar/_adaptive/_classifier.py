@@ -202,6 +202,14 @@ class AdaptiveSGDClassifier(ClassifierMixin, BaseAdaptiveSGD):
         self : AdaptiveSGDClassifier
             The updated classifier.
         """
+        X, y, sample_weight = self._start_partial_fit(X, y, classes, sample_weight)
+        self._train(X, y, sample_weight, passes=1)
+        self.n_iter_ += 1
+        return self
+
+    def _start_partial_fit(
+        self, X: Any, y: Any, classes: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight 'balanced' is not supported for partial_fit. In order to use "
@@ -225,9 +233,7 @@ class AdaptiveSGDClassifier(ClassifierMixin, BaseAdaptiveSGD):
                 f"classes={np.unique(classes).tolist()} is not the same as on the first call "
                 f"to partial_fit, which was {self.classes_.tolist()}."
             )
-        self._train(X, y, sample_weight, passes=1)
-        self.n_iter_ += 1
-        return self
+        return X, y, sample_weight
 
     def _checked_classes(self, classes: np.ndarray) -> np.ndarray:
         if len(classes) < 2:
@@ -263,6 +269,13 @@ class AdaptiveSGDClassifier(ClassifierMixin, BaseAdaptiveSGD):
         passes: int,
         tol: float | None = None,
     ) -> int:
+        Y, w = self._targets(y, sample_weight)
+        rng = check_random_state(self.random_state)
+        return self._run_passes(X, Y, w, passes=passes, rng=rng, tol=tol)
+
+    def _targets(
+        self, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         dtype = self.coef_.dtype
         index = self._class_index(y)
         k = self._n_outputs()
@@ -277,8 +290,7 @@ class AdaptiveSGDClassifier(ClassifierMixin, BaseAdaptiveSGD):
         if self.class_weight is not None:
             per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
             w = w * per_class[index].astype(dtype)
-        rng = check_random_state(self.random_state)
-        return self._run_passes(X, Y, w, passes=passes, rng=rng, tol=tol)
+        return Y, w
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The linear predictions ``X @ coef_.T + intercept_``.

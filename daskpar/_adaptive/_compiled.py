@@ -44,6 +44,13 @@ machine, as BLAS's are for the numpy pass. ``nogil`` lets dask's threads run pas
 side. The kernels take the loss as an int code and the options as arguments: one
 compilation per dtype (and, on CSR input, index type), cached on disk (``cache=True``).
 
+**Several models.** :func:`train_pass_stacked_compiled` trains models that differ only in
+``alpha`` and ``learning_rate`` on the same batches (a search's candidates,
+``daskpar._adaptive._stacked``): each row is read once per pass for all of them, the
+centring, scales, normalizer and mean's shift are worked out once, and every model's sums
+run in the order of :func:`train_pass_compiled`'s, so that each ends with the bits it would
+have trained alone.
+
 **CSR.** As in ``_sparse``: uncentred, the intercept VW's constant feature, the penalty on
 the features a batch does not touch applied lazily (``_LazyPenalty``'s rule), each feature
 caught up when a batch first meets it and all at the end of the pass. Pass 1 renumbers the
@@ -56,6 +63,7 @@ from the compact arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numba
@@ -64,7 +72,12 @@ import scipy.sparse as sp
 
 from ._kernel import Model, mini_batches
 
-__all__ = ["LOSS_CODES", "train_pass_compiled", "train_pass_sparse_compiled"]
+__all__ = [
+    "LOSS_CODES",
+    "train_pass_compiled",
+    "train_pass_sparse_compiled",
+    "train_pass_stacked_compiled",
+]
 
 #: The losses of ``_kernel.LOSSES`` as the kernels' int codes.
 LOSS_CODES = {
@@ -902,3 +915,279 @@ def train_pass_sparse_compiled(
     model.intercept[:] = c
     np.sqrt(scale2, out=model.scale)
     return float(total)
+
+
+# --------------------------------------------------------------------------------------------
+# Dense, several models together
+
+
+@_jit
+def _dense_pass_stacked(
+    X: Any,
+    Y: Any,
+    w: Any,
+    coef: Any,
+    squared: Any,
+    scale2: Any,
+    mean: Any,
+    mean_x: Any,
+    c: Any,
+    counters: Any,
+    order: Any,
+    run: int,
+    per_batch: int,
+    code: int,
+    k: int,
+    alphas: Any,
+    learning_rates: Any,
+    epsilon: float,
+    centred: bool,
+    regression: bool,
+    tiny: Any,
+) -> None:
+    """:func:`_dense_pass` of ``C`` models stacked: ``coef`` is (C k, d), model ``q``'s
+    outputs rows ``q k .. q k + k - 1``; ``alphas`` and ``learning_rates`` per model. Each
+    output's sums are the ones :func:`_dense_pass` takes, in the same order: every model ends
+    with the bits it would have trained alone."""
+    n, d = X.shape
+    n_models = alphas.shape[0]
+    width = coef.shape[0]
+    zero = tiny - tiny
+    one = tiny / tiny
+    m = n // (run * per_batch)
+    size = max(run * per_batch, n - m * run * per_batch)
+    rows = np.empty(size, np.int64)
+    P = np.empty((n_models, size, k), X.dtype)
+    R = np.empty((n_models, size, k), X.dtype)
+    H = np.empty((n_models, size, k), np.float64)
+    top = np.empty(d, X.dtype)
+    inv2 = np.zeros(d, X.dtype)
+    inv = np.zeros(d, X.dtype)
+    for i in range(d):
+        if scale2[i] > 0:
+            inv2[i] = one / scale2[i]
+            inv[i] = np.sqrt(inv2[i])
+    g = np.empty((width, d), X.dtype)
+    acc = np.empty((width, d), X.dtype)
+    mom = np.empty(d, X.dtype)
+    nrm = np.empty(d, X.dtype)
+    gi = np.empty(width, X.dtype)
+    rsq = np.empty(width, X.dtype)
+    shift_x = np.empty(d, X.dtype)
+    zeros = np.zeros(d, X.dtype)
+    slope = np.empty(n_models)
+    bend = np.empty(n_models)
+    for j in order:
+        nb = _batch_rows(rows, j, m, run, per_batch, n)
+        bw = 0.0
+        for t in range(nb):
+            bw += np.float64(w[rows[t]])
+        first = counters[0] == 0.0
+        counters[0] += bw
+        if centred and first:
+            mom[:] = zero
+            for t in range(nb):
+                x = X[rows[t]]
+                wj = w[rows[t]]
+                for i in range(d):
+                    mom[i] += wj * (x[i] - mean_x[i])
+            _move_centre(mom, bw, mean, mean_x, shift_x, coef, c, zeros)
+        if regression:
+            _target_sums(Y, w, rows, nb, counters, c, first and centred)
+        # Pass 1: the column max of the squares, and every model's predictions.
+        top[:] = zero
+        for t in range(nb):
+            x = X[rows[t]]
+            for i in range(d):
+                v = x[i] - mean_x[i]
+                top[i] = max(top[i], v * v)
+            for q in range(n_models):
+                for o in range(k):
+                    P[q, t, o] = _dot(coef[q * k + o], x, mean_x, zero)
+                    if centred:
+                        P[q, t, o] += c[q * k + o]
+        rescaled = False
+        for i in range(d):
+            if top[i] > scale2[i]:
+                if scale2[i] > 0:
+                    f = np.sqrt(scale2[i] / top[i])
+                    for o in range(width):
+                        coef[o, i] *= f
+                    rescaled = True
+                scale2[i] = top[i]
+                inv2[i] = one / scale2[i]
+                inv[i] = np.sqrt(inv2[i])
+        if rescaled:
+            for t in range(nb):
+                x = X[rows[t]]
+                for q in range(n_models):
+                    for o in range(k):
+                        P[q, t, o] = _dot(coef[q * k + o], x, mean_x, zero)
+                        if centred:
+                            P[q, t, o] += c[q * k + o]
+        for q in range(n_models):
+            Pq, Rq, Hq = P[q], R[q], H[q]
+            for t in range(nb):
+                row = rows[t]
+                _row_loss(code, Pq, Y, t, row, w[row], epsilon, Rq, Hq, False)
+        # Pass 2: every model's gradient and squares; the normalizer's sums and the mean's
+        # shift once. One output: rows four at a time, as _gradient_by_4 groups them.
+        g[:] = zero
+        acc[:] = zero
+        mom[:] = zero
+        nrm[:] = zero
+        gi[:] = zero
+        rsq[:] = zero
+        start = 0
+        if k == 1:
+            while start + 4 <= nb:
+                t = start
+                x0, x1, x2, x3 = X[rows[t]], X[rows[t + 1]], X[rows[t + 2]], X[rows[t + 3]]
+                w0, w1, w2, w3 = w[rows[t]], w[rows[t + 1]], w[rows[t + 2]], w[rows[t + 3]]
+                for i in range(d):
+                    mi = mean_x[i]
+                    v0, v1, v2, v3 = x0[i] - mi, x1[i] - mi, x2[i] - mi, x3[i] - mi
+                    s0, s1, s2, s3 = v0 * v0, v1 * v1, v2 * v2, v3 * v3
+                    mom[i] += (w0 * v0 + w1 * v1) + (w2 * v2 + w3 * v3)
+                    nrm[i] += (w0 * s0 + w1 * s1) + (w2 * s2 + w3 * s3)
+                for q in range(n_models):
+                    r0, r1, r2, r3 = R[q, t, 0], R[q, t + 1, 0], R[q, t + 2, 0], R[q, t + 3, 0]
+                    e0, e1, e2, e3 = r0 * r0, r1 * r1, r2 * r2, r3 * r3
+                    gq = g[q]
+                    aq = acc[q]
+                    for i in range(d):
+                        mi = mean_x[i]
+                        v0, v1, v2, v3 = x0[i] - mi, x1[i] - mi, x2[i] - mi, x3[i] - mi
+                        gq[i] += (r0 * v0 + r1 * v1) + (r2 * v2 + r3 * v3)
+                        aq[i] += (e0 * (v0 * v0) + e1 * (v1 * v1)) + (
+                            e2 * (v2 * v2) + e3 * (v3 * v3)
+                        )
+                start += 4
+            for q in range(n_models):
+                for t in range(start):
+                    gi[q] += R[q, t, 0]
+                    rsq[q] += R[q, t, 0] * R[q, t, 0]
+        for t in range(start, nb):
+            x = X[rows[t]]
+            wj = w[rows[t]]
+            for i in range(d):
+                v = x[i] - mean_x[i]
+                mom[i] += wj * v
+                nrm[i] += wj * (v * v)
+            for q in range(n_models):
+                for o in range(k):
+                    r = R[q, t, o]
+                    r2 = r * r
+                    go = g[q * k + o]
+                    ao = acc[q * k + o]
+                    for i in range(d):
+                        v = x[i] - mean_x[i]
+                        go[i] += r * v
+                        ao[i] += r2 * (v * v)
+                for o in range(k):
+                    gi[q * k + o] += R[q, t, o]
+                    rsq[q * k + o] += R[q, t, o] * R[q, t, o]
+        norm = zero
+        for i in range(d):
+            norm += nrm[i] * inv2[i]
+        counters[1] += np.float64(norm)
+        if centred:
+            counters[1] += bw
+        for q in range(n_models):
+            rate = _rate(learning_rates[q], counters, regression)
+            alpha = alphas[q]
+            penalty = alpha * bw
+            for o in range(q * k, q * k + k):
+                for i in range(d):
+                    s = squared[o, i] + acc[o, i]
+                    gr = g[o, i]
+                    if alpha:
+                        pen = penalty * (scale2[i] * coef[o, i])
+                        gr += pen
+                        s += pen * pen
+                    squared[o, i] = s
+                    gr *= inv[i]
+                    gr /= np.sqrt(squared[o, i] + tiny)
+                    g[o, i] = gr * rate
+                if centred:
+                    squared[o, d] += rsq[o]
+                    gi[o] *= rate / np.sqrt(squared[o, d] + tiny)
+        # Pass 3: how far each model's step moves its predictions, for its safe step.
+        slope[:] = 0.0
+        bend[:] = 0.0
+        for t in range(nb):
+            x = X[rows[t]]
+            wt = np.float64(w[rows[t]])
+            for q in range(n_models):
+                for o in range(k):
+                    P[q, t, o] = _dot(g[q * k + o], x, mean_x, zero)
+                    if centred:
+                        P[q, t, o] += gi[q * k + o]
+                    slope[q] += np.float64(R[q, t, o]) * np.float64(P[q, t, o])
+                bend[q] += wt * _row_bend(code, H[q], P[q], t)
+        for q in range(n_models):
+            fraction = _fraction(slope[q], bend[q])
+            for o in range(q * k, q * k + k):
+                for i in range(d):
+                    coef[o, i] -= fraction * g[o, i]
+                if centred:
+                    c[o] -= fraction * gi[o]
+        if centred and not first:
+            _move_centre(mom, counters[0], mean, mean_x, shift_x, coef, c, zeros)
+
+
+def train_pass_stacked_compiled(
+    models: Sequence[Model],
+    X: np.ndarray,
+    Y: np.ndarray,
+    w: np.ndarray,
+    *,
+    loss: str,
+    alphas: Sequence[float],
+    learning_rates: Sequence[float],
+    epsilon: float,
+    batch_size: int,
+    rng: np.random.RandomState | None,
+) -> None:
+    """:func:`daskpar._adaptive._kernel.train_pass_stacked`, compiled: every batch read three
+    times for all the models, and each model's sums taken as :func:`train_pass_compiled`
+    takes them alone (the same bits on one machine)."""
+    n, d = X.shape
+    if n == 0 or not models:
+        return
+    lead = models[0]
+    run, per_batch, order = mini_batches(n, batch_size, rng)
+    k = lead.coef.shape[0]
+    coef = np.concatenate([model.coef for model in models])
+    squared = np.concatenate([model.squared for model in models])
+    dtype = coef.dtype
+    X = np.ascontiguousarray(X, dtype=dtype)
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    w = np.ascontiguousarray(w, dtype=dtype)
+    centred = lead.mean is not None
+    mean = np.zeros(d) if lead.mean is None else np.array(lead.mean, dtype=np.float64)
+    mean_x = mean.astype(dtype)
+    c = np.concatenate([model.intercept + model.coef @ mean_x for model in models])
+    scale2 = (lead.scale * lead.scale).astype(dtype)
+    counters = np.zeros(4)
+    counters[:2] = lead.sum_weight, lead.sum_norm
+    if lead.target_sums is not None:
+        counters[2:] = lead.target_sums
+    _dense_pass_stacked(
+        X, Y, w, coef, squared, scale2, mean, mean_x, c, counters,
+        np.asarray(order, dtype=np.int64), run, per_batch, LOSS_CODES[loss], k,
+        np.asarray(alphas, dtype=np.float64), np.asarray(learning_rates, dtype=np.float64),
+        float(epsilon), centred, lead.target_sums is not None, np.finfo(dtype).tiny,
+    )  # fmt: skip
+    scale = np.sqrt(scale2)
+    for q, model in enumerate(models):
+        outputs = slice(q * k, (q + 1) * k)
+        model.coef[...] = coef[outputs]
+        model.squared[...] = squared[outputs]
+        model.sum_weight, model.sum_norm = float(counters[0]), float(counters[1])
+        if model.target_sums is not None:
+            model.target_sums = counters[2:].copy()
+        model.scale[:] = scale
+        model.intercept[:] = c[outputs] - model.coef @ mean.astype(dtype)
+        if centred:
+            model.mean = mean.copy()

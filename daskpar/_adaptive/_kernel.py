@@ -48,7 +48,7 @@ from ``random_state``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,7 @@ __all__ = [
     "normalized_rate",
     "target_scale",
     "train_pass",
+    "train_pass_stacked",
 ]
 
 
@@ -356,6 +357,167 @@ def train_pass(
     if centred:
         model.mean = mean
     return total_loss
+
+
+def train_pass_stacked(
+    models: Sequence[Model],
+    X: np.ndarray,
+    Y: np.ndarray,
+    w: np.ndarray,
+    *,
+    loss: str,
+    alphas: Sequence[float],
+    learning_rates: Sequence[float],
+    epsilon: float,
+    batch_size: int,
+    rng: np.random.RandomState | None,
+) -> None:
+    """:func:`train_pass` of several models at once, over the same mini-batches.
+
+    The models differ only in their weights, intercepts and squared gradients, and in the
+    scalars ``alphas`` and ``learning_rates`` (one per model): their scales, means, counters
+    and target sums, which depend on the rows alone, must be equal (they are taken from
+    ``models[0]`` and written to every model). Their weights are stacked into one
+    ``(models x outputs, features)`` matrix, so that a mini-batch takes one product
+    ``(batch x d) @ (d x C)`` where :func:`train_pass` takes one per model; the centring,
+    squares, scales, counters and the rows' weights are worked out once for all models.
+
+    Every model ends as :func:`train_pass` leaves it, to float rounding (the sums of a matrix
+    product may be taken in another order than a matrix-vector product's). The training loss
+    is not computed (``train_pass``'s ``with_loss``): ``partial_fit`` does not use it.
+    """
+    dloss = LOSSES[loss]
+    n, d = X.shape
+    if n == 0 or not models:
+        return
+    lead, n_models = models[0], len(models)
+    run, per_batch, order = mini_batches(n, batch_size, rng)
+    m = n // (run * per_batch)
+    main = m * run * per_batch
+    k_out = Y.shape[1]
+    width = n_models * k_out  # the stacked outputs: model c's are columns c*k .. c*k + k - 1
+    X4 = X[:main].reshape(per_batch, m, run, d)
+    Y4 = Y[:main].reshape(per_batch, m, run, k_out)
+    w3 = w[:main].reshape(per_batch, m, run)
+    coef = np.concatenate([model.coef for model in models])
+    squared_sums = np.concatenate([model.squared for model in models])
+    coef_sq, intercept_sq = squared_sums[:, :-1], squared_sums[:, -1]
+    dtype = coef.dtype
+    tiny = np.finfo(dtype).tiny
+    # Per stacked output: its model's rate and penalty; cast to the dtype as train_pass's
+    # Python floats are (numpy casts a Python scalar to the array's dtype).
+    learning_rates = [float(r) for r in learning_rates]
+    alphas = [float(a) for a in alphas]
+    any_alpha = any(alphas)
+    sum_weight, sum_norm = lead.sum_weight, lead.sum_norm
+    target_sums = None if lead.target_sums is None else lead.target_sums.copy()
+    scale2 = (lead.scale * lead.scale).astype(dtype)
+    inv_scale2, inv_scale = _inverse_scales(scale2)
+    centred = lead.mean is not None
+    mean = np.zeros(d) if lead.mean is None else lead.mean
+    mean_x = mean.astype(dtype)
+    mean_run = np.tile(mean_x, (run, 1))
+    c = np.concatenate([model.intercept for model in models]) + coef @ mean_x
+    buffer = np.empty((per_batch, run, d), dtype)
+    squared = np.empty((per_batch * run, d), dtype)
+    scratch = np.empty((per_batch * run // 2 + 1, d), dtype)
+    for j in order:
+        if j < m:
+            Xb = np.subtract(X4[:, j], mean_run, out=buffer).reshape(-1, d)
+            Yb, wb = Y4[:, j].reshape(-1, k_out), w3[:, j].reshape(-1)
+        else:
+            Xb = np.subtract(X[main:], mean_x, out=buffer.reshape(-1, d)[: n - main])
+            Yb, wb = Y[main:], w[main:]
+        nb = len(wb)
+        batch_weight = float(wb.sum())
+        first = sum_weight == 0.0
+        sum_weight += batch_weight
+        if centred and first:
+            shift = np.asarray(wb @ Xb, np.float64) / batch_weight
+            mean, shift_x = mean + shift, shift.astype(dtype)
+            mean_x, mean_run[:] = mean.astype(dtype), mean.astype(dtype)
+            Xb -= shift_x
+            c += coef @ shift_x
+        sq = np.multiply(Xb, Xb, out=squared[:nb])
+        top = _column_max(sq, scratch)
+        if (top > scale2).any():
+            new = np.maximum(scale2, top)
+            coef *= np.sqrt(np.divide(scale2, new, out=np.ones_like(new), where=scale2 > 0))
+            scale2 = new
+            inv_scale2, inv_scale = _inverse_scales(scale2)
+        if target_sums is not None:
+            yb = Yb[:, 0].astype(np.float64)
+            target_sums += (float(wb @ yb), float(wb @ (yb * yb)))
+            if first and centred:
+                c[:] = target_sums[0] / sum_weight
+        rw = np.empty((nb, width + 1), dtype)
+        P = Xb @ coef.T  # one product for every model
+        if centred:
+            P += c
+        # The losses take (rows, outputs): the models' predictions one under the other.
+        P_rows = P.reshape(nb, n_models, k_out).transpose(1, 0, 2).reshape(-1, k_out)
+        Y_rows = np.broadcast_to(Yb, (n_models, nb, k_out)).reshape(-1, k_out)
+        derivative, _, curvature = dloss(P_rows, Y_rows, None, epsilon)
+        R3 = np.empty((n_models, nb, k_out), dtype)
+        np.multiply(derivative.reshape(n_models, nb, k_out), wb[:, None], out=R3)
+        rw[:, :width] = R3.transpose(1, 0, 2).reshape(nb, width)
+        rw[:, width] = wb
+        moments = rw.T @ Xb
+        g, gi = moments[:width], rw[:, :width].sum(axis=0)
+        rw2 = rw * rw
+        rw2[:, width] = wb
+        squares = rw2.T @ sq
+        coef_sq += squares[:width]
+        sum_norm += float(squares[width] @ inv_scale2)
+        if centred:
+            sum_norm += batch_weight
+        rates = [normalized_rate(r, sum_weight, sum_norm) for r in learning_rates]
+        if target_sums is not None:
+            spread = target_scale(target_sums, sum_weight)
+            rates = [r * spread for r in rates]
+        rate = np.repeat(np.asarray(rates, dtype=dtype), k_out)
+        if any_alpha:
+            strength = np.repeat(np.asarray([a * batch_weight for a in alphas], dtype), k_out)
+            penalty = strength[:, None] * (scale2 * coef)
+            g += penalty
+            coef_sq += penalty * penalty
+        g *= inv_scale
+        g /= np.sqrt(coef_sq + tiny)
+        g *= rate[:, None]
+        dP = Xb @ g.T  # one product for every model
+        if centred:
+            intercept_sq += rw2[:, :width].sum(axis=0)
+            gi *= rate / np.sqrt(intercept_sq + tiny)
+            dP += gi
+        dP_rows = np.ascontiguousarray(dP.reshape(nb, n_models, k_out).transpose(1, 0, 2))
+        bends = curvature(dP_rows.reshape(-1, k_out)).reshape(n_models, nb)
+        fractions = []
+        for i in range(n_models):
+            slope = float(np.vdot(R3[i], dP_rows[i]))
+            bend = float(wb @ bends[i])
+            fractions.append(slope / bend if 0.0 < slope < bend else 1.0)
+        fraction = np.repeat(np.asarray(fractions, dtype=dtype), k_out)
+        coef -= fraction[:, None] * g
+        if centred:
+            c -= fraction * gi
+            if not first:
+                shift = moments[width].astype(np.float64) / sum_weight
+                mean, shift_x = mean + shift, shift.astype(dtype)
+                mean_x, mean_run[:] = mean.astype(dtype), mean.astype(dtype)
+                c += coef @ shift_x
+    intercept = c - coef @ mean_x
+    scale = np.sqrt(scale2)
+    for i, model in enumerate(models):
+        outputs = slice(i * k_out, (i + 1) * k_out)
+        model.coef[:] = coef[outputs]
+        model.squared[:] = squared_sums[outputs]
+        model.intercept[:] = intercept[outputs]
+        model.scale[:] = scale
+        model.sum_weight, model.sum_norm = sum_weight, sum_norm
+        if target_sums is not None:
+            model.target_sums = target_sums.copy()
+        if centred:
+            model.mean = mean.copy()
 
 
 def _column_max(a: np.ndarray, scratch: np.ndarray) -> np.ndarray:

@@ -191,13 +191,19 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
         self : AdaptiveSGDRegressor
             The updated regressor.
         """
+        X, y, sample_weight = self._start_partial_fit(X, y, None, sample_weight)
+        self._train(X, y, sample_weight, passes=1)
+        self.n_iter_ += 1
+        return self
+
+    def _start_partial_fit(
+        self, X: Any, y: Any, classes: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         X, y, sample_weight, first = self._fit(X, y, sample_weight, partial=True)
         if first:
             self._allocate(X.shape[1], X.dtype)
             self.n_iter_ = 0
-        self._train(X, y, sample_weight, passes=1)
-        self.n_iter_ += 1
-        return self
+        return X, y, sample_weight
 
     def _train(
         self,
@@ -208,10 +214,14 @@ class AdaptiveSGDRegressor(RegressorMixin, BaseAdaptiveSGD):
         passes: int,
         tol: float | None = None,
     ) -> int:
-        Y = np.asarray(y, dtype=self.coef_.dtype)[:, None]
-        w = self._row_weights(y, sample_weight)
+        Y, w = self._targets(y, sample_weight)
         rng = check_random_state(self.random_state)
         return self._run_passes(X, Y, w, passes=passes, rng=rng, tol=tol)
+
+    def _targets(
+        self, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(y, dtype=self.coef_.dtype)[:, None], self._row_weights(y, sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
         """The predicted target of each row.

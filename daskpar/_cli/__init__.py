@@ -19,6 +19,7 @@ import click
 
 # Imported from here by the tests, the benchmarks and the compose checks.
 from ._cluster import EMBEDDED_WORKER_TTL, cluster
+from ._info import info_command
 from ._make_data import make_data_command
 from ._model_use import predict_command, score_command
 from ._options import MODELS
@@ -43,5 +44,6 @@ for command in (
     predict_command,
     certs_command,
     audit_group,
+    info_command,
 ):
     main.add_command(command)

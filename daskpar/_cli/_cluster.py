@@ -62,7 +62,9 @@ def _embedded_worker_ttl() -> str:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0) -> Iterator[Any]:
+def cluster(
+    scheduler: str | None, workers: int | None, dashboard_port: int = 0, *, ready: bool = True
+) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to an embedded LocalCluster.
 
     The embedded cluster is :func:`daskpar.local_cluster`: the scheduler, the workers and the
@@ -72,6 +74,14 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     :data:`EMBEDDED_WORKER_TTL` (or ``distributed.scheduler.worker-ttl`` if the user set
     it). A scheduler that does not answer within dask's connect timeout
     (``distributed.comm.timeouts.connect``, 30 s by default) is a one-line error.
+
+    With ``ready`` (what a command that computes needs), a scheduler's cluster is made ready
+    first: with no worker, the command says that it waits for one, for as long as the dask
+    setting ``daskpar.worker-wait`` allows (``DASK_DASKPAR__WORKER_WAIT``, 60 s by default),
+    then fails with a one-line error that says how to start one; and the versions of daskpar,
+    scikit-learn, numpy, dask and distributed must be the same on this client, the scheduler
+    and every worker (unless the dask setting ``daskpar.check-versions`` is False). The
+    embedded cluster runs in this environment and starts its workers before it is used.
     """
     import logging
 
@@ -93,6 +103,8 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
                 "certs` wrote."
             )
         with _connect(scheduler) as client:
+            if ready:
+                _make_ready(client)
             yield client
         return
     # The embedded cluster's own INFO logging would drown the command's output.
@@ -104,6 +116,18 @@ def cluster(scheduler: str | None, workers: int | None, dashboard_port: int = 0)
     ):
         client.register_plugin(_quiet_workers())
         yield client
+
+
+def _make_ready(client: Any) -> None:
+    """Wait for a first worker, saying so on stderr, and check the versions: a one-line
+    error if either fails (:func:`daskpar._cluster_check.ensure_cluster_ready`)."""
+    from daskpar._cluster_check import check_cluster, wait_for_workers
+
+    try:
+        wait_for_workers(client, say=lambda line: click.echo(line, err=True))
+        check_cluster(client)
+    except ValueError as error:  # DaskparError, and a bad daskpar.* setting
+        raise click.ClickException(str(error)) from None
 
 
 def worker_threads(client: Any) -> int:

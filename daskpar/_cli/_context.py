@@ -145,7 +145,7 @@ def user_errors() -> Iterator[None]:
 TABLES = {"csv": "CSV", "parquet": "Parquet", "json": "JSON lines"}
 
 
-def table_kind(data: Path) -> str | None:
+def table_kind(data: Path | str) -> str | None:
     """ "CSV" or "Parquet" if DATA is a table, whose columns have names; else None."""
     from daskpar._io import path_format
 
@@ -198,9 +198,11 @@ def record_feature_names(model: Any, names: list[str] | None) -> Any:
 OUTPUT_FORMATS = {"parquet": "Parquet", "csv": "CSV", "zarr": "zarr"}
 
 
-def output_format(out: Path) -> str:
+def output_format(out: Path | str) -> str:
     """``"parquet"``, ``"csv"`` or ``"zarr"``: what ``predict`` writes at ``out``."""
-    suffix = out.suffix.lower().lstrip(".")
+    from pathlib import PurePosixPath
+
+    suffix = PurePosixPath(os.fspath(out)).suffix.lower().lstrip(".")
     return suffix if suffix in ("parquet", "csv") else "zarr"
 
 
@@ -226,6 +228,62 @@ def _write_parquet(predictions: Any, path: Path) -> None:
 def _write_csv(predictions: Any, path: Path) -> None:
     """One CSV file, the blocks appended in order by the workers (nothing is gathered)."""
     _as_table(predictions).to_csv(str(path), single_file=True, index=False)
+
+
+def write_remote_store(predictions: Any, out: str) -> str:
+    """Write ``predictions`` to an object store's URL, as :func:`write_store` does locally;
+    returns the URL, shown without any user or password.
+
+    There is no rename there: zarr and Parquet are written at ``out`` directly, by the
+    workers, and removed again if the write fails (a reader may see a partial output while
+    it runs). A single CSV file would be appended to, which object stores cannot do:
+    refused before any work by :func:`check_remote_out`.
+    """
+    from daskpar._io._remote import clean_url, filesystem, remote_location
+
+    url, options = remote_location(out, None, "predict --out")
+    kind = output_format(url)
+    rows = max(predictions.chunks[0], default=1)
+    if kind == "zarr" and any(n != rows for n in predictions.chunks[0][:-1]):
+        predictions = predictions.rechunk({0: max(rows, 1)})
+    fs, inner = filesystem(url, options)
+    if fs.exists(inner):  # --overwrite: checked before
+        fs.rm(inner, recursive=True)
+    try:
+        if kind == "zarr":
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", message="The data type .* does not have a Zarr V3"
+                )
+                predictions.to_zarr(url, component="predictions", storage_options=options.options)
+        else:
+            _as_table(predictions).to_parquet(
+                url, write_index=False, storage_options=options.options
+            )
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            fs.invalidate_cache()
+            if fs.exists(inner):
+                fs.rm(inner, recursive=True)
+        raise
+    return clean_url(url)
+
+
+def check_remote_out(out: str, overwrite: bool) -> None:
+    """Refuse, before any work, an object store's ``--out`` that exists (without
+    ``--overwrite``) or that asks for CSV."""
+    from daskpar._io._remote import clean_url, filesystem, remote_location
+
+    url, options = remote_location(out, None, "predict --out")
+    if output_format(url) == "csv":
+        raise click.ClickException(
+            f"{clean_url(url)}: a CSV output is one file that the workers append to, which an "
+            "object store cannot do. Write .parquet (a folder of files, one per block) or zarr "
+            "there instead."
+        )
+    fs, inner = filesystem(url, options)
+    if fs.exists(inner) and not overwrite:
+        raise click.ClickException(f"{clean_url(url)} exists; pass --overwrite to replace it.")
 
 
 def write_store(predictions: Any, out: Path) -> Path:

@@ -8,8 +8,18 @@ from typing import Any
 import click
 
 from ._cluster import cluster, describe_cluster
-from ._context import OUTPUT_FORMATS, output_format, read_data, table_kind, user_errors, write_store
+from ._context import (
+    OUTPUT_FORMATS,
+    check_remote_out,
+    output_format,
+    read_data,
+    table_kind,
+    user_errors,
+    write_remote_store,
+    write_store,
+)
 from ._options import (
+    PathOrURL,
     allow_unsigned_option,
     dashboard_option,
     model_argument,
@@ -29,7 +39,7 @@ def _fitted_names(model: Any) -> list[str] | None:
     return None if names is None else [str(c) for c in names]
 
 
-def _late_dtype(data: Path) -> Any:
+def _late_dtype(data: Path | str) -> Any:
     """dask's "Mismatched dtypes" of a CSV column, met while reading DATA, as one line that
     names the file and the column."""
     import contextlib
@@ -69,7 +79,7 @@ def _as_written(predictions: Any, model: Any) -> Any:
 _LOAD_WORDS = {"allow_unsigned=True": "--allow-unsigned", "(key=, $": "($"}
 
 
-def _load_model(path: Path, allow_unsigned: bool) -> Any:
+def _load_model(path: Path | str, allow_unsigned: bool) -> Any:
     import daskpar as dp
     from daskpar.persist import ModelKeyError, ModelSignatureError
 
@@ -157,17 +167,18 @@ def score_command(
 
 @click.command("predict")
 @model_argument
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=PathOrURL())
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=PathOrURL(),
     callback=output_file,
     required=True,
     help="Where to write the predictions, in DATA's row order; the format by the suffix: "
     ".parquet, a folder of Parquet files (one per block of DATA) with a column "
     "'predictions'; .csv, one CSV file with a column 'predictions'; anything else, a zarr "
     "store with an array 'predictions' (text labels as fixed-width unicode). Text labels "
-    "stay text in all three.",
+    "stay text in all three. An object store's URL (s3://bucket/out.parquet) takes Parquet "
+    "or zarr, with the credentials of the environment (AWS_* variables).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @x_option
@@ -178,9 +189,9 @@ def score_command(
 @dashboard_option
 @security_options
 def predict_command(
-    model_file: Path,
-    data: Path,
-    out: Path,
+    model_file: Path | str,
+    data: Path | str,
+    out: Path | str,
     overwrite: bool,
     x_name: str,
     target: str | None,
@@ -201,9 +212,11 @@ def predict_command(
     from daskpar.data import read_path
 
     with user_errors():
-        if out.exists() and not overwrite:
+        if isinstance(out, str):  # an object store's URL
+            check_remote_out(out, overwrite)
+        elif out.exists() and not overwrite:
             raise click.ClickException(f"{out} exists; pass --overwrite to replace it.")
-        if out.exists() and out.is_dir() != (output_format(out) != "csv"):
+        elif out.exists() and out.is_dir() != (output_format(out) != "csv"):
             raise click.ClickException(
                 f"{out} is a {'folder' if out.is_dir() else 'file'}, and a "
                 f"{OUTPUT_FORMATS[output_format(out)]} output is not; remove it, or pick "
@@ -211,7 +224,7 @@ def predict_command(
             )
         model = _load_model(model_file, allow_unsigned)
         names = _fitted_names(model)
-        check_table_for(model, data)
+        check_table_for(model, data)  # a URL is fine there too
         if names is not None and table_kind(data) is not None:
             # The table's columns by name: the model matches them to its own order.
             X, _ = read_path(str(data), columns=names, as_frame=True)
@@ -224,7 +237,11 @@ def predict_command(
                 if not isinstance(predictions, da.Array) and hasattr(predictions, "to_dask_array"):
                     predictions = predictions.to_dask_array(lengths=True)
                 predictions = _as_written(da.asarray(predictions), model)
-                final = write_store(predictions, out)
+                if isinstance(out, str):
+                    final: Path | str = write_remote_store(predictions, out)
+                else:
+                    final = write_store(predictions, out)
                 record.extra["out"] = str(final)
-            where = f"{out}/predictions" if output_format(out) == "zarr" else str(out)
+            shown = final if isinstance(out, str) else out  # a URL without its credentials
+            where = f"{shown}/predictions" if output_format(out) == "zarr" else str(shown)
             click.echo(f"wrote {predictions.shape[0]:,} predictions to {where}")

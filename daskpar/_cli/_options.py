@@ -52,6 +52,27 @@ dashboard_option = click.option(
 )
 
 
+def is_url(value: Any) -> bool:
+    """Whether a path argument is an object store's URL (``s3://...``; not ``file://``)."""
+    return isinstance(value, str) and "://" in value and not value.lower().startswith("file://")
+
+
+class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
+    """A local path, checked as :class:`click.Path` checks it, or an object store's URL
+    (``s3://bucket/x``), kept as text: ``pathlib.Path`` would fold its ``//``. The store's
+    credentials come from the environment (``AWS_*`` variables), as its library reads them."""
+
+    name = "path"
+
+    def __init__(self, **path_options: Any) -> None:
+        self._path = click.Path(path_type=Path, **path_options)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if is_url(value):
+            return value
+        return self._path.convert(value, param, ctx)
+
+
 def refuse_link(value: Path) -> None:
     """Refuse an output path that is a symbolic link, dangling or not."""
     if value.is_symlink():
@@ -71,8 +92,8 @@ def output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
     """An output file's folder must exist: refused before any work, not after it. A symbolic
     link (dangling or not) is refused too: writing through it would write wherever it leads,
     outside the folder named (in a shared folder, a place another user chose)."""
-    if value is None:
-        return None
+    if value is None or is_url(value):  # an object store has no folders to check
+        return value
     refuse_link(value)
     if not value.resolve().parent.is_dir():
         raise click.BadParameter(f"the folder of {value} does not exist.")
@@ -282,9 +303,7 @@ save_options = [
 ]
 
 
-model_argument = click.argument(
-    "model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+model_argument = click.argument("model_file", type=PathOrURL(exists=True, dir_okay=False))
 allow_unsigned_option = click.option(
     "--allow-unsigned",
     is_flag=True,

@@ -429,7 +429,7 @@ def column_step_of(model: Any) -> Any | None:
     return None
 
 
-def check_table_for(model: Any, data: Path) -> Any | None:
+def check_table_for(model: Any, data: Path | str) -> Any | None:
     """The column step of ``model`` (None if it has none), refused for DATA that is not a
     table: its columns are taken by name, and arrays have none."""
     from ._context import table_kind

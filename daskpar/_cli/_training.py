@@ -41,6 +41,44 @@ from ._options import (
 )
 from ._tables import ColumnChoice, column_options, encode_table, read_table, with_column_step
 
+
+class Components(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
+    """``--pca``: a number of components (an integer of 1 or more), or the fraction of the
+    variance to keep (a number strictly between 0 and 1), as ``PCA(n_components=...)``."""
+
+    name = "N|FRACTION"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if number.is_integer() and number >= 1 and "." not in text and "e" not in text.lower():
+            return int(number)
+        if 0 < number < 1:
+            return number
+        self.fail(
+            f"{value!r} is neither a number of components (an integer of 1 or more, such as 10) "
+            "nor a fraction of the variance to keep (between 0 and 1, such as 0.95).",
+            param,
+            ctx,
+        )
+
+
+pca_option = click.option(
+    "--pca",
+    "pca",
+    type=Components(),
+    default=None,
+    help="Project the features on their first principal components before the model: N "
+    "components, or as many as keep FRACTION of the variance (such as 0.95). daskpar.PCA is "
+    "fitted exactly in one pass over the training data (after --scale), and each training "
+    "task projects its own block; the saved model includes it.",
+)
+
 #: The scaler ``--scale`` puts before a model: MultinomialNB needs non-negative features.
 SCALERS: dict[str, str] = {"multinomial-nb": "MinMaxScaler"}
 
@@ -122,6 +160,7 @@ def _train_and_report(
     seed: int,
     read_seconds: float,
     scale: bool | None = None,
+    pca: float | None = None,
     checkpoint: Path | None = None,
     read_what: str = "one plain read of the training data",
 ) -> tuple[Any, dict[str, Any]]:
@@ -136,6 +175,7 @@ def _train_and_report(
     from sklearn.pipeline import make_pipeline
 
     import daskpar as dp
+    from daskpar._coalesce import coalesce_blocks, describe, target_block_bytes
     from daskpar._families import family_for
 
     if scale is None:
@@ -155,6 +195,26 @@ def _train_and_report(
         # Lazy: each training task reads its block and scales it; nothing is stored scaled.
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         steps.append(scaler)
+    if pca is not None:
+        began = time.perf_counter()
+        projection = dp.PCA(n_components=pca).fit(X_train)
+        click.echo(
+            f"fitted PCA in one pass over the training data: {time.perf_counter() - began:.2f} s; "
+            f"{projection.n_components_} of {X_train.shape[1]} components keep "
+            f"{projection.explained_variance_ratio_.sum():.1%} of the variance"
+        )
+        X_train, X_test = projection.transform(X_train), projection.transform(X_test)
+        steps.append(projection)
+    # Small blocks merged as the fit would merge them (daskpar.target-block-bytes), so that
+    # the line below gives the partitions the training runs on.
+    stored = X_train.numblocks[0]
+    X_train, y_train, X_test, y_test = coalesce_blocks(X_train, y_train, X_test, y_test)
+    n = X_train.numblocks[0]
+    coalesced = (
+        ""
+        if n == stored
+        else f"; {describe(stored, n, target_block_bytes())} (daskpar.target-block-bytes)"
+    )
     estimator = _make_model(model_name)
     if epochs > 1 and family_for(estimator).exact:
         click.echo(
@@ -171,9 +231,9 @@ def _train_and_report(
     )
     click.echo(
         f"training {type(estimator).__name__} on {X_train.shape[0]:,} rows x "
-        f"{X_train.shape[1]} features in {X_train.numblocks[0]} partitions "
+        f"{X_train.shape[1]} features in {n} partition{'' if n == 1 else 's'} "
         f"(split_every={split_every}){'' if scale else ', unscaled'}; held out: "
-        f"{X_test.shape[0]:,} rows"
+        f"{X_test.shape[0]:,} rows{coalesced}"
     )
     model.fit(X_train, y_train, validation_data=(X_test, y_test))
     seconds = time.perf_counter() - start
@@ -187,7 +247,9 @@ def _train_and_report(
             f"{rec['validation_score']:.4f}"
         )
     summary = {
-        "model": ("StandardScaler + " if scale else "") + type(estimator).__name__,
+        "model": ("StandardScaler + " if scale else "")
+        + ("PCA + " if pca is not None else "")
+        + type(estimator).__name__,
         "seconds": seconds,
         "x_read": statistics.median(r["seconds"] for r in model.history_) / read_seconds,
         "score": model.history_[-1]["validation_score"],
@@ -239,6 +301,7 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
 @data_options
 @column_options
 @scale_option
+@pca_option
 @scheduler_option
 @workers_option
 @dashboard_option
@@ -261,6 +324,7 @@ def train_command(
     seed: int,
     columns: ColumnChoice,
     scale: bool | None,
+    pca: float | None,
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
@@ -286,6 +350,7 @@ def train_command(
     from sklearn.base import is_classifier
 
     import daskpar as dp
+    from daskpar._coalesce import target_block_bytes
 
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
@@ -301,7 +366,10 @@ def train_command(
                 step = None
                 if table is not None:
                     step, X, y = encode_table(*table, columns, data)
-                X, y = _enough_partitions(X, y, worker_threads(client))
+                if not target_block_bytes():
+                    # Small data split for the workers; coalescing (on by default) would merge
+                    # the pieces again, up to daskpar.target-block-bytes.
+                    X, y = _enough_partitions(X, y, worker_threads(client))
                 _check_data(X, y, classifier=classifier)
                 split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
                 pipe, _ = _train_and_report(
@@ -312,6 +380,7 @@ def train_command(
                     seed=seed,
                     read_seconds=median_read_seconds(split[0]),
                     scale=scale,
+                    pca=pca,
                     checkpoint=checkpoint,
                     read_what="one plain read of the training data"
                     + ("" if step is None else ", its columns encoded"),

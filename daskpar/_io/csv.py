@@ -39,6 +39,7 @@ from ._common import (
     largest_cut,
     missing_target_message,
 )
+from ._remote import StorageOptions, is_remote, remote_location
 
 __all__ = [
     "CSV_COMPRESSIONS",
@@ -131,9 +132,11 @@ def _file_headers(
     one_file = len(names) == 1 and not is_pattern(names[0])
     if one_file or any(k in kwargs for k in POSITIONAL_HEADER_OPTIONS):
         return {}
-    parse = {k: v for k, v in kwargs.items() if k not in ("dtype", "converters", "parse_dates")}
+    skip = ("dtype", "converters", "parse_dates", "storage_options")
+    parse = {k: v for k, v in kwargs.items() if k not in skip}
+    options = kwargs.get("storage_options") or {}
     headers: dict[str, tuple[str, ...]] = {}
-    for f in fsspec.open_files(list(names), mode="rb", compression=compression):
+    for f in fsspec.open_files(list(names), mode="rb", compression=compression, **options):
         with f as stream:
             columns = pd.read_csv(stream, nrows=0, **parse).columns
         headers[f.path] = tuple(str(c) for c in columns)
@@ -258,7 +261,9 @@ def read_csv(
         type changes after the first block is then reported when the data are read, by
         dask's error, which names the column.
     **kwargs
-        Passed to :func:`dask.dataframe.read_csv` (``sep``, ``dtype``, ...).
+        Passed to :func:`dask.dataframe.read_csv` (``sep``, ``dtype``, ...), among them
+        ``storage_options``, for URLs (``s3://bucket/*.csv``): the options of their fsspec
+        file system (credentials, endpoint).
 
     Returns
     -------
@@ -301,6 +306,12 @@ def read_csv(
             existing(p, what)
             if os.path.isfile(p) and os.path.getsize(p) == 0:
                 raise InputError(f"{what}: {p} is empty: it has no header line naming the columns.")
+    if any(is_remote(p) for p in names):
+        # Object stores: clean URLs (no user or password in them), and the options apart.
+        located = [remote_location(p, kwargs.pop("storage_options", None), what) for p in names]
+        names = [url for url, _ in located]
+        kwargs["storage_options"] = located[0][1].options
+        path = names[0] if len(names) == 1 else names
     compression = kwargs.pop("compression", "infer")
     if compression == "infer":
         compression = text_compression(names, what)
@@ -325,7 +336,8 @@ def read_csv(
     except InputError:
         raise
     except (OSError, ValueError) as exc:  # empty glob, unparsable header
-        raise InputError(f"{what}: cannot read {path!r}: {exc}") from exc
+        problem = StorageOptions(kwargs.get("storage_options") or {}).scrub(str(exc))
+        raise InputError(f"{what}: cannot read {path!r}: {problem}") from exc
     available = [str(c) for c in df.columns]
     if as_frame:
         return _frame(df, available, path, target=target, columns=columns, what=what)

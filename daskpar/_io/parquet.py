@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,6 +39,16 @@ from ._common import (
     import_optional,
     largest_cut,
     missing_target_message,
+)
+from ._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptions,
+    StorageOptionsLike,
+    content_stamp,
+    filesystem,
+    is_remote,
+    local_path,
+    remote_location,
 )
 
 __all__ = ["read_parquet", "read_parquet_frame", "read_parquet_row_group"]
@@ -96,6 +107,19 @@ def _read_rows(pf: Any, row_group: int, columns: list[str], start: int, stop: in
     return pa.Table.from_batches(pieces, schema=schema)
 
 
+@contextmanager
+def _parquet_file(path: str, storage_options: StorageOptions | None) -> Iterator[Any]:
+    """``pyarrow.parquet.ParquetFile`` of a local path, or of a URL opened through fsspec."""
+    pq = import_optional("pyarrow.parquet", "read_parquet")
+    if storage_options is None:
+        with pq.ParquetFile(path) as pf:
+            yield pf
+        return
+    fs, inner = filesystem(path, storage_options)
+    with fs.open(inner, "rb") as f, pq.ParquetFile(f) as pf:
+        yield pf
+
+
 def read_parquet_row_group(
     path: str,
     row_group: int,
@@ -104,17 +128,19 @@ def read_parquet_row_group(
     x_dtype: np.dtype[Any],
     start: int = 0,
     stop: int | None = None,
+    *,
+    storage_options: StorageOptions | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Read rows ``[start, stop)`` of one row group of one Parquet file: the task body.
 
     Returns ``(X_block, y_block)``: the feature columns as ``x_dtype`` (nulls become NaN), and
     the target as numbers or, for a string column, an object array of Python ``str``. A null
-    target is a :class:`~daskpar.errors.PartitionError`.
+    target is a :class:`~daskpar.errors.PartitionError`. ``storage_options``: how to reach a
+    file in an object store (``path`` is then its URL).
     """
-    pq = import_optional("pyarrow.parquet", "read_parquet")
     pa = import_optional("pyarrow", "read_parquet")
     columns = [*features, target]
-    with pq.ParquetFile(path) as pf:
+    with _parquet_file(path, storage_options) as pf:
         n_rows = pf.metadata.row_group(row_group).num_rows
         stop = n_rows if stop is None else stop
         if start == 0 and stop == n_rows:
@@ -156,7 +182,11 @@ def _check_same_columns(schema: Any, first: Any, path: str, first_path: str, wha
 
 
 def read_parquet_frame(
-    path: str, row_group: int, columns: list[str], target: str | None = None
+    path: str,
+    row_group: int,
+    columns: list[str],
+    target: str | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> Any:
     """Read one row group of one Parquet file as a pandas DataFrame (or, with ``target``, the
     target column as a Series, refused if it holds nulls): the task body of ``as_frame``.
@@ -164,8 +194,7 @@ def read_parquet_frame(
     The file's pandas metadata are not applied: the rows get a new RangeIndex, as the
     arrays' rows have no index either.
     """
-    pq = import_optional("pyarrow.parquet", "read_parquet")
-    with pq.ParquetFile(path) as pf:
+    with _parquet_file(path, storage_options) as pf:
         table = pf.read_row_group(row_group, columns=columns if target is None else [target])
     frame = table.to_pandas(ignore_metadata=True)
     if target is None:
@@ -184,6 +213,7 @@ def _frame(
     features: list[str],
     target: str | None,
     what: str,
+    storage_options: StorageOptions | None = None,
 ) -> tuple[Any, Any]:
     """The features (any type) and the target of Parquet files, one partition per row group.
 
@@ -194,6 +224,7 @@ def _frame(
     empty = schema.empty_table().to_pandas(ignore_metadata=True)
     files = [file for file, _, _ in groups]
     row_groups = [rg for _, rg, _ in groups]
+    remote = {} if storage_options is None else {"storage_options": storage_options}
     X = dd.from_map(
         read_parquet_frame,
         files,
@@ -202,6 +233,7 @@ def _frame(
         meta=empty[features],
         label="read-parquet-X",
         enforce_metadata=False,
+        **remote,
     )
     if target is None:
         return X, None
@@ -214,6 +246,7 @@ def _frame(
         meta=empty[target],
         label="read-parquet-y",
         enforce_metadata=False,
+        **remote,
     )
     return X, y
 
@@ -227,6 +260,24 @@ def _parquet_files(p: Path) -> list[Path]:
     return [p]
 
 
+def _remote_parquet_files(url: str, options: StorageOptions) -> list[str]:
+    """The URLs of the Parquet file at ``url``, or of the ``*.parquet`` files under it."""
+    fs, inner = filesystem(url, options)
+    try:
+        if fs.isfile(inner):
+            return [url]
+        found = sorted(f for f in fs.find(inner) if f.endswith(".parquet"))
+    except Exception as exc:  # credentials refused, no such bucket, network
+        raise InputError(
+            f"read_parquet: cannot list {url!r}: "
+            f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
+            "credentials in storage_options or the environment."
+        ) from exc
+    if not found:
+        raise InputError(f"read_parquet: no file or *.parquet files at {url!r}.")
+    return [fs.unstrip_protocol(f) for f in found]
+
+
 @validate_params(
     {
         "path": PATH_PARAM,
@@ -234,6 +285,7 @@ def _parquet_files(p: Path) -> list[Path]:
         "columns": COLUMNS_PARAM,
         "min_partitions": MIN_PARTITIONS_PARAM,
         "as_frame": ["boolean"],
+        "storage_options": STORAGE_OPTIONS_PARAM,
     },
     prefer_skip_nested_validation=True,
 )
@@ -244,6 +296,7 @@ def read_parquet(
     columns: Sequence[str] | None = None,
     min_partitions: int = DEFAULT_MIN_PARTITIONS,
     as_frame: bool = False,
+    storage_options: StorageOptionsLike = None,
 ) -> tuple[Any, Any]:
     """Read a Parquet file, or a directory of them, in blocks of row groups.
 
@@ -269,7 +322,7 @@ def read_parquet(
     path : str or path-like
         A ``.parquet`` file, or a directory whose ``*.parquet`` files (searched recursively,
         in sorted path order) all have the same columns (in the same order, unless
-        ``as_frame=True``).
+        ``as_frame=True``); or an fsspec URL of either (``s3://bucket/table``).
     target : str, optional
         The column holding the target: numbers, booleans or strings, without nulls.
         Required unless ``as_frame=True``, where None reads the features only.
@@ -282,6 +335,11 @@ def read_parquet(
         workers have something to do. Not used with ``as_frame=True``.
     as_frame : bool, default=False
         Return the table (a dask DataFrame and Series) rather than arrays.
+    storage_options : dict, optional
+        For a URL: the options of its fsspec file system (credentials, endpoint). None uses
+        the store library's defaults (for S3, the ``AWS_*`` environment variables). A remote
+        table's task keys come from its objects' ETags, so a table rewritten in place gets
+        new keys.
 
     Returns
     -------
@@ -311,17 +369,24 @@ def read_parquet(
     """
     what = "read_parquet"
     pa = import_optional("pyarrow", what)
-    pq = import_optional("pyarrow.parquet", what)
-    files = _parquet_files(existing(path, what))
+    options: StorageOptions | None = None
+    files: Sequence[Path | str]
+    if is_remote(path):
+        path, options = remote_location(path, storage_options, what)
+        files = _remote_parquet_files(os.fspath(path), options)
+    else:
+        path = local_path(path)
+        files = _parquet_files(existing(path, what))
     schema = None
     index_columns: list[str] = []
     groups: list[tuple[str, int, int]] = []  # file, row group, rows
     for file in files:
         try:
-            meta = pq.read_metadata(file)
-            file_schema = pq.read_schema(file)
+            with _parquet_file(str(file), options) as pf:
+                meta, file_schema = pf.metadata, pf.schema_arrow
         except Exception as exc:  # pyarrow.ArrowInvalid and friends
-            raise InputError(f"{what}: cannot read {str(file)!r} as Parquet: {exc}") from exc
+            problem = str(exc) if options is None else options.scrub(str(exc))
+            raise InputError(f"{what}: cannot read {str(file)!r} as Parquet: {problem}") from exc
         if schema is None:
             schema = file_schema
         elif as_frame:
@@ -334,8 +399,9 @@ def read_parquet(
                 "must have the same schema."
             )
         index_columns += [c for c in _pandas_index_columns(file_schema) if c not in index_columns]
+        name = str(file) if options is not None else str(Path(file).resolve())
         for i in range(meta.num_row_groups):
-            groups.append((str(file.resolve()), i, meta.row_group(i).num_rows))
+            groups.append((name, i, meta.row_group(i).num_rows))
     if schema is None:  # _parquet_files returns at least one file
         raise InputError(f"{what}: no Parquet file at {os.fspath(path)!r}.")
     types = {name: str(t) for name, t in zip(schema.names, schema.types, strict=True)}
@@ -352,7 +418,7 @@ def read_parquet(
         )
         if not groups:
             raise InputError(f"{what}: {os.fspath(path)!r} holds no rows.")
-        return _frame(groups, schema, features, target, what)
+        return _frame(groups, schema, features, target, what, options)
     if target is None:
         raise InputError(
             f"{what}: pass target='COLUMN', the name of the column holding the targets, or "
@@ -402,11 +468,25 @@ def read_parquet(
         f"pyarrow.parquet.write_table(table, path, row_group_size={100 * MIN_BLOCK_ROWS}).",
         stacklevel=READER_STACKLEVEL,
     )
-    token = tokenize([file_token(Path(f)) for f in files], features, target, blocks)
+    if options is None:
+        identity: Any = [file_token(Path(f)) for f in files]
+    else:  # an object store: its objects' ETags, from one listing
+        identity = content_stamp(os.fspath(path), options, what)
+    token = tokenize(identity, features, target, blocks)
     name = f"{stage_name('read-parquet')}-{token}"
+    remote: dict[str, Any] = {} if options is None else {"storage_options": options}
     tasks: dict[tuple[str, int], GraphNode] = {
         (name, i): Task(
-            (name, i), read_parquet_row_group, file, rg, features, target, x_dtype, start, stop
+            (name, i),
+            read_parquet_row_group,
+            file,
+            rg,
+            features,
+            target,
+            x_dtype,
+            start,
+            stop,
+            **remote,
         )
         for i, (file, rg, start, stop) in enumerate(blocks)
     }

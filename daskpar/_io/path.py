@@ -20,6 +20,14 @@ from ._common import (
     existing,
     is_url,
 )
+from ._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptionsLike,
+    filesystem,
+    is_remote,
+    local_path,
+    remote_location,
+)
 from .csv import CSV_COMPRESSIONS, read_csv
 from .hdf5 import read_hdf5
 from .json import JSON_SUFFIXES, read_json
@@ -47,13 +55,38 @@ SUPPORTED_FORMATS = (
 )
 
 
-def path_format(path: PathLike, *, what: str = "read_path") -> str:
+def _remote_folder_format(path: PathLike, storage_options: StorageOptionsLike, what: str) -> str:
+    """The format of a URL whose name does not say: a zarr group or a folder of Parquet."""
+    url, options = remote_location(path, storage_options, what)
+    fs, inner = filesystem(url, options)
+    try:
+        if any(fs.exists(f"{inner.rstrip('/')}/{m}") for m in ("zarr.json", ".zgroup")):
+            return "zarr"
+        if fs.isdir(inner) and any(f.endswith(".parquet") for f in fs.find(inner)):
+            return "parquet"
+    except Exception as exc:  # credentials refused, no such bucket, network
+        raise InputError(
+            f"{what}: cannot look into {url!r}: "
+            f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
+            "credentials in storage_options or the environment."
+        ) from exc
+    raise InputError(
+        f"{what}: {url!r} is neither a zarr store (it has no zarr.json or .zgroup) nor a "
+        f"folder of *.parquet files, and its name does not tell its format. It can read "
+        f"{SUPPORTED_FORMATS}."
+    )
+
+
+def path_format(
+    path: PathLike, *, what: str = "read_path", storage_options: StorageOptionsLike = None
+) -> str:
     """The format of the data at ``path``, as :func:`read_path` reads it.
 
     A directory is a zarr store if it holds ``zarr.json`` or ``.zgroup``, else Parquet if it
     holds ``*.parquet`` files; a file's format is its extension, after any compression's
     (``data.csv.gz`` is CSV). ``.jsonl``, ``.ndjson`` and ``.json`` files are JSON lines. A
-    URL has no directory to look into: its name alone says.
+    URL is known by its name (``.zarr``, ``.parquet``, ``.csv``...); one whose name does not
+    say is looked into, with ``storage_options``, as a directory is.
 
     Parameters
     ----------
@@ -61,6 +94,8 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
         The data, as given to :func:`read_path`.
     what : str, default="read_path"
         The function named at the start of the error messages.
+    storage_options : dict, optional
+        For a URL whose name does not tell its format: the options to look into it with.
 
     Returns
     -------
@@ -77,6 +112,7 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
     >>> path_format("s3://bucket/data.csv.gz")
     'csv'
     """
+    path = local_path(path)
     name = os.fspath(path).rstrip("/").lower()
     suffixes = Path(name).suffixes[-2:]
     compression = ""
@@ -117,6 +153,8 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
         }
     if last in known:
         return known[last]
+    if is_remote(path):
+        return _remote_folder_format(path, storage_options, what)
     raise InputError(
         f"{what}: cannot tell the format of {os.fspath(path)!r} from its name. It can read "
         f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
@@ -136,6 +174,7 @@ def path_format(path: PathLike, *, what: str = "read_path") -> str:
         "min_partitions": MIN_PARTITIONS_PARAM,
         "missing_chunks": MISSING_CHUNKS_PARAM,
         "as_frame": ["boolean"],
+        "storage_options": STORAGE_OPTIONS_PARAM,
     },
     prefer_skip_nested_validation=True,
 )
@@ -150,6 +189,7 @@ def read_path(
     min_partitions: int = DEFAULT_MIN_PARTITIONS,
     missing_chunks: MissingChunks = "raise",
     as_frame: bool = False,
+    storage_options: StorageOptionsLike = None,
 ) -> tuple[Any, Any]:
     """Read ``(X, y)`` from any supported path, with the reader its format needs.
 
@@ -171,8 +211,9 @@ def read_path(
     Parameters
     ----------
     path : str or path-like
-        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix (JSON
-        lines and svmlight are read from local files only).
+        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix, or, if
+        its name does not say, as the zarr group or Parquet folder it holds (JSON lines and
+        svmlight are read from local files only).
     x : str, default="X"
         zarr and HDF5: the array (dataset) of features.
     y : str, path-like or None, default="y"
@@ -197,6 +238,10 @@ def read_path(
         Parquet, CSV and JSON lines: return the table, a dask DataFrame of the features and a
         dask Series of the target (see :func:`read_csv`). Other formats hold arrays without
         column names: refused.
+    storage_options : dict, optional
+        For a URL: the options of its fsspec file system (credentials, endpoint), given to
+        the reader. None uses the store library's defaults (for S3, the ``AWS_*``
+        environment variables).
 
     Returns
     -------
@@ -232,7 +277,13 @@ def read_path(
     (['a', 'b', 'label'], None)
     """
     what = "read_path"
-    kind = path_format(path, what=what)
+    kind = path_format(path, what=what, storage_options=storage_options)
+    remote = {"storage_options": storage_options} if storage_options is not None else {}
+    if remote and kind not in ("zarr", "parquet", "csv"):
+        raise InputError(
+            f"{what}: storage_options are for URLs of zarr, Parquet or CSV data; "
+            f"{os.fspath(path)!r} is {kind} data, read from local files only."
+        )
     if as_frame and kind not in _TABLES:
         raise InputError(
             f"{what}: as_frame=True reads tables (Parquet, CSV, JSON lines), whose columns have "
@@ -244,7 +295,7 @@ def read_path(
             raise InputError(
                 f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
             )
-        return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks)
+        return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks, **remote)
     if kind in _TABLES:
         if target is None and not as_frame:
             raise InputError(
@@ -262,6 +313,7 @@ def read_path(
             columns=columns,
             min_partitions=min_partitions,
             as_frame=as_frame,
+            **remote,
         )
     if kind == "svmlight":
         if y not in (None, "y"):

@@ -22,6 +22,7 @@ import numpy as np
 from dask.base import tokenize
 from numpy.typing import NDArray
 
+from .._coalesce import coalesced_rows
 from .._sklearn_compat import StrOptions, validate_params
 from .._validation import MIN_BLOCK_ROWS, warn_if_tiny_partitions
 from ..errors import InputError, PartitionError
@@ -36,6 +37,15 @@ from ._common import (
     is_url,
     row_chunks,
     sliced_lazily,
+)
+from ._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptions,
+    StorageOptionsLike,
+    content_stamp,
+    is_remote,
+    local_path,
+    remote_location,
 )
 
 __all__ = ["MISSING_CHUNKS_PARAM", "MissingChunks", "ZarrArray", "read_zarr"]
@@ -150,7 +160,7 @@ def _metadata_stamp(store: str, array: str) -> tuple[int, ...] | None:
 _OPENED: dict[tuple[str, str, tuple[int, ...]], Any] = {}
 
 
-def _open_array(store: str, array: str) -> Any:
+def _open_array(store: str, array: str, options: StorageOptions | None = None) -> Any:
     """``zarr.open_array(store, path=array)``, opened once per process while unchanged.
 
     Opening reads and parses the metadata through zarr's event loop, a few milliseconds that
@@ -159,6 +169,8 @@ def _open_array(store: str, array: str) -> Any:
     """
     import zarr
 
+    if options is not None:  # an object store, reached with these options
+        return zarr.open_array(store, path=array, mode="r", storage_options=options.options)
     stamp = _metadata_stamp(store, array)
     if stamp is None:
         return zarr.open_array(store, path=array, mode="r")
@@ -204,6 +216,8 @@ class ZarrArray:
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
     missing_chunks: MissingChunks = "raise"
+    #: How to reach an object store (its repr and token show no credential); None: local.
+    storage_options: StorageOptions | None = None
 
     @property
     def ndim(self) -> int:
@@ -212,10 +226,13 @@ class ZarrArray:
     def __getitem__(self, key: Any) -> NDArray[Any]:
         where = f"array {self.array!r} of {self.store!r}"
         try:
-            arr = _open_array(self.store, self.array)
+            arr = _open_array(self.store, self.array, self.storage_options)
         except Exception as exc:  # FileNotFoundError, ArrayNotFoundError, ...
+            problem = (
+                str(exc) if self.storage_options is None else self.storage_options.scrub(str(exc))
+            )
             raise PartitionError(
-                f"read_zarr: cannot open {where} on host {socket.gethostname()!r} ({exc}). "
+                f"read_zarr: cannot open {where} on host {socket.gethostname()!r} ({problem}). "
                 "It was moved or deleted after read_zarr was called, or this worker cannot see "
                 "it: every worker must see the store at the path the client gave, so put it on "
                 "a file system that the client and the workers share, or in object storage (a "
@@ -258,7 +275,13 @@ class ZarrArray:
 
 
 @validate_params(
-    {"path": PATH_PARAM, "x": [str], "y": [str, None], "missing_chunks": MISSING_CHUNKS_PARAM},
+    {
+        "path": PATH_PARAM,
+        "x": [str],
+        "y": [str, None],
+        "missing_chunks": MISSING_CHUNKS_PARAM,
+        "storage_options": STORAGE_OPTIONS_PARAM,
+    },
     prefer_skip_nested_validation=True,
 )
 def read_zarr(
@@ -267,22 +290,28 @@ def read_zarr(
     x: str = "X",
     y: str | None = "y",
     missing_chunks: MissingChunks = "raise",
+    storage_options: StorageOptionsLike = None,
 ) -> tuple[da.Array, da.Array | None]:
     """Read ``X`` and ``y`` from a zarr store (format 2 or 3).
 
-    ``X`` keeps the store's row chunks, one block per row of chunks; column chunks are read
-    together, because daskpar partitions rows only. ``y`` is read in ``X``'s row blocks.
+    ``X``'s blocks are runs of the store's row chunks: small chunks are coalesced, adjacent
+    ones read together by one task up to the dask setting ``daskpar.target-block-bytes`` (X's
+    and y's bytes together; 32 MiB by default, 0 keeps one block per row of chunks), and a
+    chunk larger than that is one block. Column chunks are read together, because daskpar
+    partitions rows only. ``y`` is read in ``X``'s row blocks.
 
     A local path is made absolute here, so that workers started in another directory read the
     same store. zarr reads a chunk that is not in the store as the array's fill value (zeros),
     which for dense data means an incomplete or vanished store, never data; so by default
     every chunk must be there: a local store's chunks are listed at call time, and each task
-    checks the chunks it reads (a remote store is checked by the tasks only).
+    checks the chunks it reads (a remote store is checked by the tasks only). A remote
+    store's task keys come from a listing of its objects' ETags (:mod:`daskpar._io._remote`),
+    so a store rewritten in place gets new keys, as a local one does.
 
     Parameters
     ----------
     path : str or path-like
-        The zarr group (a directory, or any URL zarr can open).
+        The zarr group (a directory, or any fsspec URL: ``s3://bucket/data.zarr``...).
     x : str, default="X"
         The array of features, of shape (n_samples, n_features).
     y : str or None, default="y"
@@ -293,6 +322,11 @@ def read_zarr(
         value, as zarr itself reads it; only for genuinely sparse arrays written with zarr's
         ``write_empty_chunks=False``, where chunks holding only the fill value are not stored.
         :func:`daskpar.data.write_zarr` stores every chunk.
+    storage_options : dict, optional
+        For a URL: the options of its fsspec file system (s3fs's ``key``, ``secret``,
+        ``client_kwargs={"endpoint_url": ...}``). None uses the store library's own
+        defaults (for S3, the ``AWS_*`` environment variables). They reach the workers with
+        the tasks, but never a task key or a message.
 
     Returns
     -------
@@ -313,19 +347,35 @@ def read_zarr(
     >>> from daskpar.data import make_classification, read_zarr, write_zarr
     >>> path = tempfile.mkdtemp() + "/data.zarr"
     >>> write_zarr(path, *make_classification(1000, 5, chunks=250, random_state=0))
-    >>> X, y = read_zarr(path)
-    >>> X.chunks[0] == y.chunks[0] == (250, 250, 250, 250)
+    >>> import dask
+    >>> with dask.config.set({"daskpar.target-block-bytes": "32 MiB"}):  # the default
+    ...     X, y = read_zarr(path)  # 4 chunks of 12 kB: one block
+    >>> X.chunks[0] == y.chunks[0] == (1000,)
     True
+    >>> with dask.config.set({"daskpar.target-block-bytes": 0}):  # the stored chunks
+    ...     X, y = read_zarr(path)
+    >>> X.chunks[0]
+    (250, 250, 250, 250)
     """
     import zarr
 
     what = "read_zarr"
+    # Object stores: a clean URL (no user or password in it) and the options apart.
+    options: StorageOptions | None = None
+    if is_remote(path):
+        path, options = remote_location(path, storage_options, what)
+    else:
+        path = local_path(path)
     # Absolute, so that a worker started in another directory opens the same store.
     store = os.fspath(path) if is_url(path) else str(existing(path, what).resolve())
     try:
-        group = zarr.open_group(store, mode="r")
+        if options is not None:
+            group = zarr.open_group(store, mode="r", storage_options=options.options)
+        else:
+            group = zarr.open_group(store, mode="r")
     except Exception as exc:  # not a group: FileNotFoundError, GroupNotFoundError, ...
-        raise InputError(f"{what}: {os.fspath(path)!r} is not a zarr group ({exc}).") from exc
+        problem = str(exc) if options is None else options.scrub(str(exc))
+        raise InputError(f"{what}: {os.fspath(path)!r} is not a zarr group ({problem}).") from exc
     names = sorted(group.array_keys())
 
     def open_array(name: str) -> Any:
@@ -354,30 +404,35 @@ def read_zarr(
 
     zx = open_array(x)
     check_two_d(zx.shape, f"{what}: array {x!r}")
-    rows = row_chunks(zx.chunks[0], zx.shape[0], 0, what)
+    zy = open_array(y) if y is not None else None
+    row_bytes = zx.dtype.itemsize * zx.shape[1] + (zy.dtype.itemsize if zy is not None else 0)
+    rows = coalesced_rows(row_chunks(zx.chunks[0], zx.shape[0], 0, what), row_bytes)
     warn_if_tiny_partitions(
         rows,
         what,
-        "Write the data again with more rows per chunk (write_zarr keeps X's row chunks): "
+        "Leave the dask setting 'daskpar.target-block-bytes' on (it is 0), which reads runs "
+        "of small chunks together, or write the data again with more rows per chunk "
+        "(write_zarr keeps X's row chunks): "
         f"write_zarr(new_path, X.rechunk({{0: {100 * MIN_BLOCK_ROWS}}}), "
         f"y.rechunk({100 * MIN_BLOCK_ROWS})).",
         stacklevel=READER_STACKLEVEL,
     )
-    zy = open_array(y) if y is not None else None
     # A store written again gets new task keys: replaced whole (as write_zarr does) or
     # rewritten in place, chunk by chunk.
-    stamp = None
+    stamp: Any = None
     if not is_url(store):
         arrays = [
             os.path.join(store, zx.path),
             *([os.path.join(store, zy.path)] if zy is not None else []),
         ]
         stamp = (os.stat(store).st_ino, os.stat(store).st_mtime_ns, *map(_tree_stamp, arrays))
-    token = tokenize(store, stamp, x, y, zx.shape, zx.dtype.str, zx.chunks, missing_chunks)
-    sx = ZarrArray(store, zx.path, tuple(zx.shape), np.dtype(zx.dtype), missing_chunks)
+    elif options is not None:  # an object store: its objects' ETags
+        stamp = content_stamp(store, options, what)
+    token = tokenize(store, stamp, x, y, zx.shape, zx.dtype.str, zx.chunks, rows, missing_chunks)
+    sx = ZarrArray(store, zx.path, tuple(zx.shape), np.dtype(zx.dtype), missing_chunks, options)
     X = sliced_lazily(sx, rows, "read-zarr-X", token)
     if zy is None:
         return X, None
     check_target(zy.shape, zx.shape[0], f"{what}: array {y!r}")
-    sy = ZarrArray(store, zy.path, tuple(zy.shape), np.dtype(zy.dtype), missing_chunks)
+    sy = ZarrArray(store, zy.path, tuple(zy.shape), np.dtype(zy.dtype), missing_chunks, options)
     return X, as_target(sliced_lazily(sy, rows, "read-zarr-y", token))

@@ -14,9 +14,19 @@ step, once per distinct scaler setting and fold. A last pass scores the final mo
 
 Folds are whole row blocks: ``cv=K`` puts every non-empty block in exactly one validation fold.
 
+Candidates of the native learner (:class:`~daskpar.AdaptiveSGDClassifier`,
+:class:`~daskpar.AdaptiveSGDRegressor`) that share a mini-batch order (one int
+``random_state`` of their ``ParallelIncremental``, the same ``shuffle``, ``batch_size``,
+loss, class weights and scalers) and differ only in ``alpha`` and ``learning_rate`` train as
+one stacked weight matrix per fold and block, with the same bits as alone, and are scored
+after one check of the block (``_stacked``); scikit-learn's estimators and every other
+candidate train one at a time. The dask setting ``daskpar.stack-candidates=False`` trains
+every candidate alone.
+
 The package reads as the flow of ``fit`` (the public names are imported here):
 ``_candidates`` (the candidates, folds and scorers, checked on the client), ``_passes`` (the
-scalers' prepare passes and the epoch driver), ``_results`` (the scores of each pass and
+scalers' prepare passes and the epoch driver), ``_stacked`` (the block task that trains and
+scores the stackable candidates together), ``_results`` (the scores of each pass and
 ``cv_results_``), ``_base`` (the searches' shared estimator), ``_grid`` (GridSearchCV and
 RandomizedSearchCV) and ``_halving`` (HalvingSearchCV).
 """

@@ -11,6 +11,7 @@ go on (the ``_after_scores`` hook: halving's rounds), as scikit-learn's searches
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from itertools import pairwise
@@ -26,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import audit, metrics
 from .._checkpoint import REFIT_FOLDER, Checkpoint, plain
+from .._coalesce import coalesce_blocks
 from .._columns import column_names, is_dask_table, match_feature_names, without_names
 from .._compose import fit_per_fold
 from .._families import family_for
@@ -267,6 +269,16 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             X, y = check_X_y(
                 X, y, y_numeric=not classifier, estimator=self, reset=True, lengths=lengths
             )
+            if isinstance(self.cv, Integral | Real):
+                # Small blocks merged up to daskpar.target-block-bytes before the folds are
+                # drawn, leaving at least a block per fold (folds given as block numbers keep
+                # the blocks they name).
+                at_least = (
+                    int(self.cv)
+                    if isinstance(self.cv, Integral)
+                    else max(2, math.ceil(1 / float(self.cv)))
+                )
+                X, y = coalesce_blocks(X, y, min_blocks=at_least)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
         checkpoint, saved = None, None
         if self.checkpoint is not None:

@@ -37,6 +37,7 @@ from ..errors import InputError
 from ..metrics import Scorer
 from ._candidates import Folds
 from ._results import Snapshot
+from ._stacked import candidate_stacks, run_stacked_pass
 
 __all__ = ["SearchPasses", "Setup", "fit_scalers"]
 
@@ -181,20 +182,36 @@ class SearchPasses(EpochDriver):
         self, epoch: int, train: frozenset[int], score: frozenset[int]
     ) -> list[ModelUpdate | None]:
         setup = self.setup
-        result = run_pass(
-            setup.X,
-            setup.y,
-            None,
-            plan=setup.plan,
-            models=self.current,
-            scalers=setup.fitted,
-            epoch=epoch,
-            train=train,
-            score=score,
-            split_every=self.split_every,
-            stage="search",
-            check=self.data_check.take(),
-        )
+        stacks = candidate_stacks(setup.plan, self.current, train, score)
+        if stacks:
+            result = run_stacked_pass(
+                setup.X,
+                setup.y,
+                plan=setup.plan,
+                models=self.current,
+                scalers=setup.fitted,
+                epoch=epoch,
+                train=train,
+                score=score,
+                stacks=stacks,
+                split_every=self.split_every,
+                check=self.data_check.take(),
+            )
+        else:
+            result = run_pass(
+                setup.X,
+                setup.y,
+                None,
+                plan=setup.plan,
+                models=self.current,
+                scalers=setup.fitted,
+                epoch=epoch,
+                train=train,
+                score=score,
+                split_every=self.split_every,
+                stage="search",
+                check=self.data_check.take(),
+            )
         return self.data_check.keep(result)
 
     def finish(self) -> None:

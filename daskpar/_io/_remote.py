@@ -1,0 +1,235 @@
+"""Object stores: fsspec URLs, the options that reach them, and credentials kept out of sight.
+
+A path with a protocol (``s3://``, ``gs://``, ``abfs://``, ``memory://``...) is opened with
+fsspec, with the ``storage_options`` the caller gives (s3fs's ``key``, ``secret``,
+``client_kwargs``...) or, without them, with what the store's library finds itself (the
+usual environment variables: ``AWS_ACCESS_KEY_ID``, ``GOOGLE_APPLICATION_CREDENTIALS``...).
+``file://`` URLs are local paths, read exactly as the paths they name.
+
+Credentials must never reach a task key, a model file, a checkpoint, an audit record or an
+error message. So the options travel wrapped in :class:`StorageOptions`, whose ``repr``
+shows no value of a credential field and whose dask token leaves credentials out (a key
+names the data, not who may read it: the data is identified by its content, see
+:func:`content_stamp`); and URLs are cleaned by :func:`clean_url` before they are shown or
+tokenized: ``s3://KEY:SECRET@bucket/path`` becomes ``s3://bucket/path``, its user and
+password moved into the options.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from dask.base import tokenize
+
+from ..errors import InputError
+
+__all__ = [
+    "STORAGE_OPTIONS_PARAM",
+    "StorageOptions",
+    "StorageOptionsLike",
+    "clean_url",
+    "content_stamp",
+    "filesystem",
+    "is_remote",
+    "local_path",
+    "remote_location",
+    "scrub",
+]
+
+StorageOptionsLike = Mapping[str, Any] | None
+#: The parameter constraint of ``storage_options``.
+STORAGE_OPTIONS_PARAM: list[Any] = [dict, None]
+
+#: Option names whose values are credentials (matched as substrings, case-insensitively).
+_SECRET_WORDS = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "credential",
+    "signature",
+    "sas",
+    "auth",
+    "connection_string",
+    "session",
+)
+#: ``scheme://user:password@`` or ``scheme://user@`` at the start of a URL.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+_HIDDEN = "***"
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _shown(value: Any) -> Any:
+    """``value`` with every credential field (at any depth) replaced by ``***``."""
+    if isinstance(value, Mapping):
+        return {
+            k: (_HIDDEN if _is_secret(str(k)) else _shown(v))
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_shown(v) for v in value)
+    return value
+
+
+def _secret_values(value: Any) -> list[str]:
+    """The text of every credential value in ``value``, longest first."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if _is_secret(str(k)) and isinstance(v, str | bytes) and len(v) >= 4:
+                found.append(v.decode(errors="replace") if isinstance(v, bytes) else v)
+            else:
+                found += _secret_values(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found += _secret_values(v)
+    return sorted(set(found), key=len, reverse=True)
+
+
+class StorageOptions:
+    """fsspec's ``storage_options``, which show no credential: in ``repr``, ``str`` or a token.
+
+    Pickles with the options (a worker needs them to open the store), so a graph's tasks
+    hold them; their keys and names never do: :func:`dask.base.tokenize` sees only the
+    options that are not credentials.
+    """
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self._options = dict(options)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options themselves, to hand to fsspec."""
+        return dict(self._options)
+
+    def __bool__(self) -> bool:
+        return bool(self._options)
+
+    def __repr__(self) -> str:
+        return f"StorageOptions({_shown(self._options)!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StorageOptions) and other._options == self._options
+
+    def __hash__(self) -> int:
+        return hash(tokenize(self))
+
+    def __reduce__(self) -> tuple[type[StorageOptions], tuple[dict[str, Any]]]:
+        return StorageOptions, (self._options,)
+
+    def __dask_tokenize__(self) -> Any:
+        return ("daskpar-storage-options", repr(_shown(self._options)))
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any credential of these options, or any URL's user and password."""
+        for value in _secret_values(self._options):
+            text = text.replace(value, _HIDDEN)
+        return scrub(text)
+
+
+def scrub(text: str) -> str:
+    """``text`` with the user and password of every URL in it removed."""
+    return _USERINFO.sub(lambda m: m.group("scheme"), text)
+
+
+def is_remote(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a URL of a store other than the local file system."""
+    text = os.fspath(path)
+    return "://" in text and not text.lower().startswith("file://")
+
+
+def local_path(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """``path`` with a ``file://`` scheme removed: the local path it names."""
+    text = os.fspath(path)
+    if text.lower().startswith("file://"):
+        return unquote(text[len("file://") :])
+    return path
+
+
+def clean_url(url: str) -> str:
+    """``url`` without its user and password (``s3://KEY:SECRET@bucket/x`` → ``s3://bucket/x``)."""
+    return scrub(url).rstrip("/")
+
+
+def remote_location(
+    path: str | os.PathLike[str], storage_options: StorageOptionsLike, what: str
+) -> tuple[str, StorageOptions]:
+    """The clean URL of ``path`` and its options, with a URL's user and password moved into
+    the options (as s3fs's ``key`` and ``secret``; other stores take them as ``username`` and
+    ``password``)."""
+    url = os.fspath(path)
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise InputError(
+            f"{what}: storage_options must be a dict of fsspec options (such as "
+            f"{{'key': ..., 'secret': ...}}); got {type(storage_options).__name__}."
+        )
+    options = dict(storage_options or {})
+    match = _USERINFO.match(url)
+    if match:
+        user, _, password = match.group("userinfo").partition(":")
+        s3 = match.group("scheme").lower() in ("s3://", "s3a://")
+        if user:
+            options.setdefault("key" if s3 else "username", unquote(user))
+        if password:
+            options.setdefault("secret" if s3 else "password", unquote(password))
+    return clean_url(url), StorageOptions(options)
+
+
+def filesystem(url: str, options: StorageOptions) -> tuple[Any, str]:
+    """fsspec's file system for ``url`` and the path within it."""
+    from fsspec.core import url_to_fs
+
+    fs, inner = url_to_fs(url, **options.options)
+    return fs, inner
+
+
+_VERSION_FIELDS = ("VersionId", "ETag", "etag", "md5Hash", "generation", "content_md5")
+_TIME_FIELDS = ("LastModified", "mtime", "last_modified", "updated", "created")
+
+
+def _object_identity(info: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What identifies one stored object's content: its version or ETag, else size and time."""
+    version = [str(info[k]) for k in _VERSION_FIELDS if info.get(k) not in (None, "")]
+    if version:
+        return (info.get("size"), *version)
+    times = [str(info[k]) for k in _TIME_FIELDS if info.get(k) not in (None, "")]
+    return (info.get("size"), *times)
+
+
+def content_stamp(url: str, options: StorageOptions, what: str) -> str:
+    """A token of what is stored under ``url``: every object's name, size and ETag (or
+    version, or modification time where the store has neither), from one listing.
+
+    Rewriting any object in place changes its ETag (S3 computes it from the bytes of a
+    single-part upload, and anew for a multipart one), so a store rewritten in place gets a
+    new stamp; a listing costs one request per thousand objects on S3.
+    """
+    fs, inner = filesystem(url, options)
+    try:
+        if fs.isfile(inner):
+            listing = {inner: fs.info(inner)}
+        else:
+            listing = fs.find(inner, detail=True, withdirs=False)
+    except Exception as exc:  # credentials refused, no such bucket, network
+        raise InputError(
+            f"{what}: cannot list {url!r}: {options.scrub(f'{type(exc).__name__}: {exc}')}. "
+            "Check the URL, and the credentials in storage_options or the environment."
+        ) from exc
+    prefix = inner.rstrip("/")
+    entries = sorted(
+        (name[len(prefix) :], *_object_identity(info)) for name, info in listing.items()
+    )
+    return tokenize(entries)
