@@ -291,6 +291,7 @@ def fit_epochs(X: Any, y: Any) -> np.ndarray:
     return coef
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_same_bits_on_one_worker_and_two() -> None:
     """Dense and CSR blocks: the fit on one worker and on two (one thread each) agree to the
     bit, and with the synchronous scheduler."""

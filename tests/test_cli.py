@@ -85,6 +85,7 @@ def test_search_prints_the_ranked_candidates(tmp_path: Path, scheduler_address: 
     assert "best: alpha=0.0001, penalty='l1'" in out
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_demo_small(tmp_path: Path) -> None:
     result = run(
         "demo",
@@ -206,6 +207,7 @@ def assert_report_shows(report: Path, *stages: str) -> None:
     assert "daskpar-" not in html
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_keep_open_waits_for_ctrl_c_then_stops_the_cluster(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the command's process group, as a terminal sends it) ends with 0."""
     import signal

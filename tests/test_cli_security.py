@@ -35,6 +35,7 @@ def make_data(store: Path, rows: int) -> None:
     assert made.exit_code == 0, made.output
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_train_save_score_predict_audit(tmp_path: Path, scheduler_address: str) -> None:
     data, model, log, out = (tmp_path / n for n in ("d.zarr", "m.dp", "audit.log", "p.zarr"))
     make_data(data, 12000)
@@ -145,6 +146,7 @@ def test_the_embedded_cluster_listens_on_loopback_only() -> None:
     assert {addr.ip for _, addr in listening} == {"127.0.0.1"}, listening
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_a_poisoned_checkpoint_is_not_resumed_nor_signed(
     tmp_path: Path, scheduler_address: str
 ) -> None:

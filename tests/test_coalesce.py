@@ -85,6 +85,7 @@ def test_a_store_of_1000_chunks_trains_as_the_same_data_coalesced_by_hand(store:
     assert not np.array_equal(apart.estimator_.coef_, coalesced.estimator_.coef_)
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_the_grouping_depends_only_on_the_data_and_the_setting(store: Path) -> None:
     X, y = read_small(store)
     once = fit(X, y, TARGET)
@@ -198,6 +199,7 @@ def test_by_default_small_blocks_are_coalesced(store: Path) -> None:
     assert tasks.count["fit-block"] == 1  # 1.4 MB in all: one block
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_the_reader_reads_runs_of_small_chunks_in_one_task(store: Path) -> None:
     with dask.config.set({TARGET_KEY: TARGET}):
         X, y = read_zarr(store)

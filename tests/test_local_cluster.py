@@ -161,6 +161,7 @@ def test_the_attack_works_on_a_plain_local_cluster(
         assert attack(attacker, [address])[address]["tcp"] == "answered: Scheduler"
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_local_cluster_refuses_another_user_at_every_port(
     attacker: tuple[list[str], Path],
 ) -> None:
@@ -190,6 +191,7 @@ def test_local_cluster_sets_its_own_address_and_security() -> None:
         dp.local_cluster(1, host="0.0.0.0")
 
 
+@pytest.mark.slow  # a cluster or the installed command: the slow suite
 def test_the_cli_cluster_refuses_another_user(
     attacker: tuple[list[str], Path], tmp_path: Path
 ) -> None:
