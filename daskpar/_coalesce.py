@@ -49,6 +49,10 @@ __all__ = [
 TARGET_KEY = "daskpar.target-block-bytes"
 #: Its default, chosen by measurement (``benchmarks/RESULTS.md``, partitions).
 DEFAULT_TARGET = "32 MiB"
+#: Data of more blocks than this is never coalesced into fewer: so that several workers have
+#: something to do, as the readers that choose their blocks make at least this many
+#: (``daskpar._io._common.DEFAULT_MIN_PARTITIONS``).
+MIN_BLOCKS = 8
 
 
 def target_block_bytes() -> int:
@@ -94,17 +98,25 @@ def coalesced_groups(block_bytes: Sequence[int], target: int) -> tuple[int, ...]
 
 
 def coalesced_rows(
-    rows: Sequence[int], row_bytes: int, target: int | None = None
+    rows: Sequence[int], row_bytes: int, target: int | None = None, min_blocks: int = MIN_BLOCKS
 ) -> tuple[int, ...]:
     """The row counts of ``rows``' blocks merged in :func:`coalesced_groups` of ``row_bytes``
     per row (the setting's target when ``target`` is None): what a reader gives for stored
     chunks of ``rows`` rows.
 
-    >>> coalesced_rows([250, 250, 250, 250], row_bytes=48, target=30_000)
+    >>> coalesced_rows([250, 250, 250, 250], row_bytes=48, target=30_000, min_blocks=1)
     (500, 500)
+    >>> coalesced_rows([100] * 20, row_bytes=48, target=30_000)  # at least MIN_BLOCKS
+    (200, 200, 200, 200, 200, 200, 200, 200, 200, 200)
     """
     target = target_block_bytes() if target is None else target
-    groups = coalesced_groups([n * row_bytes for n in rows], target)
+    block_bytes = [n * row_bytes for n in rows]
+    at_least = min(len(rows), min_blocks)
+    if target > 0 and at_least > 1:
+        target = min(target, -(-sum(block_bytes) // at_least))
+    groups = coalesced_groups(block_bytes, target)
+    if len(groups) < at_least:
+        return tuple(rows)
     ends = np.cumsum(groups)
     return tuple(int(sum(rows[end - n : end])) for n, end in zip(groups, ends, strict=True))
 
@@ -114,17 +126,18 @@ def _row_bytes(a: da.Array) -> int:
 
 
 def coalesce_blocks(
-    *arrays: Any, target: int | None = None, min_blocks: int = 1
+    *arrays: Any, target: int | None = None, min_blocks: int = MIN_BLOCKS
 ) -> tuple[Any, ...]:
     """``arrays`` (dask arrays with as many row blocks as the first, or None), their blocks
     merged in the same groups: runs of adjacent blocks of at most ``target`` bytes in all
     (the setting when None). Block ``i`` of every array is read by the same task, so all
     count towards the target.
 
-    ``min_blocks``: the fewest blocks to leave, for a fit that needs them (a search's ``K``
-    folds of whole blocks, blocks held out for validation). The target is then lowered to the
-    bytes of an even share, ``ceil(total / min_blocks)``, so that small data are not merged
-    into fewer blocks than that; data that has fewer blocks to begin with is left as it is.
+    ``min_blocks``: the fewest blocks to leave (:data:`MIN_BLOCKS` by default, so that
+    several workers have something to do; more for a fit that needs them, such as a search's
+    ``K`` folds of whole blocks). The target is then lowered to the bytes of an even share,
+    ``ceil(total / min_blocks)``, so that small data are not merged into fewer blocks than
+    that; data that has no more blocks than that to begin with is left as it is.
 
     Returned unchanged when nothing would merge, when coalescing is off, or when a row count
     is unknown. An array with another number of row blocks than the first is left as it is.
@@ -143,6 +156,8 @@ def coalesce_blocks(
     for a, same in zip(arrays, aligned, strict=True):
         if same:
             block_bytes += np.asarray(a.chunks[0], dtype=np.int64) * _row_bytes(a)
+    if n_blocks <= min_blocks:
+        return arrays
     if min_blocks > 1:
         target = min(target, -(-int(block_bytes.sum()) // min_blocks))
     groups = coalesced_groups(block_bytes.tolist(), target)

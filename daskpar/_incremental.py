@@ -33,7 +33,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import audit
 from ._checkpoint import Checkpoint, records
-from ._coalesce import TARGET_KEY, coalesce_blocks, describe, target_block_bytes
+from ._coalesce import (
+    MIN_BLOCKS,
+    TARGET_KEY,
+    coalesce_blocks,
+    describe,
+    target_block_bytes,
+)
 from ._columns import (
     check_numeric_columns,
     column_names,
@@ -690,7 +696,7 @@ class ParallelIncremental(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         before = X.numblocks[0]
         # validation_fraction holds out whole blocks: leave enough of them.
         fraction = self.validation_fraction
-        at_least = 1 if fraction is None else max(2, math.ceil(1 / fraction))
+        at_least = MIN_BLOCKS if fraction is None else max(MIN_BLOCKS, math.ceil(1 / fraction))
         X, y, sample_weight, *pair = coalesce_blocks(
             X, y, sample_weight, *(validation or ()), min_blocks=at_least
         )

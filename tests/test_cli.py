@@ -117,8 +117,8 @@ def test_demo_small(tmp_path: Path) -> None:
     assert "validation accuracy" in out
     # Both models on the same data, then side by side; daskpar's learner needs no scaler.
     assert "training AdaptiveSGDClassifier on 27,000 rows x 10 features" in out
-    # 6 chunks of 5,000 rows (200 kB each): read as one block of at most 32 MiB.
-    assert "1 partition (split_every=8), unscaled" in out
+    # 6 chunks of 5,000 rows: fewer than MIN_BLOCKS, so not coalesced.
+    assert "6 partitions (split_every=8), unscaled" in out
     assert "fitted StandardScaler in one pass" in out
     table = comparison(out)
     assert list(table) == ["AdaptiveSGDClassifier", "StandardScaler + SGDClassifier"]

@@ -350,7 +350,6 @@ def train_command(
     from sklearn.base import is_classifier
 
     import daskpar as dp
-    from daskpar._coalesce import target_block_bytes
 
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
@@ -366,10 +365,7 @@ def train_command(
                 step = None
                 if table is not None:
                     step, X, y = encode_table(*table, columns, data)
-                if not target_block_bytes():
-                    # Small data split for the workers; coalescing (on by default) would merge
-                    # the pieces again, up to daskpar.target-block-bytes.
-                    X, y = _enough_partitions(X, y, worker_threads(client))
+                X, y = _enough_partitions(X, y, worker_threads(client))
                 _check_data(X, y, classifier=classifier)
                 split = dp.train_test_split(X, y, test_size=test_size, random_state=seed)
                 pipe, _ = _train_and_report(

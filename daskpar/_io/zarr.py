@@ -346,16 +346,16 @@ def read_zarr(
     >>> import tempfile
     >>> from daskpar.data import make_classification, read_zarr, write_zarr
     >>> path = tempfile.mkdtemp() + "/data.zarr"
-    >>> write_zarr(path, *make_classification(1000, 5, chunks=250, random_state=0))
+    >>> write_zarr(path, *make_classification(1000, 5, chunks=50, random_state=0))
     >>> import dask
     >>> with dask.config.set({"daskpar.target-block-bytes": "32 MiB"}):  # the default
-    ...     X, y = read_zarr(path)  # 4 chunks of 12 kB: one block
-    >>> X.chunks[0] == y.chunks[0] == (1000,)
+    ...     X, y = read_zarr(path)  # 20 chunks of 2.4 kB, read two at a time: 8 blocks or more
+    >>> X.chunks[0] == y.chunks[0] == (100,) * 10
     True
     >>> with dask.config.set({"daskpar.target-block-bytes": 0}):  # the stored chunks
     ...     X, y = read_zarr(path)
-    >>> X.chunks[0]
-    (250, 250, 250, 250)
+    >>> X.chunks[0] == (50,) * 20
+    True
     """
     import zarr
 

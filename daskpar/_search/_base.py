@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import audit, metrics
 from .._checkpoint import REFIT_FOLDER, Checkpoint, plain
-from .._coalesce import coalesce_blocks
+from .._coalesce import MIN_BLOCKS, coalesce_blocks
 from .._columns import column_names, is_dask_table, match_feature_names, without_names
 from .._compose import fit_per_fold
 from .._families import family_for
@@ -273,10 +273,11 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
                 # Small blocks merged up to daskpar.target-block-bytes before the folds are
                 # drawn, leaving at least a block per fold (folds given as block numbers keep
                 # the blocks they name).
-                at_least = (
+                at_least = max(
+                    MIN_BLOCKS,
                     int(self.cv)
                     if isinstance(self.cv, Integral)
-                    else max(2, math.ceil(1 / float(self.cv)))
+                    else math.ceil(1 / float(self.cv)),
                 )
                 X, y = coalesce_blocks(X, y, min_blocks=at_least)
         warn_if_tiny_partitions(X.chunks[0], type(self).__name__, MERGE_PARTITIONS)
