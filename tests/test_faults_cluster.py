@@ -234,7 +234,7 @@ def flaky_reads() -> WorkerPlugin:
                         raise OSError("Connection reset by peer")
                     return self._array[key]
 
-            load._open_array = lambda store, array: Flaky(real(store, array))  # type: ignore[assignment]
+            load._open_array = lambda *args, **kwargs: Flaky(real(*args, **kwargs))  # type: ignore[assignment]
 
     return FlakyReads()
 
