@@ -9,63 +9,13 @@ refuses nothing before printing: it is what to run when another command fails.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ._cluster import cluster
 from ._context import user_errors
-from ._options import dashboard_option, scheduler_option, workers_option
-
-
-def _tls_options(command: Any) -> Any:
-    """``--tls-ca-file/--tls-cert/--tls-key``, applied as the dask settings that
-    ``distributed.Client`` reads (as the other commands' security options do)."""
-    import functools
-
-    @functools.wraps(command)
-    def wrapper(
-        *args: Any,
-        tls_ca_file: Path | None,
-        tls_cert: Path | None,
-        tls_key: Path | None,
-        **kwargs: Any,
-    ) -> Any:
-        import dask
-
-        tls = (tls_ca_file, tls_cert, tls_key)
-        settings: dict[str, Any] = {}
-        if any(tls):
-            if not all(tls):
-                raise click.UsageError("--tls-ca-file, --tls-cert and --tls-key go together.")
-            if not kwargs.get("scheduler"):
-                raise click.UsageError(
-                    "--tls-* options are for a --scheduler tls://HOST:PORT; the embedded "
-                    "cluster makes certificates of its own, in memory, that no other process "
-                    "holds."
-                )
-            settings = {
-                "distributed.comm.tls.ca-file": str(tls_ca_file),
-                "distributed.comm.tls.client.cert": str(tls_cert),
-                "distributed.comm.tls.client.key": str(tls_key),
-                "distributed.comm.require-encryption": True,
-            }
-        with dask.config.set(settings):
-            return command(*args, **kwargs)
-
-    file_type = click.Path(exists=True, dir_okay=False, path_type=Path)
-    for option in reversed(
-        [
-            click.option("--tls-ca-file", type=file_type, default=None, help="TLS: the CA."),
-            click.option(
-                "--tls-cert", type=file_type, default=None, help="TLS: the client certificate."
-            ),
-            click.option("--tls-key", type=file_type, default=None, help="TLS: its key."),
-        ]
-    ):
-        wrapper = option(wrapper)
-    return wrapper
+from ._options import dashboard_option, scheduler_option, tls_options, workers_option
 
 
 def _problems(found: Any) -> list[str]:
@@ -87,7 +37,7 @@ def _problems(found: Any) -> list[str]:
 @scheduler_option
 @workers_option
 @dashboard_option
-@_tls_options
+@tls_options
 def info_command(
     paths: tuple[str, ...], scheduler: str | None, workers: int | None, dashboard_port: int
 ) -> None:

@@ -201,19 +201,14 @@ def data_options(command: Any) -> Any:
     return command
 
 
-def security_options(command: Any) -> Any:
-    """``--audit LOG`` and ``--tls-ca-file/--tls-cert/--tls-key``, applied as dask settings.
-
-    The command runs with dask's ``daskpar.audit`` setting (each fit, search, score, save and
-    load appends one record to LOG) and the ``distributed.comm.tls`` client settings that
-    ``distributed.Client`` reads, with encryption required.
-    """
+def tls_options(command: Any) -> Any:
+    """``--tls-ca-file/--tls-cert/--tls-key``, applied as the ``distributed.comm.tls`` client
+    settings that ``distributed.Client`` reads, with encryption required."""
     import functools
 
     @functools.wraps(command)
     def wrapper(
         *args: Any,
-        audit_log: Path | None,
         tls_ca_file: Path | None,
         tls_cert: Path | None,
         tls_key: Path | None,
@@ -222,8 +217,6 @@ def security_options(command: Any) -> Any:
         import dask
 
         settings: dict[str, Any] = {}
-        if audit_log is not None:
-            settings["daskpar.audit"] = str(audit_log.resolve())
         tls = (tls_ca_file, tls_cert, tls_key)
         if any(tls):
             if not all(tls):
@@ -234,30 +227,18 @@ def security_options(command: Any) -> Any:
                     "cluster makes certificates of its own, in memory, that no other process "
                     "holds."
                 )
-            settings.update(
-                {
-                    "distributed.comm.tls.ca-file": str(tls_ca_file),
-                    "distributed.comm.tls.client.cert": str(tls_cert),
-                    "distributed.comm.tls.client.key": str(tls_key),
-                    "distributed.comm.require-encryption": True,
-                }
-            )
-        _check_keys(encrypt=bool(kwargs.get("encrypt")))
+            settings = {
+                "distributed.comm.tls.ca-file": str(tls_ca_file),
+                "distributed.comm.tls.client.cert": str(tls_cert),
+                "distributed.comm.tls.client.key": str(tls_key),
+                "distributed.comm.require-encryption": True,
+            }
         with dask.config.set(settings):
             return command(*args, **kwargs)
 
     file_type = click.Path(exists=True, dir_okay=False, path_type=Path)
     for option in reversed(
         [
-            click.option(
-                "--audit",
-                "audit_log",
-                type=click.Path(dir_okay=False, path_type=Path),
-                callback=output_file,
-                default=None,
-                help="Append one record per fit, search, score, save and load to this "
-                "JSON-lines audit log (check it with `daskpar audit verify`).",
-            ),
             click.option("--tls-ca-file", type=file_type, default=None, help="TLS: the CA."),
             click.option(
                 "--tls-cert", type=file_type, default=None, help="TLS: the client certificate."
@@ -266,6 +247,38 @@ def security_options(command: Any) -> Any:
         ]
     ):
         wrapper = option(wrapper)
+    return wrapper
+
+
+def security_options(command: Any) -> Any:
+    """``--audit LOG`` and :func:`tls_options`, applied as dask settings.
+
+    The command runs with dask's ``daskpar.audit`` setting (each fit, search, score, save and
+    load appends one record to LOG) and the TLS client settings; a model key that is set but
+    unusable is refused first.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, audit_log: Path | None, **kwargs: Any) -> Any:
+        import dask
+
+        settings: dict[str, Any] = {}
+        if audit_log is not None:
+            settings["daskpar.audit"] = str(audit_log.resolve())
+        _check_keys(encrypt=bool(kwargs.get("encrypt")))
+        with dask.config.set(settings):
+            return command(*args, **kwargs)
+
+    wrapper = click.option(
+        "--audit",
+        "audit_log",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=output_file,
+        default=None,
+        help="Append one record per fit, search, score, save and load to this "
+        "JSON-lines audit log (check it with `daskpar audit verify`).",
+    )(tls_options(wrapper))
     return wrapper
 
 
