@@ -65,7 +65,7 @@ import dask.array as da
 import numpy as np
 from dask.base import is_dask_collection, tokenize
 from scipy import linalg
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -95,6 +95,7 @@ __all__ = [
     "pca_attributes",
     "pca_fit_partition",
     "pca_float_dtype",
+    "pca_from_state",
     "pca_randomized_attributes",
     "pca_sketch_partition",
     "centred_basis",
@@ -271,6 +272,24 @@ def pca_attributes(
         "n_components_": k,
         "n_samples_": n_samples,
     }
+
+
+def pca_from_state(params: PCA, state: CentredFactor | None, *, float_dtype: np.dtype[Any]) -> PCA:
+    """A copy of ``params`` (unfitted, its parameters only) fitted from the merged
+    :class:`CentredFactor` of its rows: what ``params.fit`` gives on those rows with the
+    exact solver, without reading them again.
+
+    The factor does not depend on ``n_components`` or ``whiten``, so one pass gives the
+    state from which a search finalizes every candidate's PCA (``float_dtype``: the dtype
+    of the rows, see :func:`pca_float_dtype`).
+    """
+    pca = clone(params)
+    for name, value in pca_attributes(
+        state, n_components=pca.n_components, float_dtype=float_dtype
+    ).items():
+        setattr(pca, name, value)
+    pca.n_features_in_ = int(pca.mean_.shape[0])
+    return pca
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,11 +2,11 @@
 
 :class:`BaseSearch` is what :class:`~daskpar.GridSearchCV`, :class:`~daskpar.RandomizedSearchCV`
 and :class:`~daskpar.HalvingSearchCV` share. Its ``fit`` checks the input and the candidates
-(module ``_candidates``), fits the scalers and runs the epochs (``_passes``), sets
-``cv_results_`` (``_results``) and refits the best candidate. A subclass lists its candidates
-(the ``_candidates`` method) and may, after every pass that scores, choose the candidates that
-go on (the ``_after_scores`` hook: halving's rounds), as scikit-learn's searches override
-``_run_search``.
+(module ``_candidates``), fits the leading steps (scalers, a PCA) and runs the epochs
+(``_passes``), sets ``cv_results_`` (``_results``) and refits the best candidate. A subclass
+lists its candidates (the ``_candidates`` method) and may, after every pass that scores,
+choose the candidates that go on (the ``_after_scores`` hook: halving's rounds), as
+scikit-learn's searches override ``_run_search``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .._checkpoint import REFIT_FOLDER, Checkpoint, plain
 from .._coalesce import MIN_BLOCKS, coalesce_blocks
 from .._columns import column_names, is_dask_table, match_feature_names, without_names
 from .._compose import fit_per_fold
+from .._decomposition import PCA
 from .._families import family_for
 from .._graph import SPLIT_EVERY, task_retries
 from .._incremental import ParallelIncremental, estimator_has, frame_classes_and_lengths
@@ -52,6 +53,7 @@ from ._candidates import (
     Folds,
     block_folds,
     check_candidates,
+    check_pca_steps,
     column_step,
     fixed_column_step,
     invalid_candidates,
@@ -59,7 +61,7 @@ from ._candidates import (
     search_scorers,
     split_estimator,
 )
-from ._passes import SearchPasses, Setup, fit_scalers
+from ._passes import SearchPasses, Setup, fit_leading_steps
 from ._results import Snapshot, format_results, warn_about_failures
 
 __all__ = ["SEARCH_ATTRIBUTES_DOC", "SEARCH_PARAMS_DOC", "BaseSearch"]
@@ -249,7 +251,7 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
         return Xs, ys, (X, y)
 
     def _setup(self, X: Any, y: Any, classes: Any) -> Setup:
-        """Check the input and every candidate, fit the scalers, and plan the passes."""
+        """Check the input and every candidate, fit the leading steps, and plan the passes."""
         _, template = split_estimator(self.estimator)
         classifier = is_classifier(template.estimator)
         rng = check_random_state(self.random_state)
@@ -325,14 +327,24 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             for steps, model in parts:
                 for step in steps:
                     refuse_sparse_fit(step)
+                    if isinstance(step, PCA):
+                        raise InputError(
+                            "PCA cannot fit sparse X: it centres the data, which would make "
+                            "every block dense. Densify narrow blocks first, or search "
+                            "without the PCA step."
+                        )
                 check_sparse_support(model.estimator, X, owner=type(model).__name__)
+        # The width each fold's PCA step sees (scalers keep it), and its training rows.
+        widths = [X.shape[1]] * len(folds) if first is None else [f.stop - f.start for f in first]
+        train_rows = [float(sum(X.chunks[0][b] for b in train)) for train, _ in folds]
+        check_pca_steps([steps for steps, _ in parts], candidates, widths, train_rows)
         failed = invalid_candidates(models, len(folds), error_score=self.error_score)
         families = tuple(family_for(m.estimator) for m in models)
         configs, config_of = scaler_settings([steps for steps, _ in parts])
         if classes is not None:
             classes = np.unique(np.asarray(classes))
         if saved is None:
-            fitted, found = fit_scalers(
+            fitted, found = fit_leading_steps(
                 X,
                 y,
                 configs,

@@ -2,10 +2,12 @@
 
 A search trains one model per candidate (a setting of the estimator's parameters) and fold (a
 split of X's row blocks): its trials. :func:`split_estimator` takes an estimator apart into
-its scaler steps and its ParallelIncremental; :func:`check_candidates` and
-:func:`invalid_candidates` check every candidate; :func:`scaler_settings` finds the distinct
-scaler settings that the prepare passes fit; :func:`block_folds` makes the folds, of whole
-row blocks; :func:`search_scorers` names the metrics that score every trial.
+its leading steps (scalers, and at most one exact PCA) and its ParallelIncremental;
+:func:`check_candidates`, :func:`invalid_candidates` and :func:`check_pca_steps` check every
+candidate; :func:`scaler_settings` finds the distinct settings of the leading steps that the
+prepare passes fit, and :func:`state_key` which of them share a step's per-fold state (every
+``n_components`` of a PCA shares one); :func:`block_folds` makes the folds, of whole row
+blocks; :func:`search_scorers` names the metrics that score every trial.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from .._compose import ColumnTransformer
+from .._decomposition import FULL_MAX_FEATURES, PCA
 from .._hashing import FeatureHasher
 from .._incremental import ParallelIncremental
 from .._linear import LinearRegression, Ridge
 from .._preprocessing import OutOfCoreScaler
 from .._sklearn_compat import validate_estimator_params
 from .._text import HashingVectorizer
+from .._truncated_svd import TruncatedSVD
 from .._validation import check_scorer_applies
 from ..errors import InputError
 from ..metrics import Scorer, get_scorer
@@ -38,11 +42,13 @@ __all__ = [
     "column_step",
     "block_folds",
     "check_candidates",
+    "check_pca_steps",
     "fixed_column_step",
     "invalid_candidates",
     "scaler_settings",
     "search_scorers",
     "split_estimator",
+    "state_key",
 ]
 
 Folds = list[tuple[frozenset[int], frozenset[int]]]
@@ -65,17 +71,30 @@ def column_step(estimator: Any) -> tuple[str, Any] | None:
 
 
 def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
-    """The scaler steps and the final ParallelIncremental of a searchable estimator (after
-    its leading column step, see :func:`column_step`)."""
+    """The leading steps (daskpar scalers and at most one :class:`~daskpar.PCA`, after the
+    leading column step, see :func:`column_step`) and the final ParallelIncremental of a
+    searchable estimator."""
     if isinstance(estimator, ParallelIncremental):
         return [], estimator
+    hint = ""
     if isinstance(estimator, Pipeline):
         *steps, (_, last) = estimator.steps[1:] if column_step(estimator) else estimator.steps
-        if isinstance(last, ParallelIncremental) and all(
-            isinstance(step, OutOfCoreScaler) for _, step in steps
+        n_pca = sum(isinstance(step, PCA) for _, step in steps)
+        if (
+            isinstance(last, ParallelIncremental)
+            and n_pca <= 1
+            and all(isinstance(step, OutOfCoreScaler | PCA) for _, step in steps)
         ):
             return [step for _, step in steps], last
-    hint = ""
+        if n_pca > 1:
+            hint = " The Pipeline has more than one PCA step; keep one."
+        if any(isinstance(step, TruncatedSVD) for _, step in steps):
+            hint = (
+                " A TruncatedSVD step is not fitted inside a search (its randomized solver "
+                "takes passes of its own for every fold and setting): use daskpar.PCA (exact, "
+                "fitted from one pass for every fold and n_components), or reduce X with a "
+                "TruncatedSVD fitted before the search."
+            )
     if isinstance(estimator, LinearRegression | Ridge):
         hint = (
             f" {type(estimator).__name__} is exact and fits in one pass: compare its "
@@ -84,10 +103,81 @@ def split_estimator(estimator: Any) -> tuple[list[Any], ParallelIncremental]:
     raise InputError(
         "daskpar's searches take a ParallelIncremental (of any supported estimator, the exact "
         "naive Bayes models included), or a Pipeline of daskpar scalers (StandardScaler, "
-        "MinMaxScaler, MaxAbsScaler) followed by a ParallelIncremental, which may start with a "
-        "daskpar ColumnTransformer, FeatureHasher or HashingVectorizer; got "
-        f"{estimator!r}.{hint}"
+        "MinMaxScaler, MaxAbsScaler) and at most one daskpar PCA followed by a "
+        "ParallelIncremental, which may start with a daskpar ColumnTransformer, FeatureHasher "
+        f"or HashingVectorizer; got {estimator!r}.{hint}"
     )
+
+
+def check_pca_steps(
+    steps: Sequence[Sequence[Any]],
+    candidates: Sequence[Mapping[str, Any]],
+    widths: Sequence[int],
+    train_rows: Sequence[float],
+) -> None:
+    """Check every candidate's PCA step against the folds, before any task.
+
+    ``steps`` are each candidate's leading steps; ``widths`` and ``train_rows`` the features
+    a PCA step sees and the training rows (NaN when unknown) of each fold. The search fits
+    PCA exactly (its per-fold state is the ``d x d`` factor), so a solver that would take
+    passes of its own is refused, as is a number of components no fold can give.
+    """
+    seen: set[str] = set()
+    for candidate_steps, params in zip(steps, candidates, strict=True):
+        for step in candidate_steps:
+            if not isinstance(step, PCA):
+                continue
+            key = tokenize(step.get_params(deep=False))
+            if key in seen:
+                continue
+            seen.add(key)
+            validate_estimator_params(step)
+            _check_pca_step(step, dict(params), widths, train_rows)
+
+
+def _check_pca_step(
+    pca: PCA, params: dict[str, Any], widths: Sequence[int], train_rows: Sequence[float]
+) -> None:
+    where = f"The PCA step of the candidate {params}"
+    widest = max(widths)
+    if pca.svd_solver in ("randomized", "arpack"):
+        raise InputError(
+            f"{where} has svd_solver={pca.svd_solver!r}; daskpar's searches fit PCA exactly, "
+            "every fold and n_components from one pass over the data, which that solver "
+            "cannot (it takes passes of its own for every fold and setting). Set "
+            "svd_solver='full', or reduce X with a PCA or TruncatedSVD fitted before the "
+            "search."
+        )
+    k = pca.n_components
+    if pca.svd_solver == "auto" and widest > FULL_MAX_FEATURES and isinstance(k, Integral):
+        raise InputError(
+            f"{where} has svd_solver='auto', which for {widest} features (more than "
+            f"{FULL_MAX_FEATURES}) may choose the randomized solver, which a search cannot "
+            "fit from its one pass. Set svd_solver='full' (exact: a state of "
+            f"{widest} x {widest} numbers per fold), or reduce X with a PCA fitted before the "
+            "search."
+        )
+    choose = "a float in (0, 1) (a share of the variance) or None"
+    if isinstance(k, Integral) and k == 0:
+        raise InputError(
+            f"{where} has n_components=0, which leaves the model after it no feature. Choose "
+            f"n_components of at least 1, {choose}."
+        )
+    for fold, (width, rows) in enumerate(zip(widths, train_rows, strict=True)):
+        if not np.isnan(rows) and rows < 2:
+            raise InputError(
+                f"Fold {fold} trains on {int(rows)} sample(s), but PCA needs at least 2: "
+                "the explained variance divides by n_samples - 1. Use fewer folds or "
+                "larger blocks."
+            )
+        most = width if np.isnan(rows) else min(int(rows), width)
+        if isinstance(k, Integral) and k > most:
+            known = "" if np.isnan(rows) else f", {int(rows)} training samples"
+            raise InputError(
+                f"{where} has n_components={k}, but fold {fold} gives it at most "
+                f"min(n_samples, n_features)={most} ({width} features{known}). Choose "
+                f"n_components between 1 and {most}, {choose}."
+            )
 
 
 def check_candidates(models: Sequence[ParallelIncremental], scorers: Mapping[str, Scorer]) -> None:
@@ -156,7 +246,8 @@ def fixed_column_step(name: str, step: Any, candidates: Sequence[Mapping[str, An
 
 
 def scaler_settings(steps: list[list[Any]]) -> tuple[list[list[Any]], list[int]]:
-    """The distinct scaler settings (classes and parameters), and each candidate's index."""
+    """The distinct settings of the leading steps (classes and parameters), and each
+    candidate's index."""
     index: dict[str, int] = {}
     configs: list[list[Any]] = []
     config_of = []
@@ -167,6 +258,19 @@ def scaler_settings(steps: list[list[Any]]) -> tuple[list[list[Any]], list[int]]
             configs.append(candidate_steps)
         config_of.append(index[key])
     return configs, config_of
+
+
+def state_key(config: Sequence[Any], step: int) -> str:
+    """What the per-fold state of a setting's ``step``-th step depends on: the steps before
+    it (each fitted per fold with all its parameters) and its own parameters, but none of
+    a PCA's: its state, the factor of the centred rows, is the same for every
+    ``n_components`` and ``whiten`` (the search refuses other solvers), which are applied
+    when each candidate's PCA is finalized on the client."""
+    own = (
+        type(config[step]).__name__,
+        None if isinstance(config[step], PCA) else config[step].get_params(deep=False),
+    )
+    return tokenize([(type(s).__name__, s.get_params(deep=False)) for s in config[:step]], own)
 
 
 def block_folds(

@@ -31,9 +31,19 @@ class GridSearchCV(BaseSearch):
     Parameters
     ----------
     estimator : ParallelIncremental or Pipeline
-        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one. Parameters
-        use scikit-learn's nested names (``estimator__alpha``,
-        ``parallelincremental__estimator__alpha``, ``standardscaler__with_mean``).
+        A ParallelIncremental, or a Pipeline of daskpar scalers and at most one exact
+        :class:`~daskpar.PCA` followed by one. Parameters use scikit-learn's nested names
+        (``estimator__alpha``, ``parallelincremental__estimator__alpha``,
+        ``standardscaler__with_mean``, ``pca__n_components``). Each leading step is fitted
+        on every fold in one pass over the data for all its settings, the scalers' first; a
+        PCA step's pass serves every ``n_components`` and ``whiten`` of the grid (its state,
+        the factor of the centred rows, depends on neither; each candidate's PCA is
+        finalized from it on the client). So the search over ``Pipeline(PCA,
+        ParallelIncremental)`` reads the data ``1 + epochs + 1`` times (the PCA's pass, the
+        epochs, the last scores), however many ``n_components``; a StandardScaler in front
+        adds one pass. The refit fits the best Pipeline as its own ``fit`` does. The PCA's
+        solver must be ``"full"`` (or ``"auto"`` up to 1,000 features): the randomized
+        solver and TruncatedSVD are refused.
     param_grid : dict or list of dicts
         As scikit-learn's :class:`~sklearn.model_selection.ParameterGrid`.
 """
@@ -115,7 +125,9 @@ class RandomizedSearchCV(BaseSearch):
     Parameters
     ----------
     estimator : ParallelIncremental or Pipeline
-        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one.
+        A ParallelIncremental, or a Pipeline of daskpar scalers and at most one exact
+        :class:`~daskpar.PCA` followed by one; every sampled ``n_components`` of the PCA
+        is fitted from one pass per fold, as in :class:`GridSearchCV`.
     param_distributions : dict or list of dicts
         Parameter names to lists or distributions.
     n_iter : int, default=10

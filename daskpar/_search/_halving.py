@@ -40,7 +40,9 @@ class HalvingSearchCV(BaseSearch):
     Parameters
     ----------
     estimator : ParallelIncremental or Pipeline
-        A ParallelIncremental, or a Pipeline of daskpar scalers followed by one.
+        A ParallelIncremental, or a Pipeline of daskpar scalers and at most one exact
+        :class:`~daskpar.PCA` followed by one; every ``n_components`` of the PCA is fitted
+        from one pass per fold, as in :class:`GridSearchCV`.
     param_grid : dict or list of dicts
         The candidates (a grid), or distributions to sample ``n_candidates`` from.
     factor : int, default=3

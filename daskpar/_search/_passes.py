@@ -1,7 +1,13 @@
-"""The search's passes over the data: the scalers' prepare passes, then one pass per epoch.
+"""The search's passes over the data: the leading steps' prepare passes, then one per epoch.
 
-:func:`fit_scalers` fits every distinct scaler setting on every fold's training blocks, one
-pass per scaler step. Then :class:`SearchPasses` drives :func:`~daskpar._pass.run_epochs`
+:func:`fit_leading_steps` fits every distinct setting of the leading steps (scalers, and a
+PCA) on every fold's training blocks, one pass per step: the ``i``-th pass reads each block
+once and computes, for every fold that trains on it, the state of every distinct
+:func:`~daskpar._search._candidates.state_key` of step ``i`` (of the block through the
+steps before, fitted in the earlier passes). Settings that differ only in a PCA's
+``n_components`` or ``whiten`` share one state (the factor of the centred rows), and each
+candidate's PCA is finalized from it on the client, so a grid of ``n_components`` costs one
+pass in all. Then :class:`SearchPasses` drives :func:`~daskpar._pass.run_epochs`
 over every (candidate, fold) model: each pass trains the models still in and scores those the
 previous pass trained; the driver keeps their latest scores and times, takes the
 :class:`~daskpar._search._results.Snapshot` of every pass that scores, and writes the
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import dask.array as da
@@ -19,6 +26,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._checkpoint import Checkpoint, plain, records
+from .._decomposition import PCA, pca_fit_partition, pca_float_dtype, pca_from_state
 from .._graph import broadcast, reduce_partitions
 from .._incremental import ParallelIncremental
 from .._pass import (
@@ -35,11 +43,11 @@ from .._preprocessing import scaler_fit_plan, set_scaler_fitted
 from .._sklearn_compat import validate_estimator_params
 from ..errors import InputError
 from ..metrics import Scorer
-from ._candidates import Folds
+from ._candidates import Folds, state_key
 from ._results import Snapshot
 from ._stacked import candidate_stacks, run_stacked_pass
 
-__all__ = ["SearchPasses", "Setup", "fit_scalers"]
+__all__ = ["PCAStatePlan", "SearchPasses", "Setup", "fit_leading_steps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +59,7 @@ class Setup:
     candidates: list[dict[str, Any]]
     models: list[ParallelIncremental]  # per candidate
     plan: PassPlan
-    fitted: dict[tuple[int, int], tuple[Any, ...]]  # scalers per (setting, fold)
+    fitted: dict[tuple[int, int], tuple[Any, ...]]  # leading steps per (setting, fold)
     epochs: list[int]  # per candidate
     scorers: dict[str, Scorer]
     refit_name: str | None  # the metric that ranks candidates
@@ -61,7 +69,24 @@ class Setup:
     table: tuple[Any, Any] | None = None  # the DataFrame and y, for a ColumnTransformer step
 
 
-def fit_scalers(
+@dataclass(frozen=True)
+class PCAStatePlan:
+    """A PCA step's share of a prepare pass (a :class:`~daskpar._pass.ScalerFitPlan`): one
+    block's :class:`~daskpar._decomposition.CentredFactor` (by PCA's own block task body,
+    :func:`~daskpar._decomposition.pca_fit_partition`, inside ``prepare-block``), and the
+    merged factor itself, from which every candidate's PCA is finalized on the client
+    (:func:`~daskpar._decomposition.pca_from_state`)."""
+
+    def partition_state(
+        self, X: np.ndarray, rows: tuple[slice, ...], block_id: tuple[int, ...]
+    ) -> Any:
+        return pca_fit_partition(X, rows, block_id)
+
+    def attributes(self, state: Any) -> dict[str, Any]:
+        return {"state": state}
+
+
+def fit_leading_steps(
     X: da.Array,
     y: da.Array,
     configs: list[list[Any]],
@@ -71,11 +96,16 @@ def fit_scalers(
     split_every: int | None,
     first: Sequence[Any] | None = None,
 ) -> tuple[dict[tuple[int, int], tuple[Any, ...]], np.ndarray | None]:
-    """Fit every scaler setting on every fold's training blocks: one pass per step.
+    """Fit every setting of the leading steps on every fold's training blocks: one pass per
+    step, whatever the number of settings.
 
-    ``first`` holds, per fold, a fitted step that comes before every setting's scalers (a
-    ColumnTransformer's :class:`~daskpar._search._candidates.FoldColumns`). The first pass
-    also finds the class labels when asked.
+    In pass ``i``, each (setting, fold) pair whose step ``i`` has the same
+    :func:`~daskpar._search._candidates.state_key` as another's in the same fold shares its
+    state: the task computes it once, and the tree merges it once. A scaler is then set from
+    the merged state; a PCA is finalized from it with each setting's ``n_components`` and
+    ``whiten``. ``first`` holds, per fold, a fitted step that comes before every setting's
+    steps (a ColumnTransformer's :class:`~daskpar._search._candidates.FoldColumns`). The
+    first pass also finds the class labels when asked.
     """
     for config in configs:
         for scaler in config:
@@ -88,21 +118,28 @@ def fit_scalers(
     labels = None
     n_steps = max((len(c) for c in configs), default=0)
     for step in range(max(n_steps, int(find_labels))):
-        pairs = [
-            (c, k)
-            for c, config in enumerate(configs)
-            if len(config) > step
-            for k in range(len(folds))
-        ]
+        # One state per (state key, fold), computed for its first (setting, fold) pair.
+        shared: dict[tuple[str, int], tuple[int, int]] = {}
+        unit_of: dict[tuple[int, int], tuple[int, int]] = {}
+        for c, config in enumerate(configs):
+            if len(config) <= step:
+                continue
+            key = state_key(config, step)
+            for k in range(len(folds)):
+                unit_of[(c, k)] = shared.setdefault((key, k), (c, k))
+        pairs = list(shared.values())
+        seen = {
+            pair: transform_block(np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get(pair, ()))
+            for pair in unit_of
+        }
         plans: list[Any] = []
         for c, config in enumerate(configs):
             if len(config) <= step:
                 plans.append(None)
-                continue
-            probe = transform_block(
-                np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, 0), ())
-            )
-            plans.append(scaler_fit_plan(config[step], probe.dtype))
+            elif isinstance(config[step], PCA):
+                plans.append(PCAStatePlan())
+            else:
+                plans.append(scaler_fit_plan(config[step], seen[(c, 0)].dtype))
         found, attributes = reduce_partitions(
             prepare_partition,
             X,
@@ -121,16 +158,37 @@ def fit_scalers(
         )
         if step == 0:
             labels = found
-        for (c, k), attrs in zip(pairs, attributes, strict=True):
-            scaler = clone(configs[c][step])
-            # What this scaler reads: X through the pair's earlier steps.
-            seen = transform_block(np.zeros((1, X.shape[1]), dtype=X.dtype), fitted.get((c, k), ()))
-            set_scaler_fitted(scaler, attrs, seen)
-            fitted[(c, k)] = (*fitted.get((c, k), ()), scaler)
+        merged = dict(zip(pairs, attributes, strict=True))
+        for (c, k), unit in unit_of.items():
+            attrs = merged[unit]
+            if isinstance(configs[c][step], PCA):
+                fitted_step = pca_from_state(
+                    configs[c][step],
+                    attrs["state"],
+                    float_dtype=pca_float_dtype(seen[(c, k)].dtype),
+                )
+                _check_components(fitted_step, k)
+            else:
+                fitted_step = clone(configs[c][step])
+                # What this scaler reads: X through the pair's earlier steps.
+                set_scaler_fitted(fitted_step, attrs, seen[(c, k)])
+            fitted[(c, k)] = (*fitted.get((c, k), ()), fitted_step)
     if find_labels and (labels is None or len(labels) < 2):
         found = [] if labels is None else labels.tolist()
         raise InputError(f"y must hold at least 2 classes; found {found}.")
     return fitted, labels
+
+
+def _check_components(pca: PCA, fold: int) -> None:
+    """Refuse a PCA with more components than its fold gave (known only once fitted for a
+    DataFrame of unknown partition lengths; checked on the client before any task else)."""
+    most = min(pca.n_samples_, pca.n_features_in_)
+    if isinstance(pca.n_components, Integral) and pca.n_components > most:
+        raise InputError(
+            f"n_components={pca.n_components} of the PCA step is more than fold {fold} "
+            f"gives: min(n_samples, n_features)={most}. Choose n_components <= {most}, a "
+            "float in (0, 1) or None."
+        )
 
 
 class SearchPasses(EpochDriver):

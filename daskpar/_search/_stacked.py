@@ -3,8 +3,9 @@
 In a search over :class:`~daskpar.AdaptiveSGDClassifier` or
 :class:`~daskpar.AdaptiveSGDRegressor`, the candidates of one fold that see the same
 mini-batches in the same order (the same seed, ``shuffle``, ``batch_size``, loss, class
-weights and scaler setting) and differ only in ``alpha`` and ``learning_rate`` are trained
-on each block as one stacked weight matrix (:mod:`daskpar._adaptive._stacked`): each
+weights and setting of the leading steps: candidates of different PCA ``n_components``,
+hence widths, are in different stacks) and differ only in ``alpha`` and ``learning_rate``
+are trained on each block as one stacked weight matrix (:mod:`daskpar._adaptive._stacked`): each
 mini-batch read once for all ``C`` of them (with the numpy kernel, one ``(batch x d) @
 (d x C)`` product per step), the block's checks, scaling, labels, rows' weights, centring,
 scales and counters paid once for the stack; the models that the pass scores on the block
