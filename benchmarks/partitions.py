@@ -27,6 +27,7 @@ from _common import (
     local_cluster,
     parser,
 )
+from dask.utils import parse_bytes
 
 import daskpar as dp
 from daskpar._coalesce import TARGET_KEY, coalesce_blocks, target_block_bytes
@@ -52,11 +53,12 @@ def _read_counter(dask_scheduler: Any) -> tuple[int, float]:
 
 
 def measure(
-    client: Any, store: Any, repeats: int, epochs: int, *, coalesce: bool
+    client: Any, store: Any, repeats: int, epochs: int, *, target: int
 ) -> tuple[int, float, float, float, float, float]:
     """(training blocks, epoch s, floor s, peak worker MB, tasks per epoch, scheduler ms per
-    task) of ``repeats`` fits of ``epochs`` epochs."""
-    with dask.config.set({TARGET_KEY: target_block_bytes() if coalesce else 0}):
+    task) of ``repeats`` fits of ``epochs`` epochs, coalescing up to ``target`` bytes (0:
+    the blocks as stored)."""
+    with dask.config.set({TARGET_KEY: target}):
         split = held_out_split(store)
         X, y = coalesce_blocks(split.X_train, split.y_train)
         floor = floor_seconds(X, y, repeats)
@@ -90,10 +92,17 @@ def main() -> None:
     p.add_argument("--partitions", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--many", type=int, default=20_000, help="The row of very many partitions.")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        default=["8 MiB", "32 MiB", "128 MiB"],
+        help="Coalescing targets compared on the store of the most partitions.",
+    )
     args = p.parse_args()
     if args.smoke:
         args.rows, args.features, args.repeats, args.epochs = 8_000, 10, 1, 1
         args.partitions, args.many = [10, 50], 400
+        args.targets = ["64 KiB", "256 KiB"]
     rows, d, R, E = args.rows, args.features, args.repeats, args.epochs
     target = target_block_bytes()
     section = Section(
@@ -104,6 +113,7 @@ def main() -> None:
     )  # fmt: skip
     print(section.title)
     results: dict[tuple[int, bool], tuple[int, float, float, float, float, float]] = {}
+    targets: dict[str, float] = {}
     with local_cluster(workers=2) as client:
         client.run_on_scheduler(_count_tasks)
         for n in [*args.partitions, args.many]:
@@ -111,11 +121,26 @@ def main() -> None:
             # Very many blocks as stored: one fit of one epoch, which is minutes already.
             r, e = (1, 1) if n == args.many else (R, E)
             for coalesce in (False, True):
-                results[n, coalesce] = result = measure(client, store, r, e, coalesce=coalesce)
+                results[n, coalesce] = result = measure(
+                    client, store, r, e, target=target if coalesce else 0
+                )
                 blocks, epoch, floor, peak, tasks, ms = result
                 how = "coalesced" if coalesce else "as stored"
                 section.row(f"{n:,}", how, f"{r} x {e} epochs", blocks, epoch, floor,
                             epoch / floor, peak, tasks, ms)  # fmt: skip
+
+        # The default target, chosen by measurement: other targets on the store of most
+        # partitions (the default's own row is above).
+        store = dataset(args.data_dir, rows, d, rows // args.partitions[-1])
+        for text in args.targets:
+            other = parse_bytes(text)
+            if other == target:
+                continue
+            result = measure(client, store, R, E, target=other)
+            blocks, epoch, floor, peak, tasks, ms = result
+            targets[text] = epoch
+            section.row(f"{args.partitions[-1]:,}", f"coalesced to {text}", f"{R} x {E} epochs",
+                        blocks, epoch, floor, epoch / floor, peak, tasks, ms)  # fmt: skip
 
     few, many = args.partitions[0], args.partitions[-1]
     stored = results[many, False][1] / results[few, False][1]
@@ -136,6 +161,12 @@ def main() -> None:
         f"{very:.2f} x",
         very <= 1.5,
     )
+    default = results[many, True][1]
+    for text, epoch in targets.items():
+        section.notes.append(
+            f"Coalescing to {text} instead of the default: {epoch / default:.2f} x the "
+            f"default's epoch time on {many:,} partitions."
+        )
     ms = results[args.many, False][5]
     section.notes.append(
         f"Coalescing target: {target / 2**20:.0f} MiB (the default of "
