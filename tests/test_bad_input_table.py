@@ -658,8 +658,8 @@ def wrong_value(command: str, word: str) -> tuple[str, str | None]:
         return str(kind.max if kind.max_open else kind.max + 1), None
     if isinstance(kind, click.types.IntParamType | click.types.FloatParamType):
         return "abc", None
-    if isinstance(kind, PathOrURL):
-        return "{tmp}/no-such-folder/data", None  # a local path, neither there nor writable
+    if isinstance(kind, PathOrURL):  # a local path is checked as click.Path checks it
+        kind = kind._path
     if isinstance(kind, click.Path):
         if not kind.file_okay:
             return "{file}", None  # a file where a folder is due

@@ -355,3 +355,30 @@ def test_bad_value_names_the_file_row_without_a_worker_traceback(tmp_path: Path)
     assert "first at row 4321 " in result.stderr  # a row of the file, not of the training split
     assert "Compute Failed" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_scheduler_that_never_answers_leaves_no_default_client() -> None:
+    """The client abandoned after the connect timeout had made itself dask's default
+    scheduler while it waited for the handshake: it is closed with the error, so that
+    nothing computes on it (dask's get_scheduler would fall back to it)."""
+    import socket
+
+    import click
+    import dask
+    from distributed.client import _get_global_client
+
+    from daskpar._cli._cluster import _connect
+
+    assert _get_global_client() is None
+    scheduler = dask.config.get("scheduler", None)
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        with (
+            dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+            pytest.raises(click.ClickException, match=f"cannot reach the scheduler at {address}"),
+        ):
+            _connect(address)
+    assert _get_global_client() is None
+    assert dask.config.get("scheduler", None) == scheduler  # not "dask.distributed"

@@ -16,6 +16,10 @@ def _connect(scheduler: str) -> Any:
     address that accepts connections and never answers (a wrong port, a firewall, another
     service) would hang the client for ever. The client is therefore made in a daemon thread,
     waited for as long as the timeout (and a little more), and abandoned after it.
+
+    A client still waiting for its handshake has already made itself dask's default
+    scheduler, which dask's ``get_scheduler`` would fall back to after the error: it is
+    closed before the error is raised, so that nothing outlives it.
     """
     import threading
 
@@ -25,6 +29,7 @@ def _connect(scheduler: str) -> Any:
 
     timeout = dask.config.get("distributed.comm.timeouts.connect")
     outcome: list[Any] = []
+    before = _default_client()
 
     def connect() -> None:
         try:
@@ -37,6 +42,11 @@ def _connect(scheduler: str) -> Any:
     thread.join(parse_timedelta(timeout) + 2)
     result = outcome[0] if outcome else TimeoutError("no answer to the handshake")
     if isinstance(result, BaseException):
+        stuck = _default_client()
+        if stuck is not None and stuck is not before:
+            # Closing it ends its handshake too: the thread then ends with an error of its own.
+            with contextlib.suppress(Exception):
+                stuck.close(timeout=timeout)
         if not isinstance(result, OSError | TimeoutError):
             raise result
         raise click.ClickException(
@@ -45,6 +55,16 @@ def _connect(scheduler: str) -> Any:
             "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT (such as 60s)."
         )
     return result
+
+
+def _default_client() -> Any:
+    """distributed's default client, or None."""
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:  # "No clients found"
+        return None
 
 
 #: The embedded cluster drops a worker that has not been heard from for this long (a frozen

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,35 +17,66 @@ from typing import Any
 import click
 
 
-def check_report_path(report: Path | None, overwrite: bool | None = None) -> None:
+def _store(url: str, what: str) -> tuple[Any, str]:
+    """The fsspec file system of an object store's ``url`` and the path in it; credentials
+    from the environment, as the store's library reads them."""
+    from daskpar._io._remote import filesystem, remote_location
+
+    return filesystem(*remote_location(url, None, what))
+
+
+def _head(report: Path | str) -> bytes | None:
+    """The first 64 KiB of the file at ``report``, or None if there is none."""
+    if isinstance(report, str):  # an object store's URL
+        fs, inner = _store(report, "--report")
+        if not fs.isfile(inner):
+            return None
+        with fs.open(inner, "rb") as f:
+            head: bytes = f.read(1 << 16)
+        return head
+    if not report.is_file():
+        return None
+    with open(report, "rb") as f:
+        return f.read(1 << 16)
+
+
+def check_report_path(report: Path | str | None, overwrite: bool | None = None) -> None:
     """Refuse, before any work, a report that could not be written after it, or that would
     replace a file daskpar did not write (without ``--overwrite``; ``None``: the command has
     no such option)."""
     if report is None:
         return
-    if not report.resolve().parent.is_dir():
+    if isinstance(report, Path) and not report.resolve().parent.is_dir():
         raise click.ClickException(f"--report: the folder of {report} does not exist.")
-    if report.is_file() and not overwrite:
-        with open(report, "rb") as f:
-            head = f.read(1 << 16)
-        if b"Dask Performance Report" not in head:
-            hint = "" if overwrite is None else ", or pass --overwrite to replace it"
-            raise click.ClickException(
-                f"--report: {report} exists and is not a Dask performance report; pick "
-                f"another name{hint}."
-            )
+    head = None if overwrite else _head(report)
+    if head is not None and b"Dask Performance Report" not in head:
+        hint = "" if overwrite is None else ", or pass --overwrite to replace it"
+        raise click.ClickException(
+            f"--report: {report} exists and is not a Dask performance report; pick "
+            f"another name{hint}."
+        )
 
 
-def start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
+def _has_checkpoint(checkpoint: Path | str) -> bool:
+    """Whether the folder ``checkpoint`` (local, or an object store's URL) holds one."""
+    from daskpar._checkpoint import FILE_NAME
+
+    if isinstance(checkpoint, Path):
+        return (checkpoint / FILE_NAME).exists()
+    fs, inner = _store(checkpoint, "--checkpoint")
+    return bool(fs.exists(f"{inner.rstrip('/')}/{FILE_NAME}"))
+
+
+def start_checkpoint(checkpoint: Path | str | None, overwrite: bool) -> None:
     """With ``--overwrite``, discard the checkpoint in ``checkpoint`` (and its refit's);
     else say that the run resumes from it."""
-    from daskpar._checkpoint import FILE_NAME, discard
+    from daskpar._checkpoint import checkpoint_folder, discard
 
     if checkpoint is None:
         return
     if overwrite:
-        discard(checkpoint)
-    elif (checkpoint / FILE_NAME).exists():
+        discard(checkpoint_folder(checkpoint) if isinstance(checkpoint, str) else checkpoint)
+    elif _has_checkpoint(checkpoint):
         from daskpar import persist
 
         key_id = persist.signing_key_id()
@@ -61,19 +93,17 @@ def start_checkpoint(checkpoint: Path | None, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def interruptible(checkpoint: Path | None) -> Iterator[None]:
+def interruptible(checkpoint: Path | str | None) -> Iterator[None]:
     """Ctrl-C: one line saying where the run can resume from, and exit status 130.
 
     The interrupt has already gone through the cluster's context managers by then: the fit's
     futures are released (distributed cancels what no client wants) and an embedded
     cluster is closed, its worker processes with it.
     """
-    from daskpar._checkpoint import FILE_NAME
-
     try:
         yield
     except KeyboardInterrupt:
-        if checkpoint is not None and (checkpoint / FILE_NAME).exists():
+        if checkpoint is not None and _has_checkpoint(checkpoint):
             where = f"the checkpoint in {checkpoint} resumes it: run the same command again"
         elif checkpoint is not None:
             where = f"no epoch had ended, so {checkpoint} holds no checkpoint yet"
@@ -84,7 +114,7 @@ def interruptible(checkpoint: Path | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def reporting(report: Path | None) -> Iterator[None]:
+def reporting(report: Path | str | None) -> Iterator[None]:
     """Dask's ``performance_report`` of the work inside, written to ``report`` (if given)."""
     if report is None:
         yield
@@ -92,6 +122,16 @@ def reporting(report: Path | None) -> Iterator[None]:
     import secrets
 
     from distributed import performance_report
+
+    if isinstance(report, str):  # an object store's URL: written here, then one upload
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "report.html"
+            with performance_report(filename=str(local)):
+                yield
+            fs, inner = _store(report, "--report")
+            fs.put_file(str(local), inner)
+        click.echo(f"performance report: {report}")
+        return
 
     # Written under a new name, then renamed over ``report``: a link put in its place since
     # the options were checked is replaced, not written through.
@@ -146,13 +186,16 @@ TABLES = {"csv": "CSV", "parquet": "Parquet", "json": "JSON lines"}
 
 
 def table_kind(data: Path | str) -> str | None:
-    """ "CSV" or "Parquet" if DATA is a table, whose columns have names; else None."""
+    """ "CSV", "Parquet" or "JSON lines" if DATA is a table, whose columns have names; else
+    None. A URL whose name does not tell is looked into (credentials from the environment)."""
     from daskpar._io import path_format
 
     return TABLES.get(path_format(data))
 
 
-def read_data(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any, list[str] | None]:
+def read_data(
+    data: Path | str, x: str, y: str, target: str | None
+) -> tuple[Any, Any, list[str] | None]:
     """DATA in any format daskpar reads (see ``daskpar.data.read_path``), as arrays, with the
     names of the feature columns of a table (None for zarr, ``.npy`` and HDF5).
 
@@ -161,7 +204,7 @@ def read_data(data: Path, x: str, y: str, target: str | None) -> tuple[Any, Any,
     """
     from daskpar.data import read_path
 
-    if not data.exists():
+    if isinstance(data, Path) and not data.exists():  # a URL: its reader says so
         raise click.ClickException(f"{data} does not exist.")
     names = None
     kind = table_kind(data)

@@ -10,15 +10,11 @@ import click
 
 from ._cluster import cluster
 from ._context import user_errors
-from ._options import output_folder, scheduler_option
+from ._options import URL_CREDENTIALS, PathOrURL, output_folder, scheduler_option
 
 
-@click.command("make-data")
-@click.argument(
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    callback=output_folder,
-)
+@click.command("make-data", epilog=URL_CREDENTIALS)
+@click.argument("out", type=PathOrURL(file_okay=False), callback=output_folder)
 @click.option("--rows", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 @click.option("--features", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True)
@@ -27,7 +23,7 @@ from ._options import output_folder, scheduler_option
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @scheduler_option
 def make_data_command(
-    out: Path,
+    out: Path | str,
     rows: int,
     features: int,
     chunk_rows: int,
@@ -39,20 +35,41 @@ def make_data_command(
     """Write a synthetic classification data set to the zarr store OUT (arrays X and y).
 
     The data is generated and written chunk by chunk, so OUT may be larger than memory.
+    OUT may be a local folder or an object store's URL (s3://bucket/data.zarr), written by
+    the workers (with --scheduler) or by this process.
     """
     with user_errors():
-        if out.exists() and not overwrite:
+        if _exists(out) and not overwrite:
             raise click.ClickException(f"{out} exists; pass --overwrite to replace it.")
         with cluster(scheduler, None) if scheduler else contextlib.nullcontext():
             seconds = write_dataset(out, rows, features, chunk_rows, classes, seed)
-        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
         click.echo(
-            f"wrote {rows:,} x {features} to {out} ({size / 1e6:,.0f} MB) in {seconds:.1f} s"
+            f"wrote {rows:,} x {features} to {out} ({_size(out) / 1e6:,.0f} MB) in {seconds:.1f} s"
         )
 
 
+def _exists(out: Path | str) -> bool:
+    if isinstance(out, Path):
+        return out.exists()
+    from daskpar._io._remote import filesystem, remote_location
+
+    fs, inner = filesystem(*remote_location(out, None, "make-data"))
+    return bool(fs.exists(inner))
+
+
+def _size(out: Path | str) -> int:
+    """The bytes written to OUT (one listing of an object store's)."""
+    if isinstance(out, Path):
+        return sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    from daskpar._io._remote import filesystem, remote_location
+
+    fs, inner = filesystem(*remote_location(out, None, "make-data"))
+    fs.invalidate_cache()  # listed before the write
+    return int(fs.du(inner, total=True))
+
+
 def write_dataset(
-    out: Path, rows: int, features: int, chunk_rows: int, classes: int, seed: int
+    out: Path | str, rows: int, features: int, chunk_rows: int, classes: int, seed: int
 ) -> float:
     import numpy as np
 

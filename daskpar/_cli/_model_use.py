@@ -19,6 +19,7 @@ from ._context import (
     write_store,
 )
 from ._options import (
+    URL_CREDENTIALS,
     PathOrURL,
     allow_unsigned_option,
     dashboard_option,
@@ -94,9 +95,9 @@ def _load_model(path: Path | str, allow_unsigned: bool) -> Any:
     return model
 
 
-@click.command("score")
+@click.command("score", epilog=URL_CREDENTIALS)
 @model_argument
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=PathOrURL())
 @x_option
 @click.option(
     "--y",
@@ -112,8 +113,8 @@ def _load_model(path: Path | str, allow_unsigned: bool) -> Any:
 @dashboard_option
 @security_options
 def score_command(
-    model_file: Path,
-    data: Path,
+    model_file: Path | str,
+    data: Path | str,
     x_name: str,
     y_name: str,
     target: str | None,
@@ -122,7 +123,8 @@ def score_command(
     workers: int | None,
     dashboard_port: int,
 ) -> None:
-    """Score the saved MODEL_FILE on DATA: the metrics are reduced on the workers.
+    """Score the saved MODEL_FILE on DATA (each a local path or an object store's URL): the
+    metrics are reduced on the workers.
 
     Classifiers get accuracy (and log-loss when they have predict_proba), regressors R^2.
     A model trained on a table (CSV, Parquet, JSON lines) takes DATA's columns by name, in
@@ -165,7 +167,7 @@ def score_command(
                     click.echo(f"{shown}: {value:.4f}")
 
 
-@click.command("predict")
+@click.command("predict", epilog=URL_CREDENTIALS)
 @model_argument
 @click.argument("data", type=PathOrURL())
 @click.option(

@@ -57,10 +57,21 @@ def is_url(value: Any) -> bool:
     return isinstance(value, str) and "://" in value and not value.lower().startswith("file://")
 
 
+#: Where the command line's URLs take their credentials from, for its help and errors.
+URL_CREDENTIALS = (
+    "An object store's URL (s3://bucket/path, gs://..., any fsspec URL) takes its "
+    "credentials from the environment only, as the store's library reads them (for S3: "
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, "
+    "~/.aws, or the machine's role)."
+)
+
+
 class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
     """A local path, checked as :class:`click.Path` checks it, or an object store's URL
     (``s3://bucket/x``), kept as text: ``pathlib.Path`` would fold its ``//``. The store's
-    credentials come from the environment (``AWS_*`` variables), as its library reads them."""
+    credentials come from the environment (``AWS_*`` variables), as its library reads them:
+    a URL holding a user or password is refused, since a command line is visible to the
+    other users of the machine (``ps``)."""
 
     name = "path"
 
@@ -69,6 +80,17 @@ class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in s
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if is_url(value):
+            from daskpar._io._remote import clean_url
+
+            if clean_url(value) != value.rstrip("/"):
+                self.fail(
+                    f"{clean_url(value)} was given with a user or password in its URL, which "
+                    "every user of this machine can read on the command line (ps). Remove it "
+                    "from the URL and set the store's credentials in the environment instead "
+                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).",
+                    param,
+                    ctx,
+                )
             return value
         return self._path.convert(value, param, ctx)
 
@@ -82,17 +104,20 @@ def refuse_link(value: Path) -> None:
         )
 
 
-def output_folder(ctx: Any, param: Any, value: Path) -> Path:
-    """An output folder (made with its parents if missing) must not be a symbolic link."""
+def output_folder(ctx: Any, param: Any, value: Path | str) -> Path | str:
+    """An output folder (made with its parents if missing) must not be a symbolic link (an
+    object store has no links: a URL is taken as it is)."""
+    if isinstance(value, str):  # a URL: PathOrURL gives a Path otherwise
+        return value
     refuse_link(value)
     return value
 
 
-def output_file(ctx: Any, param: Any, value: Path | None) -> Path | None:
+def output_file(ctx: Any, param: Any, value: Path | str | None) -> Path | str | None:
     """An output file's folder must exist: refused before any work, not after it. A symbolic
     link (dangling or not) is refused too: writing through it would write wherever it leads,
     outside the folder named (in a shared folder, a place another user chose)."""
-    if value is None or is_url(value):  # an object store has no folders to check
+    if value is None or isinstance(value, str):  # a URL: an object store has no folders
         return value
     refuse_link(value)
     if not value.resolve().parent.is_dir():
@@ -125,22 +150,25 @@ def absolute_path(ctx: Any, param: Any, value: str | None) -> str | None:
 
 report_option = click.option(
     "--report",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=PathOrURL(dir_okay=False, writable=True),
     callback=output_file,
     default=None,
     metavar="FILE.html",
     help="Write Dask's performance report of the work (task stream with the stage names, "
-    "worker profiles, bandwidth) to FILE.html. An earlier report there is replaced, any "
-    "other file only with --overwrite.",
+    "worker profiles, bandwidth) to FILE.html, a local file or an object store's URL "
+    "(s3://bucket/report.html, credentials from the environment). An earlier report there "
+    "is replaced, any other file only with --overwrite.",
 )
 checkpoint_option = click.option(
     "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOrURL(file_okay=False),
     callback=output_file,
     default=None,
     metavar="DIR",
     help="Write the training's state to DIR after every epoch; rerunning the same command "
-    "resumes after the last epoch written (after a Ctrl-C, a kill or a lost client).",
+    "resumes after the last epoch written (after a Ctrl-C, a kill or a lost client). DIR may "
+    "be an object store's URL (s3://bucket/runs/1), every worker reaching it with the "
+    "credentials of its own environment.",
 )
 overwrite_option = click.option(
     "--overwrite",

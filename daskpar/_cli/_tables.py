@@ -176,7 +176,7 @@ def _is_categorical(dtype: Any) -> bool:
     )
 
 
-def _check_named(frame: Any, choice: ColumnChoice, target: str | None, data: Path) -> None:
+def _check_named(frame: Any, choice: ColumnChoice, target: str | None, data: Path | str) -> None:
     """Every column named in --one-hot / --ordinal is a feature column of DATA."""
     columns = [str(c) for c in frame.columns]
     crossed = tuple(c for names in choice.interactions for c in names)
@@ -196,7 +196,9 @@ def _check_named(frame: Any, choice: ColumnChoice, target: str | None, data: Pat
                 )
 
 
-def read_table(data: Path, target: str | None, choice: ColumnChoice) -> tuple[Any, Any] | None:
+def read_table(
+    data: Path | str, target: str | None, choice: ColumnChoice
+) -> tuple[Any, Any] | None:
     """DATA as a table, ``(X, y)`` as a dask DataFrame and Series, when it needs the column
     step: a feature column of text or categories, or a column named in ``choice``. None
     when it does not (a table of numbers, or not a table): the arrays' path then reads it."""
@@ -204,8 +206,8 @@ def read_table(data: Path, target: str | None, choice: ColumnChoice) -> tuple[An
 
     from ._context import table_kind
 
-    if not data.exists():
-        return None  # the arrays' path says so
+    if isinstance(data, Path) and not data.exists():
+        return None  # the arrays' path says so (a URL: its reader does)
     kind = table_kind(data)
     if kind is None:
         if choice.forced or choice.hash_bits is not None:
@@ -258,7 +260,7 @@ def _profile(
     return counts, profile.named_transformers_.get("numbers")
 
 
-def pick_encodings(X: Any, choice: ColumnChoice, data: Path) -> tuple[Encodings, Any]:
+def pick_encodings(X: Any, choice: ColumnChoice, data: Path | str) -> tuple[Encodings, Any]:
     """Each column's encoding (the profile pass runs here), and the numeric columns' scaler
     from that pass, for :func:`check_missing_numbers`."""
     forced = choice.forced
@@ -326,7 +328,7 @@ def column_step(encodings: Encodings) -> Any:
     return dp.ColumnTransformer(steps)
 
 
-def check_missing_numbers(scaler: Any, numeric: Sequence[str], rows: int, data: Path) -> None:
+def check_missing_numbers(scaler: Any, numeric: Sequence[str], rows: int, data: Path | str) -> None:
     """Refuse numeric columns with missing values, by name: daskpar's models need finite
     values (text and categorical columns may miss values: missing is a category)."""
     import numpy as np
@@ -370,7 +372,7 @@ def hashing_step(choice: ColumnChoice) -> Any:
     )
 
 
-def _hash_table(X: Any, y: Any, choice: ColumnChoice, data: Path) -> tuple[Any, Any, Any]:
+def _hash_table(X: Any, y: Any, choice: ColumnChoice, data: Path | str) -> tuple[Any, Any, Any]:
     import time
 
     step = hashing_step(choice).fit(X)
@@ -388,7 +390,7 @@ def _hash_table(X: Any, y: Any, choice: ColumnChoice, data: Path) -> tuple[Any, 
     return step, encoded, _target_array(y, tuple(int(n) for n in encoded.chunks[0]))
 
 
-def encode_table(X: Any, y: Any, choice: ColumnChoice, data: Path) -> tuple[Any, Any, Any]:
+def encode_table(X: Any, y: Any, choice: ColumnChoice, data: Path | str) -> tuple[Any, Any, Any]:
     """Pick and print the encodings, then fit the column step on the workers (two passes);
     returns it, the encoded features (a dask array with a block per partition) and the
     target in the same blocks. With ``--hash-bits``, the step is a ``FeatureHasher``: no

@@ -25,6 +25,8 @@ from ._make_data import write_dataset
 from ._options import (
     DEFAULT_MODEL,
     MODELS,
+    URL_CREDENTIALS,
+    PathOrURL,
     checkpoint_option,
     dashboard_option,
     data_options,
@@ -161,7 +163,7 @@ def _train_and_report(
     read_seconds: float,
     scale: bool | None = None,
     pca: float | None = None,
-    checkpoint: Path | None = None,
+    checkpoint: Path | str | None = None,
     read_what: str = "one plain read of the training data",
 ) -> tuple[Any, dict[str, Any]]:
     """Fit ``model_name`` (after a scaler if ``scale``), print its epochs; (pipeline, summary).
@@ -286,8 +288,8 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-@click.command("train")
-@click.argument("data", type=click.Path(path_type=Path))
+@click.command("train", epilog=URL_CREDENTIALS)
+@click.argument("data", type=PathOrURL())
 @model_option
 @epochs_option
 @click.option("--split-every", type=click.IntRange(min=2), default=8, show_default=True)
@@ -313,7 +315,7 @@ def median_read_seconds(X: Any, repeats: int = 3) -> float:
 @save_options[1]
 @security_options
 def train_command(
-    data: Path,
+    data: Path | str,
     model_name: str,
     epochs: int,
     split_every: int,
@@ -328,14 +330,15 @@ def train_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
-    report: Path | None,
-    checkpoint: Path | None,
+    report: Path | str | None,
+    checkpoint: Path | str | None,
     overwrite: bool,
     keep_open: bool,
     save_path: Path | None,
     encrypt: bool,
 ) -> None:
-    """Train a model on DATA (zarr, Parquet, CSV, JSON lines, svmlight, .npy or HDF5).
+    """Train a model on DATA (zarr, Parquet, CSV, JSON lines, svmlight, .npy or HDF5): a
+    local path or an object store's URL (s3://bucket/data.zarr).
 
     A fraction of every partition is held out, and the held-out score is shown after every
     epoch, next to the time of one plain read of the data. The default model,
@@ -410,8 +413,8 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
     return out
 
 
-@click.command("search")
-@click.argument("data", type=click.Path(path_type=Path))
+@click.command("search", epilog=URL_CREDENTIALS)
+@click.argument("data", type=PathOrURL())
 @click.option(
     "--grid",
     "grid_text",
@@ -444,7 +447,7 @@ def _parse_grid(text: str, prefix: str) -> dict[str, list[Any]]:
 @save_options[1]
 @security_options
 def search_command(
-    data: Path,
+    data: Path | str,
     grid_text: str,
     model_name: str,
     epochs: int,
@@ -460,14 +463,15 @@ def search_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
-    report: Path | None,
-    checkpoint: Path | None,
+    report: Path | str | None,
+    checkpoint: Path | str | None,
     overwrite: bool,
     keep_open: bool,
     save_path: Path | None,
     encrypt: bool,
 ) -> None:
-    """Tune a model on DATA: every candidate and fold trained from one read per block.
+    """Tune a model on DATA (a local path or an object store's URL): every candidate and
+    fold trained from one read per block.
 
     Prints the candidates ranked by their mean validation score over the folds, then refits
     the best on all of DATA. A table with text or categorical columns gets them encoded
@@ -587,7 +591,7 @@ def demo_command(
     scheduler: str | None,
     workers: int | None,
     dashboard_port: int,
-    report: Path | None,
+    report: Path | str | None,
     keep_open: bool,
 ) -> None:
     """The main job: write an out-of-core data set, train on it in parallel, report.

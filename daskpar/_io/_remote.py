@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
 from urllib.parse import unquote
 
 from dask.base import tokenize
@@ -29,6 +30,7 @@ from ..errors import InputError
 
 __all__ = [
     "STORAGE_OPTIONS_PARAM",
+    "RemoteFile",
     "StorageOptions",
     "StorageOptionsLike",
     "clean_url",
@@ -36,6 +38,8 @@ __all__ = [
     "filesystem",
     "is_remote",
     "local_path",
+    "open_input",
+    "remote_files",
     "remote_location",
     "scrub",
 ]
@@ -233,3 +237,94 @@ def content_stamp(url: str, options: StorageOptions, what: str) -> str:
         (name[len(prefix) :], *_object_identity(info)) for name, info in listing.items()
     )
     return tokenize(entries)
+
+
+def _stamp(info: Mapping[str, Any]) -> str:
+    return tokenize(_object_identity(info))
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One object of a store, as a reader lists it: its clean URL, its size, and a token of
+    its content (:func:`content_stamp`'s, for this object alone)."""
+
+    url: str
+    size: int
+    stamp: str
+
+
+def _has_pattern(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+def remote_files(
+    paths: Sequence[str | os.PathLike[str]],
+    storage_options: StorageOptionsLike,
+    what: str,
+    *,
+    example: str,
+) -> tuple[list[RemoteFile], StorageOptions]:
+    """The objects that URLs of files, or glob patterns of them (``s3://bucket/*.jsonl``,
+    their objects in sorted order), name; and the options that reach them.
+
+    One request per file, or per pattern's listing: the sizes and ETags (or versions, or
+    modification times) come from it. A URL's user and password go into the options, as
+    :func:`remote_location` moves them; URLs that would need different options are refused.
+    ``example`` is a file name shown in the hint for a folder (``"*.jsonl"``).
+    """
+    located = [remote_location(p, storage_options, what) for p in paths]
+    options = located[0][1]
+    if any(o != options for _, o in located[1:]):
+        raise InputError(
+            f"{what}: the URLs {[u for u, _ in located]} carry different users or passwords; "
+            "read the files of each store separately."
+        )
+    found: list[RemoteFile] = []
+    for url, _ in located:
+        fs, inner = filesystem(url, options)
+        try:
+            if _has_pattern(inner):
+                listing = fs.glob(inner, detail=True)
+                files = sorted(
+                    (name, info) for name, info in listing.items() if info.get("type") == "file"
+                )
+                if not files:
+                    raise InputError(f"{what}: no file matches the pattern {url!r}.")
+            else:
+                info = fs.info(inner)
+                if info.get("type") != "file":
+                    raise InputError(
+                        f"{what}: {url!r} is a folder; pass a glob pattern of its files, such "
+                        f"as {url + '/' + example!r}."
+                    )
+                files = [(inner, info)]
+        except InputError:
+            raise
+        except FileNotFoundError:
+            raise InputError(f"{what}: no such file: {url!r}.") from None
+        except Exception as exc:  # credentials refused, no such bucket, network
+            raise InputError(
+                f"{what}: cannot look up {url!r}: "
+                f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
+                "credentials in storage_options or the environment."
+            ) from exc
+        found += [
+            RemoteFile(clean_url(fs.unstrip_protocol(name)), int(info["size"]), _stamp(info))
+            for name, info in files
+        ]
+    return found, options
+
+
+def open_input(
+    path: str, options: StorageOptions | None, compression: str | None = None
+) -> IO[bytes]:
+    """``path`` opened for reading bytes, decompressed as ``compression`` says (fsspec's
+    names: ``"gzip"``, ``"bz2"``, ``"xz"``, ``"zstd"``): a local file (``options`` None),
+    or an object through fsspec, which reads the byte ranges asked for."""
+    if options is None and compression is None:
+        return open(path, "rb")  # the caller closes it
+    import fsspec
+
+    remote = {} if options is None else options.options
+    opened: IO[bytes] = fsspec.open(path, "rb", compression=compression, **remote).open()
+    return opened

@@ -39,7 +39,14 @@ from ._common import (
     largest_cut,
     missing_target_message,
 )
-from ._remote import StorageOptions, is_remote, remote_location
+from ._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptions,
+    StorageOptionsLike,
+    is_remote,
+    local_path,
+    remote_location,
+)
 
 __all__ = [
     "CSV_COMPRESSIONS",
@@ -52,6 +59,7 @@ __all__ = [
     "late_dtype_error",
     "read_csv",
     "rechunk_rows",
+    "sized_blocksize",
     "text_blocksize",
     "text_compression",
 ]
@@ -97,9 +105,14 @@ def text_blocksize(paths: Sequence[str], min_partitions: int) -> int:
     files = [f for f in names if os.path.isfile(f)]
     if not files:
         return MAX_CSV_BLOCK_BYTES  # dask reports the empty glob
-    sizes = [os.path.getsize(f) for f in files]
     with open(files[0], "rb") as f:
         sample = f.read(2**16)
+    return sized_blocksize([os.path.getsize(f) for f in files], sample, min_partitions)
+
+
+def sized_blocksize(sizes: Sequence[int], sample: bytes, min_partitions: int) -> int:
+    """:func:`text_blocksize` of files of ``sizes`` bytes, the first of which starts with
+    ``sample`` (its first 64 KiB): the rows are estimated from the sample's lines."""
     row_bytes = len(sample) / max(sample.count(b"\n"), 1)
     wanted = min(min_partitions, int(sum(sizes) / max(row_bytes, 1) // MIN_BLOCK_ROWS))
     if wanted <= 1:
@@ -139,7 +152,9 @@ def _file_headers(
     for f in fsspec.open_files(list(names), mode="rb", compression=compression, **options):
         with f as stream:
             columns = pd.read_csv(stream, nrows=0, **parse).columns
-        headers[f.path] = tuple(str(c) for c in columns)
+        # A store's file by its URL (its path alone would be read as a local one).
+        name = f.full_name if "storage_options" in kwargs else f.path
+        headers[name] = tuple(str(c) for c in columns)
     if not headers:
         return {}
     first, *others = headers
@@ -199,6 +214,7 @@ TEXT_TABLE_PARAMS: dict[str, list[Any]] = {
     "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
     "min_partitions": MIN_PARTITIONS_PARAM,
     "as_frame": ["boolean"],
+    "storage_options": STORAGE_OPTIONS_PARAM,
 }
 
 
@@ -214,6 +230,7 @@ def read_csv(
     blocksize: str | int | None = "auto",
     min_partitions: int = DEFAULT_MIN_PARTITIONS,
     as_frame: bool = False,
+    storage_options: StorageOptionsLike = None,
     **kwargs: Any,
 ) -> tuple[Any, Any]:
     """Read CSV files with :func:`dask.dataframe.read_csv`, one block per ``blocksize`` bytes.
@@ -240,7 +257,8 @@ def read_csv(
     Parameters
     ----------
     path : str, path-like or sequence of them
-        A CSV file, a glob pattern such as ``"data/*.csv"``, or a list of files.
+        A CSV file, a glob pattern such as ``"data/*.csv"``, or a list of files: local
+        paths, or the URLs of an object store's files (``s3://bucket/*.csv``).
     target : str, optional
         The column holding the target: numbers, booleans or text, without missing values.
         Required unless ``as_frame=True``, where None reads the features only.
@@ -260,10 +278,13 @@ def read_csv(
         Return the table (a dask DataFrame and Series) rather than arrays. A column whose
         type changes after the first block is then reported when the data are read, by
         dask's error, which names the column.
+    storage_options : dict, optional
+        For URLs: the options of their fsspec file system (credentials, endpoint), which
+        travel with the tasks but appear in no task key or message. None uses the store
+        library's defaults (for S3, the ``AWS_*`` environment variables). dask's keys of a
+        URL follow its object's ETag: a file rewritten in place gets new ones.
     **kwargs
-        Passed to :func:`dask.dataframe.read_csv` (``sep``, ``dtype``, ...), among them
-        ``storage_options``, for URLs (``s3://bucket/*.csv``): the options of their fsspec
-        file system (credentials, endpoint).
+        Passed to :func:`dask.dataframe.read_csv` (``sep``, ``dtype``, ...).
 
     Returns
     -------
@@ -301,17 +322,31 @@ def read_csv(
     dd = import_optional("dask.dataframe", what)
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     names = [os.fspath(p) for p in paths]
+    remote = [is_remote(p) for p in names]
+    if any(remote):
+        if not all(remote):
+            raise InputError(
+                f"{what}: {names} mixes URLs and local paths; read the files of each place "
+                "separately."
+            )
+        # Object stores: clean URLs (no user or password in them), and the options apart,
+        # as every reader takes them.
+        located = [remote_location(p, storage_options, what) for p in names]
+        if any(options != located[0][1] for _, options in located[1:]):
+            raise InputError(
+                f"{what}: the URLs {[u for u, _ in located]} carry different users or "
+                "passwords; read the files of each store separately."
+            )
+        names = [url for url, _ in located]
+        kwargs["storage_options"] = located[0][1].options
+        path = names[0] if len(names) == 1 else names
+    else:
+        names = [os.fspath(local_path(p)) for p in names]
     for p in names:
         if not is_pattern(p) and not is_url(p):
             existing(p, what)
             if os.path.isfile(p) and os.path.getsize(p) == 0:
                 raise InputError(f"{what}: {p} is empty: it has no header line naming the columns.")
-    if any(is_remote(p) for p in names):
-        # Object stores: clean URLs (no user or password in them), and the options apart.
-        located = [remote_location(p, kwargs.pop("storage_options", None), what) for p in names]
-        names = [url for url, _ in located]
-        kwargs["storage_options"] = located[0][1].options
-        path = names[0] if len(names) == 1 else names
     compression = kwargs.pop("compression", "infer")
     if compression == "infer":
         compression = text_compression(names, what)

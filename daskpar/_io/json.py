@@ -45,15 +45,22 @@ from ._common import (
     feature_columns,
     file_token,
     import_optional,
-    is_url,
     missing_target_message,
+)
+from ._remote import (
+    StorageOptions,
+    StorageOptionsLike,
+    is_remote,
+    local_path,
+    open_input,
+    remote_files,
 )
 from .csv import (
     MAX_CSV_BLOCK_BYTES,
     TEXT_TABLE_PARAMS,
     is_pattern,
     rechunk_rows,
-    text_blocksize,
+    sized_blocksize,
     text_compression,
 )
 
@@ -99,7 +106,10 @@ class JsonBlock:
     """A byte range of one file: the block owns the lines that start in ``[start, stop)``.
 
     A compressed file (``compression`` set) is always one whole block. ``rows`` is the objects
-    the scan counted (-1 before).
+    the scan counted (-1 before). ``stamp`` identifies the file's content (its size and
+    modification time, or its object's ETag), so that a block of a file rewritten since
+    gets a new token. ``storage_options`` reach the object store of a URL ``path`` (None: a
+    local file); their repr and token show no credential.
     """
 
     path: str
@@ -107,6 +117,8 @@ class JsonBlock:
     stop: int
     compression: str | None = None
     rows: int = -1
+    storage_options: StorageOptions | None = None
+    stamp: str = ""
 
     def where(self) -> str:
         if self.compression is not None:
@@ -171,19 +183,31 @@ def _block_bytes(block: JsonBlock, limit: int | None = None) -> tuple[int, bytes
 
     A line cut by the block's end is read to its end; a line cut by its start belongs to
     the block before (dask's ``read_bytes(delimiter=b"\\n")`` rule), so every line of the
-    file is in exactly one block.
+    file is in exactly one block. An object in a store is read by byte ranges (fsspec's).
     """
-    if block.compression is not None:
-        import fsspec
+    try:
+        return _read_block_bytes(block, limit)
+    except Exception as exc:
+        if block.storage_options is None:
+            raise
+        # The store library's error, without the credentials it may quote.
+        problem = block.storage_options.scrub(f"{type(exc).__name__}: {exc}")
+        raise PartitionError(
+            f"{_WHAT}: cannot read {block.where()}: {problem}. Check that it still exists, "
+            "and the credentials in storage_options or the workers' environment."
+        ) from exc
 
-        with fsspec.open(block.path, "rb", compression=block.compression) as stream:
+
+def _read_block_bytes(block: JsonBlock, limit: int | None) -> tuple[int, bytes]:
+    if block.compression is not None:
+        with open_input(block.path, block.storage_options, block.compression) as stream:
             if limit is None:
                 return 0, stream.read()
             data = stream.read(limit)
             if data and not data.endswith(b"\n"):
                 data += stream.readline()
             return 0, data
-    with open(block.path, "rb") as f:
+    with open_input(block.path, block.storage_options) as f:
         if block.start > 0:
             f.seek(block.start - 1)
             f.readline()  # the rest of the line that started before the block
@@ -202,7 +226,7 @@ def _lines_before(block: JsonBlock, begin: int) -> int:
     count, left = 0, begin
     if begin == 0:
         return 0
-    with open(block.path, "rb") as f:
+    with open_input(block.path, block.storage_options) as f:
         while left:
             piece = f.read(min(left, 2**20))
             if not piece:
@@ -534,25 +558,43 @@ def check_json_target(
 # Files and blocks
 
 
-def _json_files(path: PathLike | Sequence[PathLike]) -> list[str]:
-    """The files to read, in order: a file, a glob pattern (sorted), or a list of either."""
+@dataclass(frozen=True)
+class _Files:
+    """The files to read, in order (local paths or clean URLs), their sizes, what
+    identifies their content, and the options that reach their store (None: local)."""
+
+    names: list[str]
+    sizes: list[int]
+    stamps: list[str]
+    options: StorageOptions | None
+
+
+def _json_files(path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike) -> _Files:
+    """The files to read, in order: a file, a glob pattern (sorted), or a list of either;
+    local files, or objects of a store (all URLs, or none)."""
     import glob
 
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
         raise InputError(f"{_WHAT}: no file given; pass a path, a glob pattern or a list of paths.")
+    remote = [is_remote(p) for p in paths]
+    if any(remote) and not all(remote):
+        raise InputError(
+            f"{_WHAT}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
+            "files of each place separately."
+        )
+    if all(remote):
+        found, options = remote_files(paths, storage_options, _WHAT, example="*.jsonl")
+        return _Files(
+            [f.url for f in found], [f.size for f in found], [f.stamp for f in found], options
+        )
     files: list[str] = []
-    for p in [os.fspath(p) for p in paths]:
-        if is_url(p):
-            raise InputError(
-                f"{_WHAT} reads local files; {p!r} is a URL. Copy the file to a local disk (or "
-                "one the workers share) first."
-            )
+    for p in [os.fspath(local_path(p)) for p in paths]:
         if is_pattern(p) and not os.path.exists(p):
-            found = sorted(f for f in glob.glob(p) if os.path.isfile(f))
-            if not found:
+            found_here = sorted(f for f in glob.glob(p) if os.path.isfile(f))
+            if not found_here:
                 raise InputError(f"{_WHAT}: no file matches the pattern {p!r}.")
-            files += found
+            files += found_here
             continue
         if existing(p, _WHAT).is_dir():
             raise InputError(
@@ -560,12 +602,20 @@ def _json_files(path: PathLike | Sequence[PathLike]) -> list[str]:
                 f"{os.path.join(p, '*.jsonl')!r}."
             )
         files.append(p)
-    return files
+    return _Files(
+        [os.path.abspath(f) for f in files],
+        [os.path.getsize(f) for f in files],
+        [file_token(existing(f, _WHAT)) for f in files],
+        None,
+    )
 
 
-def _blocksize(blocksize: str | int | None, files: list[str], min_partitions: int) -> int | None:
+def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) -> int | None:
     if blocksize == "auto":
-        return text_blocksize(files, min_partitions)  # lines are rows, as for CSV
+        # Lines are rows, as for CSV: sized from the first file's first lines.
+        with open_input(files.names[0], files.options) as f:
+            sample = f.read(2**16)
+        return sized_blocksize(files.sizes, sample, min_partitions)
     if isinstance(blocksize, str):
         try:
             size = int(parse_bytes(blocksize))
@@ -580,16 +630,17 @@ def _blocksize(blocksize: str | int | None, files: list[str], min_partitions: in
     return blocksize
 
 
-def _cut(files: Sequence[str], blocksize: int | None, compression: str | None) -> list[JsonBlock]:
+def _cut(files: _Files, blocksize: int | None, compression: str | None) -> list[JsonBlock]:
     """Byte ranges: ``size // blocksize`` equal ones per file (at least one), as dask cuts
     text files; a compressed file, or any file with ``blocksize`` None, is one block."""
     blocks: list[JsonBlock] = []
-    for file in files:
-        size = os.path.getsize(file)
-        path = os.path.abspath(file)
+    for path, size, stamp in zip(files.names, files.sizes, files.stamps, strict=True):
         parts = 1 if blocksize is None or compression else max(1, size // blocksize)
         cuts = [size * k // parts for k in range(parts + 1)]
-        blocks += [JsonBlock(path, a, b, compression) for a, b in itertools.pairwise(cuts)]
+        blocks += [
+            JsonBlock(path, a, b, compression, storage_options=files.options, stamp=stamp)
+            for a, b in itertools.pairwise(cuts)
+        ]
     return blocks
 
 
@@ -659,6 +710,7 @@ def read_json(
     blocksize: str | int | None = "auto",
     min_partitions: int = DEFAULT_MIN_PARTITIONS,
     as_frame: bool = False,
+    storage_options: StorageOptionsLike = None,
 ) -> tuple[Any, Any]:
     """Read JSON-lines files (one JSON object per line), one block per ``blocksize`` bytes.
 
@@ -696,8 +748,9 @@ def read_json(
     ----------
     path : str, path-like or sequence of them
         A ``.jsonl``, ``.ndjson`` or ``.json`` file (read as lines), a glob pattern such as
-        ``"data/*.jsonl"`` (its files in sorted order), or a list of files. Local files (or
-        files at the same path on every worker).
+        ``"data/*.jsonl"`` (its files in sorted order), or a list of files: local files (at
+        the same path on every worker), or the URLs of an object store's files
+        (``s3://bucket/*.jsonl``), read by byte ranges through fsspec.
     target : str, optional
         The key holding the target: numbers, booleans or text, never missing (a line without
         it is a :class:`~daskpar.errors.PartitionError`, as for :func:`read_csv`). Required
@@ -720,6 +773,11 @@ def read_json(
         others); the target keeps its type (int64 if the first lines hold integers only,
         bool, float64 or ``"string"``). A column with no value in the first lines is typed
         as numbers, and text in it further on is an error when that block is read.
+    storage_options : dict, optional
+        For URLs: the options of their fsspec file system (credentials, endpoint), which
+        travel with the tasks but appear in no task key or message. None uses the store
+        library's defaults (for S3, the ``AWS_*`` environment variables). The task keys of a
+        URL follow its object's ETag (or version): a file rewritten in place gets new ones.
 
     Returns
     -------
@@ -758,13 +816,17 @@ def read_json(
     [1, 3]
     """
     import_optional("pandas", _WHAT)
-    files = _json_files(path)
-    compression = text_compression(files, _WHAT)
+    files = _json_files(path, storage_options)
+    compression = text_compression(files.names, _WHAT)
     blocks = _cut(files, _blocksize(blocksize, files, min_partitions), compression)
+    token = tokenize(blocks)
     sample, origin = _sample(blocks)
     available = list(dict.fromkeys(k for record in sample.records for k in record))
     first = _check_kinds(sample, available, {}, strict_missing=False)
-    where = repr(os.fspath(path)) if isinstance(path, str | os.PathLike) else repr(files)
+    if files.options is not None:
+        where = repr(files.names[0] if len(files.names) == 1 else files.names)
+    else:
+        where = repr(os.fspath(path)) if isinstance(path, str | os.PathLike) else repr(files.names)
     if as_frame:
         features = feature_columns(
             available, None, {}, target=target, columns=columns, where=where, what=_WHAT
@@ -777,7 +839,6 @@ def read_json(
         )
     # The target and the columns named, before the scan; their types after it.
     feature_columns(available, None, {}, target=target, columns=columns, where=where, what=_WHAT)
-    token = tokenize([file_token(existing(b.path, _WHAT)) for b in blocks], blocks)
     scan: JsonScan = reduce_partitions(
         scan_json_block,
         _descriptors(blocks, token),

@@ -42,6 +42,18 @@ __all__ = ["SUPPORTED_FORMATS", "path_format", "read_path"]
 #: The names of svmlight / libsvm text files.
 _SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 
+#: The formats of files, by their suffix (after any compression's).
+_FILE_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".npy": "npy",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    **dict.fromkeys(JSON_SUFFIXES, "json"),
+    **dict.fromkeys(_SVMLIGHT_SUFFIXES, "svmlight"),
+}
+
 #: The formats whose columns have names, which ``target``, ``columns`` and ``as_frame`` are for.
 _TABLES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON lines"}
 
@@ -126,9 +138,8 @@ def path_format(
             "gzip (.gz) or bzip2 (.bz2)."
         )
     if is_url(path):
-        # No directory to look into: the name says it.
-        known = {".zarr": "zarr", ".parquet": "parquet", ".csv": "csv"}
-        known.update(dict.fromkeys(_SVMLIGHT_SUFFIXES, "svmlight"))
+        # No directory to look into: the name says it (a file's suffix, or a zarr store's).
+        known = {".zarr": "zarr", **_FILE_SUFFIXES}
     else:
         p = existing(path, what)
         if p.is_dir():
@@ -141,16 +152,7 @@ def path_format(
                 "zarr.json or .zgroup) nor a directory of *.parquet files. It can read "
                 f"{SUPPORTED_FORMATS}."
             )
-        known = {
-            ".parquet": "parquet",
-            ".pq": "parquet",
-            ".csv": "csv",
-            ".npy": "npy",
-            ".h5": "hdf5",
-            ".hdf5": "hdf5",
-            **dict.fromkeys(JSON_SUFFIXES, "json"),
-            **dict.fromkeys(_SVMLIGHT_SUFFIXES, "svmlight"),
-        }
+        known = _FILE_SUFFIXES
     if last in known:
         return known[last]
     if is_remote(path):
@@ -211,16 +213,16 @@ def read_path(
     Parameters
     ----------
     path : str or path-like
-        The data. A URL (``s3://...``) is read as zarr, Parquet or CSV by its suffix, or, if
-        its name does not say, as the zarr group or Parquet folder it holds (JSON lines and
-        svmlight are read from local files only).
+        The data. A URL (``s3://...``) is read as its suffix says (as a local file's), or,
+        if its name does not say, as the zarr group or Parquet folder it holds.
     x : str, default="X"
         zarr and HDF5: the array (dataset) of features.
     y : str, path-like or None, default="y"
-        zarr and HDF5: the array (dataset) of targets. ``.npy``: the path of a ``.npy`` file
-        holding the targets (relative to the current directory, like ``path``). None reads
-        ``X`` only. Not used for tables, whose targets are the column ``target``, nor for
-        svmlight files, whose targets are on each line (only None, to read ``X`` alone).
+        zarr and HDF5: the array (dataset) of targets. ``.npy``: the path (or URL) of a
+        ``.npy`` file holding the targets (relative to the current directory, like
+        ``path``). None reads ``X`` only. Not used for tables, whose targets are the column
+        ``target``, nor for svmlight files, whose targets are on each line (only None, to
+        read ``X`` alone).
     target : str, optional
         Parquet, CSV and JSON lines: the column holding the target. Required for them, unless
         ``as_frame=True`` (None then reads the features alone).
@@ -278,12 +280,6 @@ def read_path(
     """
     what = "read_path"
     kind = path_format(path, what=what, storage_options=storage_options)
-    remote = {"storage_options": storage_options} if storage_options is not None else {}
-    if remote and kind not in ("zarr", "parquet", "csv"):
-        raise InputError(
-            f"{what}: storage_options are for URLs of zarr, Parquet or CSV data; "
-            f"{os.fspath(path)!r} is {kind} data, read from local files only."
-        )
     if as_frame and kind not in _TABLES:
         raise InputError(
             f"{what}: as_frame=True reads tables (Parquet, CSV, JSON lines), whose columns have "
@@ -295,7 +291,9 @@ def read_path(
             raise InputError(
                 f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
             )
-        return read_zarr(path, x=x, y=y, missing_chunks=missing_chunks, **remote)
+        return read_zarr(
+            path, x=x, y=y, missing_chunks=missing_chunks, storage_options=storage_options
+        )
     if kind in _TABLES:
         if target is None and not as_frame:
             raise InputError(
@@ -313,7 +311,7 @@ def read_path(
             columns=columns,
             min_partitions=min_partitions,
             as_frame=as_frame,
-            **remote,
+            storage_options=storage_options,
         )
     if kind == "svmlight":
         if y not in (None, "y"):
@@ -321,7 +319,9 @@ def read_path(
                 f"{what}: {os.fspath(path)!r} is an svmlight file, which holds its targets on "
                 f"each line: y only takes None (read X alone); got y={y!r}."
             )
-        X, targets = read_svmlight(path, min_partitions=min_partitions)
+        X, targets = read_svmlight(
+            path, min_partitions=min_partitions, storage_options=storage_options
+        )
         return X, None if y is None else targets
     if kind == "npy":
         if y is not None and not os.fspath(y).lower().endswith(".npy"):
@@ -330,9 +330,18 @@ def read_path(
                 "y='targets.npy', the path of a .npy file holding the targets, or y=None to "
                 f"read X only; got y={y!r}."
             )
-        return read_npy(path, y, chunks=chunks, min_partitions=min_partitions)
+        return read_npy(
+            path, y, chunks=chunks, min_partitions=min_partitions, storage_options=storage_options
+        )
     if y is not None and not isinstance(y, str):
         raise InputError(
             f"{what}: y must name a dataset of the HDF5 file {os.fspath(path)!r}; got {y!r}."
         )
-    return read_hdf5(path, x=x, y=y, chunks=chunks, min_partitions=min_partitions)
+    return read_hdf5(
+        path,
+        x=x,
+        y=y,
+        chunks=chunks,
+        min_partitions=min_partitions,
+        storage_options=storage_options,
+    )

@@ -15,9 +15,7 @@ on the block's lines), told ``n_features`` and ``zero_based``, so that every con
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
 import io
 import itertools
 import math
@@ -47,8 +45,16 @@ from ._common import (
     READER_STACKLEVEL,
     PathLike,
     file_token,
-    is_url,
     largest_cut,
+)
+from ._remote import (
+    STORAGE_OPTIONS_PARAM,
+    StorageOptions,
+    StorageOptionsLike,
+    is_remote,
+    local_path,
+    open_input,
+    remote_files,
 )
 
 __all__ = [
@@ -85,6 +91,8 @@ class SvmBlock:
 
     ``file`` is the file's position among those read; a compressed file (``compression``
     set) is always one whole block. ``rows`` is the samples the scan counted (-1 before).
+    ``storage_options`` reach the object store of a URL ``path`` (None: a local file); their
+    repr and token show no credential.
     """
 
     path: str
@@ -93,6 +101,7 @@ class SvmBlock:
     stop: int
     compression: str | None = None
     rows: int = -1
+    storage_options: StorageOptions | None = None
 
     def where(self) -> str:
         if self.compression is not None:
@@ -138,13 +147,26 @@ def block_lines(block: SvmBlock) -> tuple[int, bytes]:
 
     A line cut by the block's end is read to its end; a line cut by its start belongs to
     the block before (dask's ``read_bytes(delimiter=b"\\n")`` rule), so every line of the
-    file is in exactly one block.
+    file is in exactly one block. An object in a store is read by byte ranges (fsspec's).
     """
+    try:
+        return _block_lines(block)
+    except Exception as exc:
+        if block.storage_options is None:
+            raise
+        # The store library's error, without the credentials it may quote.
+        problem = block.storage_options.scrub(f"{type(exc).__name__}: {exc}")
+        raise PartitionError(
+            f"{_WHAT}: cannot read {block.where()}: {problem}. Check that it still exists, "
+            "and the credentials in storage_options or the workers' environment."
+        ) from exc
+
+
+def _block_lines(block: SvmBlock) -> tuple[int, bytes]:
     if block.compression is not None:
-        opener = gzip.open if block.compression == "gzip" else bz2.open
-        with opener(block.path, "rb") as stream:
+        with open_input(block.path, block.storage_options, block.compression) as stream:
             return 0, stream.read()
-    with open(block.path, "rb") as f:
+    with open_input(block.path, block.storage_options) as f:
         if block.start > 0:
             f.seek(block.start - 1)
             f.readline()  # the rest of the line that started before the block
@@ -182,7 +204,7 @@ def _line_number(block: SvmBlock, begin: int) -> int:
     if begin == 0:
         return 0
     count, left = 0, begin
-    with open(block.path, "rb") as f:
+    with open_input(block.path, block.storage_options) as f:
         while left:
             piece = f.read(min(left, 2**20))
             if not piece:
@@ -377,18 +399,46 @@ def _is_pattern(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-def _svmlight_files(path: PathLike | Sequence[PathLike]) -> list[Path]:
-    """The files to read, in order: a file, a glob pattern (sorted), or a list of either."""
+@dataclass(frozen=True)
+class _Files:
+    """The files to read, in order (local paths or clean URLs), their sizes, what
+    identifies their content, and the options that reach their store (None: local)."""
+
+    names: list[str]
+    sizes: list[int]
+    stamps: list[str]
+    options: StorageOptions | None
+
+
+def _files(path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike) -> _Files:
+    """The files ``path`` names: local ones, or objects of a store (all URLs, or none)."""
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
         raise InputError(f"{_WHAT}: no file given; pass a path, a glob pattern or a list of paths.")
+    remote = [is_remote(p) for p in paths]
+    if any(remote) and not all(remote):
+        raise InputError(
+            f"{_WHAT}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
+            "files of each place separately."
+        )
+    if all(remote):
+        found, options = remote_files(paths, storage_options, _WHAT, example="*.svm")
+        return _Files(
+            [f.url for f in found], [f.size for f in found], [f.stamp for f in found], options
+        )
+    local = _svmlight_files([local_path(p) for p in paths])
+    return _Files(
+        [str(f.resolve()) for f in local],
+        [f.stat().st_size for f in local],
+        [file_token(f) for f in local],
+        None,
+    )
+
+
+def _svmlight_files(paths: Sequence[PathLike]) -> list[Path]:
+    """The local files to read, in order: files and glob patterns (sorted)."""
     files: list[Path] = []
     for p in [os.fspath(p) for p in paths]:
-        if is_url(p):
-            raise InputError(
-                f"{_WHAT} reads local files; {p!r} is a URL. Copy the file to a local disk (or "
-                "one the workers share) first."
-            )
         if os.path.isfile(p):
             files.append(Path(p))
         elif os.path.isdir(p):
@@ -406,19 +456,21 @@ def _svmlight_files(path: PathLike | Sequence[PathLike]) -> list[Path]:
     return files
 
 
-def _compression(path: Path) -> str | None:
+def _compression(path: str) -> str | None:
     # As scikit-learn's loader decides: by the suffix, as written.
     return SVMLIGHT_COMPRESSIONS.get(os.path.splitext(path)[1])
 
 
-def _auto_blocksize(files: Sequence[Path], sizes: Sequence[int], min_partitions: int) -> int:
+def _auto_blocksize(files: _Files, min_partitions: int) -> int:
     """Bytes per block for ``blocksize="auto"``: the largest size up to 64 MiB that makes at
     least ``min_partitions`` blocks, but no more blocks than leave ``MIN_BLOCK_ROWS`` samples
     in each, as the first plain file's first lines estimate the samples."""
-    plain = [(f, s) for f, s in zip(files, sizes, strict=True) if not _compression(f) and s]
+    plain = [
+        (f, s) for f, s in zip(files.names, files.sizes, strict=True) if not _compression(f) and s
+    ]
     if not plain:
         return MAX_SVMLIGHT_BLOCK_BYTES
-    with open(plain[0][0], "rb") as f:
+    with open_input(plain[0][0], files.options) as f:
         sample = f.read(2**16)
     row_bytes = len(sample) / max(sample.count(b"\n"), 1)
     plain_sizes = [s for _, s in plain]
@@ -429,11 +481,9 @@ def _auto_blocksize(files: Sequence[Path], sizes: Sequence[int], min_partitions:
     return min(max(largest_cut(plain_sizes, wanted), least), MAX_SVMLIGHT_BLOCK_BYTES)
 
 
-def _blocksize(
-    blocksize: str | int | None, files: Sequence[Path], sizes: Sequence[int], min_partitions: int
-) -> int | None:
+def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) -> int | None:
     if blocksize == "auto":
-        return _auto_blocksize(files, sizes, min_partitions)
+        return _auto_blocksize(files, min_partitions)
     if isinstance(blocksize, str):
         try:
             size = int(parse_bytes(blocksize))
@@ -448,15 +498,18 @@ def _blocksize(
     return blocksize
 
 
-def _cut(files: Sequence[Path], sizes: Sequence[int], blocksize: int | None) -> list[SvmBlock]:
+def _cut(files: _Files, blocksize: int | None) -> list[SvmBlock]:
     """Byte ranges: ``size // blocksize`` equal ones per file (at least one), as dask cuts
     text files; a compressed file, or any file with ``blocksize`` None, is one block."""
     blocks: list[SvmBlock] = []
-    for i, (file, size) in enumerate(zip(files, sizes, strict=True)):
-        path, compression = str(file.resolve()), _compression(file)
+    for i, (path, size) in enumerate(zip(files.names, files.sizes, strict=True)):
+        compression = _compression(path)
         parts = 1 if blocksize is None or compression else max(1, size // blocksize)
         cuts = [size * k // parts for k in range(parts + 1)]
-        blocks += [SvmBlock(path, i, a, b, compression) for a, b in itertools.pairwise(cuts)]
+        blocks += [
+            SvmBlock(path, i, a, b, compression, storage_options=files.options)
+            for a, b in itertools.pairwise(cuts)
+        ]
     return blocks
 
 
@@ -476,7 +529,7 @@ def _descriptors(blocks: Sequence[SvmBlock], token: str) -> da.Array:
 
 
 def _columns(
-    files: Sequence[Path],
+    files: Sequence[str],
     blocks: Sequence[SvmBlock],
     scan: SvmScan,
     *,
@@ -509,7 +562,7 @@ def _columns(
     for file, need, hi in zip(files, needed, highest, strict=True):
         if need > n_features:
             raise InputError(
-                f"{_WHAT}: n_features was set to {n_features}, but input file {str(file)!r} "
+                f"{_WHAT}: n_features was set to {n_features}, but input file {file!r} "
                 f"contains {need} features (its largest index is {hi}, "
                 f"{'zero' if zero_based else 'one'}-based). Pass n_features={max(needed)} or "
                 "more, or n_features=None to infer it."
@@ -583,6 +636,7 @@ def _arrays(
         "blocksize": [str, Interval(Integral, 1, None, closed="left"), None],
         "min_partitions": MIN_PARTITIONS_PARAM,
         "split_every": SPLIT_EVERY,
+        "storage_options": STORAGE_OPTIONS_PARAM,
     },
     prefer_skip_nested_validation=True,
 )
@@ -597,6 +651,7 @@ def read_svmlight(
     blocksize: str | int | None = "auto",
     min_partitions: int = DEFAULT_MIN_PARTITIONS,
     split_every: int | None = None,
+    storage_options: StorageOptionsLike = None,
 ) -> tuple[da.Array, ...]:
     """Read svmlight / libsvm files as ``X`` with CSR blocks, ``y`` (and ``qid``).
 
@@ -625,7 +680,8 @@ def read_svmlight(
     ----------
     path : str, path-like or sequence of them
         A file, a glob pattern such as ``"data/*.svm"`` (its files in sorted order), or a
-        list of either. Local files (or files at the same path on every worker).
+        list of either: local files (at the same path on every worker), or the URLs of an
+        object store's files (``s3://bucket/*.svm``), read by byte ranges through fsspec.
     n_features : int, optional
         The number of features (columns of ``X``). Default: inferred from all the files.
         Smaller than a file needs is an :class:`~daskpar.errors.InputError` naming the file.
@@ -648,6 +704,11 @@ def read_svmlight(
     split_every : int, optional
         The fan-in of the tree merging the scan of the blocks (default: dask's
         ``split_every`` setting, else 8).
+    storage_options : dict, optional
+        For URLs: the options of their fsspec file system (credentials, endpoint), which
+        travel with the tasks but appear in no task key or message. None uses the store
+        library's defaults (for S3, the ``AWS_*`` environment variables). The task keys of a
+        URL follow its object's ETag (or version): a file rewritten in place gets new ones.
 
     Returns
     -------
@@ -696,10 +757,9 @@ def read_svmlight(
             f"The 'dtype' parameter of {_WHAT} must be a numeric numpy dtype, such as "
             f"np.float64 or np.float32. Got {dtype!r} instead."
         )
-    files = _svmlight_files(path)
-    sizes = [f.stat().st_size for f in files]
-    blocks = _cut(files, sizes, _blocksize(blocksize, files, sizes, min_partitions))
-    token = tokenize([file_token(f) for f in files], blocks, zero_based, query_id, n_features)
+    files = _files(path, storage_options)
+    blocks = _cut(files, _blocksize(blocksize, files, min_partitions))
+    token = tokenize(files.stamps, blocks, zero_based, query_id, n_features)
     parse = n_features is None or zero_based == "auto"
     scan: SvmScan = reduce_partitions(
         scan_svmlight_block,
@@ -711,7 +771,7 @@ def read_svmlight(
         task_kwargs={"zero_based": zero_based, "query_id": query_id, "parse": parse},
     )
     decided_zero_based, width = _columns(
-        files, blocks, scan, zero_based=zero_based, n_features=n_features
+        files.names, blocks, scan, zero_based=zero_based, n_features=n_features
     )
     counted = [replace(b, rows=n) for b, n in zip(blocks, scan.rows, strict=True)]
     kept = [b for b in counted if b.rows] or counted[:1]
