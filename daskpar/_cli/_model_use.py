@@ -25,6 +25,7 @@ from ._options import (
     dashboard_option,
     model_argument,
     output_file,
+    refuse_url_password,
     scheduler_option,
     security_options,
     target_option,
@@ -104,6 +105,7 @@ def _load_model(path: Path | str, allow_unsigned: bool) -> Any:
     "y_name",
     default="y",
     show_default=True,
+    callback=refuse_url_password,
     help="Target array in zarr or HDF5; for .npy data, the .npy file of targets.",
 )
 @target_option

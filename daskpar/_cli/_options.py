@@ -80,19 +80,28 @@ class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in s
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if is_url(value):
-            from daskpar._io._remote import clean_url
-
-            if clean_url(value) != value.rstrip("/"):
-                self.fail(
-                    f"{clean_url(value)} was given with a user or password in its URL, which "
-                    "every user of this machine can read on the command line (ps). Remove it "
-                    "from the URL and set the store's credentials in the environment instead "
-                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).",
-                    param,
-                    ctx,
-                )
+            refuse_url_password(ctx, param, value)
             return value
         return self._path.convert(value, param, ctx)
+
+
+def refuse_url_password(ctx: Any, param: Any, value: Any) -> Any:
+    """A URL holding a user or password is refused (shown without them): a command line is
+    visible to every user of the machine. For every option that may take a URL (``--y`` of
+    ``.npy`` data too, a plain name for zarr and HDF5)."""
+    if is_url(value):
+        from daskpar._io._remote import clean_url
+
+        if clean_url(value) != value.rstrip("/"):
+            raise click.BadParameter(
+                f"{clean_url(value)} was given with a user or password in its URL, which "
+                "every user of this machine can read on the command line (ps). Remove it "
+                "from the URL and set the store's credentials in the environment instead "
+                "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).",
+                ctx=ctx,
+                param=param,
+            )
+    return value
 
 
 def refuse_link(value: Path) -> None:
@@ -219,6 +228,7 @@ def data_options(command: Any) -> Any:
                 "y_name",
                 default="y",
                 show_default=True,
+                callback=refuse_url_password,
                 help="Target array in zarr or HDF5; for .npy data, the .npy file of targets.",
             ),
             click.option("--target", default=None, help="Target column of parquet or CSV data."),

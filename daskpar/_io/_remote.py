@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -61,9 +62,18 @@ _SECRET_WORDS = (
     "auth",
     "connection_string",
     "session",
+    "cookie",
 )
-#: ``scheme://user:password@`` or ``scheme://user@`` at the start of a URL.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+#: ``scheme://user:password@`` or ``scheme://user@`` in a text. The user and password of a
+#: well-formed URL end at the last ``@`` before the first ``/`` (so an ``@`` in a password is
+#: taken with it); a password with an unescaped ``/`` (AWS secret keys often hold one) is
+#: matched too, up to the ``@`` that ends it: ``user:`` then anything that is not a port
+#: (digits then ``/``), up to an ``@`` before any space or quote. A message may then lose a
+#: little of a URL's path, never show a password.
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)"
+    r"(?P<userinfo>[^/\s'\"]*|[^/@\s:'\"]*:(?!\d*(?:[/'\"\s]|$))[^\s'\"]*)@"
+)
 _HIDDEN = "***"
 
 
@@ -144,9 +154,24 @@ class StorageOptions:
         return scrub(text)
 
 
-def scrub(text: str) -> str:
-    """``text`` with the user and password of every URL in it removed."""
+#: A URL's query parameter whose name says it is a credential: a presigned URL's
+#: ``X-Amz-Signature`` or ``X-Amz-Security-Token``, an Azure SAS's ``sig``...
+_SECRET_QUERY = re.compile(
+    r"(?P<name>[?&](?:[^=&\s'\"]*(?:signature|token|secret|password|credential|key)"
+    r"[^=&\s'\"]*|sig))=(?P<value>[^&#\s'\"]*)",
+    re.IGNORECASE,
+)
+
+
+def _without_userinfo(text: str) -> str:
     return _USERINFO.sub(lambda m: m.group("scheme"), text)
+
+
+def scrub(text: str) -> str:
+    """``text`` with the user and password of every URL in it removed, and the values of
+    its query parameters that are credentials (a presigned URL's signature) hidden."""
+    text = _without_userinfo(text)
+    return _SECRET_QUERY.sub(lambda m: f"{m.group('name')}={_HIDDEN}", text)
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
@@ -165,7 +190,12 @@ def local_path(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
 
 def clean_url(url: str) -> str:
     """``url`` without its user and password (``s3://KEY:SECRET@bucket/x`` → ``s3://bucket/x``)."""
-    return scrub(url).rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}".rstrip("/")
+    # (A query's signature stays: the URL is read with it; messages scrub it.)
+    return _without_userinfo(url).rstrip("/")
 
 
 def remote_location(
@@ -181,10 +211,21 @@ def remote_location(
             f"{{'key': ..., 'secret': ...}}); got {type(storage_options).__name__}."
         )
     options = dict(storage_options or {})
-    match = _USERINFO.match(url)
-    if match:
-        user, _, password = match.group("userinfo").partition(":")
-        s3 = match.group("scheme").lower() in ("s3://", "s3a://")
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0]
+    if "@" not in authority and _without_userinfo(url) != url:
+        # ``s3://KEY:SE/CRET@bucket/x``: where the password ends and the path starts is
+        # ambiguous; reading ``KEY:SE`` as a bucket would show the password in messages.
+        raise InputError(
+            f"{what}: a URL given ({scrub(url)!r}) has a user and password holding a '/' "
+            "(or an '@' after one), which cannot be told apart from the path. Write them "
+            "percent-encoded ('/' as %2F, '@' as %40), or better, pass them in "
+            "storage_options (for S3: {'key': ..., 'secret': ...}) or the environment."
+        )
+    if "@" in authority:
+        userinfo = authority.rpartition("@")[0]
+        user, _, password = userinfo.partition(":")
+        s3 = scheme.lower() in ("s3", "s3a")
         if user:
             options.setdefault("key" if s3 else "username", unquote(user))
         if password:
@@ -193,24 +234,50 @@ def remote_location(
 
 
 def filesystem(url: str, options: StorageOptions) -> tuple[Any, str]:
-    """fsspec's file system for ``url`` and the path within it."""
+    """fsspec's file system for ``url`` and the path within it, with no listing cached.
+
+    fsspec keeps one file system per set of options in the process, and s3fs (as gcsfs,
+    adlfs) caches the listings it made in it: a glob or ``info`` would then miss an object
+    added since, or give a rewritten object's old ETag and size, and the data read would be
+    silently stale under the old keys. Every look-up starts from the store itself.
+    """
     from fsspec.core import url_to_fs
 
     fs, inner = url_to_fs(url, **options.options)
+    fs.invalidate_cache()
     return fs, inner
 
 
-_VERSION_FIELDS = ("VersionId", "ETag", "etag", "md5Hash", "generation", "content_md5")
-_TIME_FIELDS = ("LastModified", "mtime", "last_modified", "updated", "created")
+_VERSION_FIELDS = (
+    "VersionId",
+    "ETag",
+    "etag",
+    "md5Hash",
+    "crc32c",
+    "generation",
+    "content_md5",
+    "Content-MD5",
+    "Digest",
+)
+_TIME_FIELDS = ("LastModified", "Last-Modified", "mtime", "last_modified", "updated", "created")
 
 
 def _object_identity(info: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What identifies one stored object's content: its version or ETag, else size and time."""
+    """What identifies one stored object's content: its version or ETag, else size and time.
+
+    A store that gives neither (an HTTP server sending no ``ETag`` nor ``Last-Modified``)
+    gives nothing that changes when the object is rewritten with as many bytes: its objects
+    get a fresh token at every listing, so that no key of old content is ever reused (such
+    data is read anew by every call; a checkpoint identifies data by its blocks' digests,
+    not by this token, so it still resumes).
+    """
     version = [str(info[k]) for k in _VERSION_FIELDS if info.get(k) not in (None, "")]
     if version:
         return (info.get("size"), *version)
     times = [str(info[k]) for k in _TIME_FIELDS if info.get(k) not in (None, "")]
-    return (info.get("size"), *times)
+    if times:
+        return (info.get("size"), *times)
+    return (info.get("size"), "unidentified", uuid.uuid4().hex)
 
 
 def content_stamp(url: str, options: StorageOptions, what: str) -> str:
@@ -236,11 +303,13 @@ def content_stamp(url: str, options: StorageOptions, what: str) -> str:
     entries = sorted(
         (name[len(prefix) :], *_object_identity(info)) for name, info in listing.items()
     )
-    return tokenize(entries)
+    # The URL too: two objects of the same size and time (or the same ETag, which is a
+    # hash of the content only) at two URLs are two data sets, as two local files are.
+    return tokenize(url, entries)
 
 
-def _stamp(info: Mapping[str, Any]) -> str:
-    return tokenize(_object_identity(info))
+def _stamp(url: str, info: Mapping[str, Any]) -> str:
+    return tokenize(url, _object_identity(info))
 
 
 @dataclass(frozen=True)
@@ -308,10 +377,9 @@ def remote_files(
                 f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
                 "credentials in storage_options or the environment."
             ) from exc
-        found += [
-            RemoteFile(clean_url(fs.unstrip_protocol(name)), int(info["size"]), _stamp(info))
-            for name, info in files
-        ]
+        for name, info in files:
+            file_url = clean_url(fs.unstrip_protocol(name))
+            found.append(RemoteFile(file_url, int(info["size"]), _stamp(file_url, info)))
     return found, options
 
 

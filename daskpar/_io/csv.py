@@ -43,6 +43,7 @@ from ._remote import (
     STORAGE_OPTIONS_PARAM,
     StorageOptions,
     StorageOptionsLike,
+    filesystem,
     is_remote,
     local_path,
     remote_location,
@@ -339,6 +340,9 @@ def read_csv(
             )
         names = [url for url, _ in located]
         kwargs["storage_options"] = located[0][1].options
+        # dask lists the files with fsspec's file system of these options: none of its
+        # listings cached since (a file added to a pattern, an object rewritten, is seen).
+        filesystem(names[0], located[0][1])
         path = names[0] if len(names) == 1 else names
     else:
         names = [os.fspath(local_path(p)) for p in names]

@@ -158,6 +158,7 @@ def _open_remote_npy(url: str, options: StorageOptions, what: str) -> NpyFile:
                     "(version 1.0 or 2.0), or copy it to a local disk."
                 )
             offset = f.tell()
+            stored = int(f.size)
     except InputError:
         raise
     except FileNotFoundError:
@@ -171,6 +172,14 @@ def _open_remote_npy(url: str, options: StorageOptions, what: str) -> NpyFile:
         raise InputError(
             f"{what}: {url!r} holds Python objects (pickled), which read_npy does not load; "
             "save numbers."
+        )
+    needed = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if stored < needed:
+        # A truncated upload: the tasks would read short byte ranges, or wrong rows.
+        raise InputError(
+            f"{what}: {url!r} is truncated: its header says shape {tuple(shape)} of "
+            f"{dtype}, {needed:,} bytes with the header, but the object holds {stored:,}. "
+            "Upload the file again, whole."
         )
     return NpyFile(url, tuple(shape), dtype, options, offset, bool(fortran_order))
 

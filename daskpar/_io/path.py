@@ -27,6 +27,7 @@ from ._remote import (
     is_remote,
     local_path,
     remote_location,
+    scrub,
 )
 from .csv import CSV_COMPRESSIONS, read_csv
 from .hdf5 import read_hdf5
@@ -65,6 +66,11 @@ SUPPORTED_FORMATS = (
     ".xz or .zst compressed) and svmlight / libsvm text (.svm, .svmlight, .libsvm, also .gz or "
     ".bz2 compressed)"
 )
+
+
+def _shown(path: PathLike) -> str:
+    """``path`` as messages show it: a URL without its user and password."""
+    return scrub(os.fspath(path))
 
 
 def _remote_folder_format(path: PathLike, storage_options: StorageOptionsLike, what: str) -> str:
@@ -133,7 +139,7 @@ def path_format(
     last = suffixes[-1] if suffixes else ""
     if last in _SVMLIGHT_SUFFIXES and compression and compression not in SVMLIGHT_COMPRESSIONS:
         raise InputError(
-            f"{what}: {os.fspath(path)!r} is svmlight text compressed as {compression}, which "
+            f"{what}: {_shown(path)!r} is svmlight text compressed as {compression}, which "
             f"scikit-learn's svmlight parser does not open. Decompress it, or compress it with "
             "gzip (.gz) or bzip2 (.bz2)."
         )
@@ -148,7 +154,7 @@ def path_format(
             if any(q.is_file() for q in p.rglob("*.parquet")):
                 return "parquet"
             raise InputError(
-                f"{what}: the directory {os.fspath(path)!r} is neither a zarr store (it has no "
+                f"{what}: the directory {_shown(path)!r} is neither a zarr store (it has no "
                 "zarr.json or .zgroup) nor a directory of *.parquet files. It can read "
                 f"{SUPPORTED_FORMATS}."
             )
@@ -158,7 +164,7 @@ def path_format(
     if is_remote(path):
         return _remote_folder_format(path, storage_options, what)
     raise InputError(
-        f"{what}: cannot tell the format of {os.fspath(path)!r} from its name. It can read "
+        f"{what}: cannot tell the format of {_shown(path)!r} from its name. It can read "
         f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
         "format's reader (read_zarr, read_parquet, read_csv, read_json, read_npy, read_hdf5, "
         "read_svmlight)."
@@ -283,13 +289,13 @@ def read_path(
     if as_frame and kind not in _TABLES:
         raise InputError(
             f"{what}: as_frame=True reads tables (Parquet, CSV, JSON lines), whose columns have "
-            f"names; {os.fspath(path)!r} is {kind} data, arrays without column names. Pass "
+            f"names; {_shown(path)!r} is {kind} data, arrays without column names. Pass "
             "as_frame=False."
         )
     if kind == "zarr":
         if y is not None and not isinstance(y, str):
             raise InputError(
-                f"{what}: y must name an array of the zarr store {os.fspath(path)!r}; got {y!r}."
+                f"{what}: y must name an array of the zarr store {_shown(path)!r}; got {y!r}."
             )
         return read_zarr(
             path, x=x, y=y, missing_chunks=missing_chunks, storage_options=storage_options
@@ -297,7 +303,7 @@ def read_path(
     if kind in _TABLES:
         if target is None and not as_frame:
             raise InputError(
-                f"{what}: {os.fspath(path)!r} is a {_TABLES[kind]} table: pass "
+                f"{what}: {_shown(path)!r} is a {_TABLES[kind]} table: pass "
                 "target='COLUMN', the name of the column holding the targets."
             )
         readers: dict[str, Callable[..., tuple[Any, Any]]] = {
@@ -316,8 +322,8 @@ def read_path(
     if kind == "svmlight":
         if y not in (None, "y"):
             raise InputError(
-                f"{what}: {os.fspath(path)!r} is an svmlight file, which holds its targets on "
-                f"each line: y only takes None (read X alone); got y={y!r}."
+                f"{what}: {_shown(path)!r} is an svmlight file, which holds its targets on "
+                f"each line: y only takes None (read X alone); got y={scrub(repr(y))}."
             )
         X, targets = read_svmlight(
             path, min_partitions=min_partitions, storage_options=storage_options
@@ -326,16 +332,16 @@ def read_path(
     if kind == "npy":
         if y is not None and not os.fspath(y).lower().endswith(".npy"):
             raise InputError(
-                f"{what}: {os.fspath(path)!r} is a .npy file, which holds X only. Pass "
+                f"{what}: {_shown(path)!r} is a .npy file, which holds X only. Pass "
                 "y='targets.npy', the path of a .npy file holding the targets, or y=None to "
-                f"read X only; got y={y!r}."
+                f"read X only; got y={scrub(repr(y))}."
             )
         return read_npy(
             path, y, chunks=chunks, min_partitions=min_partitions, storage_options=storage_options
         )
     if y is not None and not isinstance(y, str):
         raise InputError(
-            f"{what}: y must name a dataset of the HDF5 file {os.fspath(path)!r}; got {y!r}."
+            f"{what}: y must name a dataset of the HDF5 file {_shown(path)!r}; got {y!r}."
         )
     return read_hdf5(
         path,

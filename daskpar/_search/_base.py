@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -421,6 +422,13 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             best.fit(*setup.table, **fit_params)
         else:
             best.fit(setup.X, setup.y, **fit_params)
+        names = getattr(self, "feature_names_in_", None)
+        if setup.table is None and names is not None:
+            # Refitted on the table's values, in the order of its columns: the first step
+            # keeps their names, so that the best estimator used alone (saved, loaded, given
+            # a table with its columns in another order) takes them by name, as the search does.
+            first = best.steps[0][1] if isinstance(best, Pipeline) else best
+            first.feature_names_in_ = np.asarray(names, dtype=object)
         self.best_estimator_ = best
         self.refit_time_ = time.perf_counter() - start
 
@@ -514,15 +522,23 @@ class BaseSearch(SaveMixin, MetaEstimatorMixin, BaseEstimator):
             # The columns transformed lazily, then scored on the workers by the last step.
             X, best = best[:-1].transform(self._best_input(X)), best[-1]
         else:
-            X = without_names(self, X)
+            X = self._best_input(X)
         return metrics.score(best, X, y, scorer, split_every=self.split_every)
 
     def _best_input(self, X: Any) -> Any:
-        """``X`` as the best estimator takes it: a table's columns by name (kept as a table
-        for a Pipeline that starts with a ColumnTransformer), else as an array."""
-        if column_step(self.best_estimator_) is not None:
+        """``X`` as the best estimator takes it: a table's columns by name, kept as a table
+        for a best estimator that knows their names (refitted on a table, see
+        :meth:`_refit_best`), else as an array."""
+        best = self.best_estimator_
+        if column_step(best) is not None or _first_step_names(best) is not None:
             return match_feature_names(self, X, reset=False)
         return without_names(self, X)
+
+
+def _first_step_names(estimator: Any) -> Any:
+    """The column names the first step of ``estimator`` (or ``estimator``) was fitted with."""
+    first = estimator.steps[0][1] if isinstance(estimator, Pipeline) else estimator
+    return getattr(first, "feature_names_in_", None)
 
 
 #: The parameters every search shares, for the searches' docstrings (after their own).
