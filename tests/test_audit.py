@@ -347,6 +347,7 @@ def append_many(path: str, n: int) -> None:
     write_records(Path(path), n)
 
 
+@pytest.mark.slow
 def test_two_writer_processes_keep_one_chain(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     context = multiprocessing.get_context("spawn")

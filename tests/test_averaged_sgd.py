@@ -90,6 +90,7 @@ def tolerance(kind: str, block: int, epochs: int) -> float:
     return TOLERANCE[kind].get((block, epochs), DEFAULT_TOLERANCE[kind])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["classification", "regression"])
 @pytest.mark.parametrize("average", [True, 1000], ids=["average=True", "average=1000"])
 def test_averaged_sgd_near_in_memory(kind: str, average: bool | int) -> None:

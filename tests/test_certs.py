@@ -429,6 +429,7 @@ def test_a_worker_of_another_ca_cannot_register(cluster: dict[str, Any]) -> None
     assert len(workers) == 1, workers
 
 
+@pytest.mark.slow
 def test_the_cli_trains_on_the_tls_cluster_with_its_options(cluster: dict[str, Any]) -> None:
     """`daskpar train DATA --scheduler tls://... --tls-ca-file/--tls-cert/--tls-key`; the same
     command without the certificate options cannot connect, and says so in one line."""

@@ -27,6 +27,7 @@ def test_help(command: list[str]) -> None:
     assert "Usage:" in result.output
 
 
+@pytest.mark.slow
 def test_make_data_then_train(tmp_path: Path) -> None:
     store = tmp_path / "data.zarr"
     made = run(
@@ -342,6 +343,7 @@ def test_count_model_gets_a_valid_default_scaling_and_one_epoch(
     assert len(validation_scores(result.stdout)) == 1
 
 
+@pytest.mark.slow
 def test_bad_value_names_the_file_row_without_a_worker_traceback(tmp_path: Path) -> None:
     """The embedded cluster's workers write to the command's terminal: a failed task is the
     command's one line, not their "Compute Failed" record too."""

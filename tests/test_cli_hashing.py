@@ -53,6 +53,7 @@ def last_accuracy(stdout: str) -> float:
     return float(rows[-1][-1])
 
 
+@pytest.mark.slow
 def test_hashing_with_an_interaction_learns_what_the_columns_alone_cannot(
     click_files: Path, scheduler_address: str
 ) -> None:

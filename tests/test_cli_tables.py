@@ -488,6 +488,7 @@ def test_search_on_a_table_saves_the_column_step(tmp_path: Path, scheduler_addre
     ]
 
 
+@pytest.mark.slow
 def test_predict_through_the_installed_command(penguin_files: Path) -> None:
     """The console script, as users run it, on a file without the target column."""
     out = penguin_files / "script.csv"

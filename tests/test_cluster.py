@@ -25,6 +25,7 @@ def _fit(X: object, y: object) -> np.ndarray:
     return model.fit(X, y).estimator_.coef_  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_same_model_bits_on_one_and_two_workers(
     cluster: LocalCluster, multiclass: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -70,6 +70,7 @@ def fit(X: da.Array, y: da.Array, target: int, **fit_params: object) -> dp.Paral
         return model.fit(X, y, **fit_params)
 
 
+@pytest.mark.slow
 def test_a_store_of_1000_chunks_trains_as_the_same_data_coalesced_by_hand(store: Path) -> None:
     X, y = read_small(store)
     assert X.numblocks[0] == 1000

@@ -351,6 +351,7 @@ def test_pipeline_fuses_the_scaling_into_the_model_tasks(
     assert pipe.score(Xd, yd) > 0.8
 
 
+@pytest.mark.slow
 def test_same_bits_on_a_multi_process_cluster() -> None:
     X = badly_scaled(n=2800, seed=20)
     Xd = dask_rows(X, 700)

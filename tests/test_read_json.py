@@ -351,6 +351,7 @@ def test_a_text_column_through_the_column_step(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow
 def test_train_on_a_jsonl_file_with_a_text_column(tmp_path: Path, scheduler_address: str) -> None:
     rng = np.random.default_rng(3)
     with open(tmp_path / "data.jsonl", "w") as f:

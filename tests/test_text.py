@@ -722,6 +722,7 @@ def test_hashing_vectorizer_in_memory_is_sklearn() -> None:
 # a distributed run
 
 
+@pytest.mark.slow
 def test_vectorizers_on_a_local_cluster(scheduler_address: str) -> None:
     distributed = pytest.importorskip("distributed")
     docs = zipf_documents(200, seed=12)
