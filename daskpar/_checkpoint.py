@@ -140,10 +140,10 @@ def parameters_of(estimator: BaseEstimator) -> dict[str, Any]:
     return {k: plain(v) for k, v in sorted(params.items()) if k not in _IGNORED}
 
 
-def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any]:
+def data_of(X: da.Array, y: da.Array | None, *others: da.Array | None) -> dict[str, Any]:
     """What the client can check of the data before any task: the shape, row chunks and dtypes
-    of ``X`` and ``y``, and the shape, row chunks and dtype of each of ``others`` (sample
-    weights, validation data; ``None`` if not given).
+    of ``X`` and ``y`` (None for an unsupervised fit), and the shape, row chunks and dtype of
+    each of ``others`` (sample weights, validation data; ``None`` if not given).
 
     Dask names are left out: they do not follow the content (``from_zarr`` names an array by
     its path), and ``from_array`` of an object dask cannot hash gets a new one in every
@@ -162,7 +162,7 @@ def data_of(X: da.Array, y: da.Array, *others: da.Array | None) -> dict[str, Any
     return {
         "shape": [int(s) for s in X.shape],
         "chunks": [int(c) for c in X.chunks[0]],
-        "dtypes": [str(X.dtype), str(y.dtype)],
+        "dtypes": [str(X.dtype), None if y is None else str(y.dtype)],
         "others": [described(a) for a in others],
     }
 
@@ -315,7 +315,7 @@ class Checkpoint:
         folder: str | os.PathLike[str],
         estimator: BaseEstimator,
         X: da.Array,
-        y: da.Array,
+        y: da.Array | None,
         *others: da.Array | None,
     ) -> Checkpoint:
         from importlib import metadata

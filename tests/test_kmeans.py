@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import daskpar as dp
-from daskpar._kmeans import ClusterSums, KMeans, lloyd_partition, row_uniforms
+from daskpar._kmeans import Centres, ClusterSums, KMeans, lloyd_partition, row_uniforms
 
 CHUNKINGS: list[Any] = [300, 1, 37, (0, 150, 0, 150), (1, 149, 150)]
 
@@ -225,6 +225,33 @@ def test_kmeans_parallel_passes_and_chunking() -> None:
     for other in fits[1:]:
         np.testing.assert_allclose(other.cluster_centers_, fits[0].cluster_centers_, rtol=1e-12)
         assert other.n_iter_ == fits[0].n_iter_
+
+
+def test_kmeans_parallel_takes_two_rounds_by_default() -> None:
+    """init_max_iter=None is 2 rounds (Spark MLlib's, SPARK-17389): 4 passes before Lloyd's."""
+    X = blobs(seed=6, n=600)
+    with Recorder() as rec:
+        KMeans(5, random_state=3).fit(dask_rows(X, 100))
+    stages = rec.stages()
+    assert (stages["kmpick-final"], stages["kmsample-final"], stages["kmweight-final"]) == (1, 2, 1)
+
+
+def test_ties_go_to_the_first_centre_as_in_scikit_learn() -> None:
+    """A row as near to two centres is assigned to the first, in every run of a pass and in
+    predict, as numpy's argmin (and scikit-learn) do."""
+    X = np.array([[1.0, 0.0], [1.0, 5.0], [0.0, 0.0], [2.0, 0.0], [1.0, -5.0]])
+    centres = np.array([[0.0, 0.0], [2.0, 0.0]])
+    stacked = Centres(np.stack([centres, centres[::-1]]), np.zeros(2))
+    state = lloyd_partition(X, None, (slice(0, 5),), (0,), centres=stacked)
+    assert state is not None
+    # Rows 0, 1 and 4 are equidistant: the first centre of each run takes them.
+    np.testing.assert_array_equal(state.counts, [[4, 1], [4, 1]])
+    model = KMeans(2, init=centres, max_iter=1).fit(X)
+    ref = cluster.KMeans(2, init=centres, n_init=1, max_iter=1, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(model.labels_, ref.labels_)
+    model.cluster_centers_ = centres
+    np.testing.assert_array_equal(model.predict(X), [0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(model.predict(dask_rows(X, 2)).compute(), [0, 0, 0, 1, 0])
 
 
 # --------------------------------------------------------------------------------------------
