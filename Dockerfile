@@ -8,7 +8,9 @@
 # its venv module works, not only the official Python images. When wheelhouse/ in the build
 # context holds wheels (`pip wheel -w wheelhouse '.[notebook]' 'setuptools>=68'` on a machine
 # that can reach a package index), everything is installed from it alone, with no index: for
-# machines whose containers cannot reach one. docs/compose.md has the details.
+# machines whose containers cannot reach one. PACKAGES names more requirements to install
+# with the project (docker-compose.s3.yml's s3fs and moto's S3 server). docs/compose.md has the
+# details.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
@@ -16,17 +18,21 @@ FROM ${BASE_IMAGE} AS build
 ARG EXTRAS=notebook
 # A folder of the build context; used when it holds wheels (set it empty to use the index).
 ARG WHEELHOUSE=wheelhouse
+# More requirements, separated by spaces (such as "s3fs>=2026.9.0"): none by default.
+ARG PACKAGES=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
 # .dockerignore lets in only pyproject.toml, README.md, daskpar/ and wheelhouse/.
 COPY . /src
+# The wheelhouse's options, if any, as "$@"; set -f: PACKAGES is split at spaces, but a
+# requirement such as "moto[server]" is no file pattern.
 RUN set -eu; \
     if [ -n "$WHEELHOUSE" ] && ls "/src/$WHEELHOUSE"/*.whl >/dev/null 2>&1; then \
         echo "installing from the wheelhouse only (no package index)"; \
-        /opt/venv/bin/pip install --no-index --find-links "/src/$WHEELHOUSE" "/src[$EXTRAS]"; \
-    else \
-        /opt/venv/bin/pip install "/src[$EXTRAS]"; \
+        set -- --no-index --find-links "/src/$WHEELHOUSE"; \
     fi; \
+    set -f; \
+    /opt/venv/bin/pip install "$@" "/src[$EXTRAS]" $PACKAGES; \
     /opt/venv/bin/pip check
 
 FROM ${BASE_IMAGE}

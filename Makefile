@@ -56,7 +56,10 @@ clean:
 # wheelhouse made here, start a scheduler and two workers, train from a client container, run
 # notebook 4, kill a worker mid-fit, stop. Then the TLS variant (docker-compose.tls.yml):
 # certificates made here, train over tls://, and a task on each worker finds no key but its
-# own. BASE_IMAGE picks the base (python:3.11-slim).
+# own. Then the S3 variant (docker-compose.s3.yml, for trying only): no folder shared, data,
+# checkpoint, model and predictions in a bucket of moto's S3 test server. BASE_IMAGE picks the
+# base (python:3.11-slim).
 compose-test: | $(BIN)/python
 	VENV=$(VENV) scripts/compose-test.sh
 	VENV=$(VENV) COMPOSE_TLS=1 scripts/compose-test.sh
+	VENV=$(VENV) COMPOSE_S3=1 scripts/compose-test.sh

@@ -4,13 +4,15 @@
 #   scripts/compose-test.sh                                     # FROM python:3.11-slim
 #   BASE_IMAGE=localbase/python:3.11 scripts/compose-test.sh    # any Debian base with python3
 #   COMPOSE_TLS=1 scripts/compose-test.sh                       # with docker-compose.tls.yml
+#   COMPOSE_S3=1 scripts/compose-test.sh                        # with docker-compose.s3.yml
 #
 #   - builds a wheelhouse of the project's dependencies on the host, so that the image builds
 #     without a package index;
-#   - builds the image;
+#   - builds the image (with COMPOSE_S3=1, with s3fs and moto's S3 server in it);
 #   - with COMPOSE_TLS=1, makes the CA and the certificates on the host (`daskpar certs`): the
 #     CA's key stays there;
-#   - starts the scheduler, two workers and JupyterLab (`up -d --scale worker=2`);
+#   - starts the scheduler, two workers and JupyterLab (`up -d --scale worker=2`); with
+#     COMPOSE_S3=1, the S3 test server, the scheduler and two workers;
 #   - waits for their healthchecks, and checks that client, scheduler and workers agree on
 #     library versions;
 #   - runs `daskpar make-data` and `daskpar train` in one-off client containers (over tls://
@@ -22,6 +24,10 @@
 #     connects with the host's certificates, and runs a task on each worker that tries to read
 #     every key file: only the worker's own may be readable there (and on the scheduler only
 #     the scheduler's, in the client container only the client's);
+#   - with S3: makes a bucket; checks that no container mounts a host folder, and that a
+#     task on a worker finds none of the client's files; writes the data, trains with a
+#     checkpoint, saves the model and predicts, every path an s3:// URL, from client
+#     containers; checks what is in the bucket, and that nothing was written on the host;
 #   - stops the cluster, whatever happened.
 #
 # It needs a Docker engine and `docker compose` or `docker-compose`. It runs as its own compose
@@ -34,17 +40,29 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=${VENV:-.venv}
 notebook=04-cluster-and-monitoring.ipynb
 tls=${COMPOSE_TLS:-0}
-case $tls in
-  0) scheme=tcp variant="" ;;
-  1) scheme=tls variant=" (TLS)" ;;
-  *)
-    echo "compose-test: COMPOSE_TLS must be 0 or 1; got $tls" >&2
+s3=${COMPOSE_S3:-0}
+for setting in "COMPOSE_TLS=$tls" "COMPOSE_S3=$s3"; do
+  if [[ ${setting#*=} != [01] ]]; then
+    echo "compose-test: ${setting%%=*} must be 0 or 1; got ${setting#*=}" >&2
     exit 2
-    ;;
-esac
+  fi
+done
+if ((tls && s3)); then
+  echo "compose-test: COMPOSE_TLS=1 and COMPOSE_S3=1 are two variants: run them one at a time" >&2
+  exit 2
+fi
+scheme=tcp variant="" suffix=""
+if ((tls)); then
+  scheme=tls variant=" (TLS)" suffix=-tls
+elif ((s3)); then
+  variant=" (S3)" suffix=-s3
+fi
 export BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}
-export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-daskpar-compose-test${variant:+-tls}}
-export DASKPAR_IMAGE=${DASKPAR_IMAGE:-daskpar:compose-test}
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-daskpar-compose-test$suffix}
+# The S3 variant's image has more packages in it: a name of its own.
+image_suffix=""
+((s3)) && image_suffix=-s3
+export DASKPAR_IMAGE=${DASKPAR_IMAGE:-daskpar:compose-test$image_suffix}
 # Creating a container can take minutes on a slow storage driver (vfs copies the whole image).
 export COMPOSE_HTTP_TIMEOUT=${COMPOSE_HTTP_TIMEOUT:-600}
 # Files the containers write belong to whoever runs this, so that the cleanup can remove them.
@@ -65,6 +83,8 @@ else
 fi
 if ((tls)); then
   compose+=(-f docker-compose.yml -f docker-compose.tls.yml)
+elif ((s3)); then
+  compose+=(-f docker-compose.yml -f docker-compose.s3.yml)
 fi
 docker info >/dev/null 2>&1 || fail "no Docker engine answers \`docker info\`"
 [[ -x $venv/bin/python ]] || fail "no $venv/bin/python: run \`make test\` or \`make demo\` once"
@@ -124,10 +144,14 @@ step "wheelhouse: the project's dependencies as wheels, fetched on the host"
 # Wheels for the image's Python, which may be older than the host's: a package may require a
 # newer patch release than the image has.
 image_python=$(docker run --rm "$BASE_IMAGE" python3 -c 'import platform; print(platform.python_version())')
-# daskpar's dependencies with the notebook extra (and the extras it names), from pyproject.toml.
-mapfile -t requirements < <("$venv/bin/python" - <<'EOF_PY'
+# daskpar's dependencies with the notebook extra (and the extras it names), from pyproject.toml;
+# with S3, the PACKAGES that docker-compose.s3.yml's build adds.
+mapfile -t requirements < <("$venv/bin/python" - "$s3" <<'EOF_PY'
 import re
+import sys
 import tomllib
+
+import yaml
 
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
@@ -141,6 +165,9 @@ while extras:
             extras += [e for e in own.group(1).split(",") if e not in done]
         else:
             out.append(req)
+if sys.argv[1] == "1":
+    with open("docker-compose.s3.yml") as f:
+        out += yaml.safe_load(f)["x-build"]["args"]["PACKAGES"].split()
 print("\n".join(sorted(set(out))))
 EOF_PY
 )
@@ -152,12 +179,20 @@ passed
 
 step "image $DASKPAR_IMAGE from $BASE_IMAGE"
 "${compose[@]}" build scheduler
+# The packages whose versions client, scheduler and workers must agree on, besides Dask's own.
+versioned=(sklearn daskpar)
+also_installed=()
+if ((s3)); then
+  versioned+=(s3fs botocore)
+  also_installed=(s3fs botocore moto)
+fi
 docker run --rm "$DASKPAR_IMAGE" python -c '
 import sys, dask, distributed, sklearn, jupyterlab
 from importlib.metadata import version
 print("python", sys.version.split()[0], "daskpar", version("daskpar"), "dask", dask.__version__,
       "distributed", distributed.__version__, "scikit-learn", sklearn.__version__,
-      "jupyterlab", jupyterlab.__version__)'
+      "jupyterlab", jupyterlab.__version__,
+      *(f"{p} {version(p)}" for p in sys.argv[1:]))' "${also_installed[@]}"
 passed
 
 if ((tls)); then
@@ -168,8 +203,11 @@ if ((tls)); then
   passed
 fi
 
-step "${compose[*]} up -d --scale worker=2"
-"${compose[@]}" up -d --no-build --scale worker=2
+# With S3: the S3 server in place of JupyterLab, which this variant does not use.
+services=()
+((s3)) && services=(s3 scheduler worker)
+step "${compose[*]} up -d --scale worker=2 ${services[*]}"
+"${compose[@]}" up -d --no-build --scale worker=2 "${services[@]}"
 passed
 
 step "wait for the healthchecks; the same versions everywhere"
@@ -177,7 +215,7 @@ deadline=$((SECONDS + 300))
 while :; do
   mapfile -t ids < <("${compose[@]}" ps -q)
   health=$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "${ids[@]}" 2>&1 || true)
-  # The scheduler, two workers and JupyterLab.
+  # The scheduler, two workers and JupyterLab (or the S3 server).
   if ((${#ids[@]} == 4)) && [[ $(grep -c ' healthy$' <<<"$health") == 4 ]]; then
     break
   fi
@@ -186,15 +224,176 @@ while :; do
 done
 echo "$health"
 client python -c '
+import sys
 import warnings
 from distributed import Client
 with warnings.catch_warnings():
     warnings.simplefilter("error")  # distributed warns of a version mismatch
     with Client(timeout=60) as client:  # at DASK_SCHEDULER_ADDRESS
         client.wait_for_workers(2, timeout=60)
-        versions = client.get_versions(check=True, packages=["sklearn", "daskpar"])
-print(len(versions["workers"]), "workers, a scheduler and a client with the same versions")'
+        versions = client.get_versions(check=True, packages=sys.argv[1:])
+print(len(versions["workers"]), "workers, a scheduler and a client with the same versions of",
+      "Dask and", ", ".join(sys.argv[1:]))' "${versioned[@]}"
 passed
+
+if ((s3)); then
+  bucket=daskpar-compose-test
+  url=s3://$bucket
+
+  step "a bucket on the s3 service; no folder shared: a worker finds none of the client's files"
+  # No container of the cluster has a folder of the host mounted.
+  for id in $("${compose[@]}" ps -q); do
+    mounted=$(docker inspect -f '{{.Name}}:{{range .Mounts}} {{.Type}} at {{.Destination}};{{end}}' "$id")
+    echo "$mounted"
+    [[ $mounted != *" bind at "* && $mounted != *" volume at "* ]] \
+      || fail "a container has a folder of the host or a volume mounted: $mounted"
+  done
+  client python -c '
+import os
+import socket
+import sys
+
+import s3fs
+from distributed import Client
+
+s3fs.S3FileSystem().mkdir(sys.argv[1])
+print("made the bucket", sys.argv[1], "at", os.environ["AWS_ENDPOINT_URL"])
+with open("/data/written-by-the-client.txt", "w") as f:
+    f.write("in the client container only\n")
+
+
+def data_folder():
+    """What /data holds where this runs, and the type of its file system."""
+    with open("/proc/self/mounts") as f:
+        kinds = [line.split()[2] for line in f if line.split()[1] == "/data"]
+    return socket.gethostname(), sorted(os.listdir("/data")), kinds
+
+
+def check(where, answer, expected):
+    host, listing, kinds = answer
+    print(f"{where} ({host}): /data holds {listing}, a file system of type {kinds}")
+    assert listing == expected, f"{where}: /data holds {listing}; {expected} expected"
+    assert kinds == ["tmpfs"], f"{where}: /data is {kinds}, not a tmpfs of its own"
+
+
+with Client(timeout=60) as client:
+    workers = sorted(client.scheduler_info()["workers"])
+    assert len(workers) == 2, workers
+    for i, worker in enumerate(workers):
+        future = client.submit(data_folder, key=f"data-folder-{i}", workers=[worker],
+                               allow_other_workers=False, pure=False)
+        check(f"a task on worker {worker}", future.result(), [])
+check("the client container", data_folder(), ["written-by-the-client.txt"])
+print("the workers see none of the files of the client: data travels through the bucket")' \
+    "$bucket"
+  passed
+
+  step "make-data, train with a checkpoint, save, predict: every path an s3:// URL"
+  # Whether a parameter of a daskpar command takes an object store's URL in this image (the CLI
+  # gains them one at a time): what click makes of one. Where one does not yet, the library's
+  # calls that the command is a thin shell over do the same work, and the output says so.
+  takes_url='
+import sys
+from daskpar._cli import main
+command = main.commands[sys.argv[1]]
+param = next(p for p in command.params if p.name == sys.argv[2])
+sys.exit(str(param.type.convert("s3://bucket/x", param, None)) != "s3://bucket/x")'
+  write_data='
+import sys
+from distributed import Client
+import daskpar as dp
+with Client(timeout=60):  # the workers write the chunks
+    X, y = dp.make_classification(200_000, 20, chunks=20_000, random_state=0)
+    dp.write_zarr(sys.argv[1], X, y)
+print(f"wrote {X.shape[0]:,} x {X.shape[1]} to {sys.argv[1]} with daskpar.write_zarr")'
+  train_model='
+import sys
+from distributed import Client
+import daskpar as dp
+data, checkpoint, model_file = sys.argv[1:]
+with Client(timeout=60) as client:
+    workers = len(client.scheduler_info()["workers"])
+    print(f"cluster: {workers} workers at {client.scheduler.address}")
+    X, y = dp.read_zarr(data)
+    model = dp.ParallelIncremental(dp.AdaptiveSGDClassifier(), epochs=3, random_state=0,
+                                   checkpoint=checkpoint)
+    model.fit(X, y, classes=[0, 1])
+    print(f"trained for 3 epochs, checkpointed in {checkpoint}: accuracy {model.score(X, y):.3f}")
+    dp.save(model, model_file)
+print(f"saved the model to {model_file} with daskpar.save")'
+  copy_model='
+import sys
+import s3fs
+s3fs.S3FileSystem().put(sys.argv[1], sys.argv[2])
+print(f"copied {sys.argv[1]} to {sys.argv[2]} with s3fs")'
+  client sh -ec '
+    url=$1 takes_url=$2 write_data=$3 train_model=$4 copy_model=$5
+    if python -c "$takes_url" make-data out; then
+      daskpar make-data "$url/blobs.zarr" --rows 200000 --features 20 --chunk-rows 20000
+    else
+      echo "(daskpar make-data takes no URL in this image: daskpar.write_zarr writes the data)"
+      python -c "$write_data" "$url/blobs.zarr"
+    fi
+    if python -c "$takes_url" train data && python -c "$takes_url" train checkpoint; then
+      save=$url/model.dp
+      if ! python -c "$takes_url" train save_path; then
+        echo "(daskpar train --save takes no URL in this image: it saves in the container, and" \
+          "s3fs copies the file to the bucket)"
+        save=/data/model.dp
+      fi
+      daskpar train "$url/blobs.zarr" --scheduler tcp://scheduler:8786 --epochs 3 \
+        --checkpoint "$url/checkpoint" --save "$save"
+      [ "$save" = "$url/model.dp" ] || python -c "$copy_model" "$save" "$url/model.dp"
+    else
+      echo "(daskpar train takes no URL in this image: daskpar.ParallelIncremental trains, and" \
+        "daskpar.save saves the model)"
+      python -c "$train_model" "$url/blobs.zarr" "$url/checkpoint" "$url/model.dp"
+    fi
+    daskpar predict "$url/model.dp" "$url/blobs.zarr" --scheduler tcp://scheduler:8786 \
+      --out "$url/predictions.zarr" --allow-unsigned' \
+    sh "$url" "$takes_url" "$write_data" "$train_model" "$copy_model" | tee "$work/s3.txt"
+  [[ $(grep -c '^cluster: 2 workers at tcp://' "$work/s3.txt") -ge 2 ]] \
+    || fail "train and predict did not both see 2 workers at a tcp:// address"
+  [[ $(epoch_rows "$work/s3.txt" | wc -l) == 3 ]] || grep -q '^trained for 3 epochs' "$work/s3.txt" \
+    || fail "train printed no table of 3 epochs"
+  grep -q "^wrote 200,000 predictions to $url/predictions.zarr" "$work/s3.txt" \
+    || fail "predict did not write 200,000 predictions to $url/predictions.zarr"
+  passed
+
+  step "what is in the bucket: the data, the checkpoint, the model and the predictions"
+  client python -c '
+import sys
+
+import numpy as np
+import s3fs
+import zarr
+
+url = sys.argv[1]
+fs = s3fs.S3FileSystem()
+tops = sorted(fs.ls(url))
+for top in tops:
+    found = fs.find(top, detail=True)
+    size = sum(info["size"] for info in found.values())
+    print(f"s3://{top}: {len(found)} objects, {size:,} bytes")
+names = [top.rsplit("/", 1)[-1] for top in tops]
+assert names == ["blobs.zarr", "checkpoint", "model.dp", "predictions.zarr"], names
+assert fs.find(f"{url}/checkpoint"), "the checkpoint folder is empty"
+assert fs.size(f"{url}/model.dp") > 0, "the model file is empty"
+predictions = zarr.open_group(f"{url}/predictions.zarr", mode="r")["predictions"][:]
+y = zarr.open_group(f"{url}/blobs.zarr", mode="r")["y"][:]
+assert predictions.shape == y.shape == (200_000,), (predictions.shape, y.shape)
+assert set(np.unique(predictions).tolist()) <= {0, 1}, np.unique(predictions)
+accuracy = float(np.mean(predictions == y))
+print(f"{len(predictions):,} predictions of the classes {sorted(set(y.tolist()))}:",
+      f"{accuracy:.3f} of them right")
+# The classes are balanced: guessing gets half right.
+assert accuracy > 0.6, accuracy' "$url"
+  [[ -z $(find "$DASKPAR_DATA" -mindepth 1 -print -quit) ]] \
+    || fail "something was written to the host's data folder $DASKPAR_DATA"
+  echo "the host's data folder $DASKPAR_DATA is still empty"
+  passed
+  exit 0 # the notebook and the killed worker are the plain variant's; the trap stops the cluster
+fi
 
 step "daskpar make-data and daskpar train in a client container, over $scheme://"
 client sh -ec '

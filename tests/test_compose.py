@@ -2,9 +2,11 @@
 
 docker-compose.tls.yml is checked for least privilege: each service mounts ``ca.pem`` and its
 own role's certificate, key and Dask configuration, one file at a time, never the certificates
-folder nor the CA's key. The real run, with Docker, is ``make compose-test``
-(``scripts/compose-test.sh``, and ``COMPOSE_TLS=1`` for the TLS variant); these tests need no
-Docker.
+folder nor the CA's key. docker-compose.s3.yml (for trying only) is checked for sharing no
+folder: every service reaches moto's S3 server in the compose network through the ``AWS_*``
+variables, and none mounts the host's data folder. The real run, with Docker, is ``make
+compose-test`` (``scripts/compose-test.sh``, and ``COMPOSE_TLS=1`` or ``COMPOSE_S3=1`` for the
+other variants); these tests need no Docker.
 """
 
 from __future__ import annotations
@@ -251,7 +253,7 @@ def mounts(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
             spec = {"type": "bind", "source": source, "target": target, "read_only": mode == ["ro"]}
         out[spec["target"]] = {
             "type": spec["type"],
-            "source": spec["source"],
+            "source": spec.get("source", ""),  # a tmpfs has none
             "read_only": spec.get("read_only", False),
         }
     return out
@@ -366,6 +368,119 @@ def test_docker_compose_config_accepts_the_tls_override_as_checked() -> None:
         }, name
         assert all(m["read_only"] for m in given.values()), name
         assert config[name]["environment"]["DASK_CONFIG"] == f"{MOUNT_POINT}/dask-tls-{role}.yaml"
+
+
+# ---------------------------------------------------------------------------------------------
+# docker-compose.s3.yml: no folder shared, the data in moto's S3 server (for trying only)
+
+#: The S3 service's endpoint in the compose network.
+S3_ENDPOINT = "http://s3:5000"
+
+
+@pytest.fixture(scope="module")
+def s3_compose() -> dict[str, Any]:
+    compose: dict[str, Any] = interpolate(
+        yaml.safe_load((ROOT / "docker-compose.s3.yml").read_text())
+    )
+    return compose
+
+
+def test_the_s3_override_builds_one_image_with_the_test_extras_s3fs_and_moto(
+    services: dict[str, Any], s3_compose: dict[str, Any]
+) -> None:
+    s3_services = s3_compose["services"]
+    assert set(s3_services) == set(services) | {"s3"}
+    # One image for every service, the S3 server's included: the same library versions.
+    assert {s["image"] for s in s3_services.values()} == {"daskpar:s3"}
+    build = s3_compose["x-build"]
+    assert all(s["build"] == build for s in s3_services.values())
+    assert build["context"] == services["scheduler"]["build"]["context"] == "."
+    assert build["args"]["BASE_IMAGE"] == services["scheduler"]["build"]["args"]["BASE_IMAGE"]
+    # What the image adds: exactly the test extra's s3fs and moto[server], which the tests run.
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["test"]
+    assert build["args"]["PACKAGES"].split() == [
+        r for r in test_extra if r.startswith(("s3fs", "moto[server]"))
+    ]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ARG PACKAGES=\n" in dockerfile
+    assert 'pip install "$@" "/src[$EXTRAS]" $PACKAGES;' in dockerfile
+
+
+def test_the_s3_service_is_moto_reached_inside_the_compose_network_only(
+    s3_compose: dict[str, Any],
+) -> None:
+    s3 = s3_compose["services"]["s3"]
+    assert s3["command"] == ["moto_server", "-H", "0.0.0.0", "-p", "5000"]
+    assert "ports" not in s3
+    assert "volumes" not in s3
+    test = s3["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert re.findall(r"http://[^']+", test[3]) == ["http://127.0.0.1:5000/moto-api/"]
+    assert S3_ENDPOINT.endswith(f":{option(s3['command'], '-p')}")
+
+
+def test_no_s3_service_mounts_a_folder_of_the_host_but_the_notebooks(
+    services: dict[str, Any], s3_compose: dict[str, Any]
+) -> None:
+    s3_services = s3_compose["services"]
+    binds = {}
+    for name in services:
+        mounted = merged_mounts(services[name], s3_services[name])
+        # /data is a tmpfs of each container's own, in place of the host's ./data.
+        assert mounted[DATA] == {"type": "tmpfs", "source": "", "read_only": False}, name
+        binds[name] = {t: m["source"] for t, m in mounted.items() if m["type"] != "tmpfs"}
+    assert binds == {
+        "scheduler": {},
+        "worker": {},
+        "notebook": {"/notebooks": "./notebooks"},
+        "client": {"/notebooks": "./notebooks"},
+    }
+
+
+def test_every_s3_service_reaches_the_bucket_through_the_aws_variables(
+    services: dict[str, Any], s3_compose: dict[str, Any]
+) -> None:
+    from daskpar_s3 import S3
+
+    s3_services = s3_compose["services"]
+    for name in services:
+        env = {**services[name].get("environment", {}), **s3_services[name]["environment"]}
+        aws = {k: v for k, v in env.items() if k.startswith("AWS_")}
+        # The variables the tests' dask workers reach moto through (tests/test_s3.py).
+        assert set(aws) <= set(S3("http://x", "bucket").environment()), name
+        assert aws["AWS_ENDPOINT_URL"] == S3_ENDPOINT, name
+        assert aws["AWS_DEFAULT_REGION"] == "us-east-1", name
+        # Dummy keys, marked as the test server's.
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert "test-server-only" in aws[key], (name, key)
+        if name in ("notebook", "client"):
+            assert env["DASK_SCHEDULER_ADDRESS"] == f"tcp://scheduler:{SCHEDULER_PORT}"
+    for name in ("worker", "notebook", "client"):
+        depends = {**services[name]["depends_on"], **s3_services[name]["depends_on"]}
+        assert depends == {
+            "scheduler": {"condition": "service_healthy"},
+            "s3": {"condition": "service_healthy"},
+        }, name
+
+
+def test_docker_compose_config_accepts_the_s3_override_as_checked() -> None:
+    """Compose itself merges the two files as the checks above do."""
+    config = compose_config("-f", "docker-compose.yml", "-f", "docker-compose.s3.yml")
+    assert set(config) == {"s3", "scheduler", "worker", "notebook", "client"}
+    assert {s["image"] for s in config.values()} == {"daskpar:s3"}
+    for name, service in config.items():
+        mounted = mounts(service)
+        assert all(m["source"] != str(ROOT / "data") for m in mounted.values()), name
+        binds = {t: m["source"] for t, m in mounted.items() if m["type"] == "bind"}
+        if name == "s3":
+            assert mounted == {}
+            continue
+        assert mounted[DATA]["type"] == "tmpfs", name
+        notebooks = {"/notebooks": str(ROOT / "notebooks")}
+        assert binds == (notebooks if name in ("notebook", "client") else {}), name
+        assert service["environment"]["AWS_ENDPOINT_URL"] == S3_ENDPOINT, name
 
 
 # ---------------------------------------------------------------------------------------------
