@@ -125,6 +125,7 @@ def assert_same_bits(a: BaseEstimator, b: BaseEstimator) -> None:
         assert value.tobytes() == fb[name].tobytes(), f"{name} differs"
 
 
+@pytest.mark.slow
 def test_same_bits_on_the_sync_scheduler_and_a_cluster(cluster: LocalCluster) -> None:
     def fit() -> BaseEstimator:
         X, y = dp.make_classification(
@@ -311,6 +312,7 @@ def test_parallel_incremental_validation_and_weights() -> None:
     assert proba.shape == (20_000, 2)
 
 
+@pytest.mark.slow
 def test_grid_search_over_alpha() -> None:
     X, y = dp.make_classification(12_000, 6, chunks=1000, random_state=8)
     search = dp.GridSearchCV(

@@ -338,6 +338,7 @@ def test_the_addresses_are_tls_on_loopback(cluster: dict[str, Any]) -> None:
     assert cluster["address"].startswith("tls://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_a_tls_cluster_of_separate_processes_trains(cluster: dict[str, Any]) -> None:
     files = cluster["files"]
     with Client(cluster["address"], security=files.security(), timeout=10) as client:

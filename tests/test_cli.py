@@ -55,6 +55,7 @@ def test_make_data_then_train(tmp_path: Path) -> None:
     assert all(0.55 < a <= 1.0 for a in accuracies), accuracies
 
 
+@pytest.mark.slow
 def test_search_prints_the_ranked_candidates(tmp_path: Path, scheduler_address: str) -> None:
     store = tmp_path / "data.zarr"
     succeeded(

@@ -76,6 +76,7 @@ def test_hashing_with_an_interaction_learns_what_the_columns_alone_cannot(
     assert last_accuracy(crossed.stdout) > last_accuracy(alone.stdout) + 0.1
 
 
+@pytest.mark.slow  # it reads the model that the slow test above saves
 def test_the_hashed_model_scores_and_predicts_tables_by_name(
     click_files: Path, scheduler_address: str, tmp_path: Path
 ) -> None:

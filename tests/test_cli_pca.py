@@ -26,6 +26,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pca", ["0.9", "4"])
 def test_train_with_pca_saves_scaler_pca_and_model(
     store: Path, scheduler_address: str, tmp_path: Path, pca: str

@@ -501,6 +501,7 @@ def test_predict_through_the_installed_command(penguin_files: Path) -> None:
     assert set(pd.read_csv(out)["predictions"]) <= {"Adelie", "Chinstrap", "Gentoo"}
 
 
+@pytest.mark.slow
 def test_the_held_out_split_is_reproducible_with_the_seed(
     tmp_path: Path, scheduler_address: str
 ) -> None:

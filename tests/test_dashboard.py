@@ -190,6 +190,7 @@ def remote_scheduler(tmp_path: Path) -> Iterator[str]:
         yield address
 
 
+@pytest.mark.slow
 def test_stage_names_survive_on_a_scheduler_in_another_process(
     remote_scheduler: str, tmp_path: Path
 ) -> None:

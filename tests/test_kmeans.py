@@ -185,6 +185,7 @@ def test_row_uniforms_by_global_position() -> None:
     assert not np.array_equal(whole, row_uniforms(4, 1, 0, 1000))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["blobs", "digits", "iris"])
 def test_kmeans_parallel_as_good_as_scikit_learns_best_of_ten(
     data: str, record_property: Any
@@ -258,6 +259,7 @@ def test_ties_go_to_the_first_centre_as_in_scikit_learn() -> None:
 # determinism on a cluster
 
 
+@pytest.mark.slow
 def test_same_bits_on_one_and_two_workers() -> None:
     from distributed import Client
 

@@ -56,6 +56,7 @@ def elsewhere_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield address
 
 
+@pytest.mark.slow
 def test_relative_zarr_path_on_workers_in_another_directory(
     elsewhere_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,6 +228,7 @@ def test_checkpoint_refuses_a_remote_store_rewritten_in_place(s3: S3, tmp_path: 
         again.fit(*read_zarr(url, storage_options=s3.storage_options), classes=[0, 1])
 
 
+@pytest.mark.slow
 def test_checkpoint_in_the_bucket_resumes_to_the_same_model(
     s3: S3, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -103,6 +103,7 @@ def test_the_column_step_is_scikit_learns(
     assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
 
 
+@pytest.mark.slow
 def test_held_out_accuracy_matches_scikit_learn_in_memory(
     diamonds: pd.DataFrame, tmp_path: Path
 ) -> None:
