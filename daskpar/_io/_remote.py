@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import unquote
@@ -31,12 +31,15 @@ from ..errors import InputError
 
 __all__ = [
     "STORAGE_OPTIONS_PARAM",
+    "InputFiles",
     "RemoteFile",
     "StorageOptions",
     "StorageOptionsLike",
     "clean_url",
     "content_stamp",
     "filesystem",
+    "input_files",
+    "is_pattern",
     "is_remote",
     "local_path",
     "open_input",
@@ -322,7 +325,8 @@ class RemoteFile:
     stamp: str
 
 
-def _has_pattern(path: str) -> bool:
+def is_pattern(path: str) -> bool:
+    """Whether ``path`` is a glob pattern (``*``, ``?`` or ``[``)."""
     return any(ch in path for ch in "*?[")
 
 
@@ -352,7 +356,7 @@ def remote_files(
     for url, _ in located:
         fs, inner = filesystem(url, options)
         try:
-            if _has_pattern(inner):
+            if is_pattern(inner):
                 listing = fs.glob(inner, detail=True)
                 files = sorted(
                     (name, info) for name, info in listing.items() if info.get("type") == "file"
@@ -381,6 +385,45 @@ def remote_files(
             file_url = clean_url(fs.unstrip_protocol(name))
             found.append(RemoteFile(file_url, int(info["size"]), _stamp(file_url, info)))
     return found, options
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """The files a reader reads, in order (local paths or clean URLs), their sizes, what
+    identifies their content, and the options that reach their store (None: local)."""
+
+    names: list[str]
+    sizes: list[int]
+    stamps: list[str]
+    options: StorageOptions | None
+
+
+def input_files(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    storage_options: StorageOptionsLike,
+    what: str,
+    *,
+    example: str,
+    local: Callable[[list[str | os.PathLike[str]]], InputFiles],
+) -> InputFiles:
+    """The files ``path`` names (a file, a glob pattern, or a list of either): objects of a
+    store, listed by :func:`remote_files`, or local files, listed by the reader's ``local``
+    (given the paths, ``file://`` URLs made local). All URLs or none."""
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not paths:
+        raise InputError(f"{what}: no file given; pass a path, a glob pattern or a list of paths.")
+    remote = [is_remote(p) for p in paths]
+    if any(remote) and not all(remote):
+        raise InputError(
+            f"{what}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
+            "files of each place separately."
+        )
+    if all(remote):
+        found, options = remote_files(paths, storage_options, what, example=example)
+        return InputFiles(
+            [f.url for f in found], [f.size for f in found], [f.stamp for f in found], options
+        )
+    return local([local_path(p) for p in paths])
 
 
 def open_input(

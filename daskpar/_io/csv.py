@@ -44,6 +44,7 @@ from ._remote import (
     StorageOptions,
     StorageOptionsLike,
     filesystem,
+    is_pattern,
     is_remote,
     local_path,
     remote_location,
@@ -56,7 +57,6 @@ __all__ = [
     "clean_target_partition",
     "check_target_partition",
     "count_partition_rows",
-    "is_pattern",
     "late_dtype_error",
     "read_csv",
     "rechunk_rows",
@@ -120,10 +120,6 @@ def sized_blocksize(sizes: Sequence[int], sample: bytes, min_partitions: int) ->
         return MAX_CSV_BLOCK_BYTES
     least = math.ceil(MIN_BLOCK_ROWS * row_bytes)
     return min(max(largest_cut(sizes, wanted), least), MAX_CSV_BLOCK_BYTES)
-
-
-def is_pattern(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
 
 
 #: ``read_csv`` options under which a file's header does not name its columns.

@@ -48,17 +48,16 @@ from ._common import (
     missing_target_message,
 )
 from ._remote import (
+    InputFiles,
     StorageOptions,
     StorageOptionsLike,
-    is_remote,
-    local_path,
+    input_files,
+    is_pattern,
     open_input,
-    remote_files,
 )
 from .csv import (
     MAX_CSV_BLOCK_BYTES,
     TEXT_TABLE_PARAMS,
-    is_pattern,
     rechunk_rows,
     sized_blocksize,
     text_compression,
@@ -558,38 +557,19 @@ def check_json_target(
 # Files and blocks
 
 
-@dataclass(frozen=True)
-class _Files:
-    """The files to read, in order (local paths or clean URLs), their sizes, what
-    identifies their content, and the options that reach their store (None: local)."""
-
-    names: list[str]
-    sizes: list[int]
-    stamps: list[str]
-    options: StorageOptions | None
-
-
-def _json_files(path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike) -> _Files:
+def _json_files(
+    path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike
+) -> InputFiles:
     """The files to read, in order: a file, a glob pattern (sorted), or a list of either;
     local files, or objects of a store (all URLs, or none)."""
+    return input_files(path, storage_options, _WHAT, example="*.jsonl", local=_local_files)
+
+
+def _local_files(paths: list[PathLike]) -> InputFiles:
     import glob
 
-    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    if not paths:
-        raise InputError(f"{_WHAT}: no file given; pass a path, a glob pattern or a list of paths.")
-    remote = [is_remote(p) for p in paths]
-    if any(remote) and not all(remote):
-        raise InputError(
-            f"{_WHAT}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
-            "files of each place separately."
-        )
-    if all(remote):
-        found, options = remote_files(paths, storage_options, _WHAT, example="*.jsonl")
-        return _Files(
-            [f.url for f in found], [f.size for f in found], [f.stamp for f in found], options
-        )
     files: list[str] = []
-    for p in [os.fspath(local_path(p)) for p in paths]:
+    for p in [os.fspath(p) for p in paths]:
         if is_pattern(p) and not os.path.exists(p):
             found_here = sorted(f for f in glob.glob(p) if os.path.isfile(f))
             if not found_here:
@@ -602,7 +582,7 @@ def _json_files(path: PathLike | Sequence[PathLike], storage_options: StorageOpt
                 f"{os.path.join(p, '*.jsonl')!r}."
             )
         files.append(p)
-    return _Files(
+    return InputFiles(
         [os.path.abspath(f) for f in files],
         [os.path.getsize(f) for f in files],
         [file_token(existing(f, _WHAT)) for f in files],
@@ -610,7 +590,7 @@ def _json_files(path: PathLike | Sequence[PathLike], storage_options: StorageOpt
     )
 
 
-def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) -> int | None:
+def _blocksize(blocksize: str | int | None, files: InputFiles, min_partitions: int) -> int | None:
     if blocksize == "auto":
         # Lines are rows, as for CSV: sized from the first file's first lines.
         with open_input(files.names[0], files.options) as f:
@@ -630,7 +610,7 @@ def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) 
     return blocksize
 
 
-def _cut(files: _Files, blocksize: int | None, compression: str | None) -> list[JsonBlock]:
+def _cut(files: InputFiles, blocksize: int | None, compression: str | None) -> list[JsonBlock]:
     """Byte ranges: ``size // blocksize`` equal ones per file (at least one), as dask cuts
     text files; a compressed file, or any file with ``blocksize`` None, is one block."""
     blocks: list[JsonBlock] = []

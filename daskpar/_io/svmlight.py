@@ -49,12 +49,12 @@ from ._common import (
 )
 from ._remote import (
     STORAGE_OPTIONS_PARAM,
+    InputFiles,
     StorageOptions,
     StorageOptionsLike,
-    is_remote,
-    local_path,
+    input_files,
+    is_pattern,
     open_input,
-    remote_files,
 )
 
 __all__ = [
@@ -395,39 +395,14 @@ def take_svmlight_part(parts: NDArray[Any], position: int) -> Any:
 # Files and blocks
 
 
-def _is_pattern(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
-
-
-@dataclass(frozen=True)
-class _Files:
-    """The files to read, in order (local paths or clean URLs), their sizes, what
-    identifies their content, and the options that reach their store (None: local)."""
-
-    names: list[str]
-    sizes: list[int]
-    stamps: list[str]
-    options: StorageOptions | None
-
-
-def _files(path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike) -> _Files:
+def _files(path: PathLike | Sequence[PathLike], storage_options: StorageOptionsLike) -> InputFiles:
     """The files ``path`` names: local ones, or objects of a store (all URLs, or none)."""
-    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    if not paths:
-        raise InputError(f"{_WHAT}: no file given; pass a path, a glob pattern or a list of paths.")
-    remote = [is_remote(p) for p in paths]
-    if any(remote) and not all(remote):
-        raise InputError(
-            f"{_WHAT}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
-            "files of each place separately."
-        )
-    if all(remote):
-        found, options = remote_files(paths, storage_options, _WHAT, example="*.svm")
-        return _Files(
-            [f.url for f in found], [f.size for f in found], [f.stamp for f in found], options
-        )
-    local = _svmlight_files([local_path(p) for p in paths])
-    return _Files(
+    return input_files(path, storage_options, _WHAT, example="*.svm", local=_local_files)
+
+
+def _local_files(paths: Sequence[PathLike]) -> InputFiles:
+    local = _svmlight_files(paths)
+    return InputFiles(
         [str(f.resolve()) for f in local],
         [f.stat().st_size for f in local],
         [file_token(f) for f in local],
@@ -446,7 +421,7 @@ def _svmlight_files(paths: Sequence[PathLike]) -> list[Path]:
                 f"{_WHAT}: {p!r} is a directory; pass a glob pattern of its files, such as "
                 f"{os.path.join(p, '*.svm')!r}."
             )
-        elif _is_pattern(p):
+        elif is_pattern(p):
             found = sorted(f for f in glob.glob(p) if os.path.isfile(f))
             if not found:
                 raise InputError(f"{_WHAT}: no file matches the pattern {p!r}.")
@@ -461,7 +436,7 @@ def _compression(path: str) -> str | None:
     return SVMLIGHT_COMPRESSIONS.get(os.path.splitext(path)[1])
 
 
-def _auto_blocksize(files: _Files, min_partitions: int) -> int:
+def _auto_blocksize(files: InputFiles, min_partitions: int) -> int:
     """Bytes per block for ``blocksize="auto"``: the largest size up to 64 MiB that makes at
     least ``min_partitions`` blocks, but no more blocks than leave ``MIN_BLOCK_ROWS`` samples
     in each, as the first plain file's first lines estimate the samples."""
@@ -481,7 +456,7 @@ def _auto_blocksize(files: _Files, min_partitions: int) -> int:
     return min(max(largest_cut(plain_sizes, wanted), least), MAX_SVMLIGHT_BLOCK_BYTES)
 
 
-def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) -> int | None:
+def _blocksize(blocksize: str | int | None, files: InputFiles, min_partitions: int) -> int | None:
     if blocksize == "auto":
         return _auto_blocksize(files, min_partitions)
     if isinstance(blocksize, str):
@@ -498,7 +473,7 @@ def _blocksize(blocksize: str | int | None, files: _Files, min_partitions: int) 
     return blocksize
 
 
-def _cut(files: _Files, blocksize: int | None) -> list[SvmBlock]:
+def _cut(files: InputFiles, blocksize: int | None) -> list[SvmBlock]:
     """Byte ranges: ``size // blocksize`` equal ones per file (at least one), as dask cuts
     text files; a compressed file, or any file with ``blocksize`` None, is one block."""
     blocks: list[SvmBlock] = []
