@@ -57,7 +57,7 @@ from dask import config
 from ._fingerprint import ContentHash, fingerprint, fingerprint_partition
 from ._graph import SPLIT_EVERY
 from ._sklearn_compat import validate_params
-from .errors import DaskparError
+from .errors import DaskparError, scrub
 
 __all__ = [
     "CONFIG_KEY",
@@ -111,6 +111,19 @@ def _canonical(record: Mapping[str, Any]) -> bytes:
     return json.dumps(
         record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` (a record's JSON content) with every text scrubbed
+    (:func:`daskpar.errors.scrub`): no URL's password or presigned signature reaches the log,
+    whichever field holds it (a model file's URL, a data source, an error's message)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _record_hash(record: Mapping[str, Any]) -> str:
@@ -605,7 +618,7 @@ def operation(
             split_every=split_every,
             security=security,
         )
-        _append(path, content)
+        _append(path, _scrubbed(content))
 
     recording = _RECORDING.set(True)
     try:

@@ -132,6 +132,34 @@ def test_model_files_saved_and_loaded_are_recorded_refusals_too(tmp_path: Path) 
     assert audit.verify(log).n_records == 3
 
 
+def test_no_url_credential_reaches_the_log(tmp_path: Path) -> None:
+    """A model file's presigned URL, a URL with a password in an error or any other field:
+    the log holds them scrubbed (every text of a record), and the chain still verifies."""
+    log = tmp_path / "audit.jsonl"
+    scaler = dp.StandardScaler().fit(np.arange(8.0).reshape(4, 2))
+    url = "memory://bucket/m.dp?X-Amz-Signature=SIGNATURE0123&sig=AZURESIG"
+    with dask.config.set({audit.CONFIG_KEY: str(log)}):
+        persist.save(scaler, url, key="k" * 32)
+        assert persist.load(url, key="k" * 32).mean_.tolist() == scaler.mean_.tolist()
+
+        def fail() -> None:
+            with audit.operation("score") as record:
+                record.extra["source"] = "s3://KEY:PASSWORD@bucket/data.csv"
+                raise ValueError("cannot read 's3://KEY:PASSWORD@bucket/x?access_token=TOKEN9'")
+
+        with pytest.raises(ValueError, match="cannot"):
+            fail()
+    text = log.read_text()
+    for secret in ("SIGNATURE0123", "AZURESIG", "PASSWORD", "TOKEN9"):
+        assert secret not in text
+    save, load, failed = audit.read(log)
+    assert save["model_file"]["path"] == "memory://bucket/m.dp?X-Amz-Signature=***&sig=***"
+    assert load["model_file"] == save["model_file"]
+    assert failed["extra"]["source"] == "s3://bucket/data.csv"
+    assert "s3://bucket/x?access_token=***" in failed["error"]["message"]
+    assert audit.verify(log).n_records == 3
+
+
 def test_operations_inside_an_operation_are_part_of_it(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     with audit.operation("fit", log=log) as outer:

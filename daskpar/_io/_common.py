@@ -25,6 +25,7 @@ from .._graph import stage_name
 from .._sklearn_compat import Interval
 from .._validation import MIN_BLOCK_ROWS
 from ..errors import InputError
+from ._remote import display_path
 
 __all__ = [
     "COLUMNS_PARAM",
@@ -107,7 +108,7 @@ def is_url(path: PathLike) -> bool:
 def existing(path: PathLike, what: str) -> Path:
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{what}: no such file or directory: {os.fspath(path)!r}.")
+        raise InputError(f"{what}: no such file or directory: {display_path(path)!r}.")
     return p
 
 

@@ -10,24 +10,34 @@ Credentials must never reach a task key, a model file, a checkpoint, an audit re
 error message. So the options travel wrapped in :class:`StorageOptions`, whose ``repr``
 shows no value of a credential field and whose dask token leaves credentials out (a key
 names the data, not who may read it: the data is identified by its content, see
-:func:`content_stamp`); and URLs are cleaned by :func:`clean_url` before they are shown or
+:func:`content_stamp`); and URLs are cleaned by :func:`clean_url` before they are read or
 tokenized: ``s3://KEY:SECRET@bucket/path`` becomes ``s3://bucket/path``, its user and
 password moved into the options.
+
+Messages show a path as :func:`display_path` renders it: a URL without user or password,
+and with the values of its query's credentials (a presigned URL's signature, which
+:func:`clean_url` keeps: the URL is read with it) hidden. Every daskpar error scrubs its
+message so anyway (:class:`~daskpar.errors.DaskparError`); what it cannot scrub is the
+store library's exception it is raised from, which may quote the URL of its request:
+:func:`store_errors` (and :func:`raise_scrubbed`) turn those into daskpar's errors that
+quote them scrubbed, and keep them as the cause only if they show no credential (and
+:func:`scrubbed_warnings` does so for its warnings).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 from urllib.parse import unquote
 
 from dask.base import tokenize
 
-from ..errors import InputError
+from ..errors import HIDDEN, DaskparError, InputError, PartitionError, scrub, without_userinfo
 
 __all__ = [
     "STORAGE_OPTIONS_PARAM",
@@ -37,15 +47,21 @@ __all__ = [
     "StorageOptionsLike",
     "clean_url",
     "content_stamp",
+    "display_path",
     "filesystem",
     "input_files",
     "is_pattern",
     "is_remote",
     "local_path",
     "open_input",
+    "problem",
+    "raise_scrubbed",
     "remote_files",
     "remote_location",
     "scrub",
+    "scrubbed_warnings",
+    "store_errors",
+    "task_store_errors",
 ]
 
 StorageOptionsLike = Mapping[str, Any] | None
@@ -67,17 +83,12 @@ _SECRET_WORDS = (
     "session",
     "cookie",
 )
-#: ``scheme://user:password@`` or ``scheme://user@`` in a text. The user and password of a
-#: well-formed URL end at the last ``@`` before the first ``/`` (so an ``@`` in a password is
-#: taken with it); a password with an unescaped ``/`` (AWS secret keys often hold one) is
-#: matched too, up to the ``@`` that ends it: ``user:`` then anything that is not a port
-#: (digits then ``/``), up to an ``@`` before any space or quote. A message may then lose a
-#: little of a URL's path, never show a password.
-_USERINFO = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)"
-    r"(?P<userinfo>[^/\s'\"]*|[^/@\s:'\"]*:(?!\d*(?:[/'\"\s]|$))[^\s'\"]*)@"
+#: The end of the message of a store's error at call time, and in a task.
+_CHECK_STORE = "Check the URL, and the credentials in storage_options or the environment."
+_CHECK_WORKER_STORE = (
+    "Check that it still exists, and the credentials in storage_options or the workers' "
+    "environment."
 )
-_HIDDEN = "***"
 
 
 def _is_secret(name: str) -> bool:
@@ -89,7 +100,7 @@ def _shown(value: Any) -> Any:
     """``value`` with every credential field (at any depth) replaced by ``***``."""
     if isinstance(value, Mapping):
         return {
-            k: (_HIDDEN if _is_secret(str(k)) else _shown(v))
+            k: (HIDDEN if _is_secret(str(k)) else _shown(v))
             for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
         }
     if isinstance(value, list | tuple):
@@ -151,30 +162,173 @@ class StorageOptions:
         return ("daskpar-storage-options", repr(_shown(self._options)))
 
     def scrub(self, text: str) -> str:
-        """``text`` without any credential of these options, or any URL's user and password."""
+        """``text`` without any credential of these options, any URL's user and password, or
+        the values of a URL's query parameters that are credentials (:func:`scrub`)."""
         for value in _secret_values(self._options):
-            text = text.replace(value, _HIDDEN)
+            text = text.replace(value, HIDDEN)
         return scrub(text)
 
 
-#: A URL's query parameter whose name says it is a credential: a presigned URL's
-#: ``X-Amz-Signature`` or ``X-Amz-Security-Token``, an Azure SAS's ``sig``...
-_SECRET_QUERY = re.compile(
-    r"(?P<name>[?&](?:[^=&\s'\"]*(?:signature|token|secret|password|credential|key)"
-    r"[^=&\s'\"]*|sig))=(?P<value>[^&#\s'\"]*)",
-    re.IGNORECASE,
-)
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as messages show it: a local path as given; a URL without its user and
+    password, and with the values of its query parameters that are credentials hidden.
+
+    Every message that names an input path shows it so (daskpar's errors scrub their
+    messages anyway: this is for the others, and for the reader of the code).
+
+    Examples
+    --------
+    >>> display_path("https://u:pw@host/x.csv?X-Amz-Credential=AKID&X-Amz-Signature=abc")
+    'https://host/x.csv?X-Amz-Credential=***&X-Amz-Signature=***'
+    """
+    return scrub(os.fspath(path))
 
 
-def _without_userinfo(text: str) -> str:
-    return _USERINFO.sub(lambda m: m.group("scheme"), text)
+def _cleaner(options: StorageOptions | None) -> Callable[[str], str]:
+    return scrub if options is None else options.scrub
 
 
-def scrub(text: str) -> str:
-    """``text`` with the user and password of every URL in it removed, and the values of
-    its query parameters that are credentials (a presigned URL's signature) hidden."""
-    text = _without_userinfo(text)
-    return _SECRET_QUERY.sub(lambda m: f"{m.group('name')}={_HIDDEN}", text)
+def _shows_nothing(exc: BaseException, clean: Callable[[str], str]) -> bool:
+    """Whether nothing that ``exc`` and its chain show (text, repr, arguments, notes)
+    changes when ``clean`` scrubs it."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            texts = [str(e), repr(e), repr(e.args), *map(str, getattr(e, "__notes__", ()))]
+        except Exception:  # a __str__ that fails: not shown as it is
+            return False
+        if any(clean(t) != t for t in texts):
+            return False
+        stack += [e.__cause__, e.__context__]
+    return True
+
+
+def problem(exc: BaseException, options: StorageOptions | None = None) -> str:
+    """``exc`` as a daskpar message quotes it: its type and text, without the credentials of
+    ``options`` or of any URL (the message says all: :func:`raise_scrubbed` may leave ``exc``
+    out of the chain)."""
+    clean = _cleaner(options)
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:  # a __str__ that fails
+        text = type(exc).__name__
+    return clean(text)
+
+
+def raise_scrubbed(
+    error: DaskparError,
+    exc: BaseException,
+    options: StorageOptions | None = None,
+    *,
+    chained: bool = True,
+) -> NoReturn:
+    """Raise ``error`` in place of a library's ``exc``, in the ``except`` block handling it.
+
+    ``exc`` is its cause (``raise error from exc``, with ``chained``) only if nothing it and
+    its own chain show holds a credential of ``options`` or of a URL: a traceback prints
+    them. Else, or without ``chained``, ``error`` is raised from nothing, and ``exc`` is not
+    its context either: the message of ``error`` says what failed (:func:`problem`).
+    """
+    if chained and _shows_nothing(exc, _cleaner(options)):
+        raise error from exc
+    try:
+        raise error from None
+    finally:
+        # (Python made ``exc``, being handled, the context of ``error``: hidden by ``from
+        # None`` in a traceback, but still there for whoever walks the chain.)
+        error.__context__ = None
+
+
+@contextlib.contextmanager
+def scrubbed_warnings(options: StorageOptions | None) -> Iterator[None]:
+    """The warnings issued in the block (a store library's, which may quote the URL of its
+    request), issued again on the way out without the credentials of ``options`` or of any
+    URL; the filters in force apply to them then (an "error" filter raises there).
+
+    For the client's thread only: Python's warning filters are the process's, and a task
+    running in another thread meanwhile would have its warnings recorded here.
+    """
+    clean = _cleaner(options)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        _warn_again(caught, clean)
+
+
+def _warn_again(caught: list[warnings.WarningMessage], clean: Callable[[str], str]) -> None:
+    for w in caught:
+        text = clean(str(w.message))
+        try:
+            warnings.warn_explicit(text, w.category, w.filename, w.lineno)
+        except TypeError:  # a category that takes more than a message
+            warnings.warn_explicit(text, UserWarning, w.filename, w.lineno)
+
+
+@contextlib.contextmanager
+def store_errors(
+    what: str,
+    doing: str,
+    options: StorageOptions | None,
+    *,
+    missing: str | None = None,
+    hint: str | None = _CHECK_STORE,
+    error: type[DaskparError] = InputError,
+    in_task: bool = False,
+) -> Iterator[None]:
+    """A store library's exception inside the block as one daskpar ``error``, which shows
+    no credential, nor holds one in its chain (daskpar's own errors pass as they are); and
+    its warnings, scrubbed too (:func:`scrubbed_warnings`; not ``in_task``, whose thread may
+    not be the only one).
+
+    The message is ``"{what}: cannot {doing}: {problem}. {hint}"``: ``doing`` names the
+    object (as :func:`display_path` shows it), ``problem`` is the exception's type and
+    text, scrubbed of the credentials of ``options`` and of any URL's (:func:`problem`).
+    With ``missing`` (the object's URL), a missing object is ``"{what}: no such file:
+    {missing}."``, raised from nothing. The library's exception is the cause only if it
+    shows no credential (:func:`raise_scrubbed`).
+
+    Examples
+    --------
+    >>> options = StorageOptions({"secret": "hunter22"})
+    >>> try:
+    ...     with store_errors("read_npy", "read 's3://b/x.npy'", options, hint=None):
+    ...         raise PermissionError("denied to hunter22")
+    ... except InputError as error:
+    ...     print(error, error.__cause__)
+    read_npy: cannot read 's3://b/x.npy': PermissionError: denied to *** None
+    """
+    try:
+        with contextlib.nullcontext() if in_task else scrubbed_warnings(options):
+            yield
+    except DaskparError:
+        raise
+    except Exception as exc:  # credentials refused, no such bucket, network, bad bytes
+        if missing is not None and isinstance(exc, FileNotFoundError):
+            message = f"{what}: no such file: {display_path(missing)!r}."
+            raise_scrubbed(error(message), exc, options, chained=False)
+        message = f"{what}: cannot {doing}: {problem(exc, options)}"
+        raise_scrubbed(error(message + (f". {hint}" if hint else "")), exc, options)
+
+
+def task_store_errors(
+    what: str, doing: str, options: StorageOptions | None
+) -> contextlib.AbstractContextManager[None]:
+    """:func:`store_errors` in a task reading an object of a store (``options`` not None): a
+    :class:`~daskpar.errors.PartitionError` that says the object may be gone since, or the
+    workers may lack the credentials. A local file's errors (``options`` None) pass as they
+    are: they name no URL."""
+    if options is None:
+        return contextlib.nullcontext()
+    return store_errors(
+        what, doing, options, hint=_CHECK_WORKER_STORE, error=PartitionError, in_task=True
+    )
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
@@ -198,7 +352,7 @@ def clean_url(url: str) -> str:
     if sep and "@" in authority:
         return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}".rstrip("/")
     # (A query's signature stays: the URL is read with it; messages scrub it.)
-    return _without_userinfo(url).rstrip("/")
+    return without_userinfo(url).rstrip("/")
 
 
 def remote_location(
@@ -216,14 +370,17 @@ def remote_location(
     options = dict(storage_options or {})
     scheme, _, rest = url.partition("://")
     authority = rest.split("/", 1)[0]
-    if "@" not in authority and _without_userinfo(url) != url:
-        # ``s3://KEY:SE/CRET@bucket/x``: where the password ends and the path starts is
-        # ambiguous; reading ``KEY:SE`` as a bucket would show the password in messages.
+    host = authority.rpartition("@")[2]
+    if without_userinfo(url) != f"{scheme}://{host}{rest[len(authority) :]}":
+        # ``s3://KEY:SE/CRET@bucket/x``, ``s3://KEY:@SE/@bucket/x``: where the password ends
+        # and the path starts is ambiguous; reading ``KEY:SE`` or ``SE`` as a bucket would
+        # show the password in messages (and ``s3://KEY:12/SE@bucket/x`` is no port: an
+        # object store's URL has none).
         raise InputError(
-            f"{what}: a URL given ({scrub(url)!r}) has a user and password holding a '/' "
-            "(or an '@' after one), which cannot be told apart from the path. Write them "
-            "percent-encoded ('/' as %2F, '@' as %40), or better, pass them in "
-            "storage_options (for S3: {'key': ..., 'secret': ...}) or the environment."
+            f"{what}: a URL given ({display_path(url)!r}) has a user and password holding a '/' "
+            "or an '@', or a path holding an '@' after them, which cannot be told apart. Write "
+            "the user and password percent-encoded ('/' as %2F, '@' as %40), or better, pass "
+            "them in storage_options (for S3: {'key': ..., 'secret': ...}) or the environment."
         )
     if "@" in authority:
         userinfo = authority.rpartition("@")[0]
@@ -292,16 +449,11 @@ def content_stamp(url: str, options: StorageOptions, what: str) -> str:
     new stamp; a listing costs one request per thousand objects on S3.
     """
     fs, inner = filesystem(url, options)
-    try:
+    with store_errors(what, f"list {display_path(url)!r}", options):
         if fs.isfile(inner):
             listing = {inner: fs.info(inner)}
         else:
             listing = fs.find(inner, detail=True, withdirs=False)
-    except Exception as exc:  # credentials refused, no such bucket, network
-        raise InputError(
-            f"{what}: cannot list {url!r}: {options.scrub(f'{type(exc).__name__}: {exc}')}. "
-            "Check the URL, and the credentials in storage_options or the environment."
-        ) from exc
     prefix = inner.rstrip("/")
     entries = sorted(
         (name[len(prefix) :], *_object_identity(info)) for name, info in listing.items()
@@ -349,38 +501,29 @@ def remote_files(
     options = located[0][1]
     if any(o != options for _, o in located[1:]):
         raise InputError(
-            f"{what}: the URLs {[u for u, _ in located]} carry different users or passwords; "
-            "read the files of each store separately."
+            f"{what}: the URLs {[display_path(u) for u, _ in located]} carry different users "
+            "or passwords; read the files of each store separately."
         )
     found: list[RemoteFile] = []
     for url, _ in located:
         fs, inner = filesystem(url, options)
-        try:
+        shown = display_path(url)
+        with store_errors(what, f"look up {shown!r}", options, missing=url):
             if is_pattern(inner):
                 listing = fs.glob(inner, detail=True)
                 files = sorted(
                     (name, info) for name, info in listing.items() if info.get("type") == "file"
                 )
                 if not files:
-                    raise InputError(f"{what}: no file matches the pattern {url!r}.")
+                    raise InputError(f"{what}: no file matches the pattern {shown!r}.")
             else:
                 info = fs.info(inner)
                 if info.get("type") != "file":
                     raise InputError(
-                        f"{what}: {url!r} is a folder; pass a glob pattern of its files, such "
-                        f"as {url + '/' + example!r}."
+                        f"{what}: {shown!r} is a folder; pass a glob pattern of its files, such "
+                        f"as {display_path(url + '/' + example)!r}."
                     )
                 files = [(inner, info)]
-        except InputError:
-            raise
-        except FileNotFoundError:
-            raise InputError(f"{what}: no such file: {url!r}.") from None
-        except Exception as exc:  # credentials refused, no such bucket, network
-            raise InputError(
-                f"{what}: cannot look up {url!r}: "
-                f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
-                "credentials in storage_options or the environment."
-            ) from exc
         for name, info in files:
             file_url = clean_url(fs.unstrip_protocol(name))
             found.append(RemoteFile(file_url, int(info["size"]), _stamp(file_url, info)))
@@ -415,7 +558,7 @@ def input_files(
     remote = [is_remote(p) for p in paths]
     if any(remote) and not all(remote):
         raise InputError(
-            f"{what}: {[os.fspath(p) for p in paths]} mixes URLs and local paths; read the "
+            f"{what}: {[display_path(p) for p in paths]} mixes URLs and local paths; read the "
             "files of each place separately."
         )
     if all(remote):

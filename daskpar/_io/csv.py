@@ -43,11 +43,15 @@ from ._remote import (
     STORAGE_OPTIONS_PARAM,
     StorageOptions,
     StorageOptionsLike,
+    display_path,
     filesystem,
     is_pattern,
     is_remote,
     local_path,
+    problem,
+    raise_scrubbed,
     remote_location,
+    scrub,
 )
 
 __all__ = [
@@ -78,8 +82,8 @@ def text_compression(paths: Sequence[str], what: str) -> str | None:
     found = {CSV_COMPRESSIONS.get(Path(p).suffix.lower()) for p in paths}
     if len(found) > 1:
         raise InputError(
-            f"{what}: the files {list(paths)} are compressed differently ({sorted(map(str, found))}"
-            "); read each kind separately, or recompress them alike."
+            f"{what}: the files {[display_path(p) for p in paths]} are compressed differently "
+            f"({sorted(map(str, found))}); read each kind separately, or recompress them alike."
         )
     compression = found.pop()
     if compression == "zstd":
@@ -161,12 +165,12 @@ def _file_headers(
         if got != expected:
             lacks, extra = sorted(expected - got), sorted(got - expected)
             raise InputError(
-                f"read_csv: the files do not have the same columns: {other} "
+                f"read_csv: the files do not have the same columns: {display_path(other)} "
                 + (f"lacks {lacks}" if lacks else "")
                 + (" and " if lacks and extra else "")
                 + (f"has {extra} too" if extra else "")
-                + f", compared with {first}. Read them separately, or write them with the "
-                "same columns (in any order: they are matched by name)."
+                + f", compared with {display_path(first)}. Read them separately, or write them "
+                "with the same columns (in any order: they are matched by name)."
             )
     return headers
 
@@ -323,16 +327,16 @@ def read_csv(
     if any(remote):
         if not all(remote):
             raise InputError(
-                f"{what}: {names} mixes URLs and local paths; read the files of each place "
-                "separately."
+                f"{what}: {[display_path(p) for p in names]} mixes URLs and local paths; read "
+                "the files of each place separately."
             )
         # Object stores: clean URLs (no user or password in them), and the options apart,
         # as every reader takes them.
         located = [remote_location(p, storage_options, what) for p in names]
         if any(options != located[0][1] for _, options in located[1:]):
             raise InputError(
-                f"{what}: the URLs {[u for u, _ in located]} carry different users or "
-                "passwords; read the files of each store separately."
+                f"{what}: the URLs {[display_path(u) for u, _ in located]} carry different "
+                "users or passwords; read the files of each store separately."
             )
         names = [url for url, _ in located]
         kwargs["storage_options"] = located[0][1].options
@@ -346,7 +350,11 @@ def read_csv(
         if not is_pattern(p) and not is_url(p):
             existing(p, what)
             if os.path.isfile(p) and os.path.getsize(p) == 0:
-                raise InputError(f"{what}: {p} is empty: it has no header line naming the columns.")
+                raise InputError(
+                    f"{what}: {display_path(p)} is empty: it has no header line naming the columns."
+                )
+    # The data as messages name it: no URL's password, nor a presigned URL's signature.
+    shown = scrub(repr(path))
     compression = kwargs.pop("compression", "infer")
     if compression == "infer":
         compression = text_compression(names, what)
@@ -370,12 +378,15 @@ def read_csv(
             )
     except InputError:
         raise
-    except (OSError, ValueError) as exc:  # empty glob, unparsable header
-        problem = StorageOptions(kwargs.get("storage_options") or {}).scrub(str(exc))
-        raise InputError(f"{what}: cannot read {path!r}: {problem}") from exc
+    except Exception as exc:  # empty glob, unparsable header; a store's errors, whatever they are
+        if not any(remote) and not isinstance(exc, OSError | ValueError):
+            raise
+        options = StorageOptions(kwargs["storage_options"]) if any(remote) else None
+        error = InputError(f"{what}: cannot read {shown}: {problem(exc, options)}")
+        raise_scrubbed(error, exc, options)
     available = [str(c) for c in df.columns]
     if as_frame:
-        return _frame(df, available, path, target=target, columns=columns, what=what)
+        return _frame(df, available, shown, target=target, columns=columns, what=what)
     if target is None:
         raise InputError(
             f"{what}: pass target='COLUMN', the name of the column holding the targets, or "
@@ -389,7 +400,7 @@ def read_csv(
             {str(c): str(t) for c, t in df.dtypes.items()},
             target=target,
             columns=columns,
-            where=repr(path),
+            where=shown,
             what=what,
             index_columns=_csv_index_columns(available),
         )
@@ -397,7 +408,7 @@ def read_csv(
         # A file with a header and no rows has columns of no type: say so, not "not numeric".
         if "not numeric" in str(error) and len(df.head(1, npartitions=-1)) == 0:
             raise InputError(
-                f"{what}: {path!r} has a header but no rows; there is nothing to read."
+                f"{what}: {shown} has a header but no rows; there is nothing to read."
             ) from None
         raise
     x_dtype = float_dtype([t for c, t in dtypes.items() if c in features and t is not None])
@@ -416,9 +427,7 @@ def read_csv(
     y_meta = pd.Series([], dtype=y_dtype, name=target)
     y = renamed(
         df[target]
-        .map_partitions(
-            clean_target_partition, target, repr(path), dtypes[target] is None, meta=y_meta
-        )
+        .map_partitions(clean_target_partition, target, shown, dtypes[target] is None, meta=y_meta)
         .to_dask_array(lengths=lengths),
         "read-csv-y",
     )
@@ -449,7 +458,7 @@ def _csv_index_columns(available: Sequence[str]) -> tuple[str, ...]:
 def _frame(
     df: Any,
     available: list[str],
-    path: Any,
+    where: str,
     *,
     target: str | None,
     columns: Sequence[str] | None,
@@ -462,14 +471,14 @@ def _frame(
         {},
         target=target,
         columns=columns,
-        where=repr(path),
+        where=where,
         what=what,
         index_columns=_csv_index_columns(available),
     )
     X = df[features]
     if target is None:
         return X, None
-    y = df[target].map_partitions(check_target_partition, target, repr(path), meta=df[target]._meta)
+    y = df[target].map_partitions(check_target_partition, target, where, meta=df[target]._meta)
     return X, y
 
 
@@ -481,9 +490,9 @@ def late_dtype_error(exc: ValueError, path: Any, what: str) -> InputError:
     columns = ", ".join(f"{c!r} ({e} at first, then {f})" for c, f, e in rows) or "some columns"
     types = ", ".join(f"{c!r}: 'float64'" for c, _, _ in rows) or "'column': 'float64'"
     return InputError(
-        f"{what}: the type of column(s) {columns} of {path!r} changes after the first block, "
-        "from which it was inferred. For numbers, pass dtype={" + types + "} to read them all "
-        "as floats; text in a numeric column must be fixed or dropped in the file."
+        f"{what}: the type of column(s) {columns} of {scrub(repr(path))} changes after the first "
+        "block, from which it was inferred. For numbers, pass dtype={" + types + "} to read them "
+        "all as floats; text in a numeric column must be fixed or dropped in the file."
     )
 
 

@@ -8,7 +8,6 @@ asks for the byte ranges it needs, which fsspec fetches and caches in blocks).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from numpy.typing import NDArray
 
 from .._sklearn_compat import validate_params
 from .._validation import warn_if_tiny_partitions
-from ..errors import InputError, PartitionError
+from ..errors import InputError
 from ._common import (
     DEFAULT_MIN_PARTITIONS,
     MIN_PARTITIONS_PARAM,
@@ -44,10 +43,13 @@ from ._remote import (
     StorageOptions,
     StorageOptionsLike,
     content_stamp,
+    display_path,
     filesystem,
     is_remote,
     local_path,
     remote_location,
+    store_errors,
+    task_store_errors,
 )
 
 __all__ = ["Hdf5Dataset", "read_hdf5"]
@@ -95,19 +97,12 @@ class Hdf5Dataset:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> NDArray[Any]:
-        try:
-            with _hdf5_file(self.path, self.storage_options) as f:
-                return np.asarray(f[self.dataset][key])
-        except Exception as exc:
-            if self.storage_options is None:
-                raise
-            # The store library's error, without the credentials it may quote.
-            problem = self.storage_options.scrub(f"{type(exc).__name__}: {exc}")
-            raise PartitionError(
-                f"read_hdf5: cannot read dataset {self.dataset!r} of {self.path!r}: {problem}. "
-                "Check that it still exists, and the credentials in storage_options or the "
-                "workers' environment."
-            ) from exc
+        doing = f"read dataset {self.dataset!r} of {display_path(self.path)!r}"
+        with (
+            task_store_errors("read_hdf5", doing, self.storage_options),
+            _hdf5_file(self.path, self.storage_options) as f,
+        ):
+            return np.asarray(f[self.dataset][key])
 
 
 @validate_params(
@@ -180,16 +175,14 @@ def read_hdf5(
     options: StorageOptions | None = None
     if is_remote(path):
         file, options = remote_location(path, storage_options, what)
-        shown, stamp = file, content_stamp(file, options, what)
+        shown, stamp = display_path(file), content_stamp(file, options, what)
     else:
         p = existing(local_path(path), what)
-        file, shown, stamp = str(p.resolve()), os.fspath(path), file_token(p)
+        file, shown, stamp = str(p.resolve()), display_path(path), file_token(p)
     with contextlib.ExitStack() as stack:
-        try:
+        # OSError: not HDF5; from a store: its library's errors.
+        with store_errors(what, f"open {shown!r} as HDF5", options, hint=None):
             f = stack.enter_context(_hdf5_file(file, options))
-        except Exception as exc:  # OSError: not HDF5; from a store: its library's errors
-            problem = str(exc) if options is None else options.scrub(f"{type(exc).__name__}: {exc}")
-            raise InputError(f"{what}: cannot open {shown!r} as HDF5: {problem}") from exc
         names: list[str] = []
 
         def collect_dataset(name: str, obj: Any) -> None:

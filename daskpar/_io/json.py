@@ -51,9 +51,12 @@ from ._remote import (
     InputFiles,
     StorageOptions,
     StorageOptionsLike,
+    display_path,
     input_files,
     is_pattern,
     open_input,
+    scrub,
+    task_store_errors,
 )
 from .csv import (
     MAX_CSV_BLOCK_BYTES,
@@ -121,8 +124,8 @@ class JsonBlock:
 
     def where(self) -> str:
         if self.compression is not None:
-            return repr(self.path)
-        return f"bytes {self.start} to {self.stop} of {self.path!r}"
+            return repr(display_path(self.path))
+        return f"bytes {self.start} to {self.stop} of {display_path(self.path)!r}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class Column:
         if self.block is None:
             return "nowhere"
         number = _lines_before(self.block, self.begin) + self.index + 1
-        return f"line {number:,} of {self.block.path!r}"
+        return f"line {number:,} of {display_path(self.block.path)!r}"
 
 
 @dataclass(frozen=True)
@@ -184,17 +187,8 @@ def _block_bytes(block: JsonBlock, limit: int | None = None) -> tuple[int, bytes
     the block before (dask's ``read_bytes(delimiter=b"\\n")`` rule), so every line of the
     file is in exactly one block. An object in a store is read by byte ranges (fsspec's).
     """
-    try:
+    with task_store_errors(_WHAT, f"read {block.where()}", block.storage_options):
         return _read_block_bytes(block, limit)
-    except Exception as exc:
-        if block.storage_options is None:
-            raise
-        # The store library's error, without the credentials it may quote.
-        problem = block.storage_options.scrub(f"{type(exc).__name__}: {exc}")
-        raise PartitionError(
-            f"{_WHAT}: cannot read {block.where()}: {problem}. Check that it still exists, "
-            "and the credentials in storage_options or the workers' environment."
-        ) from exc
 
 
 def _read_block_bytes(block: JsonBlock, limit: int | None) -> tuple[int, bytes]:
@@ -253,13 +247,13 @@ class _Parsed:
         return self._first + index + 1
 
     def record_line(self, row: int) -> str:
-        return f"line {self.line(self.lines[row]):,} of {self.block.path!r}"
+        return f"line {self.line(self.lines[row]):,} of {display_path(self.block.path)!r}"
 
     def line_range(self) -> str:
         if not self.lines:
             return self.block.where()
         first, last = self.line(self.lines[0]), self.line(self.lines[-1])
-        return f"lines {first:,} to {last:,} of {self.block.path!r}"
+        return f"lines {first:,} to {last:,} of {display_path(self.block.path)!r}"
 
 
 def _shown(line: bytes) -> bytes:
@@ -287,13 +281,13 @@ def _parse(block: JsonBlock, begin: int, data: bytes, error: type[Exception]) ->
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             hint = _ARRAY_HINT if not lines and text[:1] in (b"[", b"{") else ""
             raise error(
-                f"{_WHAT}: line {parsed.line(i):,} of {block.path!r} is not valid JSON "
-                f"({detail}). The line: {_shown(raw)!r}. Each line must hold one JSON object, "
+                f"{_WHAT}: line {parsed.line(i):,} of {display_path(block.path)!r} is not valid "
+                f"JSON ({detail}). The line: {_shown(raw)!r}. Each line must hold one JSON object, "
                 'such as {"a": 1.5, "label": "x"}; blank lines are skipped.' + hint
             ) from None
         if not isinstance(obj, dict):
             raise error(
-                f"{_WHAT}: line {parsed.line(i):,} of {block.path!r} holds a JSON "
+                f"{_WHAT}: line {parsed.line(i):,} of {display_path(block.path)!r} holds a JSON "
                 f"{type(obj).__name__}, not an object: {_shown(raw)!r}. Each line must hold "
                 'one JSON object, such as {"a": 1.5, "label": "x"}.'
                 + (_ARRAY_HINT if not lines and isinstance(obj, list) else "")
@@ -573,13 +567,13 @@ def _local_files(paths: list[PathLike]) -> InputFiles:
         if is_pattern(p) and not os.path.exists(p):
             found_here = sorted(f for f in glob.glob(p) if os.path.isfile(f))
             if not found_here:
-                raise InputError(f"{_WHAT}: no file matches the pattern {p!r}.")
+                raise InputError(f"{_WHAT}: no file matches the pattern {display_path(p)!r}.")
             files += found_here
             continue
         if existing(p, _WHAT).is_dir():
             raise InputError(
-                f"{_WHAT}: {p!r} is a directory; pass a glob pattern of its files, such as "
-                f"{os.path.join(p, '*.jsonl')!r}."
+                f"{_WHAT}: {display_path(p)!r} is a directory; pass a glob pattern of its files, "
+                f"such as {display_path(os.path.join(p, '*.jsonl'))!r}."
             )
         files.append(p)
     return InputFiles(
@@ -632,7 +626,7 @@ def _sample(blocks: Sequence[JsonBlock]) -> tuple[_Parsed, str]:
         parsed = _parse(block, begin, data, InputError)
         if parsed.records:
             return parsed, parsed.line_range()
-    names = sorted({b.path for b in blocks})
+    names = sorted({display_path(b.path) for b in blocks})
     raise InputError(
         f"{_WHAT}: {names[0] if len(names) == 1 else names}"
         f" {'is' if len(names) == 1 else 'are'} empty: no line holds a JSON object, whose keys "
@@ -804,7 +798,7 @@ def read_json(
     available = list(dict.fromkeys(k for record in sample.records for k in record))
     first = _check_kinds(sample, available, {}, strict_missing=False)
     if files.options is not None:
-        where = repr(files.names[0] if len(files.names) == 1 else files.names)
+        where = scrub(repr(files.names[0] if len(files.names) == 1 else files.names))
     else:
         where = repr(os.fspath(path)) if isinstance(path, str | os.PathLike) else repr(files.names)
     if as_frame:

@@ -8,7 +8,6 @@ client read.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from numpy.typing import NDArray
 
 from .._sklearn_compat import validate_params
 from .._validation import warn_if_tiny_partitions
-from ..errors import InputError, PartitionError
+from ..errors import InputError
 from ._common import (
     DEFAULT_MIN_PARTITIONS,
     MIN_PARTITIONS_PARAM,
@@ -43,10 +42,13 @@ from ._remote import (
     StorageOptions,
     StorageOptionsLike,
     content_stamp,
+    display_path,
     filesystem,
     is_remote,
     local_path,
     remote_location,
+    store_errors,
+    task_store_errors,
 )
 
 __all__ = ["NpyFile", "read_npy"]
@@ -77,14 +79,9 @@ class NpyFile:
         if self.storage_options is None:
             mm = np.load(self.path, mmap_mode="r")
             return np.array(mm[key])  # a copy in memory, not a view of the map
-        try:
+        doing = f"read {display_path(self.path)!r}"
+        with task_store_errors("read_npy", doing, self.storage_options):
             return self._read_remote(key, self.storage_options)
-        except Exception as exc:  # the store's error, without the credentials it may quote
-            problem = self.storage_options.scrub(f"{type(exc).__name__}: {exc}")
-            raise PartitionError(
-                f"read_npy: cannot read {self.path!r}: {problem}. Check that it still exists, "
-                "and the credentials in storage_options or the workers' environment."
-            ) from exc
 
     def _read_remote(self, key: Any, options: StorageOptions) -> NDArray[Any]:
         """The rows ``key`` asks for: the bytes of the rows from the first to the last of
@@ -125,59 +122,50 @@ class NpyFile:
         return columns.reshape((count, *inner_shape), order="F")
 
 
-def _not_npy(path: str, what: str) -> InputError:
+def _not_npy(path: PathLike, what: str) -> InputError:
     return InputError(
-        f"{what}: {path!r} is not a .npy file: it does not start with the NumPy header. Write "
-        "it with numpy.save, or read it with the reader of its format."
+        f"{what}: {display_path(path)!r} is not a .npy file: it does not start with the NumPy "
+        "header. Write it with numpy.save, or read it with the reader of its format."
     )
 
 
 def _open_remote_npy(url: str, options: StorageOptions, what: str) -> NpyFile:
     """The header of an object store's ``.npy`` file, read through fsspec."""
     fs, inner = filesystem(url, options)
-    try:
-        with fs.open(inner, "rb") as f:
-            head = f.read(6)
-            f.seek(0)
-            try:
-                version = np.lib.format.read_magic(f)
-            except ValueError:
-                if head.startswith(b"PK"):
-                    raise InputError(
-                        f"{what}: {url!r} is a zip archive (an .npz file?), not a .npy file."
-                    ) from None
-                raise _not_npy(url, what) from None
-            if version == (1, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
+    shown = display_path(url)
+    with store_errors(what, f"read {shown!r}", options, missing=url), fs.open(inner, "rb") as f:
+        head = f.read(6)
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+        except ValueError:
+            if head.startswith(b"PK"):
                 raise InputError(
-                    f"{what}: {url!r} is a .npy file of format version {version}, which "
-                    "read_npy reads from local files only; save it again with numpy.save "
-                    "(version 1.0 or 2.0), or copy it to a local disk."
-                )
-            offset = f.tell()
-            stored = int(f.size)
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(f"{what}: no such file: {url!r}.") from None
-    except Exception as exc:  # credentials refused, no such bucket, network
-        raise InputError(
-            f"{what}: cannot read {url!r}: {options.scrub(f'{type(exc).__name__}: {exc}')}. "
-            "Check the URL, and the credentials in storage_options or the environment."
-        ) from exc
+                    f"{what}: {shown!r} is a zip archive (an .npz file?), not a .npy file."
+                ) from None
+            raise _not_npy(url, what) from None
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise InputError(
+                f"{what}: {shown!r} is a .npy file of format version {version}, which "
+                "read_npy reads from local files only; save it again with numpy.save "
+                "(version 1.0 or 2.0), or copy it to a local disk."
+            )
+        offset = f.tell()
+        stored = int(f.size)
     if dtype.hasobject:
         raise InputError(
-            f"{what}: {url!r} holds Python objects (pickled), which read_npy does not load; "
+            f"{what}: {shown!r} holds Python objects (pickled), which read_npy does not load; "
             "save numbers."
         )
     needed = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if stored < needed:
         # A truncated upload: the tasks would read short byte ranges, or wrong rows.
         raise InputError(
-            f"{what}: {url!r} is truncated: its header says shape {tuple(shape)} of "
+            f"{what}: {shown!r} is truncated: its header says shape {tuple(shape)} of "
             f"{dtype}, {needed:,} bytes with the header, but the object holds {stored:,}. "
             "Upload the file again, whole."
         )
@@ -198,7 +186,7 @@ def _open_npy(
 
 def _shown(found: NpyFile, path: PathLike) -> str:
     """The file as messages name it: a URL without user or password, a path as given."""
-    return found.path if found.storage_options is not None else os.fspath(path)
+    return display_path(found.path if found.storage_options is not None else path)
 
 
 def _open_local_npy(path: PathLike, what: str) -> NpyFile:
@@ -208,13 +196,15 @@ def _open_local_npy(path: PathLike, what: str) -> NpyFile:
             np.lib.format.read_magic(f)
         except ValueError:
             if not zipfile.is_zipfile(p):
-                raise _not_npy(os.fspath(path), what) from None
+                raise _not_npy(path, what) from None
     try:
         mm = np.load(p, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        raise InputError(f"{what}: cannot memory-map {os.fspath(path)!r} as .npy: {exc}") from exc
+        raise InputError(
+            f"{what}: cannot memory-map {display_path(path)!r} as .npy: {exc}"
+        ) from exc
     if not isinstance(mm, np.ndarray):
-        raise InputError(f"{what}: {os.fspath(path)!r} is not a .npy file (an .npz archive?).")
+        raise InputError(f"{what}: {display_path(path)!r} is not a .npy file (an .npz archive?).")
     return NpyFile(str(p.resolve()), tuple(mm.shape), mm.dtype)
 
 

@@ -45,10 +45,15 @@ from ._remote import (
     StorageOptions,
     StorageOptionsLike,
     content_stamp,
+    display_path,
     filesystem,
     is_remote,
     local_path,
+    problem,
+    raise_scrubbed,
     remote_location,
+    store_errors,
+    task_store_errors,
 )
 
 __all__ = ["read_parquet", "read_parquet_frame", "read_parquet_row_group"]
@@ -120,6 +125,17 @@ def _parquet_file(path: str, storage_options: StorageOptions | None) -> Iterator
         yield pf
 
 
+@contextmanager
+def _task_parquet_file(path: str, storage_options: StorageOptions | None) -> Iterator[Any]:
+    """:func:`_parquet_file` in a task: a store's errors as a PartitionError naming the file,
+    which shows no credential (a local file's errors as they are)."""
+    with (
+        task_store_errors("read_parquet", f"read {display_path(path)!r}", storage_options),
+        _parquet_file(path, storage_options) as pf,
+    ):
+        yield pf
+
+
 def read_parquet_row_group(
     path: str,
     row_group: int,
@@ -140,7 +156,7 @@ def read_parquet_row_group(
     """
     pa = import_optional("pyarrow", "read_parquet")
     columns = [*features, target]
-    with _parquet_file(path, storage_options) as pf:
+    with _task_parquet_file(path, storage_options) as pf:
         n_rows = pf.metadata.row_group(row_group).num_rows
         stop = n_rows if stop is None else stop
         if start == 0 and stop == n_rows:
@@ -153,7 +169,7 @@ def read_parquet_row_group(
         X[:, j] = table.column(name).to_numpy()
     y = table.column(target)
     if y.null_count:
-        where = f"rows {start} to {stop - 1} of row group {row_group} of {path!r}"
+        where = f"rows {start} to {stop - 1} of row group {row_group} of {display_path(path)!r}"
         raise PartitionError(missing_target_message("read_parquet", target, y.null_count, where))
     if pa.types.is_dictionary(y.type):
         y = y.cast(y.type.value_type)
@@ -175,7 +191,8 @@ def _check_same_columns(schema: Any, first: Any, path: str, first_path: str, wha
         + [f"has {c!r} of type {got[c]}, not {expected[c]}" for c in retyped]
     )
     raise InputError(
-        f"{what}: {path!r} {' and '.join(differences)}, compared with {first_path!r}. All files "
+        f"{what}: {display_path(path)!r} {' and '.join(differences)}, compared with "
+        f"{display_path(first_path)!r}. All files "
         "of a directory must have the same columns, of the same types (in any order: they are "
         "matched by name)."
     )
@@ -194,7 +211,7 @@ def read_parquet_frame(
     The file's pandas metadata are not applied: the rows get a new RangeIndex, as the
     arrays' rows have no index either.
     """
-    with _parquet_file(path, storage_options) as pf:
+    with _task_parquet_file(path, storage_options) as pf:
         table = pf.read_row_group(row_group, columns=columns if target is None else [target])
     frame = table.to_pandas(ignore_metadata=True)
     if target is None:
@@ -202,7 +219,7 @@ def read_parquet_frame(
     y = frame[target]
     missing = int(y.isna().sum())
     if missing:
-        where = f"row group {row_group} of {path!r}"
+        where = f"row group {row_group} of {display_path(path)!r}"
         raise PartitionError(missing_target_message("read_parquet", target, missing, where))
     return y
 
@@ -255,7 +272,7 @@ def _parquet_files(p: Path) -> list[Path]:
     if p.is_dir():
         files = sorted(q for q in p.rglob("*.parquet") if q.is_file())
         if not files:
-            raise InputError(f"read_parquet: no *.parquet file in directory {str(p)!r}.")
+            raise InputError(f"read_parquet: no *.parquet file in directory {display_path(p)!r}.")
         return files
     return [p]
 
@@ -263,18 +280,13 @@ def _parquet_files(p: Path) -> list[Path]:
 def _remote_parquet_files(url: str, options: StorageOptions) -> list[str]:
     """The URLs of the Parquet file at ``url``, or of the ``*.parquet`` files under it."""
     fs, inner = filesystem(url, options)
-    try:
+    shown = display_path(url)
+    with store_errors("read_parquet", f"list {shown!r}", options):
         if fs.isfile(inner):
             return [url]
         found = sorted(f for f in fs.find(inner) if f.endswith(".parquet"))
-    except Exception as exc:  # credentials refused, no such bucket, network
-        raise InputError(
-            f"read_parquet: cannot list {url!r}: "
-            f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
-            "credentials in storage_options or the environment."
-        ) from exc
     if not found:
-        raise InputError(f"read_parquet: no file or *.parquet files at {url!r}.")
+        raise InputError(f"read_parquet: no file or *.parquet files at {shown!r}.")
     return [fs.unstrip_protocol(f) for f in found]
 
 
@@ -385,16 +397,18 @@ def read_parquet(
             with _parquet_file(str(file), options) as pf:
                 meta, file_schema = pf.metadata, pf.schema_arrow
         except Exception as exc:  # pyarrow.ArrowInvalid and friends
-            problem = str(exc) if options is None else options.scrub(str(exc))
-            raise InputError(f"{what}: cannot read {str(file)!r} as Parquet: {problem}") from exc
+            error = InputError(
+                f"{what}: cannot read {display_path(file)!r} as Parquet: {problem(exc, options)}"
+            )
+            raise_scrubbed(error, exc, options)
         if schema is None:
             schema = file_schema
         elif as_frame:
             _check_same_columns(file_schema, schema, str(file), str(files[0]), what)
         elif not file_schema.equals(schema):
             raise InputError(
-                f"{what}: {str(file)!r} has columns {file_schema.names} of types "
-                f"{[str(t) for t in file_schema.types]}, unlike {str(files[0])!r} "
+                f"{what}: {display_path(file)!r} has columns {file_schema.names} of types "
+                f"{[str(t) for t in file_schema.types]}, unlike {display_path(files[0])!r} "
                 f"({schema.names}, {[str(t) for t in schema.types]}). All files of a directory "
                 "must have the same schema."
             )
@@ -403,7 +417,7 @@ def read_parquet(
         for i in range(meta.num_row_groups):
             groups.append((name, i, meta.row_group(i).num_rows))
     if schema is None:  # _parquet_files returns at least one file
-        raise InputError(f"{what}: no Parquet file at {os.fspath(path)!r}.")
+        raise InputError(f"{what}: no Parquet file at {display_path(path)!r}.")
     types = {name: str(t) for name, t in zip(schema.names, schema.types, strict=True)}
     if as_frame:
         features = feature_columns(
@@ -412,12 +426,12 @@ def read_parquet(
             types,
             target=target,
             columns=columns,
-            where=os.fspath(path),
+            where=display_path(path),
             what=what,
             index_columns=index_columns,
         )
         if not groups:
-            raise InputError(f"{what}: {os.fspath(path)!r} holds no rows.")
+            raise InputError(f"{what}: {display_path(path)!r} holds no rows.")
         return _frame(groups, schema, features, target, what, options)
     if target is None:
         raise InputError(
@@ -435,7 +449,7 @@ def read_parquet(
         types,
         target=target,
         columns=columns,
-        where=os.fspath(path),
+        where=display_path(path),
         what=what,
         index_columns=index_columns,
     )
@@ -443,12 +457,12 @@ def read_parquet(
     y_dtype = _parquet_target_dtype(pa, schema.field(target).type)
     if y_dtype is None:
         raise InputError(
-            f"{what}: the target column {target!r} of {os.fspath(path)!r} has type "
+            f"{what}: the target column {target!r} of {display_path(path)!r} has type "
             f"{types[target]}; a target must be numbers, booleans or strings. Convert it "
             "before writing the file."
         )
     if not groups:  # files without row groups: one empty block
-        raise InputError(f"{what}: {os.fspath(path)!r} holds no rows.")
+        raise InputError(f"{what}: {display_path(path)!r} holds no rows.")
     # Row groups are cut into pieces of at least `least` rows, chosen to make min_partitions
     # blocks but never under MIN_BLOCK_ROWS rows, and of at most `most` rows (the bytes bound).
     group_rows = [n for *_, n in groups]

@@ -23,11 +23,13 @@ from ._common import (
 from ._remote import (
     STORAGE_OPTIONS_PARAM,
     StorageOptionsLike,
+    display_path,
     filesystem,
     is_remote,
     local_path,
     remote_location,
     scrub,
+    store_errors,
 )
 from .csv import CSV_COMPRESSIONS, read_csv
 from .hdf5 import read_hdf5
@@ -68,28 +70,18 @@ SUPPORTED_FORMATS = (
 )
 
 
-def _shown(path: PathLike) -> str:
-    """``path`` as messages show it: a URL without its user and password."""
-    return scrub(os.fspath(path))
-
-
 def _remote_folder_format(path: PathLike, storage_options: StorageOptionsLike, what: str) -> str:
     """The format of a URL whose name does not say: a zarr group or a folder of Parquet."""
     url, options = remote_location(path, storage_options, what)
     fs, inner = filesystem(url, options)
-    try:
+    shown = display_path(url)
+    with store_errors(what, f"look into {shown!r}", options):
         if any(fs.exists(f"{inner.rstrip('/')}/{m}") for m in ("zarr.json", ".zgroup")):
             return "zarr"
         if fs.isdir(inner) and any(f.endswith(".parquet") for f in fs.find(inner)):
             return "parquet"
-    except Exception as exc:  # credentials refused, no such bucket, network
-        raise InputError(
-            f"{what}: cannot look into {url!r}: "
-            f"{options.scrub(f'{type(exc).__name__}: {exc}')}. Check the URL, and the "
-            "credentials in storage_options or the environment."
-        ) from exc
     raise InputError(
-        f"{what}: {url!r} is neither a zarr store (it has no zarr.json or .zgroup) nor a "
+        f"{what}: {shown!r} is neither a zarr store (it has no zarr.json or .zgroup) nor a "
         f"folder of *.parquet files, and its name does not tell its format. It can read "
         f"{SUPPORTED_FORMATS}."
     )
@@ -131,7 +123,10 @@ def path_format(
     'csv'
     """
     path = local_path(path)
-    name = os.fspath(path).rstrip("/").lower()
+    name = os.fspath(path).lower()
+    if name.startswith(("http://", "https://")):  # a presigned URL's query names no format
+        name = name.partition("#")[0].partition("?")[0]
+    name = name.rstrip("/")
     suffixes = Path(name).suffixes[-2:]
     compression = ""
     if suffixes and suffixes[-1] in CSV_COMPRESSIONS:
@@ -139,7 +134,7 @@ def path_format(
     last = suffixes[-1] if suffixes else ""
     if last in _SVMLIGHT_SUFFIXES and compression and compression not in SVMLIGHT_COMPRESSIONS:
         raise InputError(
-            f"{what}: {_shown(path)!r} is svmlight text compressed as {compression}, which "
+            f"{what}: {display_path(path)!r} is svmlight text compressed as {compression}, which "
             f"scikit-learn's svmlight parser does not open. Decompress it, or compress it with "
             "gzip (.gz) or bzip2 (.bz2)."
         )
@@ -154,7 +149,7 @@ def path_format(
             if any(q.is_file() for q in p.rglob("*.parquet")):
                 return "parquet"
             raise InputError(
-                f"{what}: the directory {_shown(path)!r} is neither a zarr store (it has no "
+                f"{what}: the directory {display_path(path)!r} is neither a zarr store (it has no "
                 "zarr.json or .zgroup) nor a directory of *.parquet files. It can read "
                 f"{SUPPORTED_FORMATS}."
             )
@@ -164,7 +159,7 @@ def path_format(
     if is_remote(path):
         return _remote_folder_format(path, storage_options, what)
     raise InputError(
-        f"{what}: cannot tell the format of {_shown(path)!r} from its name. It can read "
+        f"{what}: cannot tell the format of {display_path(path)!r} from its name. It can read "
         f"{SUPPORTED_FORMATS}. Rename the file with its format's extension, or call that "
         "format's reader (read_zarr, read_parquet, read_csv, read_json, read_npy, read_hdf5, "
         "read_svmlight)."
@@ -289,13 +284,14 @@ def read_path(
     if as_frame and kind not in _TABLES:
         raise InputError(
             f"{what}: as_frame=True reads tables (Parquet, CSV, JSON lines), whose columns have "
-            f"names; {_shown(path)!r} is {kind} data, arrays without column names. Pass "
+            f"names; {display_path(path)!r} is {kind} data, arrays without column names. Pass "
             "as_frame=False."
         )
     if kind == "zarr":
         if y is not None and not isinstance(y, str):
             raise InputError(
-                f"{what}: y must name an array of the zarr store {_shown(path)!r}; got {y!r}."
+                f"{what}: y must name an array of the zarr store {display_path(path)!r}; got "
+                f"y={scrub(repr(y))}."
             )
         return read_zarr(
             path, x=x, y=y, missing_chunks=missing_chunks, storage_options=storage_options
@@ -303,7 +299,7 @@ def read_path(
     if kind in _TABLES:
         if target is None and not as_frame:
             raise InputError(
-                f"{what}: {_shown(path)!r} is a {_TABLES[kind]} table: pass "
+                f"{what}: {display_path(path)!r} is a {_TABLES[kind]} table: pass "
                 "target='COLUMN', the name of the column holding the targets."
             )
         readers: dict[str, Callable[..., tuple[Any, Any]]] = {
@@ -322,7 +318,7 @@ def read_path(
     if kind == "svmlight":
         if y not in (None, "y"):
             raise InputError(
-                f"{what}: {_shown(path)!r} is an svmlight file, which holds its targets on "
+                f"{what}: {display_path(path)!r} is an svmlight file, which holds its targets on "
                 f"each line: y only takes None (read X alone); got y={scrub(repr(y))}."
             )
         X, targets = read_svmlight(
@@ -332,7 +328,7 @@ def read_path(
     if kind == "npy":
         if y is not None and not os.fspath(y).lower().endswith(".npy"):
             raise InputError(
-                f"{what}: {_shown(path)!r} is a .npy file, which holds X only. Pass "
+                f"{what}: {display_path(path)!r} is a .npy file, which holds X only. Pass "
                 "y='targets.npy', the path of a .npy file holding the targets, or y=None to "
                 f"read X only; got y={scrub(repr(y))}."
             )
@@ -341,7 +337,8 @@ def read_path(
         )
     if y is not None and not isinstance(y, str):
         raise InputError(
-            f"{what}: y must name a dataset of the HDF5 file {_shown(path)!r}; got {y!r}."
+            f"{what}: y must name a dataset of the HDF5 file {display_path(path)!r}; got "
+            f"y={scrub(repr(y))}."
         )
     return read_hdf5(
         path,

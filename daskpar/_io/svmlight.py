@@ -52,9 +52,11 @@ from ._remote import (
     InputFiles,
     StorageOptions,
     StorageOptionsLike,
+    display_path,
     input_files,
     is_pattern,
     open_input,
+    task_store_errors,
 )
 
 __all__ = [
@@ -105,8 +107,8 @@ class SvmBlock:
 
     def where(self) -> str:
         if self.compression is not None:
-            return repr(self.path)
-        return f"bytes {self.start} to {self.stop} of {self.path!r}"
+            return repr(display_path(self.path))
+        return f"bytes {self.start} to {self.stop} of {display_path(self.path)!r}"
 
 
 @dataclass(frozen=True)
@@ -149,17 +151,8 @@ def block_lines(block: SvmBlock) -> tuple[int, bytes]:
     the block before (dask's ``read_bytes(delimiter=b"\\n")`` rule), so every line of the
     file is in exactly one block. An object in a store is read by byte ranges (fsspec's).
     """
-    try:
+    with task_store_errors(_WHAT, f"read {block.where()}", block.storage_options):
         return _block_lines(block)
-    except Exception as exc:
-        if block.storage_options is None:
-            raise
-        # The store library's error, without the credentials it may quote.
-        problem = block.storage_options.scrub(f"{type(exc).__name__}: {exc}")
-        raise PartitionError(
-            f"{_WHAT}: cannot read {block.where()}: {problem}. Check that it still exists, "
-            "and the credentials in storage_options or the workers' environment."
-        ) from exc
 
 
 def _block_lines(block: SvmBlock) -> tuple[int, bytes]:
@@ -244,7 +237,7 @@ def _bad_line(
     if refused is None:
         return PartitionError(f"{_WHAT}: cannot parse {block.where()}: {error}")
     number, line, error = refused
-    where = f"line {_line_number(block, begin) + number + 1} of {block.path!r}"
+    where = f"line {_line_number(block, begin) + number + 1} of {display_path(block.path)!r}"
     hint = ""
     if "Invalid index 0" in str(error):
         hint = " The file's indices start at 0: pass zero_based=True, or zero_based='auto'."
@@ -274,7 +267,7 @@ def _missing_qid(block: SvmBlock, begin: int, data: bytes) -> PartitionError:
             f"{_WHAT}: some samples of {block.where()} have no qid, and query_id=True needs "
             "one on every line. Add the qids, or pass query_id=False."
         )
-    where = f"line {_line_number(block, begin) + number + 1} of {block.path!r}"
+    where = f"line {_line_number(block, begin) + number + 1} of {display_path(block.path)!r}"
     return PartitionError(
         f"{_WHAT}: {where} has no qid, and query_id=True needs one on every line "
         "('<label> qid:<int> <index>:<value> ...'). Add the qids, or pass query_id=False to "
@@ -418,16 +411,16 @@ def _svmlight_files(paths: Sequence[PathLike]) -> list[Path]:
             files.append(Path(p))
         elif os.path.isdir(p):
             raise InputError(
-                f"{_WHAT}: {p!r} is a directory; pass a glob pattern of its files, such as "
-                f"{os.path.join(p, '*.svm')!r}."
+                f"{_WHAT}: {display_path(p)!r} is a directory; pass a glob pattern of its files, "
+                f"such as {display_path(os.path.join(p, '*.svm'))!r}."
             )
         elif is_pattern(p):
             found = sorted(f for f in glob.glob(p) if os.path.isfile(f))
             if not found:
-                raise InputError(f"{_WHAT}: no file matches the pattern {p!r}.")
+                raise InputError(f"{_WHAT}: no file matches the pattern {display_path(p)!r}.")
             files += map(Path, found)
         else:
-            raise InputError(f"{_WHAT}: no such file: {p!r}.")
+            raise InputError(f"{_WHAT}: no such file: {display_path(p)!r}.")
     return files
 
 
@@ -537,8 +530,8 @@ def _columns(
     for file, need, hi in zip(files, needed, highest, strict=True):
         if need > n_features:
             raise InputError(
-                f"{_WHAT}: n_features was set to {n_features}, but input file {file!r} "
-                f"contains {need} features (its largest index is {hi}, "
+                f"{_WHAT}: n_features was set to {n_features}, but input file "
+                f"{display_path(file)!r} contains {need} features (its largest index is {hi}, "
                 f"{'zero' if zero_based else 'one'}-based). Pass n_features={max(needed)} or "
                 "more, or n_features=None to infer it."
             )

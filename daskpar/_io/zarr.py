@@ -43,9 +43,13 @@ from ._remote import (
     StorageOptions,
     StorageOptionsLike,
     content_stamp,
+    display_path,
     is_remote,
     local_path,
+    problem,
+    raise_scrubbed,
     remote_location,
+    scrubbed_warnings,
 )
 
 __all__ = ["MISSING_CHUNKS_PARAM", "MissingChunks", "ZarrArray", "read_zarr"]
@@ -224,20 +228,19 @@ class ZarrArray:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> NDArray[Any]:
-        where = f"array {self.array!r} of {self.store!r}"
+        where = f"array {self.array!r} of {display_path(self.store)!r}"
         try:
             arr = _open_array(self.store, self.array, self.storage_options)
         except Exception as exc:  # FileNotFoundError, ArrayNotFoundError, ...
-            problem = (
-                str(exc) if self.storage_options is None else self.storage_options.scrub(str(exc))
-            )
-            raise PartitionError(
-                f"read_zarr: cannot open {where} on host {socket.gethostname()!r} ({problem}). "
+            error = PartitionError(
+                f"read_zarr: cannot open {where} on host {socket.gethostname()!r} "
+                f"({problem(exc, self.storage_options)}). "
                 "It was moved or deleted after read_zarr was called, or this worker cannot see "
                 "it: every worker must see the store at the path the client gave, so put it on "
                 "a file system that the client and the workers share, or in object storage (a "
                 "URL such as s3://...)."
-            ) from exc
+            )
+            raise_scrubbed(error, exc, self.storage_options)
         if tuple(arr.shape) != self.shape:
             raise PartitionError(
                 f"read_zarr: {where} has shape {tuple(arr.shape)}, not {self.shape} as when "
@@ -258,20 +261,22 @@ class ZarrArray:
             return np.asarray(arr[key])
         except OSError as exc:  # the storage failed: perhaps only this time
             start, stop = _index_range(key[0] if isinstance(key, tuple) else key, arr.shape[0])
-            raise PartitionError(
+            error = PartitionError(
                 f"read_zarr: reading rows {start} to {stop - 1} of {where} on host "
-                f"{socket.gethostname()!r} failed ({type(exc).__name__}: {exc}). If the storage "
-                "fails now and then, pass retries=N to the estimator or search: dask then runs "
-                "a failed task again, up to N times."
-            ) from exc
+                f"{socket.gethostname()!r} failed ({problem(exc, self.storage_options)}). "
+                "If the storage fails now and then, pass retries=N to the estimator or search: "
+                "dask then runs a failed task again, up to N times."
+            )
+            raise_scrubbed(error, exc, self.storage_options)
         except Exception as exc:  # a codec's error on bytes that are not what was written
             start, stop = _index_range(key[0] if isinstance(key, tuple) else key, arr.shape[0])
             prefix = f"{arr.path}/" if arr.path else ""
-            raise PartitionError(
+            error = PartitionError(
                 f"read_zarr: chunk(s) {_shown(_touched_objects(arr, key), prefix)} of {where} "
-                f"(rows {start} to {stop - 1}) cannot be decoded ({type(exc).__name__}: {exc}): "
-                "the store is corrupted. Write it again."
-            ) from exc
+                f"(rows {start} to {stop - 1}) cannot be decoded "
+                f"({problem(exc, self.storage_options)}): the store is corrupted. Write it again."
+            )
+            raise_scrubbed(error, exc, self.storage_options)
 
 
 @validate_params(
@@ -369,13 +374,16 @@ def read_zarr(
     # Absolute, so that a worker started in another directory opens the same store.
     store = os.fspath(path) if is_url(path) else str(existing(path, what).resolve())
     try:
-        if options is not None:
-            group = zarr.open_group(store, mode="r", storage_options=options.options)
-        else:
-            group = zarr.open_group(store, mode="r")
+        with scrubbed_warnings(options):  # zarr's quote the store's URL
+            if options is not None:
+                group = zarr.open_group(store, mode="r", storage_options=options.options)
+            else:
+                group = zarr.open_group(store, mode="r")
     except Exception as exc:  # not a group: FileNotFoundError, GroupNotFoundError, ...
-        problem = str(exc) if options is None else options.scrub(str(exc))
-        raise InputError(f"{what}: {os.fspath(path)!r} is not a zarr group ({problem}).") from exc
+        error = InputError(
+            f"{what}: {display_path(path)!r} is not a zarr group ({problem(exc, options)})."
+        )
+        raise_scrubbed(error, exc, options)
     names = sorted(group.array_keys())
 
     def open_array(name: str) -> Any:
@@ -385,7 +393,7 @@ def read_zarr(
             arr = None
         if not isinstance(arr, zarr.Array):
             raise InputError(
-                f"{what}: no array {name!r} in {os.fspath(path)!r}; its arrays are {names}."
+                f"{what}: no array {name!r} in {display_path(path)!r}; its arrays are {names}."
             )
         if missing_chunks == "raise" and isinstance(arr.store, zarr.storage.LocalStore):
             expected = _all_object_keys(arr)
@@ -393,7 +401,7 @@ def read_zarr(
             missing = [key for key in expected if key not in stored]
             if missing:
                 raise InputError(
-                    f"{what}: array {name!r} of {os.fspath(path)!r} is missing {len(missing)} "
+                    f"{what}: array {name!r} of {display_path(path)!r} is missing {len(missing)} "
                     f"of its {len(expected)} chunks ({_shown(missing, f'{arr.path}/')}); zarr "
                     f"would read them as the fill value {_fill_value(arr)!r}. The store is "
                     "incomplete, probably from a write that did not finish: write it again "
