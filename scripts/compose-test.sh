@@ -289,73 +289,23 @@ print("the workers see none of the files of the client: data travels through the
   passed
 
   step "make-data, train with a checkpoint, save, predict: every path an s3:// URL"
-  # Whether a parameter of a daskpar command takes an object store's URL in this image (the CLI
-  # gains them one at a time): what click makes of one. Where one does not yet, the library's
-  # calls that the command is a thin shell over do the same work, and the output says so.
-  takes_url='
-import sys
-from daskpar._cli import main
-command = main.commands[sys.argv[1]]
-param = next(p for p in command.params if p.name == sys.argv[2])
-sys.exit(str(param.type.convert("s3://bucket/x", param, None)) != "s3://bucket/x")'
-  write_data='
-import sys
-from distributed import Client
-import daskpar as dp
-with Client(timeout=60):  # the workers write the chunks
-    X, y = dp.make_classification(200_000, 20, chunks=20_000, random_state=0)
-    dp.write_zarr(sys.argv[1], X, y)
-print(f"wrote {X.shape[0]:,} x {X.shape[1]} to {sys.argv[1]} with daskpar.write_zarr")'
-  train_model='
-import sys
-from distributed import Client
-import daskpar as dp
-data, checkpoint, model_file = sys.argv[1:]
-with Client(timeout=60) as client:
-    workers = len(client.scheduler_info()["workers"])
-    print(f"cluster: {workers} workers at {client.scheduler.address}")
-    X, y = dp.read_zarr(data)
-    model = dp.ParallelIncremental(dp.AdaptiveSGDClassifier(), epochs=3, random_state=0,
-                                   checkpoint=checkpoint)
-    model.fit(X, y, classes=[0, 1])
-    print(f"trained for 3 epochs, checkpointed in {checkpoint}: accuracy {model.score(X, y):.3f}")
-    dp.save(model, model_file)
-print(f"saved the model to {model_file} with daskpar.save")'
-  copy_model='
-import sys
-import s3fs
-s3fs.S3FileSystem().put(sys.argv[1], sys.argv[2])
-print(f"copied {sys.argv[1]} to {sys.argv[2]} with s3fs")'
+  # In one-off client containers, which share no folder with the cluster: the data, the
+  # checkpoint, the model file and the predictions all go through the bucket.
   client sh -ec '
-    url=$1 takes_url=$2 write_data=$3 train_model=$4 copy_model=$5
-    if python -c "$takes_url" make-data out; then
-      daskpar make-data "$url/blobs.zarr" --rows 200000 --features 20 --chunk-rows 20000
-    else
-      echo "(daskpar make-data takes no URL in this image: daskpar.write_zarr writes the data)"
-      python -c "$write_data" "$url/blobs.zarr"
-    fi
-    if python -c "$takes_url" train data && python -c "$takes_url" train checkpoint; then
-      save=$url/model.dp
-      if ! python -c "$takes_url" train save_path; then
-        echo "(daskpar train --save takes no URL in this image: it saves in the container, and" \
-          "s3fs copies the file to the bucket)"
-        save=/data/model.dp
-      fi
-      daskpar train "$url/blobs.zarr" --scheduler tcp://scheduler:8786 --epochs 3 \
-        --checkpoint "$url/checkpoint" --save "$save"
-      [ "$save" = "$url/model.dp" ] || python -c "$copy_model" "$save" "$url/model.dp"
-    else
-      echo "(daskpar train takes no URL in this image: daskpar.ParallelIncremental trains, and" \
-        "daskpar.save saves the model)"
-      python -c "$train_model" "$url/blobs.zarr" "$url/checkpoint" "$url/model.dp"
-    fi
+    url=$1
+    daskpar make-data "$url/blobs.zarr" --rows 200000 --features 20 --chunk-rows 20000
+    daskpar train "$url/blobs.zarr" --scheduler tcp://scheduler:8786 --epochs 3 \
+      --checkpoint "$url/checkpoint" --save "$url/model.dp"
     daskpar predict "$url/model.dp" "$url/blobs.zarr" --scheduler tcp://scheduler:8786 \
       --out "$url/predictions.zarr" --allow-unsigned' \
-    sh "$url" "$takes_url" "$write_data" "$train_model" "$copy_model" | tee "$work/s3.txt"
+    sh "$url" | tee "$work/s3.txt"
   [[ $(grep -c '^cluster: 2 workers at tcp://' "$work/s3.txt") -ge 2 ]] \
     || fail "train and predict did not both see 2 workers at a tcp:// address"
-  [[ $(epoch_rows "$work/s3.txt" | wc -l) == 3 ]] || grep -q '^trained for 3 epochs' "$work/s3.txt" \
-    || fail "train printed no table of 3 epochs"
+  [[ $(epoch_rows "$work/s3.txt" | wc -l) == 3 ]] || fail "train printed no table of 3 epochs"
+  grep -q "^saved the model to $url/model.dp: unsigned" "$work/s3.txt" \
+    || fail "train did not save the model to $url/model.dp"
+  grep -q "^loaded Pipeline from $url/model.dp" "$work/s3.txt" \
+    || fail "predict did not load the model from $url/model.dp"
   grep -q "^wrote 200,000 predictions to $url/predictions.zarr" "$work/s3.txt" \
     || fail "predict did not write 200,000 predictions to $url/predictions.zarr"
   passed

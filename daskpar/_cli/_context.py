@@ -25,6 +25,17 @@ def _store(url: str, what: str) -> tuple[Any, str]:
     return filesystem(*remote_location(url, None, what))
 
 
+def shown(text: Path | str) -> str:
+    """A path, or text holding URLs (an object store's URL, a message), as messages show
+    it: no URL's user or password, nor any credential in its query (a presigned URL's
+    signature)."""
+    if isinstance(text, Path):
+        return str(text)
+    from daskpar.errors import scrub
+
+    return scrub(text)
+
+
 def _head(report: Path | str) -> bytes | None:
     """The first 64 KiB of the file at ``report``, or None if there is none."""
     if isinstance(report, str):  # an object store's URL
@@ -52,8 +63,57 @@ def check_report_path(report: Path | str | None, overwrite: bool | None = None) 
     if head is not None and b"Dask Performance Report" not in head:
         hint = "" if overwrite is None else ", or pass --overwrite to replace it"
         raise click.ClickException(
-            f"--report: {report} exists and is not a Dask performance report; pick "
+            f"--report: {shown(report)} exists and is not a Dask performance report; pick "
             f"another name{hint}."
+        )
+
+
+#: Schemes of stores whose URLs start with a bucket (or container) that must exist.
+_BUCKET_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
+
+
+def check_save_url(save: Path | str | None) -> None:
+    """Refuse, before any work, an object store's ``--save`` URL that the model could not
+    be saved at after it: one naming a bucket or a folder rather than a file, or in a bucket
+    that does not exist (or that the environment's credentials cannot reach). A local path
+    was checked by its option (:func:`daskpar._cli._options.output_file`)."""
+    if not isinstance(save, str):
+        return
+    from daskpar._io._remote import filesystem, remote_location
+
+    url, options = remote_location(save, None, "--save")
+    where = shown(url)
+    example = f"such as {where}/model.dp"
+    scheme, _, rest = url.partition("://")
+    bucket, _, key = rest.partition("/")
+    in_bucket = scheme.lower() in _BUCKET_STORES
+    if in_bucket and not key:
+        raise click.ClickException(
+            f"--save: {where} names a bucket; name the model file in it, {example}."
+        )
+    if save.endswith("/"):
+        raise click.ClickException(
+            f"--save: {where}/ names a folder; name the model file in it, {example}."
+        )
+    try:
+        fs, inner = filesystem(url, options)
+        bucket_missing = in_bucket and not fs.exists(bucket)
+        folder = not bucket_missing and fs.isdir(inner)
+    except Exception as exc:  # no such store library, credentials refused, network
+        raise click.ClickException(
+            f"--save: cannot reach {where}: {options.scrub(f'{type(exc).__name__}: {exc}')}. "
+            "Check the URL, and the store's credentials in the environment."
+        ) from None
+    if bucket_missing:
+        raise click.ClickException(
+            f"--save: the bucket {bucket!r} of {where} does not exist, or the credentials of "
+            "the environment cannot reach it. Create it, or check the URL and the store's "
+            "credentials (for S3: the AWS_* variables)."
+        )
+    if folder:
+        raise click.ClickException(
+            f"--save: {where} is a folder (objects are stored under it); name the model file "
+            f"in it, {example}."
         )
 
 
@@ -84,11 +144,11 @@ def start_checkpoint(checkpoint: Path | str | None, overwrite: bool) -> None:
             f"its signature is checked with the model key (key id {key_id})"
             if key_id is not None
             else "it is not authenticated, since no model key is set: anyone who can write "
-            f"{checkpoint} can change the model it resumes"
+            f"{shown(checkpoint)} can change the model it resumes"
         )
         click.echo(
-            f"resuming from the checkpoint in {checkpoint}; {trust} (--overwrite starts over "
-            "instead)"
+            f"resuming from the checkpoint in {shown(checkpoint)}; {trust} (--overwrite starts "
+            "over instead)"
         )
 
 
@@ -104,9 +164,9 @@ def interruptible(checkpoint: Path | str | None) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         if checkpoint is not None and _has_checkpoint(checkpoint):
-            where = f"the checkpoint in {checkpoint} resumes it: run the same command again"
+            where = f"the checkpoint in {shown(checkpoint)} resumes it: run the same command again"
         elif checkpoint is not None:
-            where = f"no epoch had ended, so {checkpoint} holds no checkpoint yet"
+            where = f"no epoch had ended, so {shown(checkpoint)} holds no checkpoint yet"
         else:
             where = "no checkpoint (pass --checkpoint DIR to make the run resumable)"
         click.echo(f"\ninterrupted; {where}", err=True)
@@ -130,7 +190,7 @@ def reporting(report: Path | str | None) -> Iterator[None]:
                 yield
             fs, inner = _store(report, "--report")
             fs.put_file(str(local), inner)
-        click.echo(f"performance report: {report}")
+        click.echo(f"performance report: {shown(report)}")
         return
 
     # Written under a new name, then renamed over ``report``: a link put in its place since
@@ -168,7 +228,11 @@ def stay_open(client: Any, scheduler: str | None, keep_open: bool) -> None:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the errors a user can cause into a one-line message and exit status 1."""
+    """Turn the errors a user can cause into a one-line message and exit status 1.
+
+    The message shows no URL's user or password, nor a credential in its query: the
+    library's messages leave them out already, and this holds for any other error too.
+    """
     from daskpar.errors import CheckpointError
 
     try:
@@ -176,9 +240,9 @@ def user_errors() -> Iterator[None]:
     except CheckpointError as exc:
         made = "was made" in str(exc)
         hint = " With the daskpar command, --overwrite starts over." if made else ""
-        raise click.ClickException(f"{exc}{hint}") from None
+        raise click.ClickException(shown(f"{exc}{hint}")) from None
     except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(shown(str(exc))) from None
 
 
 #: The formats whose columns have names, as ``daskpar.data.read_path`` tells them.
@@ -275,14 +339,14 @@ def _write_csv(predictions: Any, path: Path) -> None:
 
 def write_remote_store(predictions: Any, out: str) -> str:
     """Write ``predictions`` to an object store's URL, as :func:`write_store` does locally;
-    returns the URL, shown without any user or password.
+    returns the URL as messages show it (:func:`shown`).
 
     There is no rename there: zarr and Parquet are written at ``out`` directly, by the
     workers, and removed again if the write fails (a reader may see a partial output while
     it runs). A single CSV file would be appended to, which object stores cannot do:
     refused before any work by :func:`check_remote_out`.
     """
-    from daskpar._io._remote import clean_url, filesystem, remote_location
+    from daskpar._io._remote import filesystem, remote_location
 
     url, options = remote_location(out, None, "predict --out")
     kind = output_format(url)
@@ -309,24 +373,24 @@ def write_remote_store(predictions: Any, out: str) -> str:
             if fs.exists(inner):
                 fs.rm(inner, recursive=True)
         raise
-    return clean_url(url)
+    return shown(url)
 
 
 def check_remote_out(out: str, overwrite: bool) -> None:
     """Refuse, before any work, an object store's ``--out`` that exists (without
     ``--overwrite``) or that asks for CSV."""
-    from daskpar._io._remote import clean_url, filesystem, remote_location
+    from daskpar._io._remote import filesystem, remote_location
 
     url, options = remote_location(out, None, "predict --out")
     if output_format(url) == "csv":
         raise click.ClickException(
-            f"{clean_url(url)}: a CSV output is one file that the workers append to, which an "
+            f"{shown(url)}: a CSV output is one file that the workers append to, which an "
             "object store cannot do. Write .parquet (a folder of files, one per block) or zarr "
             "there instead."
         )
     fs, inner = filesystem(url, options)
     if fs.exists(inner) and not overwrite:
-        raise click.ClickException(f"{clean_url(url)} exists; pass --overwrite to replace it.")
+        raise click.ClickException(f"{shown(url)} exists; pass --overwrite to replace it.")
 
 
 def write_store(predictions: Any, out: Path) -> Path:

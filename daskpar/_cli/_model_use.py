@@ -13,6 +13,7 @@ from ._context import (
     check_remote_out,
     output_format,
     read_data,
+    shown,
     table_kind,
     user_errors,
     write_remote_store,
@@ -91,8 +92,8 @@ def _load_model(path: Path | str, allow_unsigned: bool) -> Any:
         message = str(exc)
         for word, option in _LOAD_WORDS.items():
             message = message.replace(word, option)
-        raise click.ClickException(message) from None
-    click.echo(f"loaded {type(model).__name__} from {path}")
+        raise click.ClickException(shown(message)) from None
+    click.echo(f"loaded {type(model).__name__} from {shown(path)}")
     return model
 
 
@@ -164,9 +165,9 @@ def score_command(
                     scored, X_scored = model[1:], step.transform(X)
                 for name in scorers:
                     value = metrics.score(scored, X_scored, y, name)
-                    shown, value = (name[4:], -value) if name.startswith("neg_") else (name, value)
-                    record.metrics[shown] = value
-                    click.echo(f"{shown}: {value:.4f}")
+                    label, value = (name[4:], -value) if name.startswith("neg_") else (name, value)
+                    record.metrics[label] = value
+                    click.echo(f"{label}: {value:.4f}")
 
 
 @click.command("predict", epilog=URL_CREDENTIALS)
@@ -204,7 +205,8 @@ def predict_command(
     workers: int | None,
     dashboard_port: int,
 ) -> None:
-    """Predict with the saved MODEL_FILE on DATA's features, into OUT (Parquet, CSV or zarr).
+    """Predict with the saved MODEL_FILE on DATA's features, into OUT (Parquet, CSV or zarr);
+    each a local path or an object store's URL.
 
     A model trained on a table (CSV, Parquet, JSON lines) reads the columns it was trained on
     from DATA, by name, in any order; DATA needs no target column, and --target is not used.
@@ -246,6 +248,6 @@ def predict_command(
                 else:
                     final = write_store(predictions, out)
                 record.extra["out"] = str(final)
-            shown = final if isinstance(out, str) else out  # a URL without its credentials
-            where = f"{shown}/predictions" if output_format(out) == "zarr" else str(shown)
+            written = final if isinstance(out, str) else out  # a URL as messages show it
+            where = f"{written}/predictions" if output_format(out) == "zarr" else str(written)
             click.echo(f"wrote {predictions.shape[0]:,} predictions to {where}")

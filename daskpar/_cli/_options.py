@@ -68,10 +68,11 @@ URL_CREDENTIALS = (
 
 class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
     """A local path, checked as :class:`click.Path` checks it, or an object store's URL
-    (``s3://bucket/x``), kept as text: ``pathlib.Path`` would fold its ``//``. The store's
-    credentials come from the environment (``AWS_*`` variables), as its library reads them:
-    a URL holding a user or password is refused, since a command line is visible to the
-    other users of the machine (``ps``)."""
+    (``s3://bucket/x``), kept as text: ``pathlib.Path`` would fold its ``//``. A ``file://``
+    URL is the local path it names, checked and written as one. The store's credentials come
+    from the environment (``AWS_*`` variables), as its library reads them: a URL holding a
+    user or password is refused, since a command line is visible to the other users of the
+    machine (``ps``); so is a URL whose scheme no installed fsspec file system serves."""
 
     name = "path"
 
@@ -79,10 +80,42 @@ class PathOrURL(click.ParamType):  # type: ignore[type-arg]  # generic only in s
         self._path = click.Path(path_type=Path, **path_options)
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and value.lower().startswith("file://"):
+            from daskpar._io._remote import local_path
+
+            value = os.fspath(local_path(value))
         if is_url(value):
             refuse_url_password(ctx, param, value)
+            _check_protocol(ctx, param, value)
             return value
         return self._path.convert(value, param, ctx)
+
+
+def _check_protocol(ctx: Any, param: Any, url: str) -> None:
+    """Refuse, before any work, a URL whose scheme (each of a chain's: ``simplecache::s3``)
+    no fsspec file system serves, or serves with a library that is not installed."""
+    from fsspec.registry import get_filesystem_class
+
+    from daskpar.errors import scrub
+
+    scheme = url.partition("://")[0]
+    for protocol in scheme.split("::"):
+        try:
+            get_filesystem_class(protocol)
+        except ValueError:
+            raise click.BadParameter(
+                f"{scrub(url)}: no file system is known for {protocol}:// URLs. Check the "
+                "scheme (s3://, gs://, abfs://, memory://... in lower case, as fsspec names "
+                "them), or give a local path.",
+                ctx=ctx,
+                param=param,
+            ) from None
+        except ImportError as exc:
+            raise click.BadParameter(
+                f"{scrub(url)}: {protocol}:// URLs need a library that is not installed ({exc}).",
+                ctx=ctx,
+                param=param,
+            ) from None
 
 
 def refuse_url_password(ctx: Any, param: Any, value: Any) -> Any:
@@ -91,10 +124,11 @@ def refuse_url_password(ctx: Any, param: Any, value: Any) -> Any:
     ``.npy`` data too, a plain name for zarr and HDF5)."""
     if is_url(value):
         from daskpar._io._remote import clean_url
+        from daskpar.errors import scrub
 
         if clean_url(value) != value.rstrip("/"):
             raise click.BadParameter(
-                f"{clean_url(value)} was given with a user or password in its URL, which "
+                f"{scrub(clean_url(value))} was given with a user or password in its URL, which "
                 "every user of this machine can read on the command line (ps). Remove it "
                 "from the URL and set the store's credentials in the environment instead "
                 "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).",
@@ -342,11 +376,15 @@ save_options = [
     click.option(
         "--save",
         "save_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=PathOrURL(dir_okay=False),
         callback=output_file,
         default=None,
-        help="Save the fitted model to this file: daskpar's model format (no pickle), signed "
-        "when $DASKPAR_MODEL_KEY or $DASKPAR_MODEL_KEY_FILE gives a key.",
+        metavar="MODEL.dp",
+        help="Save the fitted model to this file, or to an object store's URL "
+        "(s3://bucket/model.dp, credentials from the environment), replacing what is there: "
+        "daskpar's model format (no pickle), signed when $DASKPAR_MODEL_KEY or "
+        "$DASKPAR_MODEL_KEY_FILE gives a key. A file is written under another name and "
+        "renamed into place, an object in one upload: neither is ever seen in part.",
     ),
     click.option(
         "--encrypt", is_flag=True, help="Encrypt the --save file (AES-256-GCM, the model key)."

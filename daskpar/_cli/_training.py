@@ -13,10 +13,12 @@ import click
 from ._cluster import cluster, describe_cluster, worker_threads
 from ._context import (
     check_report_path,
+    check_save_url,
     interruptible,
     read_data,
     record_feature_names,
     reporting,
+    shown,
     start_checkpoint,
     stay_open,
     user_errors,
@@ -114,7 +116,10 @@ def _make_scaler(model_name: str, *, sparse: bool = False) -> Any:
     return getattr(dp, SCALERS.get(model_name, "StandardScaler"))()
 
 
-def _save_model(model: Any, path: Path | None, encrypt: bool) -> None:
+def _save_model(model: Any, path: Path | str | None, encrypt: bool) -> None:
+    """``daskpar.save`` to a file (renamed into place) or an object store's URL (one
+    upload), then one line: where, whether it is signed, and the SHA-256 of what was
+    written there, read back."""
     if path is None:
         return
     import daskpar as dp
@@ -123,7 +128,7 @@ def _save_model(model: Any, path: Path | None, encrypt: bool) -> None:
     dp.save(model, path, encrypt=encrypt)
     info = persist.describe(path)
     signed = "signed" if info["signed"] else "unsigned (set DASKPAR_MODEL_KEY to sign it)"
-    click.echo(f"saved the model to {path}: {signed}, sha256 {persist.file_sha256(path)}")
+    click.echo(f"saved the model to {shown(path)}: {signed}, sha256 {info['sha256']}")
 
 
 def _check_data(X: Any, y: Any, *, classifier: bool) -> None:
@@ -334,7 +339,7 @@ def train_command(
     checkpoint: Path | str | None,
     overwrite: bool,
     keep_open: bool,
-    save_path: Path | None,
+    save_path: Path | str | None,
     encrypt: bool,
 ) -> None:
     """Train a model on DATA (zarr, Parquet, CSV, JSON lines, svmlight, .npy or HDF5): a
@@ -356,6 +361,7 @@ def train_command(
 
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
+        check_save_url(save_path)
         start_checkpoint(checkpoint, overwrite)
         table = read_table(data, target, columns)
         names = None
@@ -467,7 +473,7 @@ def search_command(
     checkpoint: Path | str | None,
     overwrite: bool,
     keep_open: bool,
-    save_path: Path | None,
+    save_path: Path | str | None,
     encrypt: bool,
 ) -> None:
     """Tune a model on DATA (a local path or an object store's URL): every candidate and
@@ -496,6 +502,7 @@ def search_command(
     grid = _parse_grid(grid_text, prefix)
     with interruptible(checkpoint), user_errors():
         check_report_path(report, overwrite)
+        check_save_url(save_path)
         start_checkpoint(checkpoint, overwrite)
         table = read_table(data, target, columns)
         names = None
