@@ -20,8 +20,9 @@ chunking or the number of workers; the sums merge in the tree's fixed order, so 
 is bit-identical on any number of workers and equal to float rounding across chunkings
 and ``split_every``.
 
-A block task multiplies row slabs by the stacked centres (one BLAS product, float64), then
-one compiled loop (numba) assigns each row and adds it to its centre's sums: no one-hot or
+A block task multiplies row slabs by the stacked centres (one BLAS product, in X's float
+dtype as scikit-learn's), takes each row's nearest centre of each run (numpy's argmin), then
+one compiled loop (numba) adds each row to its centre's sums in float64: no one-hot or
 distance matrix, and the slabs' buffers are allocated once per task. With ``checkpoint``,
 the runs' state is written after the initialization and after every Lloyd pass
 (``daskpar._checkpoint``): a rerun resumes there, to the same bits.
@@ -191,11 +192,15 @@ class ClusterSums:
         )
 
 
-def _top(
-    keys: np.ndarray, index: np.ndarray, capacity: int
-) -> np.ndarray:  # positions of the largest keys, ties to the lower row index
-    order = np.lexsort((index, -keys))
-    return order[:capacity]
+def _top(keys: np.ndarray, index: np.ndarray, capacity: int) -> np.ndarray:
+    """The positions of the ``capacity`` largest keys, largest first, ties to the lower row
+    index: the keys at least the ``capacity``-th largest (a partition, linear), then those
+    few sorted."""
+    if len(keys) > capacity > 0 and not np.isnan(keys).any():  # NaN keys: the full sort's order
+        kth = np.partition(keys, len(keys) - capacity)[len(keys) - capacity]
+        few = np.flatnonzero(keys >= kth)
+        return few[np.lexsort((index[few], -keys[few]))][:capacity]
+    return np.lexsort((index, -keys))[:capacity]
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,8 +286,13 @@ def _slabs(n: int, width: int) -> list[slice]:
 
 
 class _SlabBuffers:
-    """The float64 temporaries of a block's slabs, allocated once per task and reused by
-    every slab: the shifted rows and their products with the centres.
+    """The temporaries of a block's slabs against the centres ``runs``, allocated once per
+    task and reused by every slab: the shifted rows (float64), the scores and the labels.
+
+    The scores (what picks each row's nearest centre) are computed in ``dtype``, X's float
+    dtype, as scikit-learn's Lloyd step computes them: float32 X's in float32, about twice
+    the matrix product's speed, the rows rounded to float32 after the shift. The distances,
+    sums and inertia are float64 from the float64 rows whatever the dtype.
 
     Workers run with a small ``MALLOC_TRIM_THRESHOLD_`` (distributed's nanny sets it), under
     which glibc maps every large allocation afresh and returns it on free, so a temporary
@@ -290,11 +300,20 @@ class _SlabBuffers:
     time.
     """
 
-    def __init__(self, n: int, d: int, width: int) -> None:
+    def __init__(self, n: int, d: int, runs: _Stacked, dtype: Any = np.float64) -> None:
+        width = len(runs.stacked)
         self.slabs = _slabs(n, max(d, width))
         step = self.slabs[0].stop if self.slabs else 0
+        self.runs = runs
         self._x = np.empty((step, d))
-        self._products = np.empty((step, width))
+        self._products = np.empty((step, width), dtype=np.float64)
+        self._labels = np.empty((step, len(runs.offsets) - 1), dtype=np.intp)
+        self._low: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if np.dtype(dtype) == np.float32:
+            centres = runs.stacked.astype(np.float32)
+            norms = np.einsum("ij,ij->i", centres, centres)
+            self._low = (np.empty((step, d), dtype=np.float32), centres, norms)
+            self._products = np.empty((step, width), dtype=np.float32)
 
     def shifted(self, X: np.ndarray, slab: slice, shift: np.ndarray) -> np.ndarray:
         """The rows ``slab`` of ``X`` as float64, minus ``shift`` (valid until the next
@@ -303,11 +322,35 @@ class _SlabBuffers:
         np.subtract(X[slab], shift, out=x, dtype=np.float64)
         return x
 
-    def products(self, x: np.ndarray, stacked: np.ndarray) -> np.ndarray:
-        """``x @ stacked.T``, in the buffer."""
-        out = self._products[: len(x)]
-        np.matmul(x, stacked.T, out=out)
-        return out
+    def labels(self, x: np.ndarray) -> np.ndarray:
+        """Each row of the slab ``x`` (shifted) labelled with its nearest centre of each run,
+        ``(len(x), R)``, the index in the run (valid until the next slab's).
+
+        scikit-learn's Lloyd step: the argmin of the scores ``|c|^2 - 2 x.c`` from one
+        matrix product against every run's centres, in X's float dtype; numpy's ``argmin``:
+        the first minimum, the first NaN.
+        """
+        scores = self._products[: len(x)]
+        if self._low is None:
+            np.matmul(x, self.runs.stacked.T, out=scores)
+            norms = self.runs.norms
+        else:
+            rows, centres, norms = self._low
+            rows = rows[: len(x)]
+            rows[...] = x
+            np.matmul(rows, centres.T, out=scores)
+        np.multiply(scores, -2.0, out=scores)
+        np.add(scores, norms, out=scores)
+        offsets = self.runs.offsets
+        labels = self._labels[: len(x)]
+        sizes = np.diff(offsets)
+        if (sizes == sizes[0]).all():
+            # Runs of k centres each: one call over (rows, R, k) (each row's k contiguous)
+            np.argmin(scores.reshape(len(x), len(sizes), sizes[0]), axis=2, out=labels)
+        else:
+            for r in range(len(sizes)):
+                np.argmin(scores[:, offsets[r] : offsets[r + 1]], axis=1, out=labels[:, r])
+        return labels
 
 
 def _weights(sample_weight: np.ndarray | None, n: int, rows: slice, block: int) -> np.ndarray:
@@ -324,55 +367,44 @@ _jit = numba.njit(cache=True, nogil=True, fastmath=False)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=False, inline="always")
-def _nearest_one(
-    x: np.ndarray, products: np.ndarray, stacked: np.ndarray, norms: np.ndarray, lo: int, hi: int
-) -> tuple[int, float]:  # pragma: no cover - compiled
-    """Row ``x``'s nearest of the centres ``lo:hi`` of ``stacked`` and its squared distance.
-
-    The nearest is the argmin of ``products * -2 + norms`` (scikit-learn's Lloyd step, the
-    same arithmetic as numpy's ``products * -2.0 + norms``; numpy's ``argmin``: the first
-    minimum, the first NaN); the distance is then summed feature by feature, exactly 0 for
-    a row equal to its centre.
-    """
-    best = lo
-    low = products[lo] * -2.0 + norms[lo]
-    for j in range(lo + 1, hi):
-        score = products[j] * -2.0 + norms[j]
-        if score < low or (score != score and low == low):
-            best, low = j, score
-    total = 0.0
-    for f in range(len(x)):
-        diff = x[f] - stacked[best, f]
-        total += diff * diff
-    return best - lo, total
+def _distance(x: np.ndarray, centre: np.ndarray) -> float:  # pragma: no cover - compiled
+    """The squared distance of ``x`` to ``centre``, summed feature by feature in four
+    interleaved sums (four independent chains of additions: twice one sum's speed, and the
+    same bits on every CPU): exactly 0 for a row equal to its centre."""
+    s0 = s1 = s2 = s3 = 0.0
+    d = len(x)
+    whole = d - d % 4
+    for f in range(0, whole, 4):
+        e0 = x[f] - centre[f]
+        e1 = x[f + 1] - centre[f + 1]
+        e2 = x[f + 2] - centre[f + 2]
+        e3 = x[f + 3] - centre[f + 3]
+        s0 += e0 * e0
+        s1 += e1 * e1
+        s2 += e2 * e2
+        s3 += e3 * e3
+    for f in range(whole, d):
+        e = x[f] - centre[f]
+        s0 += e * e
+    return (s0 + s1) + (s2 + s3)
 
 
 @_jit
 def _nearest_rows(
-    x: np.ndarray,
-    products: np.ndarray,
-    stacked: np.ndarray,
-    norms: np.ndarray,
-    offsets: np.ndarray,
-    labels: np.ndarray,
-    dist: np.ndarray,
+    x: np.ndarray, stacked: np.ndarray, offsets: np.ndarray, labels: np.ndarray, dist: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """Each row's nearest centre of each run (run ``r``: rows ``offsets[r]:offsets[r+1]`` of
-    ``stacked``) and its squared distance, from the products ``x @ stacked.T``, in
-    ``labels`` and ``dist``."""
+    """Each row's squared distance to its nearest centre of each run (``labels[i, r]`` of
+    the rows ``offsets[r]:offsets[r+1]`` of ``stacked``), in ``dist``."""
     for i in range(x.shape[0]):
         for r in range(len(offsets) - 1):
-            labels[i, r], dist[i, r] = _nearest_one(
-                x[i], products[i], stacked, norms, offsets[r], offsets[r + 1]
-            )
+            dist[i, r] = _distance(x[i], stacked[offsets[r] + labels[i, r]])
 
 
 @_jit
 def _lloyd_rows(
     x: np.ndarray,
-    products: np.ndarray,
+    labels: np.ndarray,
     stacked: np.ndarray,
-    norms: np.ndarray,
     k: int,
     w: np.ndarray,
     update: bool,
@@ -382,14 +414,15 @@ def _lloyd_rows(
     inertia: np.ndarray,
 ) -> bool:  # pragma: no cover - compiled
     """One slab's Lloyd sums for runs of ``k`` centres each, added to the zeroed ``sums``,
-    ``weights``, ``counts`` and ``inertia``: each row assigned (:func:`_nearest_one`) and
-    added to its centre's sums at once (no one-hot matrix, no distance matrix). False if a
-    squared distance is not finite (a value of X that is not, which the caller names)."""
+    ``weights``, ``counts`` and ``inertia``: each row added to its nearest centre's sums
+    (``labels[i, r]``) at once (no one-hot matrix, no distance matrix). False if a squared
+    distance is not finite (a value of X that is not, which the caller names)."""
     finite = True
     for i in range(x.shape[0]):
         wi = w[i]
         for r in range(sums.shape[0]):
-            label, total = _nearest_one(x[i], products[i], stacked, norms, r * k, r * k + k)
+            label = labels[i, r]
+            total = _distance(x[i], stacked[r * k + label])
             if not np.isfinite(total):
                 finite = False
             weights[r, label] += wi
@@ -423,19 +456,18 @@ def _nearest(
     """Labels ``(n, R)`` and squared distances ``(n, R)`` of the rows ``x`` to each run's
     nearest centre.
 
-    As scikit-learn's Lloyd step: the label is the argmin of ``|c|^2 - 2 x.c`` (one matrix
-    product against all the runs' centres stacked), the first on ties; the distance to it
-    is then summed feature by feature, exactly 0 for a row equal to its centre
-    (:func:`_nearest_one`).
+    As scikit-learn's Lloyd step: the label is the argmin of ``|c|^2 - 2 x.c``
+    (:meth:`_SlabBuffers.labels`); the distance to it is then summed feature by feature,
+    exactly 0 for a row equal to its centre.
     """
     runs = centres if isinstance(centres, _Stacked) else _Stacked.of(centres)
     n_runs = len(runs.offsets) - 1
-    labels = np.empty((len(x), n_runs), dtype=np.int64)
     dist = np.empty((len(x), n_runs))
-    if len(x):
-        x = np.ascontiguousarray(x)
-        products = x @ runs.stacked.T if buffers is None else buffers.products(x, runs.stacked)
-        _nearest_rows(x, products, runs.stacked, runs.norms, runs.offsets, labels, dist)
+    if not len(x):
+        return np.empty((0, n_runs), dtype=np.intp), dist
+    x = np.ascontiguousarray(x)
+    labels = (buffers or _SlabBuffers(len(x), x.shape[1], runs)).labels(x)
+    _nearest_rows(x, runs.stacked, runs.offsets, labels, dist)
     return labels, dist
 
 
@@ -469,13 +501,13 @@ def lloyd_partition(
     inertia = np.zeros(n_runs)
     # Each slab's sums apart, then added: shorter running sums than one per block.
     part = (np.empty_like(sums), np.empty_like(weights), np.empty_like(counts), np.empty(n_runs))
-    buffers = _SlabBuffers(n, d, n_runs * k)
+    buffers = _SlabBuffers(n, d, stacked, X.dtype)
     for slab in buffers.slabs:
         x = buffers.shifted(X, slab, centres.shift)
-        products = buffers.products(x, stacked.stacked)
+        labels = buffers.labels(x)
         for a in part:
             a.fill(0)
-        finite = _lloyd_rows(x, products, stacked.stacked, stacked.norms, k, w[slab], update, *part)
+        finite = _lloyd_rows(x, labels, stacked.stacked, k, w[slab], update, *part)
         if not finite:
             # A squared distance that is not finite comes from a value of X that is not
             # (or from an overflow, which the check lets through): the check names it.
@@ -512,7 +544,7 @@ def farthest_partition(
     stacked = _Stacked.of(runs)
     tops: TopRows | None = None
     start = rows[0].start
-    buffers = _SlabBuffers(n, d, len(stacked.stacked))
+    buffers = _SlabBuffers(n, d, stacked, X.dtype)
     for slab in buffers.slabs:
         x = buffers.shifted(X, slab, centres.shift)
         labels, dist = _nearest(x, stacked, buffers)
@@ -543,7 +575,7 @@ def _tops_of(
     for g, m in enumerate(capacity):
         keep = _top(keys[g], index, m)
         lab = labels[g][keep] if labels is not None else np.zeros(len(keep), dtype=np.int64)
-        values = (keys[g][keep], index[keep], x[keep], w[keep], lab)
+        values = (keys[g][keep], index[keep], np.asarray(x[keep], np.float64), w[keep], lab)
         for out, value in zip(fields, values, strict=True):
             out.append(value)
     k_, i_, r_, w_, l_ = (tuple(f) for f in fields)
@@ -575,8 +607,7 @@ def pick_partition(
     with np.errstate(divide="ignore"):
         keys = [np.log(row_uniforms(seed, 0, start, n)) / w for seed in seeds]
     index = np.arange(start, start + n, dtype=np.int64)
-    x = np.asarray(X, dtype=np.float64)
-    return _tops_of((capacity,) * len(seeds), keys, index, x, w, None, np.zeros(len(seeds)))
+    return _tops_of((capacity,) * len(seeds), keys, index, X, w, None, np.zeros(len(seeds)))
 
 
 def sample_partition(
@@ -606,21 +637,13 @@ def sample_partition(
     runs = centres.runs()
     stacked = _Stacked.of(runs)
     start = rows[0].start
-    tops: TopRows | None = None
-    buffers = _SlabBuffers(n, d, len(stacked.stacked))
+    buffers = _SlabBuffers(n, d, stacked, X.dtype)
+    dist = np.empty((n, len(runs)))
     for slab in buffers.slabs:
-        x = buffers.shifted(X, slab, centres.shift)
-        _, dist = _nearest(x, stacked, buffers)
-        ws = w[slab]
-        cost = ws @ dist
-        keys = [
-            ws * dist[:, r] / row_uniforms(seed, round_, start + slab.start, len(x))
-            for r, seed in enumerate(seeds)
-        ]
-        index = np.arange(start + slab.start, start + slab.stop, dtype=np.int64)
-        part = _tops_of((capacity,) * len(runs), keys, index, x + centres.shift, ws, None, cost)
-        tops = part if tops is None else tops.combine(part)
-    return tops
+        dist[slab] = _nearest(buffers.shifted(X, slab, centres.shift), stacked, buffers)[1]
+    keys = [w * dist[:, r] / row_uniforms(seed, round_, start, n) for r, seed in enumerate(seeds)]
+    index = np.arange(start, start + n, dtype=np.int64)
+    return _tops_of((capacity,) * len(runs), keys, index, X, w, None, w @ dist)
 
 
 def weigh_partition(
@@ -640,7 +663,7 @@ def weigh_partition(
     runs = centres.runs()
     totals = [np.zeros(len(c)) for c in runs]
     stacked = _Stacked.of(runs)
-    buffers = _SlabBuffers(n, d, len(stacked.stacked))
+    buffers = _SlabBuffers(n, d, stacked, X.dtype)
     for slab in buffers.slabs:
         labels, _ = _nearest(buffers.shifted(X, slab, centres.shift), stacked, buffers)
         for r, c in enumerate(runs):
@@ -661,7 +684,7 @@ def assign_partition(X: np.ndarray, *, centres: Centres, block_info: Any = None)
     labels = np.empty(len(X), dtype=np.int32)
     runs = centres.runs()
     stacked = _Stacked.of(runs)
-    buffers = _SlabBuffers(len(X), X.shape[1], len(stacked.stacked))
+    buffers = _SlabBuffers(len(X), X.shape[1], stacked, X.dtype)
     for slab in buffers.slabs:
         x = buffers.shifted(X, slab, centres.shift)
         labels[slab] = _nearest(x, stacked, buffers)[0][:, 0]
@@ -952,8 +975,10 @@ class KMeans(
     ``init_max_iter + 2`` for ``"k-means||"``), one per Lloyd iteration of the longest run,
     one more for the final assignment unless the last iteration moved no centre, and one
     per iteration that left a cluster empty (the rows farthest from their centres, merged
-    as a top-m reduction). The arithmetic is float64 whatever X's dtype (scikit-learn's
-    runs in float32 for float32 X). Of runs whose inertias are equal to a relative 1e-10,
+    as a top-m reduction). Each row's nearest centre is picked in X's float dtype, as
+    scikit-learn picks it (float32 X: a float32 matrix product, about twice as fast, on rows
+    shifted before they are rounded); the distances, sums, inertia and centres are computed
+    in float64 whatever the dtype. Of runs whose inertias are equal to a relative 1e-10,
     the first is kept: runs that found the same clustering (with the centres in another
     order) differ by rounding only, and scikit-learn keeps the earlier of those too.
 
