@@ -306,14 +306,15 @@ class _SlabBuffers:
         step = self.slabs[0].stop if self.slabs else 0
         self.runs = runs
         self._x = np.empty((step, d))
-        self._products = np.empty((step, width), dtype=np.float64)
         self._labels = np.empty((step, len(runs.offsets) - 1), dtype=np.intp)
         self._low: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if np.dtype(dtype) == np.float32:
             centres = runs.stacked.astype(np.float32)
             norms = np.einsum("ij,ij->i", centres, centres)
             self._low = (np.empty((step, d), dtype=np.float32), centres, norms)
-            self._products = np.empty((step, width), dtype=np.float32)
+        self._products = np.empty(
+            (step, width), dtype=np.float64 if self._low is None else np.float32
+        )
 
     def shifted(self, X: np.ndarray, slab: slice, shift: np.ndarray) -> np.ndarray:
         """The rows ``slab`` of ``X`` as float64, minus ``shift`` (valid until the next
@@ -450,23 +451,17 @@ class _Stacked:
         return cls(stacked, np.einsum("ij,ij->i", stacked, stacked), offsets)
 
 
-def _nearest(
-    x: np.ndarray, centres: list[np.ndarray] | _Stacked, buffers: _SlabBuffers | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Labels ``(n, R)`` and squared distances ``(n, R)`` of the rows ``x`` to each run's
-    nearest centre.
+def _nearest(x: np.ndarray, buffers: _SlabBuffers) -> tuple[np.ndarray, np.ndarray]:
+    """Labels ``(n, R)`` and squared distances ``(n, R)`` of the slab ``x`` (shifted) to each
+    run's nearest centre of ``buffers.runs``.
 
     As scikit-learn's Lloyd step: the label is the argmin of ``|c|^2 - 2 x.c``
     (:meth:`_SlabBuffers.labels`); the distance to it is then summed feature by feature,
     exactly 0 for a row equal to its centre.
     """
-    runs = centres if isinstance(centres, _Stacked) else _Stacked.of(centres)
-    n_runs = len(runs.offsets) - 1
-    dist = np.empty((len(x), n_runs))
-    if not len(x):
-        return np.empty((0, n_runs), dtype=np.intp), dist
-    x = np.ascontiguousarray(x)
-    labels = (buffers or _SlabBuffers(len(x), x.shape[1], runs)).labels(x)
+    runs = buffers.runs
+    dist = np.empty((len(x), len(runs.offsets) - 1))
+    labels = buffers.labels(x)
     _nearest_rows(x, runs.stacked, runs.offsets, labels, dist)
     return labels, dist
 
@@ -547,7 +542,7 @@ def farthest_partition(
     buffers = _SlabBuffers(n, d, stacked, X.dtype)
     for slab in buffers.slabs:
         x = buffers.shifted(X, slab, centres.shift)
-        labels, dist = _nearest(x, stacked, buffers)
+        labels, dist = _nearest(x, buffers)
         index = np.arange(start + slab.start, start + slab.stop, dtype=np.int64)
         part = _tops_of(
             capacity,
@@ -640,7 +635,7 @@ def sample_partition(
     buffers = _SlabBuffers(n, d, stacked, X.dtype)
     dist = np.empty((n, len(runs)))
     for slab in buffers.slabs:
-        dist[slab] = _nearest(buffers.shifted(X, slab, centres.shift), stacked, buffers)[1]
+        dist[slab] = _nearest(buffers.shifted(X, slab, centres.shift), buffers)[1]
     keys = [w * dist[:, r] / row_uniforms(seed, round_, start, n) for r, seed in enumerate(seeds)]
     index = np.arange(start, start + n, dtype=np.int64)
     return _tops_of((capacity,) * len(runs), keys, index, X, w, None, w @ dist)
@@ -665,7 +660,7 @@ def weigh_partition(
     stacked = _Stacked.of(runs)
     buffers = _SlabBuffers(n, d, stacked, X.dtype)
     for slab in buffers.slabs:
-        labels, _ = _nearest(buffers.shifted(X, slab, centres.shift), stacked, buffers)
+        labels, _ = _nearest(buffers.shifted(X, slab, centres.shift), buffers)
         for r, c in enumerate(runs):
             totals[r] += np.bincount(labels[:, r], weights=w[slab], minlength=len(c))
     return CandidateWeights(tuple(totals))
@@ -687,7 +682,7 @@ def assign_partition(X: np.ndarray, *, centres: Centres, block_info: Any = None)
     buffers = _SlabBuffers(len(X), X.shape[1], stacked, X.dtype)
     for slab in buffers.slabs:
         x = buffers.shifted(X, slab, centres.shift)
-        labels[slab] = _nearest(x, stacked, buffers)[0][:, 0]
+        labels[slab] = _nearest(x, buffers)[0][:, 0]
     return labels
 
 

@@ -17,6 +17,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,13 +115,21 @@ def s3_bucket(s3_server: str) -> Iterator[S3]:
         s3fs.S3FileSystem.clear_instance_cache()
 
 
-@pytest.fixture
-def s3(s3_bucket: S3) -> Iterator[S3]:
-    """A new, empty prefix in the session's bucket, removed (with what it holds) afterwards."""
-    where = S3(s3_bucket.endpoint, s3_bucket.bucket, f"t-{uuid.uuid4().hex[:12]}")
+@contextmanager
+def new_prefix(bucket: S3, stem: str) -> Iterator[S3]:
+    """A new, empty prefix ``<stem>-<random>`` in ``bucket``, removed (with what it holds)
+    at the end."""
+    where = S3(bucket.endpoint, bucket.bucket, f"{stem}-{uuid.uuid4().hex[:12]}")
     try:
         yield where
     finally:
         fs = where.filesystem()
         if fs.exists(where.url()):
             fs.rm(where.url(), recursive=True)
+
+
+@pytest.fixture
+def s3(s3_bucket: S3) -> Iterator[S3]:
+    """A new, empty prefix in the session's bucket, removed (with what it holds) afterwards."""
+    with new_prefix(s3_bucket, "t") as where:
+        yield where

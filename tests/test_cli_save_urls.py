@@ -238,6 +238,16 @@ def test_an_upload_that_breaks_off_leaves_the_earlier_object(
     assert s3.filesystem().cat_file(url) == b"the earlier model"
 
 
+def model_url_command(command: str, url: str, data: Path) -> list[str]:
+    """The command line of ``command`` with ``url`` as its model file (saved or read)."""
+    return {
+        "train": ["train", str(data), "--save", url],
+        "search": ["search", str(data), "--grid", '{"alpha": [0.1]}', "--save", url],
+        "predict": ["predict", url, str(data), "--out", str(data / "p.zarr")],
+        "score": ["score", url, str(data)],
+    }[command]
+
+
 @pytest.mark.parametrize(
     ("command", "option"),
     [("train", "'--save'"), ("search", "'--save'"), ("predict", "'MODEL_FILE'"),
@@ -253,12 +263,7 @@ def test_a_model_url_of_an_unknown_scheme_is_refused_before_any_work(
     started: list[object] = []
     monkeypatch.setattr("daskpar._cli._training.cluster", lambda *a, **k: started.append(a))
     monkeypatch.setattr("daskpar._cli._model_use.cluster", lambda *a, **k: started.append(a))
-    args = {
-        "train": ["train", str(tmp_path), "--save", url],
-        "search": ["search", str(tmp_path), "--grid", '{"alpha": [0.1]}', "--save", url],
-        "predict": ["predict", url, str(tmp_path), "--out", str(tmp_path / "p.zarr")],
-        "score": ["score", url, str(tmp_path)],
-    }[command]
+    args = model_url_command(command, url, tmp_path)
     result = invoke(*args, env=NO_KEYS)
     error = one_line_error(result, code=2)
     assert error.startswith(f"Error: Invalid value for {option}: s4://bucket/model.dp?"), error
@@ -331,12 +336,7 @@ def test_a_model_url_with_a_password_is_refused_without_showing_it(
     # The plain form, and a password with a '/' (AWS secret keys often hold one).
     for userinfo in (f"{s3.key}:{first}{second}", f"{s3.key}:{first}/{second}"):
         url = f"s3://{userinfo}@{s3.bucket}/model.dp"
-        args = {
-            "train": ["train", str(tmp_path), "--save", url],
-            "search": ["search", str(tmp_path), "--grid", '{"alpha": [0.1]}', "--save", url],
-            "predict": ["predict", url, str(tmp_path), "--out", str(tmp_path / "p.zarr")],
-            "score": ["score", url, str(tmp_path)],
-        }[command]
+        args = model_url_command(command, url, tmp_path)
         result = invoke(*args, env=_env(s3))
         assert result.exit_code == 2, result.output
         assert "user or password in its URL" in result.output

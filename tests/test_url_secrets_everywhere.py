@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from daskpar_s3 import S3, s3_bucket, s3_server  # noqa: F401  (fixtures)
+from daskpar_s3 import S3, new_prefix, s3_bucket, s3_server  # noqa: F401  (fixtures)
 from daskpar_testing import everything_shown
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -456,13 +456,8 @@ def _closed_port() -> int:
 def s3_place(s3_bucket: S3) -> Iterator[S3]:
     """A prefix of the session's bucket for this module's cases, removed at its end (each
     case works in a folder of its own in it: no removal per case)."""
-    where = S3(s3_bucket.endpoint, s3_bucket.bucket, f"secrets-{uuid.uuid4().hex[:12]}")
-    try:
+    with new_prefix(s3_bucket, "secrets") as where:
         yield where
-    finally:
-        fs = where.filesystem()
-        if fs.exists(where.url()):
-            fs.rm(where.url(), recursive=True)
 
 
 #: On S3: an object that is not there, or of no format, the URL holding the secret in its
